@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# Build the rce container images: the base image rce/base and one image per
+# language, rce/<language>, from docker/lang/<language>/Dockerfile.
+#
+#   docker/build-images.sh [--force] [--check] [language...]
+#
+# The one script that deploy.sh, the tests and CI use.  Idempotent and fast on a
+# warm machine: a language image is rebuilt only when its folder (or the base
+# image) changed since it was built, which the label rce.build-hash records.
+#
+# rce/base, in order of preference: the existing image; `docker pull
+# debian:bookworm-slim`; a debootstrap of bookworm (needs root and Debian's
+# mirror), imported with `docker import`.
+#
+# Environment:
+#   RCE_BASE_IMAGE     base image name                      (rce/base)
+#   RCE_IMAGE_PREFIX   language images are <prefix><lang>   (rce/)
+#   RCE_PULL_IMAGE     image to pull for the base           (debian:bookworm-slim)
+#   RCE_PULL_TIMEOUT   seconds allowed for that pull; 0 = don't try (20)
+#   RCE_DEBIAN_MIRROR  mirror for debootstrap               (http://deb.debian.org/debian)
+#   RCE_DEBIAN_SUITE   suite for debootstrap                (bookworm)
+#   RCE_BUILD_LOCK     lock file serialising concurrent runs (/tmp/rce-build-images.lock)
+set -euo pipefail
+
+# dockerd and debootstrap live in sbin, which a non-login PATH may lack.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin ;; esac
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LANG_DIR=$HERE/lang
+BASE_IMAGE=${RCE_BASE_IMAGE:-rce/base}
+PREFIX=${RCE_IMAGE_PREFIX:-rce/}
+PULL_IMAGE=${RCE_PULL_IMAGE:-debian:bookworm-slim}
+PULL_TIMEOUT=${RCE_PULL_TIMEOUT:-20}
+MIRROR=${RCE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SUITE=${RCE_DEBIAN_SUITE:-bookworm}
+# The classic builder: it works with every client/engine pair we meet (the
+# Debian 12 engine is 20.10; newer clients need the buildx plugin otherwise).
+export DOCKER_BUILDKIT=0
+
+FORCE=0
+CHECK=0
+LANGS=()
+
+say()  { printf '[build-images] %s\n' "$*"; }
+die()  { printf '[build-images] ERROR: %s\n' "$*" >&2; exit 1; }
+now_ms() { date +%s%3N; }
+took() { # took START_MS -> "1.23 s"
+    local ms=$(( $(now_ms) - $1 ))
+    printf '%d.%02d s' $(( ms / 1000 )) $(( ms % 1000 / 10 ))
+}
+
+usage() {
+    cat <<USAGE
+usage: $0 [--force] [--check] [language...]
+
+Ensures ${BASE_IMAGE} exists, then builds ${PREFIX}<language> for each language
+given (default: every folder in ${LANG_DIR}).
+
+  --force   rebuild the language images even if they are up to date, without
+            the build cache (fresh packages); the base image is kept: remove
+            it first ('docker rmi ${BASE_IMAGE}') to rebuild that too
+  --check   also smoke-test images that were up to date (built ones always are)
+  -h        this help
+
+languages: $(available_langs | tr '\n' ' ')
+USAGE
+}
+
+available_langs() {
+    local d
+    for d in "$LANG_DIR"/*/; do
+        [[ -f $d/Dockerfile ]] && basename "$d"
+    done
+}
+
+image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+
+label_of() { # label_of IMAGE LABEL -> value or empty
+    docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null | sed 's/^<no value>$//'
+}
+
+# --- base image -------------------------------------------------------------
+
+BASE_TMP=
+cleanup_base_tmp() {
+    [[ -n $BASE_TMP && -d $BASE_TMP ]] || return 0
+    # debootstrap mounts proc and sys inside the target; never rm through them.
+    local m
+    while read -r m; do
+        umount -l "$m" 2>/dev/null || true
+    done < <(awk -v d="$BASE_TMP/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
+    rm -rf --one-file-system "$BASE_TMP"
+}
+
+try_pull_base() {
+    [[ $PULL_TIMEOUT != 0 ]] || { say "RCE_PULL_TIMEOUT=0: not trying docker pull"; return 1; }
+    local t0; t0=$(now_ms)
+    say "trying: docker pull ${PULL_IMAGE} (at most ${PULL_TIMEOUT} s)"
+    if timeout --kill-after=5 "$PULL_TIMEOUT" docker pull -q "$PULL_IMAGE" >/dev/null 2>&1 \
+        && docker tag "$PULL_IMAGE" "$BASE_IMAGE"; then
+        say "pulled ${PULL_IMAGE}, tagged ${BASE_IMAGE} ($(took "$t0"))"
+        return 0
+    fi
+    say "docker pull failed or timed out ($(took "$t0")); falling back to debootstrap"
+    return 1
+}
+
+bootstrap_base() {
+    local t0 t1
+    [[ $EUID -eq 0 ]] || die "building ${BASE_IMAGE} with debootstrap needs root. Run this script as root, or on a machine that reaches a registry run 'docker pull ${PULL_IMAGE} && docker tag ${PULL_IMAGE} ${BASE_IMAGE}'"
+    if ! command -v debootstrap >/dev/null 2>&1; then
+        say "debootstrap is missing: apt-get install -y debootstrap"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null \
+            || die "could not install debootstrap; run 'apt-get update && apt-get install -y debootstrap' and retry"
+    fi
+    BASE_TMP=$(mktemp -d /var/tmp/rce-base.XXXXXX)
+    trap cleanup_base_tmp EXIT
+    local root=$BASE_TMP/root log=$BASE_TMP/debootstrap.log
+    t0=$(now_ms)
+    say "debootstrap --variant=minbase ${SUITE} into ${root} from ${MIRROR} (about a minute; log: ${log})"
+    if ! debootstrap --variant=minbase "$SUITE" "$root" "$MIRROR" >"$log" 2>&1; then
+        tail -n 20 "$log" >&2 || true
+        # keep the log where the user can read it after the cleanup
+        cp "$log" /var/tmp/rce-debootstrap.log 2>/dev/null || true
+        die "debootstrap failed (log above, full copy in /var/tmp/rce-debootstrap.log). Check that ${MIRROR} is reachable (apt-get update works?) or set RCE_DEBIAN_MIRROR"
+    fi
+    say "debootstrap done ($(took "$t0"))"
+
+    # Slim it the way debian:*-slim is: no docs, man pages or locales, ever
+    # (dpkg excludes keep later apt-get installs slim too), no apt caches.
+    cat >"$root/etc/dpkg/dpkg.cfg.d/rce-slim" <<'SLIM'
+# rce: keep images small (as in the debian:*-slim images)
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/locale/*
+SLIM
+    cat >"$root/etc/apt/apt.conf.d/rce-clean" <<'APTCONF'
+# rce: no package cache in images
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APT::Install-Recommends "false";
+Acquire::Languages "none";
+APTCONF
+    # bookworm, its updates and its security fixes, all from the same mirror host
+    local sec=${MIRROR%/debian}/debian-security
+    cat >"$root/etc/apt/sources.list" <<SOURCES
+deb ${MIRROR} ${SUITE} main
+deb ${MIRROR} ${SUITE}-updates main
+deb ${sec} ${SUITE}-security main
+SOURCES
+    find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null || true
+    find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
+    rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/* \
+           "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/var/log/*.log \
+           "$root"/var/log/apt/* "$root"/tmp/* "$root"/root/.bash_history
+
+    t1=$(now_ms)
+    say "docker import ${root} as ${BASE_IMAGE}"
+    tar --numeric-owner -C "$root" -c . | docker import \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        --change 'ENV LANG=C.UTF-8' \
+        --change 'CMD ["bash"]' \
+        --change "LABEL rce.base-source=debootstrap rce.base-suite=${SUITE}" \
+        - "$BASE_IMAGE" >/dev/null \
+        || die "docker import failed; check the engine ('docker info', its log) and free space under /var/lib/docker"
+    say "imported ${BASE_IMAGE} ($(took "$t1"))"
+    cleanup_base_tmp
+    trap - EXIT
+}
+
+ensure_base() {
+    local t0; t0=$(now_ms)
+    if image_exists "$BASE_IMAGE"; then
+        say "base image ${BASE_IMAGE} present ($(docker image inspect -f '{{.Id}}' "$BASE_IMAGE" | cut -c8-19)), using it"
+        return 0
+    fi
+    say "base image ${BASE_IMAGE} missing"
+    try_pull_base || bootstrap_base
+    say "base image ${BASE_IMAGE} ready: $(image_size "$BASE_IMAGE") ($(took "$t0") in all)"
+}
+
+# --- language images --------------------------------------------------------
+
+image_size() {
+    local bytes; bytes=$(docker image inspect -f '{{.Size}}' "$1")
+    printf '%d MB' $(( bytes / 1000000 ))
+}
+
+# Hash of everything that goes into a language image: the folder's files
+# (names and contents) and the base image's id.
+build_hash() {
+    local dir=$1 base_id
+    base_id=$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")
+    {
+        printf 'base %s\n' "$base_id"
+        (cd "$dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    } | sha256sum | cut -c1-64
+}
+
+# Run the image's smoke program the way workerd runs a job: code piped through
+# base64 -d into the main file, then the rce.run command, in the sandbox.
+smoke_test() {
+    local lang=$1 image=$PREFIX$1 dir=$LANG_DIR/$1 t0 main run argv out want
+    local smoke=$dir/smoke.src expect=$dir/smoke.expected
+    [[ -f $smoke && -f $expect ]] || { say "  no smoke.src/smoke.expected in ${dir}: smoke test skipped"; return 0; }
+    main=$(label_of "$image" rce.main)
+    run=$(label_of "$image" rce.run)
+    [[ -n $(label_of "$image" rce.language) && -n $main && -n $run ]] \
+        || die "${image} lacks a label rce.language, rce.main or rce.run: fix ${dir}/Dockerfile"
+    # rce.run is a JSON array of plain strings; turn it into shell words.
+    [[ $run =~ ^\[\ *\"[^\"\\]*\"(\ *,\ *\"[^\"\\]*\")*\ *\]$ ]] \
+        || die "${image}: rce.run must be a JSON array of plain strings, got: ${run}"
+    argv=$(sed -e 's/^\[ *"//' -e 's/" *\]$//' -e 's/" *, *"/\n/g' <<<"$run" | sed "s/'/'\\\\''/g; s/.*/'&'/" | tr '\n' ' ')
+    want=$(cat "$expect")
+    t0=$(now_ms)
+    out=$(base64 -w0 "$smoke" | docker run --rm -i \
+        --read-only --network none --cap-drop ALL --security-opt no-new-privileges \
+        --pids-limit 64 --memory 256m --memory-swap 256m \
+        --tmpfs /work:rw,exec,size=16m,uid=65534,gid=65534,mode=0700 \
+        --tmpfs /tmp:rw,exec,size=16m,mode=1777 \
+        -u 65534:65534 -w /work -e HOME=/tmp \
+        "$image" sh -c "base64 -d > '$main' && exec $argv" 2>&1) \
+        || die "smoke test of ${image} failed (output: ${out}); fix ${dir} and rerun with --force ${lang}"
+    [[ $out == "$want" ]] \
+        || die "smoke test of ${image}: expected '${want}', got '${out}'; fix ${dir} and rerun with --force ${lang}"
+    say "  smoke test ok: ${run} printed '${out}' ($(took "$t0") for docker run --rm)"
+}
+
+build_lang() {
+    local lang=$1 image=$PREFIX$1 dir=$LANG_DIR/$1 hash old_hash old_id new_id t0 log
+    hash=$(build_hash "$dir")
+    if image_exists "$image"; then
+        old_hash=$(label_of "$image" rce.build-hash)
+        old_id=$(docker image inspect -f '{{.Id}}' "$image")
+        if [[ $FORCE == 0 && $old_hash == "$hash" ]]; then
+            say "${image} up to date ($(image_size "$image")), skipped"
+            [[ $CHECK == 0 ]] || smoke_test "$lang"
+            return 0
+        fi
+        if [[ $FORCE == 1 ]]; then say "${image}: --force, rebuilding"
+        else say "${image}: ${dir} or ${BASE_IMAGE} changed, rebuilding"; fi
+    else
+        old_id=
+        say "${image} missing, building"
+    fi
+    t0=$(now_ms)
+    log=$(mktemp /tmp/rce-build-"$lang".XXXXXX.log)
+    say "  docker build --network host -t ${image} ${dir} (log: ${log})"
+    local cache=()
+    [[ $FORCE == 0 ]] || cache=(--no-cache)
+    if ! docker build --network host --pull=false --force-rm "${cache[@]}" \
+            --build-arg "RCE_BASE=${BASE_IMAGE}" \
+            --label "rce.build-hash=${hash}" \
+            -t "$image" "$dir" >"$log" 2>&1; then
+        tail -n 25 "$log" >&2 || true
+        die "building ${image} failed (last lines above, full log ${log}). If apt-get failed, check that the host reaches the Debian mirror (apt-get update)"
+    fi
+    rm -f "$log"
+    say "  built ${image}: $(image_size "$image") ($(took "$t0"))"
+    new_id=$(docker image inspect -f '{{.Id}}' "$image")
+    if [[ -n $old_id && $old_id != "$new_id" ]]; then
+        if docker rmi "$old_id" >/dev/null 2>&1; then
+            say "  removed the previous ${image} ($(cut -c8-19 <<<"$old_id"))"
+        else
+            say "  the previous ${image} ($(cut -c8-19 <<<"$old_id")) is still in use; remove it later with 'docker image prune'"
+        fi
+    fi
+    smoke_test "$lang"
+}
+
+# --- main -------------------------------------------------------------------
+
+while (( $# )); do
+    case $1 in
+        --force) FORCE=1 ;;
+        --check) CHECK=1 ;;
+        -h|--help) usage; exit 0 ;;
+        -*) usage >&2; die "unknown option: $1" ;;
+        *) LANGS+=("$1") ;;
+    esac
+    shift
+done
+
+command -v docker >/dev/null 2>&1 || die "no docker client: install it (apt-get install -y docker.io)"
+docker info >/dev/null 2>&1 \
+    || die "the Docker engine does not answer ('docker info' fails): start it (as root: 'dockerd >/var/log/dockerd.log 2>&1 &', or './deploy.sh test' which does that) and retry"
+
+if (( ${#LANGS[@]} == 0 )); then
+    mapfile -t LANGS < <(available_langs)
+    (( ${#LANGS[@]} )) || die "no docker/lang/*/Dockerfile found in ${LANG_DIR}"
+fi
+for lang in "${LANGS[@]}"; do
+    [[ -f $LANG_DIR/$lang/Dockerfile ]] \
+        || die "unknown language '${lang}': no ${LANG_DIR}/${lang}/Dockerfile (available: $(available_langs | tr '\n' ' '))"
+done
+
+# One build at a time on this machine (tests and CI may call us concurrently);
+# a second caller waits, then finds the images built.
+LOCK=${RCE_BUILD_LOCK:-/tmp/rce-build-images.lock}
+if { exec 9>>"$LOCK"; } 2>/dev/null || { exec 9<"$LOCK"; } 2>/dev/null; then
+    if ! flock -n 9; then
+        say "another build-images.sh holds ${LOCK}; waiting for it (at most 15 min)"
+        flock -w 900 9 || die "still locked after 15 min: is a build stuck? Check 'ps aux | grep build-images', then remove ${LOCK} if stale"
+    fi
+else
+    say "cannot open ${LOCK}: building without a lock"
+fi
+
+T0=$(now_ms)
+ensure_base
+for lang in "${LANGS[@]}"; do
+    build_lang "$lang"
+done
+say "done: ${LANGS[*]} ($(took "$T0") in all)"

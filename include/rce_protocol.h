@@ -1,0 +1,80 @@
+/*
+ * rce wire protocol: the one place that names Redis keys and JSON fields.
+ * Shared by ngx_rce_module (the gateway) and workerd; documented in README.md
+ * ("Redis key scheme" and "Job and result JSON").  Plain C, no dependencies.
+ */
+
+#ifndef RCE_PROTOCOL_H
+#define RCE_PROTOCOL_H
+
+
+#define RCE_PROTOCOL_VERSION        1
+
+/* Redis keys.  <node> is a worker node name, <id> a job id. */
+#define RCE_KEY_PREFIX              "rce:"
+#define RCE_KEY_NODES               "rce:nodes"          /* SET of node names */
+#define RCE_KEY_NODE                "rce:node:"          /* + <node>: STRING, node JSON, PX ttl */
+#define RCE_KEY_QUEUE               "rce:queue:"         /* + <node>: LIST of job JSON, LPUSH in */
+#define RCE_KEY_RUNNING             "rce:running:"       /* + <node>: LIST, BLMOVE RIGHT LEFT target */
+#define RCE_KEY_RESULT              "rce:result:"        /* + <id>: STRING, result JSON, EX ttl */
+#define RCE_CHANNEL_REPLY           "rce:reply:"         /* + <gateway worker>: PUBLISH result JSON */
+
+#define RCE_NODE_TTL_MS             5000     /* heartbeat key lifetime */
+#define RCE_NODE_HEARTBEAT_MS       1000     /* heartbeat period */
+#define RCE_RESULT_TTL_S            60       /* lifetime of rce:result:<id> */
+
+/* Job JSON: gateway -> workerd, one element of rce:queue:<node>. */
+#define RCE_JOB_ID                  "id"             /* string, unique */
+#define RCE_JOB_LANGUAGE            "language"       /* string, canonical name */
+#define RCE_JOB_CODE                "code"           /* string, UTF-8 source */
+#define RCE_JOB_REPLY_TO            "reply_to"       /* string, channel to PUBLISH on */
+#define RCE_JOB_ENQUEUED_MS         "enqueued_ms"    /* integer, unix ms */
+#define RCE_JOB_DEADLINE_MS         "deadline_ms"    /* integer, unix ms; later = nobody waits */
+#define RCE_JOB_LIMITS              "limits"         /* object, see RCE_LIMIT_* */
+
+#define RCE_LIMIT_WALL_MS           "wall_ms"
+#define RCE_LIMIT_MEMORY_MB         "memory_mb"
+#define RCE_LIMIT_PIDS              "pids"
+#define RCE_LIMIT_OUTPUT_BYTES      "output_bytes"
+
+/* Result JSON: workerd -> gateway, PUBLISHed on reply_to and SET at rce:result:<id>. */
+#define RCE_RES_ID                  "id"
+#define RCE_RES_LANGUAGE            "language"
+#define RCE_RES_STATUS              "status"         /* one of RCE_STATUS_* */
+#define RCE_RES_EXIT_CODE           "exit_code"      /* integer or null */
+#define RCE_RES_SIGNAL              "signal"         /* integer or null */
+#define RCE_RES_STDOUT              "stdout"         /* string (invalid UTF-8 replaced by U+FFFD) */
+#define RCE_RES_STDERR              "stderr"
+#define RCE_RES_TRUNCATED           "truncated"      /* bool: output cap reached */
+#define RCE_RES_WALL_MS             "wall_ms"        /* integer: container start to exit */
+#define RCE_RES_NODE                "node"           /* string: node that ran it */
+#define RCE_RES_REASON              "reason"         /* string: why, for IE (null otherwise) */
+
+/* Verdicts. */
+#define RCE_STATUS_OK               "OK"
+#define RCE_STATUS_CE               "CE"
+#define RCE_STATUS_RE               "RE"
+#define RCE_STATUS_TLE              "TLE"
+#define RCE_STATUS_MLE              "MLE"
+#define RCE_STATUS_OLE              "OLE"
+#define RCE_STATUS_IE               "IE"
+
+/* Node JSON: the value of rce:node:<node>, refreshed every heartbeat. */
+#define RCE_NODE_NAME               "name"
+#define RCE_NODE_LANGUAGES          "languages"      /* array of canonical names */
+#define RCE_NODE_ALIASES            "aliases"        /* object: alias -> canonical name */
+#define RCE_NODE_SLOTS              "slots"          /* integer: concurrent jobs */
+#define RCE_NODE_BUSY               "busy"           /* integer: jobs running now */
+#define RCE_NODE_QUEUED             "queued"         /* integer: LLEN of its queue */
+#define RCE_NODE_DRAINING           "draining"       /* bool: SIGTERM received */
+
+/* Docker labels on job containers and on language images. */
+#define RCE_LABEL_JOB               "rce.job"        /* container: job id */
+#define RCE_LABEL_NODE              "rce.node"       /* container: node name */
+#define RCE_LABEL_LANGUAGE          "rce.language"   /* image: canonical name */
+#define RCE_LABEL_ALIASES           "rce.aliases"    /* image: space-separated aliases */
+#define RCE_LABEL_MAIN              "rce.main"       /* image: main file name */
+#define RCE_LABEL_RUN               "rce.run"        /* image: JSON array, the run command */
+
+
+#endif /* RCE_PROTOCOL_H */

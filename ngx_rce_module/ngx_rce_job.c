@@ -1,0 +1,568 @@
+
+/*
+ * Jobs: from a request to the Redis queue of a node, and from the reply
+ * channel back to the request.
+ *
+ * A job lives in its own pool, outside the request: a Redis reply may arrive
+ * after the client left.  It is freed when nobody holds it any more: the
+ * request is answered or gone, and the LPUSH callback has run.
+ */
+
+
+#include "ngx_rce_module.h"
+
+
+static json_t *ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job,
+    json_t *source);
+static void ngx_rce_job_pushed(redisAsyncContext *ac, void *reply,
+    void *data);
+static void ngx_rce_job_timeout(ngx_event_t *ev);
+static void ngx_rce_job_cleanup(void *data);
+static void ngx_rce_job_detach(ngx_rce_job_t *job);
+static void ngx_rce_job_release(ngx_rce_job_t *job);
+static void ngx_rce_job_cancel(ngx_rce_job_t *job);
+static void ngx_rce_job_cancelled(redisAsyncContext *ac, void *reply,
+    void *data);
+static void ngx_rce_job_answer(ngx_rce_job_t *job, ngx_uint_t status,
+    const char *reason);
+static void ngx_rce_job_message(redisAsyncContext *ac, void *reply,
+    void *data);
+static void ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload,
+    size_t len);
+static ngx_rce_job_t *ngx_rce_job_find(ngx_rce_worker_t *w, ngx_str_t *id);
+static void ngx_rce_job_recover(ngx_rce_worker_t *w);
+static void ngx_rce_job_recovered(redisAsyncContext *ac, void *reply,
+    void *data);
+
+
+/*
+ * Queues the request's code as a job and suspends the request.  Returns
+ * NGX_DONE when the request now waits, or a status to answer with at once.
+ */
+ngx_int_t
+ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language,
+    ngx_str_t *code)
+{
+    ngx_rce_worker_t    *w;
+    ngx_rce_loc_conf_t  *rlcf;
+    ngx_rce_node_t      *node;
+    ngx_rce_job_t       *job;
+    ngx_pool_t          *pool;
+    json_t              *json, *source;
+    u_char              *p;
+
+    w = ngx_rce_worker;
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
+
+    /* jansson checks UTF-8: a job is readable JSON, so the code is text */
+    source = json_stringn((char *) code->data, code->len);
+    if (source == NULL) {
+        return ngx_rce_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "the code is not valid UTF-8", NULL);
+    }
+
+    json_decref(source);
+
+    if (!w->command.connected || !w->subscribed) {
+        return ngx_rce_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "redis is unavailable", NULL);
+    }
+
+    node = ngx_rce_nodes_choose(w, language);
+    if (node == NULL) {
+        return ngx_rce_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "no live worker node for this language",
+                                  NULL);
+    }
+
+    pool = ngx_create_pool(1024, w->log);
+    if (pool == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    job = ngx_pcalloc(pool, sizeof(ngx_rce_job_t));
+    if (job == NULL) {
+        goto failed;
+    }
+
+    job->pool = pool;
+    job->request = r;
+    job->json_accept = ngx_rce_accepts_json(r);
+
+    job->id.data = ngx_pnalloc(pool, sizeof(w->id_prefix) + NGX_INT64_LEN);
+    if (job->id.data == NULL) {
+        goto failed;
+    }
+
+    job->id.len = ngx_sprintf(job->id.data, "%*s%016xL",
+                              sizeof(w->id_prefix), w->id_prefix,
+                              ++w->job_seq)
+                  - job->id.data;
+
+    job->language.data = ngx_pstrdup(pool, language);
+    job->language.len = language->len;
+    job->node.data = ngx_pstrdup(pool, &node->name);
+    job->node.len = node->name.len;
+
+    if (job->language.data == NULL || job->node.data == NULL) {
+        goto failed;
+    }
+
+    job->queue.len = sizeof(RCE_KEY_QUEUE) - 1 + node->name.len;
+    job->queue.data = ngx_pnalloc(pool, job->queue.len + 1);
+    if (job->queue.data == NULL) {
+        goto failed;
+    }
+
+    p = ngx_cpymem(job->queue.data, RCE_KEY_QUEUE, sizeof(RCE_KEY_QUEUE) - 1);
+    *ngx_cpymem(p, node->name.data, node->name.len) = '\0';
+
+    source = json_stringn((char *) code->data, code->len);
+    json = ngx_rce_job_json(r, job, source);
+    if (json == NULL) {
+        goto failed;
+    }
+
+    job->json = json_dumps(json, JSON_COMPACT);
+    json_decref(json);
+
+    if (job->json == NULL) {
+        goto failed;
+    }
+
+    job->json_len = ngx_strlen(job->json);
+
+    if (redisAsyncCommand(w->command.ac, ngx_rce_job_pushed, job,
+                          "LPUSH %s %b", job->queue.data, job->json,
+                          job->json_len)
+        != REDIS_OK)
+    {
+        free(job->json);
+        ngx_destroy_pool(pool);
+        return ngx_rce_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  "redis is unavailable", NULL);
+    }
+
+    job->push_pending = 1;
+
+    job->cleanup = ngx_http_cleanup_add(r, 0);
+    if (job->cleanup == NULL) {
+        /* the LPUSH callback frees the job; the job runs unanswered */
+        job->request = NULL;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    job->cleanup->handler = ngx_rce_job_cleanup;
+    job->cleanup->data = job;
+
+    job->sn.str = job->id;
+    job->sn.node.key = ngx_crc32_short(job->id.data, job->id.len);
+    ngx_rbtree_insert(&w->jobs, &job->sn.node);
+    job->waiting = 1;
+
+    job->timeout.handler = ngx_rce_job_timeout;
+    job->timeout.data = job;
+    job->timeout.log = r->connection->log;
+    ngx_add_timer(&job->timeout, rlcf->timeout);
+
+    /* a client that closes the connection while waiting ends the request */
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "rce: job %V (%V) queued on %V",
+                   &job->id, &job->language, &job->node);
+
+    return NGX_DONE;
+
+failed:
+
+    ngx_destroy_pool(pool);
+    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+}
+
+
+/* the job JSON around the code; takes the reference to source */
+static json_t *
+ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job, json_t *source)
+{
+    ngx_rce_worker_t    *w;
+    ngx_rce_loc_conf_t  *rlcf;
+    ngx_time_t          *tp;
+    json_t              *limits;
+    json_int_t           now;
+
+    w = ngx_rce_worker;
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
+
+    if (source == NULL) {
+        return NULL;
+    }
+
+    tp = ngx_timeofday();
+    now = (json_int_t) tp->sec * 1000 + tp->msec;
+
+    limits = json_pack("{sI sI sI sI}",
+                       RCE_LIMIT_WALL_MS, (json_int_t) rlcf->wall_limit,
+                       RCE_LIMIT_MEMORY_MB,
+                       (json_int_t) (rlcf->memory_limit >> 20),
+                       RCE_LIMIT_PIDS, (json_int_t) rlcf->pids_limit,
+                       RCE_LIMIT_OUTPUT_BYTES,
+                       (json_int_t) rlcf->output_limit);
+
+    return json_pack("{s:s%, s:s%, s:o, s:s%, s:I, s:I, s:o*}",
+                     RCE_JOB_ID, job->id.data, job->id.len,
+                     RCE_JOB_LANGUAGE, job->language.data, job->language.len,
+                     RCE_JOB_CODE, source,
+                     RCE_JOB_REPLY_TO, w->reply_channel.data,
+                     w->reply_channel.len,
+                     RCE_JOB_ENQUEUED_MS, now,
+                     RCE_JOB_DEADLINE_MS, now + (json_int_t) rlcf->timeout,
+                     RCE_JOB_LIMITS, limits);
+}
+
+
+static void
+ngx_rce_job_pushed(redisAsyncContext *ac, void *reply, void *data)
+{
+    ngx_rce_job_t  *job = data;
+    redisReply     *r = reply;
+
+    job->push_pending = 0;
+
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, ngx_rce_worker->log, 0,
+                      "rce: job %V: LPUSH to %V failed: %s", &job->id,
+                      &job->queue, r ? r->str : "connection lost");
+
+        ngx_rce_job_answer(job, NGX_HTTP_SERVICE_UNAVAILABLE,
+                           "redis is unavailable");
+        ngx_rce_job_release(job);
+        return;
+    }
+
+    if (job->request == NULL && !job->waiting) {
+        /* the client left before the job was queued: take it back */
+        ngx_rce_job_cancel(job);
+    }
+
+    ngx_rce_job_release(job);
+}
+
+
+static void
+ngx_rce_job_timeout(ngx_event_t *ev)
+{
+    ngx_rce_job_t  *job = ev->data;
+
+    ngx_log_error(NGX_LOG_WARN, ev->log, 0,
+                  "rce: job %V: no result from node %V in time",
+                  &job->id, &job->node);
+
+    ngx_rce_job_cancel(job);
+    ngx_rce_job_answer(job, NGX_HTTP_GATEWAY_TIME_OUT,
+                       "no result before the deadline");
+    ngx_rce_job_release(job);
+}
+
+
+/* the request is being freed: the client left, or it was answered */
+static void
+ngx_rce_job_cleanup(void *data)
+{
+    ngx_rce_job_t  *job = data;
+
+    ngx_log_error(NGX_LOG_INFO, ngx_rce_worker->log, 0,
+                  "rce: job %V: client left while waiting", &job->id);
+
+    job->request = NULL;
+    job->cleanup = NULL;
+
+    if (job->waiting) {
+        ngx_rce_job_detach(job);
+
+        if (!job->push_pending) {
+            ngx_rce_job_cancel(job);
+        }
+    }
+
+    ngx_rce_job_release(job);
+}
+
+
+/* stop waiting for a result: out of the table, timer off */
+static void
+ngx_rce_job_detach(ngx_rce_job_t *job)
+{
+    if (job->waiting) {
+        ngx_rbtree_delete(&ngx_rce_worker->jobs, &job->sn.node);
+        job->waiting = 0;
+    }
+
+    if (job->timeout.timer_set) {
+        ngx_del_timer(&job->timeout);
+    }
+}
+
+
+static void
+ngx_rce_job_release(ngx_rce_job_t *job)
+{
+    if (job->request != NULL || job->waiting || job->push_pending) {
+        return;
+    }
+
+    free(job->json);
+    ngx_destroy_pool(job->pool);
+}
+
+
+/* take a job that has not started back out of its node's queue */
+static void
+ngx_rce_job_cancel(ngx_rce_job_t *job)
+{
+    ngx_rce_worker_t  *w;
+    u_char            *id;
+
+    w = ngx_rce_worker;
+
+    if (!w->command.connected || w->exiting) {
+        return;
+    }
+
+    /* the callback only logs: it gets a copy of the id, not the job */
+    id = ngx_alloc(job->id.len + 1, w->log);
+    if (id == NULL) {
+        return;
+    }
+
+    ngx_cpystrn(id, job->id.data, job->id.len + 1);
+
+    if (redisAsyncCommand(w->command.ac, ngx_rce_job_cancelled, id,
+                          "LREM %s 1 %b", job->queue.data, job->json,
+                          job->json_len)
+        != REDIS_OK)
+    {
+        ngx_free(id);
+    }
+}
+
+
+static void
+ngx_rce_job_cancelled(redisAsyncContext *ac, void *reply, void *data)
+{
+    redisReply  *r = reply;
+    u_char      *id = data;
+
+    ngx_log_error(NGX_LOG_INFO, ngx_rce_worker->log, 0,
+                  "rce: job %s: %s", id,
+                  r == NULL || r->type != REDIS_REPLY_INTEGER
+                  ? "cancel failed"
+                  : r->integer == 1 ? "cancelled before it started"
+                                    : "already started, result will be dropped");
+    ngx_free(id);
+}
+
+
+/* answer the waiting request, if any, with an error */
+static void
+ngx_rce_job_answer(ngx_rce_job_t *job, ngx_uint_t status, const char *reason)
+{
+    ngx_http_request_t  *r;
+    json_t              *extra;
+
+    ngx_rce_job_detach(job);
+
+    r = job->request;
+    if (r == NULL) {
+        return;
+    }
+
+    job->request = NULL;
+    job->cleanup->handler = NULL;
+
+    extra = json_pack("{s:s%}", "id", job->id.data, job->id.len);
+
+    ngx_rce_finish(r, ngx_rce_send_error(r, status, reason, extra));
+}
+
+
+void
+ngx_rce_job_subscribe(ngx_rce_redis_t *rr)
+{
+    ngx_rce_worker_t  *w = ngx_rce_worker;
+
+    if (redisAsyncCommand(rr->ac, ngx_rce_job_message, w, "SUBSCRIBE %b",
+                          w->reply_channel.data, w->reply_channel.len)
+        != REDIS_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, w->log, 0, "rce: SUBSCRIBE failed");
+    }
+}
+
+
+/* every reply on the subscriber connection: confirmations and results */
+static void
+ngx_rce_job_message(redisAsyncContext *ac, void *reply, void *data)
+{
+    ngx_rce_worker_t  *w = data;
+    redisReply        *r = reply;
+    redisReply        *kind, *payload;
+
+    if (r == NULL) {
+        return;     /* connection gone: the disconnect handler deals */
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+        return;
+    }
+
+    kind = r->element[0];
+    payload = r->element[2];
+
+    if (kind->type != REDIS_REPLY_STRING) {
+        return;
+    }
+
+    if (kind->len == 9 && ngx_strncmp(kind->str, "subscribe", 9) == 0) {
+        w->subscribed = 1;
+        ngx_rce_job_recover(w);
+        return;
+    }
+
+    if (kind->len == 7 && ngx_strncmp(kind->str, "message", 7) == 0
+        && payload->type == REDIS_REPLY_STRING)
+    {
+        ngx_rce_job_result(w, payload->str, payload->len);
+    }
+}
+
+
+/* a result JSON arrived: hand it to its waiting request */
+static void
+ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload, size_t len)
+{
+    ngx_rce_job_t       *job;
+    ngx_http_request_t  *r;
+    json_t              *json, *id;
+    json_error_t         err;
+    ngx_str_t            key;
+
+    json = json_loadb(payload, len, 0, &err);
+    id = json_object_get(json, RCE_RES_ID);
+
+    if (!json_is_string(id)) {
+        ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                      "rce: ignoring a result without an id: %s",
+                      json ? "no id" : err.text);
+        json_decref(json);
+        return;
+    }
+
+    key.data = (u_char *) json_string_value(id);
+    key.len = json_string_length(id);
+
+    job = ngx_rce_job_find(w, &key);
+    if (job == NULL) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                       "rce: result for job %V that nobody waits for", &key);
+        json_decref(json);
+        return;
+    }
+
+    ngx_rce_job_detach(job);
+
+    r = job->request;
+    job->request = NULL;
+
+    if (r != NULL) {
+        job->cleanup->handler = NULL;
+        ngx_rce_finish(r, ngx_rce_send_result(r, job, json, payload, len));
+    }
+
+    json_decref(json);
+    ngx_rce_job_release(job);
+}
+
+
+static ngx_rce_job_t *
+ngx_rce_job_find(ngx_rce_worker_t *w, ngx_str_t *id)
+{
+    ngx_str_node_t  *sn;
+
+    sn = ngx_str_rbtree_lookup(&w->jobs, id,
+                               ngx_crc32_short(id->data, id->len));
+    if (sn == NULL) {
+        return NULL;
+    }
+
+    return (ngx_rce_job_t *) ((u_char *) sn - offsetof(ngx_rce_job_t, sn));
+}
+
+
+/*
+ * After a (re)subscription, results published while we were not listening
+ * are still stored under rce:result:<id>: fetch them for every waiting job.
+ */
+static void
+ngx_rce_job_recover(ngx_rce_worker_t *w)
+{
+    ngx_rbtree_node_t  *node, *root, *sentinel;
+    ngx_rce_job_t      *job;
+
+    if (!w->command.connected) {
+        return;
+    }
+
+    sentinel = w->jobs.sentinel;
+    root = w->jobs.root;
+
+    if (root == sentinel) {
+        return;
+    }
+
+    for (node = ngx_rbtree_min(root, sentinel);
+         node;
+         node = ngx_rbtree_next(&w->jobs, node))
+    {
+        job = (ngx_rce_job_t *) node;
+
+        if (redisAsyncCommand(w->command.ac, ngx_rce_job_recovered, w,
+                              "GET %s%b", RCE_KEY_RESULT, job->id.data,
+                              job->id.len)
+            != REDIS_OK)
+        {
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_rce_job_recovered(redisAsyncContext *ac, void *reply, void *data)
+{
+    redisReply  *r = reply;
+
+    if (r != NULL && r->type == REDIS_REPLY_STRING) {
+        ngx_rce_job_result(data, r->str, r->len);
+    }
+}
+
+
+/* answer every waiting request: their results can no longer arrive */
+void
+ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
+    const char *reason)
+{
+    ngx_rbtree_node_t  *node;
+    ngx_rce_job_t      *job;
+
+    while (w->jobs.root != w->jobs.sentinel) {
+        node = ngx_rbtree_min(w->jobs.root, w->jobs.sentinel);
+        job = (ngx_rce_job_t *) node;
+
+        ngx_rce_job_cancel(job);
+        ngx_rce_job_answer(job, status, reason);
+        ngx_rce_job_release(job);
+    }
+}

@@ -1,0 +1,183 @@
+
+/*
+ * ngx_rce_module: send code, we will run it.
+ *
+ * A content handler turns "POST /lang/<language>" into a job, pushes it onto
+ * the Redis list of a live worker node and suspends the request; the result
+ * comes back on this worker process's reply channel and is dispatched to the
+ * waiting request by job id.  Everything runs in nginx's event loop through
+ * hiredis' async API: no blocking call is ever made in a worker process.
+ */
+
+
+#ifndef _NGX_RCE_MODULE_H_INCLUDED_
+#define _NGX_RCE_MODULE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <jansson.h>
+
+#include <rce_protocol.h>
+
+
+#define NGX_RCE_RETRY_AFTER          "1"
+#define NGX_RCE_NODES_REFRESH        1000    /* ms between node list reads */
+#define NGX_RCE_CONNECT_TIMEOUT      1000    /* ms */
+#define NGX_RCE_BACKOFF_MIN          100     /* ms */
+#define NGX_RCE_BACKOFF_MAX          2000    /* ms */
+#define NGX_RCE_LANGUAGE_MAX         32      /* bytes in a language name */
+
+
+typedef struct ngx_rce_redis_s  ngx_rce_redis_t;
+typedef struct ngx_rce_job_s    ngx_rce_job_t;
+
+typedef void (*ngx_rce_redis_handler_pt)(ngx_rce_redis_t *rr);
+
+
+/* one hiredis async context living in nginx's event loop, reconnecting */
+struct ngx_rce_redis_s {
+    redisAsyncContext          *ac;
+    ngx_connection_t           *connection;
+    ngx_event_t                 timer;       /* connect timeout or backoff */
+    ngx_msec_t                  backoff;
+    ngx_rce_redis_handler_pt    on_connect;
+    ngx_rce_redis_handler_pt    on_disconnect;
+    const char                 *role;        /* "command" or "subscriber" */
+    ngx_log_t                  *log;
+    unsigned                    connected:1;
+    unsigned                    stopped:1;
+};
+
+
+typedef struct {
+    ngx_str_t                   name;        /* the host part, or the path */
+    in_port_t                   port;        /* 0 for a unix socket */
+} ngx_rce_redis_addr_t;
+
+
+typedef struct {
+    ngx_rce_redis_addr_t        redis;
+    ngx_str_t                   redis_text;  /* as configured, for logs */
+    ngx_uint_t                  enabled;     /* a location uses rce_* */
+} ngx_rce_main_conf_t;
+
+
+typedef enum {
+    NGX_RCE_OFF = 0,
+    NGX_RCE_RUN,
+    NGX_RCE_HEALTH
+} ngx_rce_handler_e;
+
+
+typedef struct {
+    ngx_uint_t                  handler;     /* ngx_rce_handler_e */
+    ngx_msec_t                  timeout;
+    size_t                      max_code_size;
+    ngx_msec_t                  wall_limit;
+    size_t                      memory_limit;
+    ngx_int_t                   pids_limit;
+    size_t                      output_limit;
+} ngx_rce_loc_conf_t;
+
+
+/* a live worker node as last read from rce:node:<name> */
+typedef struct {
+    ngx_str_t                   name;
+    json_t                     *json;        /* the node JSON, for /health */
+    json_t                     *aliases;     /* borrowed from json */
+    json_t                     *languages;   /* borrowed from json */
+    ngx_uint_t                  slots;
+    ngx_uint_t                  load;        /* busy + queued, as reported */
+    ngx_uint_t                  sent;        /* jobs we pushed since */
+    unsigned                    draining:1;
+} ngx_rce_node_t;
+
+
+/* one request's job: lives in its own pool, may outlive the request */
+struct ngx_rce_job_s {
+    ngx_str_node_t              sn;          /* in worker.jobs, key = id */
+    ngx_pool_t                 *pool;
+    ngx_http_request_t         *request;     /* NULL once answered or gone */
+    ngx_http_cleanup_t         *cleanup;
+    ngx_event_t                 timeout;
+    ngx_str_t                   id;
+    ngx_str_t                   language;
+    ngx_str_t                   node;
+    ngx_str_t                   queue;       /* rce:queue:<node> */
+    char                       *json;        /* job JSON as pushed */
+    size_t                      json_len;
+    unsigned                    waiting:1;   /* in worker.jobs */
+    unsigned                    push_pending:1;
+    unsigned                    json_accept:1;
+};
+
+
+/* everything one nginx worker process owns */
+typedef struct {
+    ngx_cycle_t                *cycle;
+    ngx_log_t                  *log;
+    ngx_rce_main_conf_t        *conf;
+    ngx_rce_redis_t             command;
+    ngx_rce_redis_t             subscriber;
+    ngx_event_t                 refresh;
+    ngx_rbtree_t                jobs;
+    ngx_rbtree_node_t           sentinel;
+    ngx_array_t                 nodes;       /* ngx_rce_node_t */
+    ngx_pool_t                 *nodes_pool;
+    json_t                     *seen;        /* alias -> name, ever offered */
+    ngx_uint_t                  nodes_known; /* a refresh has completed */
+    ngx_uint_t                  next_node;   /* round-robin tie breaker */
+    ngx_msec_t                  nodes_time;  /* when the list was read */
+    ngx_str_t                   reply_channel;
+    u_char                      id_prefix[16];
+    uint64_t                    job_seq;
+    unsigned                    subscribed:1;
+    unsigned                    refreshing:1;
+    unsigned                    exiting:1;
+} ngx_rce_worker_t;
+
+
+extern ngx_module_t       ngx_rce_module;
+extern ngx_rce_worker_t  *ngx_rce_worker;
+
+
+/* ngx_rce_redis.c */
+ngx_int_t ngx_rce_redis_start(ngx_rce_redis_t *rr);
+void ngx_rce_redis_stop(ngx_rce_redis_t *rr);
+
+/* ngx_rce_nodes.c */
+void ngx_rce_nodes_refresh(ngx_event_t *ev);
+void ngx_rce_nodes_free(ngx_rce_worker_t *w);
+ngx_int_t ngx_rce_nodes_resolve(ngx_rce_worker_t *w, ngx_str_t *name,
+    ngx_str_t *canonical);
+ngx_rce_node_t *ngx_rce_nodes_choose(ngx_rce_worker_t *w,
+    ngx_str_t *language);
+json_t *ngx_rce_nodes_languages(ngx_rce_worker_t *w);
+json_t *ngx_rce_nodes_health(ngx_rce_worker_t *w);
+
+/* ngx_rce_job.c */
+ngx_int_t ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language,
+    ngx_str_t *code);
+void ngx_rce_job_subscribe(ngx_rce_redis_t *rr);
+void ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
+    const char *reason);
+
+/* ngx_rce_response.c */
+ngx_int_t ngx_rce_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *body);
+ngx_int_t ngx_rce_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message, json_t *extra);
+ngx_int_t ngx_rce_send_result(ngx_http_request_t *r, ngx_rce_job_t *job,
+    json_t *result, const char *payload, size_t len);
+ngx_int_t ngx_rce_add_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value);
+ngx_uint_t ngx_rce_accepts_json(ngx_http_request_t *r);
+void ngx_rce_finish(ngx_http_request_t *r, ngx_int_t rc);
+
+
+#endif /* _NGX_RCE_MODULE_H_INCLUDED_ */

@@ -1,0 +1,491 @@
+
+/*
+ * The worker process's picture of the live worker nodes.
+ *
+ * Read from Redis at most once per NGX_RCE_NODES_REFRESH (SMEMBERS rce:nodes,
+ * then MGET of their heartbeat keys), never per request: routing and /health
+ * use the cached list.  A node whose heartbeat key expired is dead.
+ */
+
+
+#include "ngx_rce_module.h"
+
+
+static void ngx_rce_nodes_members(redisAsyncContext *ac, void *reply,
+    void *data);
+static void ngx_rce_nodes_values(redisAsyncContext *ac, void *reply,
+    void *data);
+static ngx_int_t ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value,
+    ngx_log_t *log);
+static void ngx_rce_nodes_done(ngx_rce_worker_t *w);
+static ngx_uint_t ngx_rce_node_has(ngx_rce_node_t *node, ngx_str_t *language);
+
+
+void
+ngx_rce_nodes_refresh(ngx_event_t *ev)
+{
+    ngx_rce_worker_t  *w;
+
+    w = ev->data;
+
+    if (w->refreshing || ngx_exiting) {
+        return;
+    }
+
+    if (!w->command.connected) {
+        ngx_rce_nodes_free(w);
+        ngx_add_timer(&w->refresh, NGX_RCE_NODES_REFRESH);
+        return;
+    }
+
+    if (redisAsyncCommand(w->command.ac, ngx_rce_nodes_members, w,
+                          "SMEMBERS %s", RCE_KEY_NODES)
+        != REDIS_OK)
+    {
+        ngx_add_timer(&w->refresh, NGX_RCE_NODES_REFRESH);
+        return;
+    }
+
+    w->refreshing = 1;
+}
+
+
+static void
+ngx_rce_nodes_members(redisAsyncContext *ac, void *reply, void *data)
+{
+    ngx_rce_worker_t  *w = data;
+    redisReply        *r = reply;
+    const char       **argv;
+    size_t            *argvlen;
+    size_t             i, n;
+    u_char            *p;
+    int                rc;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        ngx_rce_nodes_free(w);
+        ngx_rce_nodes_done(w);
+        return;
+    }
+
+    if (r->elements == 0) {
+        ngx_rce_nodes_free(w);
+        w->nodes_known = 1;
+        w->nodes_time = ngx_current_msec;
+        ngx_rce_nodes_done(w);
+        return;
+    }
+
+    n = r->elements + 1;
+
+    argv = ngx_alloc(n * sizeof(char *), w->log);
+    argvlen = ngx_alloc(n * sizeof(size_t), w->log);
+
+    if (argv == NULL || argvlen == NULL) {
+        goto failed;
+    }
+
+    argv[0] = "MGET";
+    argvlen[0] = 4;
+
+    for (i = 0; i < r->elements; i++) {
+        p = ngx_alloc(sizeof(RCE_KEY_NODE) - 1 + r->element[i]->len, w->log);
+        if (p == NULL) {
+            n = i + 1;
+            goto failed;
+        }
+
+        argvlen[i + 1] = ngx_cpymem(p, RCE_KEY_NODE, sizeof(RCE_KEY_NODE) - 1)
+                         - p;
+        ngx_memcpy(p + argvlen[i + 1], r->element[i]->str,
+                   r->element[i]->len);
+        argvlen[i + 1] += r->element[i]->len;
+        argv[i + 1] = (char *) p;
+    }
+
+    rc = redisAsyncCommandArgv(ac, ngx_rce_nodes_values, w, (int) n, argv,
+                               argvlen);
+
+    for (i = 1; i < n; i++) {
+        ngx_free((void *) argv[i]);
+    }
+
+    ngx_free(argv);
+    ngx_free(argvlen);
+
+    if (rc != REDIS_OK) {
+        ngx_rce_nodes_done(w);
+    }
+
+    return;
+
+failed:
+
+    if (argv != NULL) {
+        for (i = 1; i < n; i++) {
+            ngx_free((void *) argv[i]);
+        }
+
+        ngx_free(argv);
+    }
+
+    if (argvlen != NULL) {
+        ngx_free(argvlen);
+    }
+
+    ngx_rce_nodes_done(w);
+}
+
+
+static void
+ngx_rce_nodes_values(redisAsyncContext *ac, void *reply, void *data)
+{
+    ngx_rce_worker_t  *w = data;
+    redisReply        *r = reply;
+    ngx_rce_node_t    *node;
+    ngx_pool_t        *pool;
+    ngx_array_t        nodes;
+    size_t             i;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        ngx_rce_nodes_free(w);
+        ngx_rce_nodes_done(w);
+        return;
+    }
+
+    pool = ngx_create_pool(4096, w->log);
+    if (pool == NULL) {
+        ngx_rce_nodes_done(w);
+        return;
+    }
+
+    if (ngx_array_init(&nodes, pool, r->elements, sizeof(ngx_rce_node_t))
+        != NGX_OK)
+    {
+        ngx_destroy_pool(pool);
+        ngx_rce_nodes_done(w);
+        return;
+    }
+
+    for (i = 0; i < r->elements; i++) {
+        if (r->element[i]->type != REDIS_REPLY_STRING) {
+            continue;       /* heartbeat expired: the node is dead */
+        }
+
+        if (ngx_rce_nodes_add(&nodes, r->element[i], w->log) != NGX_OK) {
+            continue;
+        }
+
+        node = (ngx_rce_node_t *) nodes.elts + nodes.nelts - 1;
+
+        if (json_is_object(node->aliases)) {
+            json_object_update(w->seen, node->aliases);
+        }
+    }
+
+    ngx_rce_nodes_free(w);
+
+    w->nodes = nodes;
+    w->nodes_pool = pool;
+    w->nodes_known = 1;
+    w->nodes_time = ngx_current_msec;
+
+    ngx_rce_nodes_done(w);
+}
+
+
+/* parse one node JSON into nodes; the json_t is owned by the entry */
+static ngx_int_t
+ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value, ngx_log_t *log)
+{
+    ngx_rce_node_t  *node;
+    json_t          *json, *name, *slots, *busy, *queued, *draining;
+    json_error_t     err;
+
+    json = json_loadb(value->str, value->len, 0, &err);
+    if (json == NULL || !json_is_object(json)) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "rce: ignoring invalid node JSON: %s", err.text);
+        json_decref(json);
+        return NGX_DECLINED;
+    }
+
+    name = json_object_get(json, RCE_NODE_NAME);
+    slots = json_object_get(json, RCE_NODE_SLOTS);
+    busy = json_object_get(json, RCE_NODE_BUSY);
+    queued = json_object_get(json, RCE_NODE_QUEUED);
+    draining = json_object_get(json, RCE_NODE_DRAINING);
+
+    if (!json_is_string(name) || !json_is_integer(slots)
+        || json_integer_value(slots) <= 0)
+    {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "rce: ignoring node JSON without name or slots");
+        json_decref(json);
+        return NGX_DECLINED;
+    }
+
+    node = ngx_array_push(nodes);
+    if (node == NULL) {
+        json_decref(json);
+        return NGX_ERROR;
+    }
+
+    node->name.data = (u_char *) json_string_value(name);
+    node->name.len = json_string_length(name);
+    node->json = json;
+    node->languages = json_object_get(json, RCE_NODE_LANGUAGES);
+    node->aliases = json_object_get(json, RCE_NODE_ALIASES);
+    node->slots = (ngx_uint_t) json_integer_value(slots);
+    node->load = (json_is_integer(busy) ? json_integer_value(busy) : 0)
+                 + (json_is_integer(queued) ? json_integer_value(queued) : 0);
+    node->sent = 0;
+    node->draining = json_is_true(draining);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_rce_nodes_done(ngx_rce_worker_t *w)
+{
+    w->refreshing = 0;
+
+    if (!ngx_exiting && !w->exiting && !w->refresh.timer_set) {
+        ngx_add_timer(&w->refresh, NGX_RCE_NODES_REFRESH);
+    }
+}
+
+
+void
+ngx_rce_nodes_free(ngx_rce_worker_t *w)
+{
+    ngx_rce_node_t  *node;
+    ngx_uint_t       i;
+
+    if (w->nodes_pool == NULL) {
+        return;
+    }
+
+    node = w->nodes.elts;
+
+    for (i = 0; i < w->nodes.nelts; i++) {
+        json_decref(node[i].json);
+    }
+
+    ngx_destroy_pool(w->nodes_pool);
+
+    w->nodes_pool = NULL;
+    w->nodes.nelts = 0;
+    w->nodes.elts = NULL;
+}
+
+
+/*
+ * Maps a language name or alias to its canonical name through the aliases
+ * every node seen by this worker advertised, so that a language whose nodes
+ * are all down is "unavailable" rather than "unknown".
+ * NGX_DECLINED: no node ever offered it.
+ */
+ngx_int_t
+ngx_rce_nodes_resolve(ngx_rce_worker_t *w, ngx_str_t *name,
+    ngx_str_t *canonical)
+{
+    json_t  *target;
+    char     key[NGX_RCE_LANGUAGE_MAX + 1];
+
+    if (name->len == 0 || name->len > NGX_RCE_LANGUAGE_MAX) {
+        return NGX_DECLINED;
+    }
+
+    ngx_cpystrn((u_char *) key, name->data, name->len + 1);
+    ngx_strlow((u_char *) key, (u_char *) key, name->len);
+
+    target = json_object_get(w->seen, key);
+
+    if (!json_is_string(target)) {
+        return NGX_DECLINED;
+    }
+
+    canonical->data = (u_char *) json_string_value(target);
+    canonical->len = json_string_length(target);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The node for a new job of this language: the live, non-draining node with
+ * the least outstanding work per slot; ties go round-robin.
+ */
+ngx_rce_node_t *
+ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language)
+{
+    ngx_rce_node_t  *node, *best;
+    ngx_uint_t       i, k, n;
+
+    node = w->nodes.elts;
+    n = w->nodes.nelts;
+    best = NULL;
+
+    for (k = 0; k < n; k++) {
+        i = (w->next_node + k) % n;
+
+        if (node[i].draining || !ngx_rce_node_has(&node[i], language)) {
+            continue;
+        }
+
+        if (best == NULL
+            || (node[i].load + node[i].sent) * best->slots
+               < (best->load + best->sent) * node[i].slots)
+        {
+            best = &node[i];
+        }
+    }
+
+    if (best != NULL) {
+        best->sent++;
+        w->next_node = (best - node) + 1;
+    }
+
+    return best;
+}
+
+
+static ngx_uint_t
+ngx_rce_node_has(ngx_rce_node_t *node, ngx_str_t *language)
+{
+    size_t   i;
+    json_t  *name;
+
+    json_array_foreach(node->languages, i, name) {
+        if (json_string_length(name) == language->len
+            && ngx_strncmp(json_string_value(name), language->data,
+                           language->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the sorted, distinct canonical names the live nodes can run */
+json_t *
+ngx_rce_nodes_languages(ngx_rce_worker_t *w)
+{
+    ngx_rce_node_t  *node;
+    ngx_uint_t       i;
+    size_t           j, k, n;
+    json_t          *all, *name, *a, *b;
+
+    all = json_array();
+    if (all == NULL) {
+        return NULL;
+    }
+
+    node = w->nodes.elts;
+
+    for (i = 0; i < w->nodes.nelts; i++) {
+        json_array_foreach(node[i].languages, j, name) {
+            if (!json_is_string(name)) {
+                continue;
+            }
+
+            n = json_array_size(all);
+
+            for (k = 0; k < n; k++) {
+                if (json_equal(json_array_get(all, k), name)) {
+                    break;
+                }
+            }
+
+            if (k == n) {
+                json_array_append(all, name);
+            }
+        }
+    }
+
+    /* insertion sort: a handful of names */
+    n = json_array_size(all);
+
+    for (j = 1; j < n; j++) {
+        for (k = j; k > 0; k--) {
+            a = json_array_get(all, k - 1);
+            b = json_array_get(all, k);
+
+            if (ngx_strcmp(json_string_value(a), json_string_value(b)) <= 0) {
+                break;
+            }
+
+            json_incref(a);
+            json_array_set(all, k - 1, b);
+            json_array_set_new(all, k, a);
+        }
+    }
+
+    return all;
+}
+
+
+/* the /health document: {"redis": ..., "nodes": [...]} */
+json_t *
+ngx_rce_nodes_health(ngx_rce_worker_t *w)
+{
+    ngx_rce_node_t  *node;
+    ngx_uint_t       i;
+    json_t          *health, *nodes, *entry, *v;
+
+    health = json_object();
+    nodes = json_array();
+
+    if (health == NULL || nodes == NULL) {
+        json_decref(health);
+        json_decref(nodes);
+        return NULL;
+    }
+
+    json_object_set_new(health, "redis",
+                        json_string(w->command.connected ? "ok" : "down"));
+
+    node = w->nodes.elts;
+
+    for (i = 0; i < w->nodes.nelts; i++) {
+        entry = json_object();
+        if (entry == NULL) {
+            continue;
+        }
+
+        json_object_set_new(entry, "name",
+                            json_stringn((char *) node[i].name.data,
+                                         node[i].name.len));
+
+        v = node[i].languages;
+        json_object_set_new(entry, "languages",
+                            v ? json_incref(v) : json_array());
+
+        json_object_set_new(entry, "slots", json_integer(node[i].slots));
+
+        v = json_object_get(node[i].json, RCE_NODE_BUSY);
+        json_object_set_new(entry, "busy",
+                            json_integer(json_integer_value(v)));
+
+        v = json_object_get(node[i].json, RCE_NODE_QUEUED);
+        json_object_set_new(entry, "queued",
+                            json_integer(json_integer_value(v)));
+
+        json_object_set_new(entry, "draining",
+                            json_boolean(node[i].draining));
+
+        json_array_append_new(nodes, entry);
+    }
+
+    json_object_set_new(health, "nodes", nodes);
+    json_object_set_new(health, "age_ms",
+                        json_integer(w->nodes_known
+                                     ? (json_int_t) (ngx_current_msec
+                                                     - w->nodes_time)
+                                     : -1));
+
+    return health;
+}

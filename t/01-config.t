@@ -1,0 +1,71 @@
+#!/usr/bin/perl
+# nginx -t accepts a good configuration and rejects bad directive values with
+# a message that names the directive.
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use File::Temp qw(tempdir);
+
+my $so = $ENV{RCE_MODULE_SO};
+ok($so && -e $so, 'RCE_MODULE_SO points at the built module') or BAIL_OUT('no module');
+
+my $dir = tempdir('rce-conf-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+sub nginx_t {
+    my ($http, $location) = @_;
+    open my $fh, '>', "$dir/nginx.conf" or die;
+    print $fh <<"CONF";
+load_module $so;
+error_log $dir/error.log;
+pid $dir/nginx.pid;
+events {}
+http {
+    access_log off;
+    client_body_temp_path $dir/body;
+    $http
+    server {
+        listen 127.0.0.1:1;
+        location /lang/ { rce_run; $location }
+        location = /health { rce_health; }
+    }
+}
+CONF
+    close $fh;
+    my $out = `nginx -t -p $dir/ -c $dir/nginx.conf 2>&1`;
+    return ($? == 0, $out);
+}
+
+my ($ok, $out) = nginx_t('rce_redis 127.0.0.1:6379;', 'rce_timeout 30s; rce_max_code_size 64k;');
+ok($ok, 'a good configuration passes nginx -t') or diag $out;
+
+($ok, $out) = nginx_t('rce_redis unix:/run/redis.sock;', '');
+ok($ok, 'a unix socket address is accepted') or diag $out;
+
+my @bad = (
+    ['rce_redis "";', '', qr/rce_redis/],
+    ['rce_redis 127.0.0.1:99999;', '', qr/rce_redis/],
+    ['rce_redis 127.0.0.1:6379; rce_redis 127.0.0.1:6380;', '', qr/"rce_redis" directive is duplicate/],
+    ['', 'rce_timeout soon;', qr/"rce_timeout"/],
+    ['', 'rce_timeout 0;', qr/"rce_timeout"/],
+    ['', 'rce_max_code_size big;', qr/"rce_max_code_size"/],
+    ['', 'rce_max_code_size 0;', qr/"rce_max_code_size"/],
+    ['', 'rce_wall_limit -1;', qr/"rce_wall_limit"/],
+    ['', 'rce_memory_limit 1k;', qr/"rce_memory_limit"/],
+    ['', 'rce_output_limit lots;', qr/"rce_output_limit"/],
+    ['', 'rce_pids_limit 0;', qr/"rce_pids_limit"/],
+    ['', 'rce_pids_limit many;', qr/"rce_pids_limit"/],
+    ['', 'rce_wall_limit 20s; rce_timeout 10s;', qr/"rce_timeout".*"rce_wall_limit"/],
+    ['', 'rce_run;', qr/"rce_run" directive is duplicate/],
+);
+
+for my $case (@bad) {
+    my ($http, $loc, $re) = @$case;
+    ($ok, $out) = nginx_t($http, $loc);
+    ok(!$ok, "rejected: $http $loc");
+    like($out, $re, "message names the directive: $http $loc");
+}
+
+done_testing;

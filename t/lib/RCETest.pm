@@ -1,0 +1,283 @@
+package RCETest;
+
+# The test stack, all real: a redis-server on a free loopback port, the stock
+# nginx with the built ngx_rce_module from a temp prefix, and workerd
+# processes on the host's Docker engine.  Everything started here is stopped
+# when the test ends, and every job container of its nodes must be gone.
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use JSON::PP ();
+use IO::Socket::INET;
+use POSIX qw(:sys_wait_h);
+use Time::HiRes qw(sleep time);
+use Test::More;
+
+use Exporter 'import';
+our @EXPORT_OK = qw(free_port wait_until);
+
+my $ROOT = abs_path(dirname(__FILE__) . '/../..');
+
+sub new {
+    my ($class, %opt) = @_;
+
+    for my $var (qw(RCE_MODULE_SO RCE_WORKERD)) {
+        defined $ENV{$var} && -e $ENV{$var}
+            or BAIL_OUT("$var is not set to a built file: run ./deploy.sh test");
+    }
+
+    my $self = bless {
+        dir     => tempdir('rce-test-XXXXXX', TMPDIR => 1, CLEANUP => 1),
+        workers => {},
+        tag     => sprintf('t%d%04d', $$, int(rand(10000))),
+        nginx_extra => $opt{nginx_extra} // '',
+        http    => HTTP::Tiny->new(timeout => 60),
+        owner   => $$,
+    }, $class;
+
+    return $self;
+}
+
+sub root { $ROOT }
+sub dir  { $_[0]{dir} }
+sub tag  { $_[0]{tag} }
+
+sub free_port {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, Proto => 'tcp', ReuseAddr => 1)
+        or die "no free port: $!";
+    my $port = $s->sockport;
+    close $s;
+    return $port;
+}
+
+# poll $code until it returns true or $timeout seconds pass
+sub wait_until {
+    my ($code, $timeout, $step) = @_;
+    my $end = time + ($timeout // 10);
+    while (time < $end) {
+        my $v = $code->();
+        return $v if $v;
+        sleep($step // 0.1);
+    }
+    return;
+}
+
+sub _spawn {
+    my ($self, $log, @cmd) = @_;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>>', $log or die;
+        open STDERR, '>&', \*STDOUT or die;
+        exec @cmd or die "exec $cmd[0]: $!";
+    }
+    return $pid;
+}
+
+# --- redis -------------------------------------------------------------------
+
+sub start_redis {
+    my ($self) = @_;
+    $self->{redis_port} //= free_port();
+    my $port = $self->{redis_port};
+    $self->{redis_pid} = $self->_spawn("$self->{dir}/redis.log",
+        'redis-server', '--port', $port, '--bind', '127.0.0.1',
+        '--save', '', '--appendonly', 'no', '--dir', $self->{dir});
+    wait_until(sub { $self->redis('PING') eq 'PONG' }, 10)
+        or die "redis did not start on $port";
+    return $port;
+}
+
+sub stop_redis {
+    my ($self) = @_;
+    my $pid = delete $self->{redis_pid} or return;
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+}
+
+sub redis_port { $_[0]{redis_port} }
+
+# one redis-cli command; returns its raw output, chomped
+sub redis {
+    my ($self, @args) = @_;
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>', '/dev/null';
+        { exec 'redis-cli', '-p', $self->{redis_port}, '--raw', @args }
+        POSIX::_exit(127);
+    }
+    my $out = do { local $/; <$fh> } // '';
+    close $fh;
+    $out =~ s/\n\z//;
+    return $out;
+}
+
+# --- nginx -------------------------------------------------------------------
+
+sub start_nginx {
+    my ($self, %opt) = @_;
+    my $dir = "$self->{dir}/nginx";
+    mkdir $dir; mkdir "$dir/logs";
+    $self->{http_port} //= free_port();
+    my $conf = $self->nginx_conf(%opt);
+    open my $fh, '>', "$dir/nginx.conf" or die;
+    print $fh $conf;
+    close $fh;
+    system('nginx', '-p', "$dir/", '-c', "$dir/nginx.conf", '-q') == 0
+        or die "nginx did not start: " . $self->slurp("$dir/logs/error.log");
+    $self->{nginx} = 1;
+    return $self->{http_port};
+}
+
+sub nginx_conf {
+    my ($self, %opt) = @_;
+    my $dir = "$self->{dir}/nginx";
+    my $workers = $opt{workers} // 2;
+    my $extra = $opt{extra} // $self->{nginx_extra};
+    my $redis = $opt{redis} // "127.0.0.1:$self->{redis_port}";
+    return <<"CONF";
+load_module $ENV{RCE_MODULE_SO};
+worker_processes $workers;
+error_log $dir/logs/error.log info;
+pid $dir/nginx.pid;
+events { worker_connections 1024; }
+http {
+    access_log $dir/logs/access.log;
+    client_body_temp_path $dir/body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    client_body_buffer_size 64k;
+    rce_redis $redis;
+    server {
+        listen 127.0.0.1:$self->{http_port};
+        location /lang/ { rce_run; rce_wall_limit 5s; rce_timeout 30s; }
+        location /short/ { rce_run; rce_wall_limit 1s; rce_timeout 2s; }
+        location /tiny/ { rce_run; rce_output_limit 1k; rce_max_code_size 1k; }
+        location = /health { rce_health; }
+        $extra
+    }
+}
+CONF
+}
+
+sub stop_nginx {
+    my ($self) = @_;
+    delete $self->{nginx} or return;
+    my $dir = "$self->{dir}/nginx";
+    my $pid = $self->slurp("$dir/nginx.pid");
+    chomp $pid;
+    system("nginx -p '$dir/' -c '$dir/nginx.conf' -s stop 2>/dev/null");
+    wait_until(sub { !kill(0, $pid) }, 10) if $pid;
+}
+
+sub nginx_log { $_[0]->slurp("$_[0]{dir}/nginx/logs/error.log") }
+
+sub url { "http://127.0.0.1:$_[0]{http_port}$_[1]" }
+
+# --- workerd -----------------------------------------------------------------
+
+sub start_worker {
+    my ($self, $name, @args) = @_;
+    my $node = "$self->{tag}-$name";
+    my $pid = $self->_spawn("$self->{dir}/workerd-$name.log",
+        $ENV{RCE_WORKERD}, '--redis', "127.0.0.1:$self->{redis_port}",
+        '--name', $node, @args);
+    $self->{workers}{$name} = { pid => $pid, node => $node };
+    return $node;
+}
+
+sub worker_pid  { $_[0]{workers}{$_[1]}{pid} }
+sub node_name   { "$_[0]{tag}-$_[1]" }
+sub worker_log  { $_[0]->slurp("$_[0]{dir}/workerd-$_[1].log") }
+
+sub stop_worker {
+    my ($self, $name, $signal) = @_;
+    my $w = delete $self->{workers}{$name} or return;
+    kill $signal // 'TERM', $w->{pid};
+    my $ok = wait_until(sub { waitpid($w->{pid}, WNOHANG) == $w->{pid} }, 40);
+    unless ($ok) {
+        kill 'KILL', $w->{pid};
+        waitpid $w->{pid}, 0;
+    }
+    return $? ;
+}
+
+# wait until /health lists exactly these nodes (names as given to start_worker)
+sub wait_nodes {
+    my ($self, @names) = @_;
+    my %want = map { ($self->node_name($_) => 1) } @names;
+    return wait_until(sub {
+        my $res = $self->{http}->get($self->url('/health'));
+        return 0 unless $res->{status} == 200 || $res->{status} == 503;
+        my @have = $res->{content} =~ /"name":"([^"]+)"/g;
+        my %have = map { ($_ => 1) } @have;
+        return 0 unless keys %have == keys %want;
+        $have{$_} or return 0 for keys %want;
+        return 1;
+    }, 20);
+}
+
+# --- HTTP ----------------------------------------------------------------------
+
+sub post {
+    my ($self, $path, $body, %headers) = @_;
+    return $self->{http}->request('POST', $self->url($path),
+        { content => $body, headers => \%headers });
+}
+
+sub run_code {
+    my ($self, $lang, $code, %headers) = @_;
+    return $self->post("/lang/$lang", $code, %headers);
+}
+
+# --- docker ----------------------------------------------------------------------
+
+# ids of containers (any state) that belong to this test's nodes
+sub containers {
+    my ($self) = @_;
+    my $prefix = "$self->{tag}-";
+    my @ids;
+    for (split /\n/, `docker ps -a --format '{{.ID}} {{.Label "rce.node"}}'`) {
+        my ($id, $node) = split / /;
+        push @ids, $id if defined $node && index($node, $prefix) == 0;
+    }
+    return @ids;
+}
+
+sub slurp {
+    my ($self, $file) = @_;
+    open my $fh, '<', $file or return '';
+    local $/;
+    return scalar <$fh>;
+}
+
+sub json {
+    my ($self, $text) = @_;
+    return eval { JSON::PP->new->utf8->decode($text) };
+}
+
+sub stop_all {
+    my ($self) = @_;
+    $self->stop_nginx;
+    for my $name (keys %{ $self->{workers} }) {
+        $self->stop_worker($name);
+    }
+    $self->stop_redis;
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local $?;
+    # a forked child leaving must not take the stack down with it
+    $self->stop_all if $$ == $self->{owner};
+}
+
+1;

@@ -1,0 +1,264 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum kind { KIND_STRING, KIND_LONG, KIND_INT, KIND_REDIS, KIND_NODE };
+
+/* One option: its flag, its environment fallback, where it lands and what values it accepts.
+ * The same table drives parsing and --help, so the two cannot disagree. */
+struct option_def {
+    const char *flag;
+    const char *env;
+    enum kind kind;
+    size_t offset;          /* into struct config */
+    size_t size;            /* size of the field (buffer size for strings) */
+    long min, max;          /* range for numbers */
+    const char *dflt;       /* default as text: parsed like any other value */
+    const char *help;
+};
+
+#define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define STR(f) KIND_STRING, FIELD(f), 0, 0
+#define NUM(kind, f, lo, hi) kind, FIELD(f), lo, hi
+
+static const struct option_def options[] = {
+    { "redis", "RCE_REDIS", KIND_REDIS, 0, 0, 0, 0, "127.0.0.1:6379",
+      "Redis server: HOST:PORT or unix:/path/to/socket" },
+    { "name", "RCE_NODE", KIND_NODE, FIELD(node), 0, 0, NULL,
+      "node name, [A-Za-z0-9._-] (default: the hostname)" },
+    { "slots", "RCE_SLOTS", NUM(KIND_INT, slots, 1, 1024), "25", "jobs run at the same time" },
+    { "docker-socket", "RCE_DOCKER_SOCKET", STR(docker_socket), "/var/run/docker.sock",
+      "Docker Engine API unix socket" },
+    { "image-prefix", "RCE_IMAGE_PREFIX", STR(image_prefix), "rce/",
+      "language images are named <prefix><language>:latest" },
+    { "wall-ms", "RCE_WALL_MS", NUM(KIND_LONG, defaults.wall_ms, 1, 3600000), "10000",
+      "default wall-clock limit of a job, ms" },
+    { "memory-mb", "RCE_MEMORY_MB", NUM(KIND_LONG, defaults.memory_mb, 6, 1048576), "256",
+      "default memory limit (swap equal), MiB; Docker's floor is 6" },
+    { "pids", "RCE_PIDS", NUM(KIND_LONG, defaults.pids, 1, 1000000), "64",
+      "default limit on processes and threads" },
+    { "output-bytes", "RCE_OUTPUT_BYTES", NUM(KIND_LONG, defaults.output_bytes, 1, 16777216), "65536",
+      "default cap on stdout and on stderr, bytes each" },
+    { "max-wall-ms", "RCE_MAX_WALL_MS", NUM(KIND_LONG, maxima.wall_ms, 1, 3600000), "30000",
+      "largest wall-clock limit a job may ask for, ms" },
+    { "max-memory-mb", "RCE_MAX_MEMORY_MB", NUM(KIND_LONG, maxima.memory_mb, 6, 1048576), "1024",
+      "largest memory limit a job may ask for, MiB" },
+    { "max-pids", "RCE_MAX_PIDS", NUM(KIND_LONG, maxima.pids, 1, 1000000), "256",
+      "largest pids limit a job may ask for" },
+    { "max-output-bytes", "RCE_MAX_OUTPUT_BYTES", NUM(KIND_LONG, maxima.output_bytes, 1, 16777216),
+      "1048576", "largest output cap a job may ask for, bytes" },
+};
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+void config_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: workerd [options]\n"
+            "Runs rce jobs from Redis in one-shot Docker containers and publishes the results.\n"
+            "Each option may also be given by the environment variable shown; a flag wins.\n\n");
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const struct option_def *o = &options[i];
+        char left[64];
+        snprintf(left, sizeof left, "--%s %s", o->flag, o->kind == KIND_STRING || o->kind == KIND_REDIS
+                                                        || o->kind == KIND_NODE ? "VALUE" : "N");
+        fprintf(out, "  %-26s %s\n  %-26s   env %s", left, o->help, "", o->env);
+        if (o->dflt)
+            fprintf(out, ", default %s", o->dflt);
+        fprintf(out, "\n");
+    }
+    fprintf(out, "  %-26s %s\n\nA bad value is reported naming its flag; workerd then exits with status 2.\n",
+            "--help", "show this text");
+}
+
+/* Parses a whole decimal integer in [min, max]; -1 if anything else is there. */
+static int parse_long(const char *text, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Accepts unix:/path, HOST:PORT, [V6ADDR]:PORT or a bare HOST (port 6379). */
+static int parse_redis(struct config *cfg, const char *text, char *err, size_t errlen, const char *who)
+{
+    cfg->redis_host[0] = cfg->redis_unix[0] = '\0';
+    cfg->redis_port = 6379;
+    if (strncmp(text, "unix:", 5) == 0) {
+        const char *path = text + 5;
+        if (*path == '\0' || strlen(path) >= sizeof cfg->redis_unix) {
+            snprintf(err, errlen, "%s: unix socket path empty or too long in '%s'", who, text);
+            return -1;
+        }
+        strcpy(cfg->redis_unix, path);
+        return 0;
+    }
+    const char *host = text, *colon;
+    size_t host_len;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (!close || (close[1] != '\0' && close[1] != ':'))
+            goto bad;
+        host = text + 1;
+        host_len = (size_t)(close - host);
+        colon = close[1] == ':' ? close + 1 : NULL;
+    } else {
+        colon = strrchr(text, ':');
+        host_len = colon ? (size_t)(colon - text) : strlen(text);
+    }
+    if (host_len == 0 || host_len >= sizeof cfg->redis_host)
+        goto bad;
+    memcpy(cfg->redis_host, host, host_len);
+    cfg->redis_host[host_len] = '\0';
+    if (colon) {
+        long port;
+        if (parse_long(colon + 1, 1, 65535, &port) != 0)
+            goto bad;
+        cfg->redis_port = (int)port;
+    }
+    return 0;
+bad:
+    snprintf(err, errlen, "%s: expected HOST:PORT or unix:/path, got '%s'", who, text);
+    return -1;
+}
+
+/* Node names go into Redis keys, Docker label filters and logs: keep them plain. */
+static int valid_node_name(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
+            return 0;
+    return 1;
+}
+
+/* Stores one textual value for option o; who ("--flag" or "ENV") names it in errors. */
+static int apply(struct config *cfg, const struct option_def *o, const char *value, const char *who,
+                 char *err, size_t errlen)
+{
+    char *field = (char *)cfg + o->offset;
+    long v;
+    switch (o->kind) {
+    case KIND_REDIS:
+        return parse_redis(cfg, value, err, errlen, who);
+    case KIND_NODE:
+        if (!valid_node_name(value) || strlen(value) >= o->size) {
+            snprintf(err, errlen, "%s: node name must be 1-%zu characters of [A-Za-z0-9._-], got '%s'",
+                     who, o->size - 1, value);
+            return -1;
+        }
+        strcpy(field, value);
+        return 0;
+    case KIND_STRING:
+        if (strlen(value) >= o->size) {
+            snprintf(err, errlen, "%s: value longer than %zu characters", who, o->size - 1);
+            return -1;
+        }
+        strcpy(field, value);
+        return 0;
+    case KIND_LONG:
+    case KIND_INT:
+        if (parse_long(value, o->min, o->max, &v) != 0) {
+            snprintf(err, errlen, "%s: expected an integer from %ld to %ld, got '%s'", who, o->min,
+                     o->max, value);
+            return -1;
+        }
+        if (o->kind == KIND_INT)
+            *(int *)field = (int)v;
+        else
+            *(long *)field = v;
+        return 0;
+    }
+    return -1;
+}
+
+/* A default above its maximum would make every job ask for more than the node allows. */
+static int check_defaults_within_maxima(const struct config *cfg, char *err, size_t errlen)
+{
+    const struct { const char *name; long dflt, max; } pairs[] = {
+        { "wall-ms", cfg->defaults.wall_ms, cfg->maxima.wall_ms },
+        { "memory-mb", cfg->defaults.memory_mb, cfg->maxima.memory_mb },
+        { "pids", cfg->defaults.pids, cfg->maxima.pids },
+        { "output-bytes", cfg->defaults.output_bytes, cfg->maxima.output_bytes },
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+        if (pairs[i].dflt > pairs[i].max) {
+            snprintf(err, errlen, "--%s: %ld exceeds --max-%s %ld", pairs[i].name, pairs[i].dflt,
+                     pairs[i].name, pairs[i].max);
+            return -1;
+        }
+    return 0;
+}
+
+enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    struct option longopts[N_OPTIONS + 2];
+    char who[80];
+
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (options[i].dflt && apply(cfg, &options[i], options[i].dflt, "default", err, errlen) != 0)
+            return CONFIG_ERROR;
+    if (gethostname(cfg->node, sizeof cfg->node) != 0 || !valid_node_name(cfg->node))
+        cfg->node[0] = '\0';    /* an odd hostname must then be replaced by --name */
+    cfg->node[sizeof cfg->node - 1] = '\0';
+
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const char *value = getenv(options[i].env);
+        if (value && apply(cfg, &options[i], value, options[i].env, err, errlen) != 0)
+            return CONFIG_ERROR;
+    }
+
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        longopts[i] = (struct option){ options[i].flag, required_argument, NULL, (int)i };
+    longopts[N_OPTIONS] = (struct option){ "help", no_argument, NULL, 'h' };
+    longopts[N_OPTIONS + 1] = (struct option){ 0, 0, 0, 0 };
+
+    optind = 0;     /* glibc: full re-initialisation, so config_parse can run more than once */
+    opterr = 0;     /* we word the errors ourselves */
+    for (;;) {
+        int prev_optind = optind ? optind : 1;
+        int c = getopt_long(argc, argv, ":h", longopts, NULL);
+        if (c == -1)
+            break;
+        if (c == 'h')
+            return CONFIG_HELP;
+        if (c == '?') {
+            snprintf(err, errlen, "unknown option '%s' (see --help)", argv[prev_optind]);
+            return CONFIG_ERROR;
+        }
+        if (c == ':') {
+            snprintf(err, errlen, "%s: missing value", argv[prev_optind]);
+            return CONFIG_ERROR;
+        }
+        snprintf(who, sizeof who, "--%s", options[c].flag);
+        if (apply(cfg, &options[c], optarg, who, err, errlen) != 0)
+            return CONFIG_ERROR;
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+        return CONFIG_ERROR;
+    }
+    if (cfg->node[0] == '\0') {
+        snprintf(err, errlen, "--name: the hostname is not a usable node name; give one");
+        return CONFIG_ERROR;
+    }
+    if (cfg->docker_socket[0] == '\0') {
+        snprintf(err, errlen, "--docker-socket: must not be empty");
+        return CONFIG_ERROR;
+    }
+    if (check_defaults_within_maxima(cfg, err, errlen) != 0)
+        return CONFIG_ERROR;
+    return CONFIG_OK;
+}

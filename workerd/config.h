@@ -1,0 +1,36 @@
+/* workerd configuration: command-line flags, with RCE_* environment variables as fallback. */
+#ifndef WORKERD_CONFIG_H
+#define WORKERD_CONFIG_H
+
+#include <stdio.h>
+
+/* Resource limits of one job (also used for the node's defaults and maxima). */
+struct limits {
+    long wall_ms;
+    long memory_mb;
+    long pids;
+    long output_bytes;
+};
+
+struct config {
+    char redis_host[256];      /* TCP host; empty when redis_unix is set */
+    int redis_port;
+    char redis_unix[108];      /* unix socket path (sun_path size); empty for TCP */
+    char node[64];             /* node name: part of Redis keys and container labels */
+    int slots;                 /* jobs run concurrently */
+    char docker_socket[108];
+    char image_prefix[128];    /* language images are named <prefix><language> */
+    struct limits defaults;    /* for a job that names no limit */
+    struct limits maxima;      /* a job's limits are clamped to these */
+};
+
+enum config_result { CONFIG_OK, CONFIG_HELP, CONFIG_ERROR };
+
+/* Fills cfg from defaults, then the environment, then argv (flags win). On CONFIG_ERROR, err
+ * holds a message naming the offending flag or variable. */
+enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* Prints the --help text: every flag, its environment variable and its default. */
+void config_usage(FILE *out);
+
+#endif

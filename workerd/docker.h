@@ -1,0 +1,74 @@
+/* A minimal Docker Engine API client over the unix socket, built on libcurl. */
+#ifndef WORKERD_DOCKER_H
+#define WORKERD_DOCKER_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "output.h"
+
+/* One caller's connection for ordinary request/response calls. The easy handle persists so
+ * that libcurl keeps the unix-socket connection alive between calls. Not thread-safe: one per
+ * thread. */
+struct docker {
+    CURL *easy;
+    struct curl_slist *headers;
+    char socket_path[108];
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+struct docker_response {
+    long status;            /* HTTP status */
+    char *body;             /* NUL-terminated when docker_call filled it */
+    size_t len;
+};
+
+int docker_open(struct docker *d, const char *socket_path);
+void docker_close(struct docker *d);
+
+enum { DOCKER_OK = 0, DOCKER_FAILED = -1, DOCKER_TIMEOUT = -2 };
+
+/* Sends METHOD /v1.41<path> with an optional JSON body and waits at most timeout_ms.
+ * Returns DOCKER_OK when a whole HTTP answer arrived, whatever its status; DOCKER_TIMEOUT or
+ * DOCKER_FAILED otherwise, described in err. resp must be freed with docker_response_free. */
+int docker_call(struct docker *d, const char *method, const char *path, const char *json_body,
+                long timeout_ms, struct docker_response *resp, char *err, size_t errlen);
+void docker_response_free(struct docker_response *r);
+
+/* Docker's own words for a failed call: "HTTP 404 No such image: rce/x:latest". */
+void docker_describe(const struct docker_response *r, char *buf, size_t len);
+
+/* The response body as JSON, or NULL if it is not JSON. */
+json_t *docker_response_json(const struct docker_response *r);
+
+/* URL-encoded filters={"label":[label]} value for list endpoints; malloc'd, NULL if no memory. */
+char *docker_label_filter(const char *label);
+
+/* A streaming attach: one hijacked response read incrementally through a curl multi handle,
+ * demultiplexed into two capped captures as it arrives. */
+struct docker_stream {
+    CURLM *multi;
+    CURL *easy;
+    struct demux demux;
+    struct capture *out, *err;
+    struct capture error_body;      /* body of a non-200 answer, which is not a stream */
+    bool headers_done;              /* the attach answered: the container may be started */
+    long status;
+    enum demux_status demux_status; /* DEMUX_FULL: a cap was hit and reading stopped */
+    bool finished;                  /* the transfer is over (stream ended, or aborted) */
+    CURLcode result;                /* how it finished */
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Starts POST /v1.41<path> (no request body) on its own connection. */
+int docker_stream_open(struct docker_stream *s, const char *socket_path, const char *path,
+                       struct capture *out, struct capture *err, char *errmsg, size_t errlen);
+
+/* Moves the transfer along, waiting at most timeout_ms for the socket; returns -1 on a curl
+ * multi failure. Check headers_done, finished and demux_status afterwards. */
+int docker_stream_step(struct docker_stream *s, long timeout_ms);
+
+void docker_stream_close(struct docker_stream *s);
+
+#endif

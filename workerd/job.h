@@ -1,0 +1,63 @@
+/* A job as the gateway queued it, and the result we publish: JSON in, verdict rules, JSON out. */
+#ifndef WORKERD_JOB_H
+#define WORKERD_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "output.h"
+
+/* Docker refuses a memory limit below 6 MiB: a job asking for less gets this much. */
+#define JOB_MIN_MEMORY_MB 6
+
+struct job {
+    char *id;
+    char *language;
+    char *code;             /* may contain NUL bytes: use code_len */
+    size_t code_len;
+    char *reply_to;
+    int64_t enqueued_ms;    /* 0 if absent */
+    int64_t deadline_ms;    /* unix ms after which nobody waits; 0 if absent */
+    struct limits limits;   /* the job's limits, defaults filled in, clamped to the maxima */
+};
+
+/* Parses one queue element. Returns 0, or -1 with the reason in err; even then id and
+ * reply_to are filled when the element names them, so the caller can still answer IE. */
+int job_parse(const char *text, size_t len, const struct limits *defaults,
+              const struct limits *maxima, struct job *job, char *err, size_t errlen);
+void job_free(struct job *job);
+
+/* Why we killed a container ourselves, if we did. */
+enum kill_cause { KILL_NONE, KILL_DEADLINE, KILL_OUTPUT_CAP };
+
+struct job_result {
+    const char *status;     /* one of RCE_STATUS_* */
+    bool has_exit_code;
+    int exit_code;
+    bool has_signal;
+    int signal;
+    struct capture out;
+    struct capture err;
+    long wall_ms;
+    char reason[512];       /* IE only; empty otherwise */
+};
+
+void job_result_init(struct job_result *r, size_t output_limit);
+void job_result_free(struct job_result *r);
+
+/* Marks the result IE with a reason (printf-style). */
+void job_result_fail(struct job_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The verdict rules: our own kill decides first (OLE for the output cap, TLE for the
+ * deadline); then the kernel's OOM kill as Docker recorded it (MLE); then the exit code:
+ * 0 is OK, anything else RE, and a code above 128 also names the killing signal. */
+void job_result_decide(struct job_result *r, enum kill_cause killed, bool oom_killed, int exit_code);
+
+/* Encodes the result JSON (output repaired to valid UTF-8); malloc'd, NULL if out of memory.
+ * language may be NULL (an unreadable job). */
+char *job_result_json(const char *id, const char *language, const char *node,
+                      const struct job_result *r);
+
+#endif

@@ -1,0 +1,349 @@
+#include "lang.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rce_protocol.h"
+
+#define LANG_LIST_TIMEOUT_MS 10000L
+
+/* A canonical name becomes part of an image name: Docker's lowercase repository alphabet. */
+static int valid_name(const char *s)
+{
+    if (!*s || strlen(s) > 64)
+        return 0;
+    for (; *s; s++)
+        if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && !strchr("._-", *s))
+            return 0;
+    return 1;
+}
+
+/* An alias only ever appears in JSON: any visible ASCII will do ("c++", "c#"). */
+static int valid_alias(const char *s)
+{
+    if (!*s || strlen(s) > 64)
+        return 0;
+    for (; *s; s++)
+        if (!isgraph((unsigned char)*s))
+            return 0;
+    return 1;
+}
+
+/* The main file is written inside the work dir: a plain file name, no path. */
+static int valid_main_file(const char *s)
+{
+    if (!valid_alias(s) || strchr(s, '/') || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return 0;
+    return 1;
+}
+
+static void free_strv(char **v)
+{
+    for (char **p = v; p && *p; p++)
+        free(*p);
+    free(v);
+}
+
+static void lang_clear(struct lang *l)
+{
+    free(l->name);
+    free(l->image);
+    free(l->main_file);
+    free_strv(l->run_argv);
+    free_strv(l->aliases);
+    memset(l, 0, sizeof *l);
+}
+
+/* Parses rce.run: a JSON array of non-empty strings. NULL-terminated copy, or NULL. */
+static char **parse_run(const char *text, size_t *argc)
+{
+    json_t *a = json_loads(text, 0, NULL);
+    char **argv = NULL;
+    size_t n = json_array_size(a);
+    if (!json_is_array(a) || n == 0)
+        goto done;
+    argv = calloc(n + 1, sizeof *argv);
+    if (!argv)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        const char *arg = json_string_value(json_array_get(a, i));
+        if (!arg || !*arg || !(argv[i] = strdup(arg))) {
+            free_strv(argv);
+            argv = NULL;
+            goto done;
+        }
+    }
+    *argc = n;
+done:
+    json_decref(a);
+    return argv;
+}
+
+/* Splits rce.aliases on spaces, dropping the canonical name itself and unusable words. */
+static char **parse_aliases(const char *text, const char *name, size_t *count)
+{
+    char *copy = strdup(text ? text : "");
+    char **v = calloc(strlen(text ? text : "") / 2 + 2, sizeof *v);
+    size_t n = 0;
+    if (!copy || !v)
+        goto fail;
+    char *save = NULL;
+    for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+        if (strcmp(w, name) == 0)
+            continue;
+        if (!valid_alias(w)) {
+            log_warn("language %s: ignoring alias '%s'", name, w);
+            continue;
+        }
+        if (!(v[n++] = strdup(w)))
+            goto fail;
+    }
+    free(copy);
+    *count = n;
+    return v;
+fail:
+    free(copy);
+    free_strv(v);
+    return NULL;
+}
+
+/* True if the image carries the tag <prefix><name>:latest. */
+static int has_tag(json_t *image, const char *tag)
+{
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(image, "RepoTags"), i, t)
+        if (json_is_string(t) && strcmp(json_string_value(t), tag) == 0)
+            return 1;
+    return 0;
+}
+
+static const struct lang *find_canonical(const struct lang_table *t, const char *name)
+{
+    for (size_t i = 0; t && i < t->n; i++)
+        if (strcmp(t->langs[i].name, name) == 0)
+            return &t->langs[i];
+    return NULL;
+}
+
+/* Reads one image's labels into l: 1 if it is a usable language image, 0 if skipped,
+ * -1 if out of memory. */
+static int lang_from_image(json_t *image, const char *prefix, struct lang *l)
+{
+    json_t *labels = json_object_get(image, "Labels");
+    const char *name = json_string_value(json_object_get(labels, RCE_LABEL_LANGUAGE));
+    const char *main_file = json_string_value(json_object_get(labels, RCE_LABEL_MAIN));
+    const char *run = json_string_value(json_object_get(labels, RCE_LABEL_RUN));
+    const char *aliases = json_string_value(json_object_get(labels, RCE_LABEL_ALIASES));
+
+    memset(l, 0, sizeof *l);
+    if (!name || !valid_name(name))
+        return 0;           /* cannot be part of an image name, so no image of ours has it */
+    size_t tag_len = strlen(prefix) + strlen(name) + sizeof ":latest";
+    if (!(l->image = malloc(tag_len)))
+        return -1;
+    snprintf(l->image, tag_len, "%s%s:latest", prefix, name);
+    if (!has_tag(image, l->image)) {
+        lang_clear(l);      /* an older build or a differently named image: not ours to run */
+        return 0;
+    }
+    if (!main_file || !valid_main_file(main_file)) {
+        log_warn("image %s: unusable %s label", l->image, RCE_LABEL_MAIN);
+        lang_clear(l);
+        return 0;
+    }
+    if (!run || !(l->run_argv = parse_run(run, &l->run_argc))) {
+        log_warn("image %s: %s must be a JSON array of strings", l->image, RCE_LABEL_RUN);
+        lang_clear(l);
+        return 0;
+    }
+    if (!(l->name = strdup(name)) || !(l->main_file = strdup(main_file))
+        || !(l->aliases = parse_aliases(aliases, name, &l->n_aliases))) {
+        lang_clear(l);
+        return -1;
+    }
+    return 1;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct lang *)a)->name, ((const struct lang *)b)->name);
+}
+
+struct lang_table *lang_table_from_images(json_t *images, const char *prefix)
+{
+    struct lang_table *t = calloc(1, sizeof *t);
+    size_t i;
+    json_t *image;
+    if (!t || !(t->langs = calloc(json_array_size(images) + 1, sizeof *t->langs)))
+        goto fail;
+    json_array_foreach(images, i, image) {
+        struct lang l;
+        int rc = lang_from_image(image, prefix, &l);
+        if (rc < 0)
+            goto fail;
+        if (rc == 0)
+            continue;
+        if (find_canonical(t, l.name)) {
+            lang_clear(&l);     /* one tag names one image, so this cannot happen; be safe */
+            continue;
+        }
+        t->langs[t->n++] = l;
+    }
+    /* Docker lists images in no fixed order; a sorted table reads and compares stably. */
+    qsort(t->langs, t->n, sizeof *t->langs, by_name);
+    return t;
+fail:
+    lang_table_free(t);
+    return NULL;
+}
+
+struct lang_table *lang_table_load(struct docker *d, const char *prefix, char *err, size_t errlen)
+{
+    struct docker_response resp;
+    struct lang_table *t = NULL;
+    json_t *images = NULL;
+    char path[256];
+    char *filter = docker_label_filter(RCE_LABEL_LANGUAGE);
+    if (!filter) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(path, sizeof path, "/images/json?filters=%s", filter);
+    free(filter);
+    if (docker_call(d, "GET", path, NULL, LANG_LIST_TIMEOUT_MS, &resp, err, errlen) != 0)
+        goto done;
+    if (resp.status != 200) {
+        docker_describe(&resp, err, errlen);
+        goto done;
+    }
+    images = docker_response_json(&resp);
+    if (!json_is_array(images)) {
+        snprintf(err, errlen, "image list is not a JSON array");
+        goto done;
+    }
+    if (!(t = lang_table_from_images(images, prefix)))
+        snprintf(err, errlen, "out of memory");
+done:
+    json_decref(images);
+    docker_response_free(&resp);
+    return t;
+}
+
+void lang_table_free(struct lang_table *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n; i++)
+        lang_clear(&t->langs[i]);
+    free(t->langs);
+    free(t);
+}
+
+const struct lang *lang_table_find(const struct lang_table *t, const char *name)
+{
+    const struct lang *l = find_canonical(t, name);
+    if (l || !t)
+        return l;
+    /* Aliases second, so a canonical name always means its own language. */
+    for (size_t i = 0; i < t->n; i++)
+        for (size_t a = 0; a < t->langs[i].n_aliases; a++)
+            if (strcmp(t->langs[i].aliases[a], name) == 0)
+                return &t->langs[i];
+    return NULL;
+}
+
+int lang_table_describe(const struct lang_table *t, json_t *languages, json_t *aliases)
+{
+    for (size_t i = 0; t && i < t->n; i++) {
+        const struct lang *l = &t->langs[i];
+        if (json_array_append_new(languages, json_string(l->name)) != 0
+            || json_object_set_new(aliases, l->name, json_string(l->name)) != 0)
+            return -1;
+    }
+    for (size_t i = 0; t && i < t->n; i++)
+        for (size_t a = 0; a < t->langs[i].n_aliases; a++) {
+            const char *alias = t->langs[i].aliases[a];
+            if (lang_table_find(t, alias) != &t->langs[i])
+                continue;   /* taken by a canonical name or by a language earlier in name order */
+            if (json_object_set_new(aliases, alias, json_string(t->langs[i].name)) != 0)
+                return -1;
+        }
+    return 0;
+}
+
+static char **dup_strv(char *const *v, size_t n)
+{
+    char **copy = calloc(n + 1, sizeof *copy);
+    for (size_t i = 0; copy && i < n; i++)
+        if (!(copy[i] = strdup(v[i]))) {
+            free_strv(copy);
+            return NULL;
+        }
+    return copy;
+}
+
+struct lang *lang_dup(const struct lang *l)
+{
+    struct lang *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->run_argc = l->run_argc;
+    c->n_aliases = l->n_aliases;
+    if (!(c->name = strdup(l->name)) || !(c->image = strdup(l->image))
+        || !(c->main_file = strdup(l->main_file)) || !(c->run_argv = dup_strv(l->run_argv, l->run_argc))
+        || !(c->aliases = dup_strv(l->aliases, l->n_aliases))) {
+        lang_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void lang_free(struct lang *l)
+{
+    if (!l)
+        return;
+    lang_clear(l);
+    free(l);
+}
+
+void lang_registry_init(struct lang_registry *r)
+{
+    pthread_mutex_init(&r->lock, NULL);
+    r->table = NULL;
+}
+
+void lang_registry_destroy(struct lang_registry *r)
+{
+    lang_table_free(r->table);
+    pthread_mutex_destroy(&r->lock);
+}
+
+void lang_registry_replace(struct lang_registry *r, struct lang_table *t)
+{
+    pthread_mutex_lock(&r->lock);
+    struct lang_table *old = r->table;
+    r->table = t;
+    pthread_mutex_unlock(&r->lock);
+    lang_table_free(old);
+}
+
+struct lang *lang_registry_lookup(struct lang_registry *r, const char *name)
+{
+    /* A copy, because the table may be replaced while the job runs. */
+    pthread_mutex_lock(&r->lock);
+    const struct lang *l = lang_table_find(r->table, name);
+    struct lang *copy = l ? lang_dup(l) : NULL;
+    pthread_mutex_unlock(&r->lock);
+    return copy;
+}
+
+int lang_registry_describe(struct lang_registry *r, json_t *languages, json_t *aliases)
+{
+    pthread_mutex_lock(&r->lock);
+    int rc = lang_table_describe(r->table, languages, aliases);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}

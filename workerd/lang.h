@@ -1,0 +1,58 @@
+/* The node's languages, learned from the labels of local images named <prefix><language>. */
+#ifndef WORKERD_LANG_H
+#define WORKERD_LANG_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stddef.h>
+
+#include "docker.h"
+
+struct lang {
+    char *name;             /* canonical, from rce.language */
+    char *image;            /* <prefix><name>:latest */
+    char *main_file;        /* rce.main */
+    char **run_argv;        /* rce.run, NULL-terminated */
+    size_t run_argc;
+    char **aliases;         /* rce.aliases, NULL-terminated, canonical name not included */
+    size_t n_aliases;
+};
+
+struct lang_table {
+    struct lang *langs;
+    size_t n;
+};
+
+/* Builds a table from the JSON array GET /images/json returns. Images without a tag
+ * <prefix><language>:latest or with unusable labels are skipped with a warning. NULL only
+ * when out of memory. */
+struct lang_table *lang_table_from_images(json_t *images, const char *prefix);
+
+/* Lists the labelled local images through d and builds the table; NULL with err on failure. */
+struct lang_table *lang_table_load(struct docker *d, const char *prefix, char *err, size_t errlen);
+
+void lang_table_free(struct lang_table *t);
+
+/* Finds a language by canonical name, else by alias. */
+const struct lang *lang_table_find(const struct lang_table *t, const char *name);
+
+/* Fills the node JSON's "languages" array and "aliases" object (every alias and every
+ * canonical name mapped to its canonical name). */
+int lang_table_describe(const struct lang_table *t, json_t *languages, json_t *aliases);
+
+struct lang *lang_dup(const struct lang *l);
+void lang_free(struct lang *l);     /* frees a lang_dup copy */
+
+/* The current table, shared by the threads: the housekeeper replaces it, slots look up in it. */
+struct lang_registry {
+    pthread_mutex_t lock;
+    struct lang_table *table;   /* NULL until the first successful load */
+};
+
+void lang_registry_init(struct lang_registry *r);
+void lang_registry_destroy(struct lang_registry *r);
+void lang_registry_replace(struct lang_registry *r, struct lang_table *t);   /* takes t */
+struct lang *lang_registry_lookup(struct lang_registry *r, const char *name); /* a copy, or NULL */
+int lang_registry_describe(struct lang_registry *r, json_t *languages, json_t *aliases);
+
+#endif

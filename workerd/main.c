@@ -1,0 +1,395 @@
+/* workerd: runs rce jobs from this node's Redis queue in one-shot Docker containers.
+ *
+ * Threads: N slot threads (each: its own Redis connection and Docker handle; take a job,
+ * run it, answer), one housekeeper (refreshes the language table, reaps orphan containers),
+ * and the main thread (signals, heartbeat, start-up and shutdown). */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "clock.h"
+#include "config.h"
+#include "docker.h"
+#include "job.h"
+#include "lang.h"
+#include "log.h"
+#include "queue.h"
+#include "rce_protocol.h"
+#include "run.h"
+
+#define LANG_REFRESH_MS 10000
+#define REAP_INTERVAL_MS 60000
+#define DRAIN_GIVE_UP_ATTEMPTS 10   /* Redis retries for an answer once shutting down */
+
+static struct config cfg;
+static struct lang_registry languages;
+static atomic_bool draining;            /* SIGTERM/SIGINT: take no new jobs */
+static atomic_bool housekeeper_stop;
+static atomic_int busy;                 /* slots holding a job */
+static atomic_int live_slots;           /* slot threads not yet finished */
+
+/* Job id each slot is running (NULL when idle), so the reaper spares their containers. */
+static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **running_ids;
+
+static void running_set(int slot, const char *id)
+{
+    char *copy = id ? strdup(id) : NULL;
+    pthread_mutex_lock(&running_lock);
+    free(running_ids[slot]);
+    running_ids[slot] = copy;
+    pthread_mutex_unlock(&running_lock);
+}
+
+static bool running_contains(const char *id)
+{
+    bool found = false;
+    pthread_mutex_lock(&running_lock);
+    for (int i = 0; i < cfg.slots && !found; i++)
+        found = running_ids[i] && strcmp(running_ids[i], id) == 0;
+    pthread_mutex_unlock(&running_lock);
+    return found;
+}
+
+/* Publishes r and removes the job from running, retrying through Redis outages. Once
+ * draining it gives up after a few tries: the job then stays in running and the next start
+ * requeues it. */
+static void answer(struct queue *q, const char *text, size_t len, const struct job *job,
+                   const char *language, const struct job_result *r)
+{
+    char *result = job_result_json(job->id, language, cfg.node, r);
+    if (!result) {
+        log_error("job %s: out of memory encoding the result; it stays in %s", job->id, q->running_key);
+        return;
+    }
+    for (int attempt = 1; queue_finish(q, text, len, job->reply_to, job->id, result) != 0; attempt++)
+        if (atomic_load(&draining) && attempt >= DRAIN_GIVE_UP_ATTEMPTS) {
+            log_error("job %s: result not published; the job stays in %s", job->id, q->running_key);
+            break;
+        }
+    free(result);
+}
+
+/* Removes an unanswerable or expired job from running, with answer()'s retry rules. */
+static void forget(struct queue *q, const char *text, size_t len)
+{
+    for (int attempt = 1; queue_drop(q, text, len) != 0; attempt++)
+        if (atomic_load(&draining) && attempt >= DRAIN_GIVE_UP_ATTEMPTS) {
+            log_error("a job could not be removed from %s; the next start requeues it", q->running_key);
+            break;
+        }
+}
+
+/* Everything that happens to one job after it was taken from the queue. */
+static void handle_job(int slot, struct queue *q, struct docker *d, const char *text, size_t len)
+{
+    struct job job;
+    struct job_result r;
+    char err[512];
+
+    if (job_parse(text, len, &cfg.defaults, &cfg.maxima, &job, err, sizeof err) != 0) {
+        log_warn("job %s: %s", job.id ? job.id : "(no id)", err);
+        if (job.id && job.reply_to) {
+            job_result_init(&r, 0);
+            job_result_fail(&r, "%s", err);
+            answer(q, text, len, &job, job.language, &r);
+            job_result_free(&r);
+        } else {
+            forget(q, text, len);
+        }
+        job_free(&job);
+        return;
+    }
+    int64_t now = clock_unix_ms();
+    if (job.deadline_ms > 0 && job.deadline_ms <= now) {
+        log_info("job %s: deadline passed %lld ms ago; dropped without running", job.id,
+                 (long long)(now - job.deadline_ms));
+        forget(q, text, len);
+        job_free(&job);
+        return;
+    }
+
+    job_result_init(&r, (size_t)job.limits.output_bytes);
+    struct lang *lang = lang_registry_lookup(&languages, job.language);
+    if (!lang) {
+        job_result_fail(&r, "language '%s' is not available on node %s", job.language, cfg.node);
+    } else {
+        running_set(slot, job.id);
+        run_job(d, &cfg, &job, lang, &r);
+        running_set(slot, NULL);
+    }
+    log_info("job %s: %s %s, %ld ms (queued %lld ms)%s%s", job.id, lang ? lang->name : job.language,
+             r.status, r.wall_ms, (long long)(job.enqueued_ms > 0 ? now - job.enqueued_ms : -1),
+             r.reason[0] ? ": " : "", r.reason);
+    answer(q, text, len, &job, lang ? lang->name : job.language, &r);
+    lang_free(lang);
+    job_result_free(&r);
+    job_free(&job);
+}
+
+static void *slot_main(void *arg)
+{
+    int slot = (int)(intptr_t)arg;
+    struct queue q;
+    struct docker d;
+
+    queue_init(&q, &cfg);
+    if (docker_open(&d, cfg.docker_socket) != 0) {
+        log_error("slot %d: cannot set up a curl handle; slot not running", slot);
+        goto out;
+    }
+    while (!atomic_load(&draining)) {
+        char *text;
+        size_t len;
+        if (queue_take(&q, &text, &len) != 1)
+            continue;   /* nothing within 1 s, or a Redis failure already backed off */
+        atomic_fetch_add(&busy, 1);
+        handle_job(slot, &q, &d, text, len);
+        atomic_fetch_sub(&busy, 1);
+        free(text);
+    }
+    docker_close(&d);
+out:
+    queue_close(&q);
+    atomic_fetch_sub(&live_slots, 1);
+    return NULL;
+}
+
+/* Reloads the language table; a failed load keeps the old one (Docker may be restarting). */
+static void refresh_languages(struct docker *d)
+{
+    static char *last_described;
+    char err[300];
+    struct lang_table *t = lang_table_load(d, cfg.image_prefix, err, sizeof err);
+    if (!t) {
+        log_warn("languages: listing images failed: %s", err);
+        return;
+    }
+    lang_registry_replace(&languages, t);
+
+    json_t *names = json_array(), *aliases = json_object();
+    char *described = NULL;
+    if (names && aliases && lang_registry_describe(&languages, names, aliases) == 0)
+        described = json_dumps(names, JSON_COMPACT);
+    if (described && (!last_described || strcmp(described, last_described) != 0)) {
+        log_info("languages: %s%s", described, json_array_size(names) ? "" : " (no images labelled for this prefix)");
+        free(last_described);
+        last_described = described;
+    } else {
+        free(described);
+    }
+    json_decref(names);
+    json_decref(aliases);
+}
+
+static void reap(struct docker *d)
+{
+    int n = run_reap(d, cfg.node, running_contains);
+    if (n > 0)
+        log_info("reaper: removed %d orphan container(s)", n);
+}
+
+static void *housekeeper_main(void *arg)
+{
+    struct docker *d = arg;
+    int64_t next_langs = clock_mono_ms() + LANG_REFRESH_MS;
+    int64_t next_reap = clock_mono_ms() + REAP_INTERVAL_MS;
+    while (!atomic_load(&housekeeper_stop)) {
+        clock_sleep_ms(200);
+        int64_t now = clock_mono_ms();
+        if (now >= next_langs) {
+            refresh_languages(d);
+            next_langs = now + LANG_REFRESH_MS;
+        }
+        if (now >= next_reap) {
+            reap(d);
+            next_reap = now + REAP_INTERVAL_MS;
+        }
+    }
+    return NULL;
+}
+
+/* The node JSON of the heartbeat; malloc'd, NULL if out of memory. */
+static char *node_json(long queued)
+{
+    json_t *names = json_array(), *aliases = json_object();
+    if (!names || !aliases || lang_registry_describe(&languages, names, aliases) != 0) {
+        json_decref(names);
+        json_decref(aliases);
+        return NULL;
+    }
+    json_t *node = json_pack("{s:s, s:o, s:o, s:i, s:i, s:I, s:b}",
+                             RCE_NODE_NAME, cfg.node,
+                             RCE_NODE_LANGUAGES, names,
+                             RCE_NODE_ALIASES, aliases,
+                             RCE_NODE_SLOTS, cfg.slots,
+                             RCE_NODE_BUSY, atomic_load(&busy),
+                             RCE_NODE_QUEUED, (json_int_t)queued,
+                             RCE_NODE_DRAINING, (int)atomic_load(&draining));
+    char *text = node ? json_dumps(node, JSON_COMPACT) : NULL;
+    json_decref(node);
+    return text;
+}
+
+static void heartbeat(struct queue *q)
+{
+    long queued = queue_length(q);
+    if (queued < 0)
+        return;     /* Redis trouble, already logged; the next beat retries */
+    char *text = node_json(queued);
+    if (!text) {
+        log_error("heartbeat: out of memory");
+        return;
+    }
+    queue_heartbeat(q, text);
+    free(text);
+}
+
+/* Waits up to ms for SIGTERM/SIGINT (blocked in every thread, so only this call sees them).
+ * A second signal while draining ends the process at once. Returns the signal or 0. */
+static int wait_signal(const sigset_t *set, int64_t ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+    int sig = sigtimedwait(set, NULL, &ts);
+    if (sig <= 0)
+        return 0;
+    if (atomic_load(&draining)) {
+        log_warn("second %s: exiting now; jobs in %s%s are requeued at the next start",
+                 strsignal(sig), RCE_KEY_RUNNING, cfg.node);
+        _exit(1);
+    }
+    log_info("%s: draining; running jobs finish, no new ones are taken", strsignal(sig));
+    atomic_store(&draining, true);
+    return sig;
+}
+
+/* "127.0.0.1:6379" or "unix:/path", for the start-up log line. */
+static void describe_redis(char *buf, size_t len)
+{
+    if (cfg.redis_unix[0])
+        snprintf(buf, len, "unix:%s", cfg.redis_unix);
+    else
+        snprintf(buf, len, "%s:%d", cfg.redis_host, cfg.redis_port);
+}
+
+int main(int argc, char **argv)
+{
+    char err[512];
+    sigset_t signals;
+    struct queue q;
+    struct docker hk_docker = { 0 };
+    pthread_t housekeeper, *slots = NULL;
+    int started = 0, exit_code = 1;
+    bool housekeeper_started = false, registered = false;
+
+    switch (config_parse(&cfg, argc, argv, err, sizeof err)) {
+    case CONFIG_HELP:
+        config_usage(stdout);
+        return 0;
+    case CONFIG_ERROR:
+        fprintf(stderr, "workerd: %s\n", err);
+        return 2;
+    case CONFIG_OK:
+        break;
+    }
+
+    /* Signals are taken synchronously by the main thread; threads inherit this mask. */
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);   /* a peer closing a socket is an error to handle, not a death */
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "workerd: curl_global_init failed\n");
+        return 1;
+    }
+    json_object_seed(0);        /* jansson's hash seed, set once before threads race to do it */
+    lang_registry_init(&languages);
+    queue_init(&q, &cfg);
+    running_ids = calloc((size_t)cfg.slots, sizeof *running_ids);
+    slots = calloc((size_t)cfg.slots, sizeof *slots);
+    if (!running_ids || !slots || docker_open(&hk_docker, cfg.docker_socket) != 0) {
+        log_error("out of memory");
+        goto stop;
+    }
+    describe_redis(err, sizeof err);
+    log_info("node %s: %d slots, redis %s, docker %s, images %s<language>:latest", cfg.node,
+             cfg.slots, err, cfg.docker_socket, cfg.image_prefix);
+
+    /* Jobs in running belonged to a previous incarnation that died with them. */
+    long requeued;
+    while ((requeued = queue_requeue_running(&q)) < 0)
+        if (wait_signal(&signals, 0)) {
+            exit_code = 0;
+            goto stop;
+        }
+    if (requeued > 0)
+        log_info("requeued %ld job(s) a previous run left in %s", requeued, q.running_key);
+    reap(&hk_docker);           /* nothing runs yet, so every container of this node is orphaned */
+    refresh_languages(&hk_docker);
+
+    if (pthread_create(&housekeeper, NULL, housekeeper_main, &hk_docker) != 0) {
+        log_error("cannot start the housekeeper thread");
+        goto stop;
+    }
+    housekeeper_started = true;
+    for (; started < cfg.slots; started++) {
+        atomic_fetch_add(&live_slots, 1);
+        if (pthread_create(&slots[started], NULL, slot_main, (void *)(intptr_t)started) != 0) {
+            atomic_fetch_sub(&live_slots, 1);
+            log_error("cannot start slot thread %d", started);
+            goto stop;
+        }
+    }
+
+    /* Heartbeat until drained: draining shows in the node JSON so the gateway stops routing. */
+    registered = true;
+    int64_t next_beat = clock_mono_ms();
+    while (!(atomic_load(&draining) && atomic_load(&live_slots) == 0)) {
+        int64_t now = clock_mono_ms();
+        if (now >= next_beat) {
+            heartbeat(&q);
+            next_beat = now + RCE_NODE_HEARTBEAT_MS;
+        }
+        int64_t wait = next_beat - clock_mono_ms();
+        if (atomic_load(&draining) && wait > 50)
+            wait = 50;      /* notice the last slot finishing promptly */
+        if (wait_signal(&signals, wait > 0 ? wait : 0))
+            next_beat = clock_mono_ms();    /* tell the gateway right away */
+    }
+    exit_code = 0;
+
+stop:
+    atomic_store(&draining, true);
+    for (int i = 0; i < started; i++)
+        pthread_join(slots[i], NULL);
+    atomic_store(&housekeeper_stop, true);
+    if (housekeeper_started)
+        pthread_join(housekeeper, NULL);
+    if (registered) {
+        long left = queue_length(&q);
+        if (left > 0)
+            log_warn("%ld job(s) left in %s for another node to rescue", left, q.queue_key);
+        for (int attempt = 0; attempt < DRAIN_GIVE_UP_ATTEMPTS && queue_deregister(&q) != 0; attempt++)
+            ;
+    }
+    log_info("node %s: stopped", cfg.node);
+    queue_close(&q);
+    docker_close(&hk_docker);
+    for (int i = 0; running_ids && i < cfg.slots; i++)
+        free(running_ids[i]);
+    free(running_ids);
+    free(slots);
+    lang_registry_destroy(&languages);
+    curl_global_cleanup();
+    return exit_code;
+}

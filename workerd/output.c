@@ -1,0 +1,141 @@
+#include "output.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void capture_init(struct capture *c, size_t limit)
+{
+    memset(c, 0, sizeof *c);
+    c->limit = limit;
+}
+
+void capture_free(struct capture *c)
+{
+    free(c->data);
+    memset(c, 0, sizeof *c);
+}
+
+int capture_append(struct capture *c, const char *data, size_t n)
+{
+    size_t room = c->limit - c->len;
+    if (n > room) {
+        c->overflowed = true;
+        n = room;
+    }
+    if (n == 0)
+        return 0;
+    if (c->len + n > c->alloc) {
+        /* Grow geometrically but never past the cap: most programs print little. */
+        size_t want = c->alloc ? c->alloc * 2 : 4096;
+        while (want < c->len + n)
+            want *= 2;
+        if (want > c->limit)
+            want = c->limit;
+        char *p = realloc(c->data, want);
+        if (!p)
+            return -1;
+        c->data = p;
+        c->alloc = want;
+    }
+    memcpy(c->data + c->len, data, n);
+    c->len += n;
+    return 0;
+}
+
+void demux_init(struct demux *d)
+{
+    memset(d, 0, sizeof *d);
+}
+
+enum demux_status demux_feed(struct demux *d, const char *buf, size_t n, struct capture *out,
+                             struct capture *err)
+{
+    while (n > 0) {
+        if (d->payload_left == 0) {
+            size_t take = sizeof d->header - d->header_len;
+            if (take > n)
+                take = n;
+            memcpy(d->header + d->header_len, buf, take);
+            d->header_len += take;
+            buf += take;
+            n -= take;
+            if (d->header_len < sizeof d->header)
+                return DEMUX_OK;                /* rest of the header comes in a later feed */
+            d->header_len = 0;
+            d->stream = d->header[0];
+            if ((d->stream != 1 && d->stream != 2) || d->header[1] || d->header[2] || d->header[3])
+                return DEMUX_BAD;
+            d->payload_left = (uint32_t)d->header[4] << 24 | (uint32_t)d->header[5] << 16
+                              | (uint32_t)d->header[6] << 8 | d->header[7];
+            continue;
+        }
+        size_t take = d->payload_left < n ? d->payload_left : n;
+        struct capture *c = d->stream == 1 ? out : err;
+        if (capture_append(c, buf, take) != 0)
+            return DEMUX_NOMEM;
+        if (c->overflowed)
+            return DEMUX_FULL;
+        d->payload_left -= (uint32_t)take;
+        buf += take;
+        n -= take;
+    }
+    return DEMUX_OK;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if the bytes there are not one. */
+static size_t utf8_sequence_len(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80)
+        return 1;
+    size_t len;
+    uint32_t cp;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+        cp = s[0] & 0x1f;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        cp = s[0] & 0x0f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;       /* continuation byte, or a lead byte that can only be overlong / too big */
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
+        || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+char *utf8_sanitize(const char *buf, size_t len, size_t *out_len)
+{
+    static const char replacement[] = "\xef\xbf\xbd";
+    /* Worst case every byte becomes the 3-byte replacement. */
+    char *out = malloc(len * 3 + 1);
+    if (!out)
+        return NULL;
+    const unsigned char *s = (const unsigned char *)buf;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t seq = utf8_sequence_len(s + i, len - i);
+        if (seq == 0) {
+            memcpy(out + o, replacement, 3);
+            o += 3;
+            i += 1;
+        } else {
+            memcpy(out + o, s + i, seq);
+            o += seq;
+            i += seq;
+        }
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}

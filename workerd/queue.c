@@ -1,0 +1,217 @@
+#include "queue.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "clock.h"
+#include "log.h"
+#include "rce_protocol.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+#define TAKE_TIMEOUT_S 1            /* BLMOVE timeout: how soon a slot notices shutdown */
+#define CONNECT_TIMEOUT_MS 2000
+#define COMMAND_TIMEOUT_MS 5000     /* socket timeout, on top of BLMOVE's own wait */
+
+void queue_init(struct queue *q, const struct config *cfg)
+{
+    memset(q, 0, sizeof *q);
+    q->cfg = cfg;
+    q->backoff_ms = BACKOFF_MIN_MS;
+    snprintf(q->queue_key, sizeof q->queue_key, "%s%s", RCE_KEY_QUEUE, cfg->node);
+    snprintf(q->running_key, sizeof q->running_key, "%s%s", RCE_KEY_RUNNING, cfg->node);
+    snprintf(q->node_key, sizeof q->node_key, "%s%s", RCE_KEY_NODE, cfg->node);
+}
+
+void queue_close(struct queue *q)
+{
+    if (q->ctx)
+        redisFree(q->ctx);
+    q->ctx = NULL;
+}
+
+/* Every failure ends here: log, drop the connection (a reply may be half read), back off. */
+static int fail(struct queue *q, const char *what, const redisReply *reply)
+{
+    const char *why = reply && reply->type == REDIS_REPLY_ERROR ? reply->str
+                      : q->ctx && q->ctx->err                 ? q->ctx->errstr
+                                                              : "unexpected reply";
+    if (!q->failing)
+        log_warn("redis: %s failed: %s; retrying with backoff up to %d ms", what, why, BACKOFF_MAX_MS);
+    q->failing = true;
+    queue_close(q);
+    clock_sleep_ms(q->backoff_ms);
+    q->backoff_ms = q->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : q->backoff_ms * 2;
+    return -1;
+}
+
+/* A command went through: the next failure starts backing off from the bottom again. */
+static void succeeded(struct queue *q)
+{
+    if (q->failing)
+        log_info("redis: working again");
+    q->failing = false;
+    q->backoff_ms = BACKOFF_MIN_MS;
+}
+
+static struct timeval ms_to_timeval(long ms)
+{
+    return (struct timeval){ .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+}
+
+int queue_connect(struct queue *q)
+{
+    const struct config *cfg = q->cfg;
+    if (q->ctx)
+        return 0;
+    struct timeval connect_timeout = ms_to_timeval(CONNECT_TIMEOUT_MS);
+    q->ctx = cfg->redis_unix[0] ? redisConnectUnixWithTimeout(cfg->redis_unix, connect_timeout)
+                                : redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, connect_timeout);
+    if (!q->ctx) {
+        log_warn("redis: out of memory connecting");
+        return fail(q, "connect", NULL);
+    }
+    if (q->ctx->err)
+        return fail(q, "connect", NULL);
+    /* A dead server must not hang a thread forever: bound every read. */
+    if (redisSetTimeout(q->ctx, ms_to_timeval(COMMAND_TIMEOUT_MS)) != REDIS_OK)
+        return fail(q, "set timeout", NULL);
+    return 0;
+}
+
+/* Runs one command (printf-style, hiredis formats); the reply must have type `want`, or
+ * REDIS_REPLY_NIL when nil_ok. Returns the reply (caller frees) or NULL after fail(). */
+static redisReply *command(struct queue *q, const char *what, int want, int nil_ok, const char *fmt, ...)
+{
+    if (queue_connect(q) != 0)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(q->ctx, fmt, ap);
+    va_end(ap);
+    if (!r || (r->type != want && !(nil_ok && r->type == REDIS_REPLY_NIL))) {
+        fail(q, what, r);
+        if (r)
+            freeReplyObject(r);
+        return NULL;
+    }
+    succeeded(q);
+    return r;
+}
+
+/* Reads the replies of n pipelined commands; all must have the wanted types. */
+static int read_pipeline(struct queue *q, const char *what, const int *want, int n)
+{
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(q->ctx, (void **)&r) != REDIS_OK || !r || r->type != want[i]) {
+            fail(q, what, r);
+            if (r)
+                freeReplyObject(r);
+            return -1;
+        }
+        freeReplyObject(r);
+    }
+    succeeded(q);
+    return 0;
+}
+
+int queue_take(struct queue *q, char **job, size_t *len)
+{
+    redisReply *r = command(q, "BLMOVE", REDIS_REPLY_STRING, 1, "BLMOVE %s %s RIGHT LEFT %d",
+                            q->queue_key, q->running_key, TAKE_TIMEOUT_S);
+    if (!r)
+        return -1;
+    int got = 0;
+    if (r->type == REDIS_REPLY_STRING) {
+        *job = malloc(r->len + 1);
+        if (*job) {
+            memcpy(*job, r->str, r->len + 1);
+            *len = r->len;
+            got = 1;
+        } else {
+            log_error("out of memory taking a job; it stays in %s", q->running_key);
+        }
+    }
+    freeReplyObject(r);
+    return got;
+}
+
+int queue_finish(struct queue *q, const char *job, size_t len, const char *reply_to,
+                 const char *id, const char *result)
+{
+    static const int want[] = { REDIS_REPLY_STATUS, REDIS_REPLY_STATUS, REDIS_REPLY_STATUS,
+                                REDIS_REPLY_STATUS, REDIS_REPLY_ARRAY };
+    if (queue_connect(q) != 0)
+        return -1;
+    /* All or nothing: a result is never published for a job that then stays in running. */
+    if (redisAppendCommand(q->ctx, "MULTI") != REDIS_OK
+        || redisAppendCommand(q->ctx, "PUBLISH %s %s", reply_to, result) != REDIS_OK
+        || redisAppendCommand(q->ctx, "SET %s%s %s EX %d", RCE_KEY_RESULT, id, result, RCE_RESULT_TTL_S) != REDIS_OK
+        || redisAppendCommand(q->ctx, "LREM %s 1 %b", q->running_key, job, len) != REDIS_OK
+        || redisAppendCommand(q->ctx, "EXEC") != REDIS_OK)
+        return fail(q, "queueing a result", NULL);
+    return read_pipeline(q, "publishing a result", want, 5);
+}
+
+int queue_drop(struct queue *q, const char *job, size_t len)
+{
+    redisReply *r = command(q, "LREM", REDIS_REPLY_INTEGER, 0, "LREM %s 1 %b", q->running_key, job, len);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+long queue_requeue_running(struct queue *q)
+{
+    long moved = 0;
+    for (;;) {
+        /* LEFT of running is the newest; pushing each onto the RIGHT (the consumer end) of the
+         * queue leaves the oldest next in line: these jobs were taken before anything queued. */
+        redisReply *r = command(q, "LMOVE", REDIS_REPLY_STRING, 1, "LMOVE %s %s LEFT RIGHT",
+                                q->running_key, q->queue_key);
+        if (!r)
+            return -1;
+        int done = r->type == REDIS_REPLY_NIL;
+        freeReplyObject(r);
+        if (done)
+            return moved;
+        moved++;
+    }
+}
+
+int queue_heartbeat(struct queue *q, const char *node_json)
+{
+    static const int want[] = { REDIS_REPLY_STATUS, REDIS_REPLY_INTEGER };
+    if (queue_connect(q) != 0)
+        return -1;
+    if (redisAppendCommand(q->ctx, "SET %s %s PX %d", q->node_key, node_json, RCE_NODE_TTL_MS) != REDIS_OK
+        || redisAppendCommand(q->ctx, "SADD %s %s", RCE_KEY_NODES, q->cfg->node) != REDIS_OK)
+        return fail(q, "queueing the heartbeat", NULL);
+    return read_pipeline(q, "heartbeat", want, 2);
+}
+
+long queue_length(struct queue *q)
+{
+    redisReply *r = command(q, "LLEN", REDIS_REPLY_INTEGER, 0, "LLEN %s", q->queue_key);
+    if (!r)
+        return -1;
+    long n = (long)r->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+int queue_deregister(struct queue *q)
+{
+    static const int want[] = { REDIS_REPLY_INTEGER, REDIS_REPLY_INTEGER };
+    if (queue_connect(q) != 0)
+        return -1;
+    if (redisAppendCommand(q->ctx, "DEL %s", q->node_key) != REDIS_OK
+        || redisAppendCommand(q->ctx, "SREM %s %s", RCE_KEY_NODES, q->cfg->node) != REDIS_OK)
+        return fail(q, "queueing the deregistration", NULL);
+    return read_pipeline(q, "deregistering", want, 2);
+}

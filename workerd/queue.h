@@ -1,0 +1,53 @@
+/* The Redis side of a node: reliable job queue, results, heartbeat. One struct per thread. */
+#ifndef WORKERD_QUEUE_H
+#define WORKERD_QUEUE_H
+
+#include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct queue {
+    redisContext *ctx;      /* NULL while disconnected */
+    const struct config *cfg;
+    char queue_key[128];    /* rce:queue:<node> */
+    char running_key[128];  /* rce:running:<node>: jobs taken and not yet answered */
+    char node_key[128];     /* rce:node:<node> */
+    int64_t backoff_ms;     /* pause after the next failure: 100 ms doubling to 2 s */
+    bool failing;           /* an outage is under way: logged once, not on every retry */
+};
+
+void queue_init(struct queue *q, const struct config *cfg);
+void queue_close(struct queue *q);
+
+/* Connects if not connected. On failure logs, sleeps the backoff and returns -1. Every other
+ * call fails (-1) the same way: it drops the connection and sleeps, so a caller just retries. */
+int queue_connect(struct queue *q);
+
+/* Waits up to 1 s for a job and moves it to running in the same step (BLMOVE), so a crash
+ * never loses it. Returns 1 with a malloc'd copy in *job, 0 if none came, -1 on error. */
+int queue_take(struct queue *q, char **job, size_t *len);
+
+/* Answers a job in one MULTI/EXEC: PUBLISH reply_to, SET rce:result:<id> EX, LREM running. */
+int queue_finish(struct queue *q, const char *job, size_t len, const char *reply_to,
+                 const char *id, const char *result);
+
+/* Forgets a job nobody waits for: LREM it from running. */
+int queue_drop(struct queue *q, const char *job, size_t len);
+
+/* Moves every job a previous incarnation left in running back to the head of the queue,
+ * oldest first in line. Returns how many, or -1. */
+long queue_requeue_running(struct queue *q);
+
+/* SET rce:node:<node> node_json PX ttl and SADD rce:nodes <node>. */
+int queue_heartbeat(struct queue *q, const char *node_json);
+
+/* LLEN of this node's queue, or -1. */
+long queue_length(struct queue *q);
+
+/* DEL rce:node:<node> and SREM rce:nodes <node>: the node is gone. */
+int queue_deregister(struct queue *q);
+
+#endif

@@ -1,0 +1,98 @@
+/* Flags, environment fallback, defaults and the errors that name the culprit. */
+#include <stdlib.h>
+
+#include "config.h"
+#include "test.h"
+
+static const char *env_vars[] = {
+    "RCE_REDIS", "RCE_NODE", "RCE_SLOTS", "RCE_DOCKER_SOCKET", "RCE_IMAGE_PREFIX", "RCE_WALL_MS",
+    "RCE_MEMORY_MB", "RCE_PIDS", "RCE_OUTPUT_BYTES", "RCE_MAX_WALL_MS", "RCE_MAX_MEMORY_MB",
+    "RCE_MAX_PIDS", "RCE_MAX_OUTPUT_BYTES",
+};
+
+static void clear_env(void)
+{
+    for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++)
+        unsetenv(env_vars[i]);
+}
+
+/* Parses a NULL-terminated list of arguments (after the program name). */
+#define PARSE(cfg, err, ...) parse(cfg, err, (char *[]){ "workerd", __VA_ARGS__, NULL })
+
+static enum config_result parse(struct config *cfg, char *err, char **argv)
+{
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    return config_parse(cfg, argc, argv, err, 256);
+}
+
+static void test_defaults(void)
+{
+    struct config cfg;
+    char err[256];
+    clear_env();
+    setenv("RCE_NODE", "n1", 1);
+    assert(parse(&cfg, err, (char *[]){ "workerd", NULL }) == CONFIG_OK);
+    assert(STREQ(cfg.redis_host, "127.0.0.1") && cfg.redis_port == 6379 && cfg.redis_unix[0] == '\0');
+    assert(STREQ(cfg.node, "n1") && cfg.slots == 25);
+    assert(STREQ(cfg.docker_socket, "/var/run/docker.sock") && STREQ(cfg.image_prefix, "rce/"));
+    assert(cfg.defaults.wall_ms == 10000 && cfg.defaults.memory_mb == 256 && cfg.defaults.pids == 64
+           && cfg.defaults.output_bytes == 65536);
+    assert(cfg.maxima.wall_ms == 30000);
+}
+
+static void test_flags_win_over_env(void)
+{
+    struct config cfg;
+    char err[256];
+    clear_env();
+    setenv("RCE_SLOTS", "3", 1);
+    setenv("RCE_REDIS", "unix:/run/redis.sock", 1);
+    assert(PARSE(&cfg, err, "--name", "a.b-c_d") == CONFIG_OK);
+    assert(cfg.slots == 3 && STREQ(cfg.redis_unix, "/run/redis.sock") && cfg.redis_host[0] == '\0');
+    assert(PARSE(&cfg, err, "--slots", "5", "--redis=[::1]:7000", "--name", "x", "--wall-ms", "500") == CONFIG_OK);
+    assert(cfg.slots == 5 && STREQ(cfg.redis_host, "::1") && cfg.redis_port == 7000 && cfg.redis_unix[0] == '\0');
+    assert(cfg.defaults.wall_ms == 500);
+    assert(PARSE(&cfg, err, "--redis", "redis.local", "--name", "x") == CONFIG_OK);
+    assert(STREQ(cfg.redis_host, "redis.local") && cfg.redis_port == 6379);
+    clear_env();
+}
+
+static void test_errors_name_the_culprit(void)
+{
+    struct config cfg;
+    char err[256];
+    clear_env();
+    setenv("RCE_NODE", "n1", 1);
+    assert(PARSE(&cfg, err, "--slots", "0") == CONFIG_ERROR && strstr(err, "--slots"));
+    assert(PARSE(&cfg, err, "--slots", "4x") == CONFIG_ERROR && strstr(err, "--slots"));
+    assert(PARSE(&cfg, err, "--memory-mb", "5") == CONFIG_ERROR && strstr(err, "--memory-mb"));
+    assert(PARSE(&cfg, err, "--redis", "host:0") == CONFIG_ERROR && strstr(err, "--redis"));
+    assert(PARSE(&cfg, err, "--redis", "unix:") == CONFIG_ERROR && strstr(err, "--redis"));
+    assert(PARSE(&cfg, err, "--name", "bad name") == CONFIG_ERROR && strstr(err, "--name"));
+    assert(PARSE(&cfg, err, "--pids", "300") == CONFIG_ERROR && strstr(err, "--pids") && strstr(err, "--max-pids"));
+    assert(PARSE(&cfg, err, "--bogus") == CONFIG_ERROR && strstr(err, "--bogus"));
+    assert(PARSE(&cfg, err, "--wall-ms") == CONFIG_ERROR && strstr(err, "--wall-ms"));
+    assert(PARSE(&cfg, err, "extra") == CONFIG_ERROR && strstr(err, "extra"));
+    setenv("RCE_OUTPUT_BYTES", "lots", 1);
+    assert(PARSE(&cfg, err, "--slots", "2") == CONFIG_ERROR && strstr(err, "RCE_OUTPUT_BYTES"));
+    clear_env();
+}
+
+static void test_help(void)
+{
+    struct config cfg;
+    char err[256];
+    assert(PARSE(&cfg, err, "--help") == CONFIG_HELP);
+    assert(PARSE(&cfg, err, "-h") == CONFIG_HELP);
+}
+
+int main(void)
+{
+    RUN(test_defaults);
+    RUN(test_flags_win_over_env);
+    RUN(test_errors_name_the_culprit);
+    RUN(test_help);
+    return REPORT("test_config");
+}

@@ -1,0 +1,162 @@
+/* Job JSON parsing and limit clamping, the verdict rules, and the result JSON. */
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "job.h"
+#include "rce_protocol.h"
+#include "test.h"
+
+static const struct limits defaults = { .wall_ms = 10000, .memory_mb = 256, .pids = 64, .output_bytes = 65536 };
+static const struct limits maxima = { .wall_ms = 30000, .memory_mb = 1024, .pids = 256, .output_bytes = 1048576 };
+
+static int parse(const char *text, struct job *job, char *err)
+{
+    return job_parse(text, strlen(text), &defaults, &maxima, job, err, 256);
+}
+
+static void test_parse_full_job_and_clamp(void)
+{
+    struct job job;
+    char err[256];
+    assert(parse("{\"id\":\"a1\",\"language\":\"python\",\"code\":\"print(1)\",\"reply_to\":\"rce:reply:w1\","
+                 "\"enqueued_ms\":1700000000000,\"deadline_ms\":1700000030000,"
+                 "\"limits\":{\"wall_ms\":99999,\"memory_mb\":1,\"pids\":32}}", &job, err) == 0);
+    assert(STREQ(job.id, "a1") && STREQ(job.language, "python") && STREQ(job.reply_to, "rce:reply:w1"));
+    assert(job.code_len == 8 && STREQ(job.code, "print(1)"));
+    assert(job.enqueued_ms == 1700000000000 && job.deadline_ms == 1700000030000);
+    assert(job.limits.wall_ms == 30000);                 /* clamped to the maximum */
+    assert(job.limits.memory_mb == JOB_MIN_MEMORY_MB);   /* raised to Docker's floor */
+    assert(job.limits.pids == 32);
+    assert(job.limits.output_bytes == 65536);            /* absent: the default */
+    job_free(&job);
+}
+
+static void test_parse_defaults_without_limits(void)
+{
+    struct job job;
+    char err[256];
+    assert(parse("{\"id\":\"a\",\"language\":\"sh\",\"code\":\"\",\"reply_to\":\"r\"}", &job, err) == 0);
+    assert(job.code_len == 0 && job.deadline_ms == 0);
+    assert(memcmp(&job.limits, &defaults, sizeof defaults) == 0);
+    job_free(&job);
+}
+
+static void test_parse_code_with_nul(void)
+{
+    struct job job;
+    char err[256];
+    assert(parse("{\"id\":\"a\",\"language\":\"sh\",\"code\":\"a\\u0000b\",\"reply_to\":\"r\"}", &job, err) == 0);
+    assert(job.code_len == 3 && memcmp(job.code, "a\0b", 3) == 0);
+    job_free(&job);
+}
+
+static void test_parse_invalid_jobs(void)
+{
+    struct job job;
+    char err[256];
+    assert(parse("garbage", &job, err) == -1 && !job.id && strstr(err, "not JSON"));
+    job_free(&job);
+    assert(parse("[1]", &job, err) == -1 && !job.id);
+    job_free(&job);
+    /* Still answerable: id and reply_to are read first. */
+    assert(parse("{\"id\":\"x\",\"reply_to\":\"r\",\"language\":5,\"code\":\"\"}", &job, err) == -1);
+    assert(STREQ(job.id, "x") && STREQ(job.reply_to, "r") && strstr(err, "\"language\""));
+    job_free(&job);
+    assert(parse("{\"id\":\"x\",\"reply_to\":\"r\",\"language\":\"sh\",\"code\":\"\",\"limits\":{\"wall_ms\":0}}",
+                 &job, err) == -1 && strstr(err, "limits.wall_ms"));
+    job_free(&job);
+    assert(parse("{\"id\":\"x\",\"reply_to\":\"r\",\"language\":\"sh\",\"code\":\"\",\"limits\":{\"pids\":\"9\"}}",
+                 &job, err) == -1 && strstr(err, "limits.pids"));
+    job_free(&job);
+    assert(parse("{\"id\":\"x\",\"reply_to\":\"r\",\"language\":\"sh\",\"code\":\"\",\"deadline_ms\":\"soon\"}",
+                 &job, err) == -1 && strstr(err, "deadline_ms"));
+    job_free(&job);
+    assert(parse("{\"id\":\"x\\u0000y\",\"reply_to\":\"r\",\"language\":\"sh\",\"code\":\"\"}", &job, err) == -1);
+    job_free(&job);
+}
+
+static struct job_result decide(enum kill_cause killed, bool oom, int exit_code)
+{
+    struct job_result r;
+    job_result_init(&r, 16);
+    job_result_decide(&r, killed, oom, exit_code);
+    return r;
+}
+
+static void test_verdicts(void)
+{
+    struct job_result r = decide(KILL_NONE, false, 0);
+    assert(STREQ(r.status, RCE_STATUS_OK) && r.has_exit_code && r.exit_code == 0 && !r.has_signal);
+    r = decide(KILL_NONE, false, 1);
+    assert(STREQ(r.status, RCE_STATUS_RE) && r.exit_code == 1 && !r.has_signal);
+    /* 137 without Docker's OOM flag is a SIGKILL, not a memory verdict. */
+    r = decide(KILL_NONE, false, 137);
+    assert(STREQ(r.status, RCE_STATUS_RE) && r.has_signal && r.signal == 9);
+    r = decide(KILL_NONE, false, 139);
+    assert(STREQ(r.status, RCE_STATUS_RE) && r.signal == 11);
+    r = decide(KILL_NONE, false, 128);
+    assert(STREQ(r.status, RCE_STATUS_RE) && !r.has_signal);
+    r = decide(KILL_NONE, true, 137);
+    assert(STREQ(r.status, RCE_STATUS_MLE) && r.exit_code == 137 && r.signal == 9);
+    /* Our own kill decides first. */
+    r = decide(KILL_DEADLINE, true, 137);
+    assert(STREQ(r.status, RCE_STATUS_TLE) && !r.has_exit_code && !r.has_signal);
+    r = decide(KILL_OUTPUT_CAP, false, 0);
+    assert(STREQ(r.status, RCE_STATUS_OLE) && !r.has_exit_code);
+    job_result_init(&r, 16);
+    assert(STREQ(r.status, RCE_STATUS_IE));     /* nothing decided is an internal error */
+    job_result_fail(&r, "create failed: HTTP %d %s", 404, "No such image");
+    assert(STREQ(r.status, RCE_STATUS_IE) && STREQ(r.reason, "create failed: HTTP 404 No such image"));
+}
+
+static void test_result_json(void)
+{
+    struct job_result r;
+    job_result_init(&r, 4);
+    capture_append(&r.out, "ab\xff" "cd", 5);       /* clipped to 4, with an invalid byte */
+    capture_append(&r.err, "e", 1);
+    job_result_decide(&r, KILL_OUTPUT_CAP, false, 0);
+    r.wall_ms = 42;
+    char *text = job_result_json("id1", "sh", "n1", &r);
+    assert(text);
+    json_t *j = json_loads(text, 0, NULL);
+    assert(j);
+    assert(STREQ(json_string_value(json_object_get(j, RCE_RES_ID)), "id1"));
+    assert(STREQ(json_string_value(json_object_get(j, RCE_RES_LANGUAGE)), "sh"));
+    assert(STREQ(json_string_value(json_object_get(j, RCE_RES_STATUS)), RCE_STATUS_OLE));
+    assert(json_is_null(json_object_get(j, RCE_RES_EXIT_CODE)));
+    assert(json_is_null(json_object_get(j, RCE_RES_SIGNAL)));
+    assert(STREQ(json_string_value(json_object_get(j, RCE_RES_STDOUT)), "ab\xef\xbf\xbd" "c"));
+    assert(STREQ(json_string_value(json_object_get(j, RCE_RES_STDERR)), "e"));
+    assert(json_is_true(json_object_get(j, RCE_RES_TRUNCATED)));
+    assert(json_integer_value(json_object_get(j, RCE_RES_WALL_MS)) == 42);
+    assert(STREQ(json_string_value(json_object_get(j, RCE_RES_NODE)), "n1"));
+    assert(json_is_null(json_object_get(j, RCE_RES_REASON)));
+    assert(json_object_size(j) == 11);
+    json_decref(j);
+    free(text);
+    job_result_free(&r);
+
+    /* An unreadable job: no language; a reason cut mid-character still encodes. */
+    job_result_init(&r, 4);
+    job_result_fail(&r, "bad \xe2\x82");
+    text = job_result_json("id2", NULL, "n1", &r);
+    j = json_loads(text, 0, NULL);
+    assert(j && json_is_null(json_object_get(j, RCE_RES_LANGUAGE)));
+    assert(STREQ(json_string_value(json_object_get(j, RCE_RES_REASON)), "bad \xef\xbf\xbd\xef\xbf\xbd"));
+    assert(json_is_null(json_object_get(j, RCE_RES_EXIT_CODE)));
+    json_decref(j);
+    free(text);
+    job_result_free(&r);
+}
+
+int main(void)
+{
+    RUN(test_parse_full_job_and_clamp);
+    RUN(test_parse_defaults_without_limits);
+    RUN(test_parse_code_with_nul);
+    RUN(test_parse_invalid_jobs);
+    RUN(test_verdicts);
+    RUN(test_result_json);
+    return REPORT("test_job");
+}

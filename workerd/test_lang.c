@@ -1,0 +1,93 @@
+/* The language table learned from image labels. */
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "lang.h"
+#include "rce_protocol.h"
+#include "test.h"
+
+static const char images_json[] =
+    "[{\"Id\":\"sha256:1\",\"RepoTags\":[\"rce/python:latest\",\"rce/python:3.11\"],"
+    "  \"Labels\":{\"rce.language\":\"python\",\"rce.aliases\":\"py python3 python\","
+    "             \"rce.main\":\"main.py\",\"rce.run\":\"[\\\"python3\\\",\\\"main.py\\\"]\"}},"
+    " {\"Id\":\"sha256:2\",\"RepoTags\":[\"rce/java:latest\"],"
+    "  \"Labels\":{\"rce.language\":\"java\",\"rce.aliases\":\"\",\"rce.main\":\"Main.java\","
+    "             \"rce.run\":\"[\\\"java\\\",\\\"Main.java\\\"]\"}},"
+    /* not named <prefix><language>:latest: an old build, another prefix */
+    " {\"Id\":\"sha256:3\",\"RepoTags\":[\"<none>:<none>\"],"
+    "  \"Labels\":{\"rce.language\":\"python\",\"rce.main\":\"main.py\",\"rce.run\":\"[\\\"python3\\\"]\"}},"
+    " {\"Id\":\"sha256:4\",\"RepoTags\":[\"other/ruby:latest\"],"
+    "  \"Labels\":{\"rce.language\":\"ruby\",\"rce.main\":\"main.rb\",\"rce.run\":\"[\\\"ruby\\\"]\"}},"
+    /* unusable labels */
+    " {\"Id\":\"sha256:5\",\"RepoTags\":[\"rce/go:latest\"],"
+    "  \"Labels\":{\"rce.language\":\"go\",\"rce.main\":\"main.go\",\"rce.run\":\"go run main.go\"}},"
+    " {\"Id\":\"sha256:6\",\"RepoTags\":[\"rce/c:latest\"],"
+    "  \"Labels\":{\"rce.language\":\"c\",\"rce.main\":\"../etc/x\",\"rce.run\":\"[\\\"cc\\\"]\"}},"
+    /* an alias that a canonical name already owns */
+    " {\"Id\":\"sha256:7\",\"RepoTags\":[\"rce/javascript:latest\"],"
+    "  \"Labels\":{\"rce.language\":\"javascript\",\"rce.aliases\":\"js node java\","
+    "             \"rce.main\":\"main.js\",\"rce.run\":\"[\\\"node\\\",\\\"main.js\\\"]\"}}]";
+
+static struct lang_table *load(void)
+{
+    json_t *images = json_loads(images_json, 0, NULL);
+    assert(images);
+    struct lang_table *t = lang_table_from_images(images, "rce/");
+    json_decref(images);
+    assert(t);
+    return t;
+}
+
+static void test_table_from_labels(void)
+{
+    struct lang_table *t = load();
+    assert(t->n == 3);
+    assert(STREQ(t->langs[0].name, "java") && STREQ(t->langs[1].name, "javascript")
+           && STREQ(t->langs[2].name, "python"));      /* sorted by name */
+    const struct lang *py = lang_table_find(t, "python");
+    assert(py && STREQ(py->image, "rce/python:latest") && STREQ(py->main_file, "main.py"));
+    assert(py->run_argc == 2 && STREQ(py->run_argv[0], "python3") && py->run_argv[2] == NULL);
+    assert(py->n_aliases == 2);     /* "python" itself is not an alias */
+    assert(lang_table_find(t, "py") == py && lang_table_find(t, "python3") == py);
+    assert(lang_table_find(t, "java") == lang_table_find(t, "java") && STREQ(lang_table_find(t, "java")->name, "java"));
+    assert(STREQ(lang_table_find(t, "node")->name, "javascript"));
+    assert(!lang_table_find(t, "ruby") && !lang_table_find(t, "go") && !lang_table_find(t, "c"));
+    lang_table_free(t);
+}
+
+static void test_describe_for_node_json(void)
+{
+    struct lang_table *t = load();
+    json_t *names = json_array(), *aliases = json_object();
+    assert(lang_table_describe(t, names, aliases) == 0);
+    assert(json_array_size(names) == 3);
+    assert(STREQ(json_string_value(json_object_get(aliases, "python")), "python"));
+    assert(STREQ(json_string_value(json_object_get(aliases, "py")), "python"));
+    assert(STREQ(json_string_value(json_object_get(aliases, "js")), "javascript"));
+    assert(STREQ(json_string_value(json_object_get(aliases, "java")), "java"));   /* canonical wins */
+    assert(json_object_size(aliases) == 3 + 2 + 2);
+    json_decref(names);
+    json_decref(aliases);
+    lang_table_free(t);
+}
+
+static void test_registry_copies(void)
+{
+    struct lang_registry r;
+    lang_registry_init(&r);
+    assert(lang_registry_lookup(&r, "python") == NULL);  /* before the first load */
+    lang_registry_replace(&r, load());
+    struct lang *py = lang_registry_lookup(&r, "py");
+    lang_registry_replace(&r, load());      /* the copy outlives the table it came from */
+    assert(py && STREQ(py->name, "python") && STREQ(py->run_argv[1], "main.py"));
+    lang_free(py);
+    lang_registry_destroy(&r);
+}
+
+int main(void)
+{
+    RUN(test_table_from_labels);
+    RUN(test_describe_for_node_json);
+    RUN(test_registry_copies);
+    return REPORT("test_lang");
+}
