@@ -129,8 +129,21 @@ sub start_nginx {
     open my $fh, '>', "$dir/nginx.conf" or die;
     print $fh $conf;
     close $fh;
-    system('nginx', '-p', "$dir/", '-c', "$dir/nginx.conf", '-q') == 0
-        or die "nginx did not start: " . $self->slurp("$dir/logs/error.log");
+    if ($ENV{RCE_VALGRIND}) {
+        # one process, so that valgrind sees the module's whole life
+        $self->{nginx_pid} = $self->_spawn("$dir/logs/stderr.log",
+            'valgrind', '--leak-check=full', '--errors-for-leak-kinds=definite',
+            '--show-leak-kinds=definite', "--log-file=$dir/valgrind.log",
+            "--suppressions=$ROOT/t/valgrind.supp",
+            'nginx', '-p', "$dir/", '-c', "$dir/nginx.conf",
+            '-g', 'daemon off; master_process off;');
+        wait_until(sub {
+            IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{http_port})
+        }, 30) or die "nginx under valgrind did not start";
+    } else {
+        system('nginx', '-p', "$dir/", '-c', "$dir/nginx.conf", '-q') == 0
+            or die "nginx did not start: " . $self->slurp("$dir/logs/error.log");
+    }
     $self->{nginx} = 1;
     return $self->{http_port};
 }
@@ -172,6 +185,14 @@ sub stop_nginx {
     my ($self) = @_;
     delete $self->{nginx} or return;
     my $dir = "$self->{dir}/nginx";
+    if (my $vpid = delete $self->{nginx_pid}) {
+        kill 'QUIT', $vpid;
+        wait_until(sub { waitpid($vpid, WNOHANG) == $vpid }, 60) or do {
+            kill 'KILL', $vpid; waitpid $vpid, 0;
+        };
+        push @{ $self->{valgrind_logs} }, $self->slurp("$dir/valgrind.log");
+        return;
+    }
     my $pid = $self->slurp("$dir/nginx.pid");
     chomp $pid;
     system("nginx -p '$dir/' -c '$dir/nginx.conf' -s stop 2>/dev/null");
@@ -201,6 +222,7 @@ sub worker_log  { $_[0]->slurp("$_[0]{dir}/workerd-$_[1].log") }
 sub stop_worker {
     my ($self, $name, $signal) = @_;
     my $w = delete $self->{workers}{$name} or return;
+    push @{ $self->{stopped} }, $name;
     kill $signal // 'TERM', $w->{pid};
     my $ok = wait_until(sub { waitpid($w->{pid}, WNOHANG) == $w->{pid} }, 40);
     unless ($ok) {
@@ -264,20 +286,35 @@ sub json {
     return eval { JSON::PP->new->utf8->decode($text) };
 }
 
+# stops everything; called from a test (not from DESTROY) it also checks that
+# no workerd log holds a sanitizer report (RCE_SANITIZE=1 ./deploy.sh test)
 sub stop_all {
-    my ($self) = @_;
+    my ($self, $from_destroy) = @_;
     $self->stop_nginx;
     for my $name (keys %{ $self->{workers} }) {
         $self->stop_worker($name);
     }
     $self->stop_redis;
+    return if $from_destroy;
+    my @reports;
+    for my $name (@{ $self->{stopped} // [] }) {
+        my $log = $self->worker_log($name);
+        push @reports, "workerd $name:\n$log"
+            if $log =~ /(?:AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:)/;
+    }
+    ok(!@reports, 'no sanitizer report in any workerd log') or diag join "\n", @reports;
+    $self->{stopped} = [];
+    for my $log (@{ delete $self->{valgrind_logs} // [] }) {
+        like($log, qr/ERROR SUMMARY: 0 errors/, 'valgrind: no error in nginx with the module')
+            or diag $log;
+    }
 }
 
 sub DESTROY {
     my ($self) = @_;
     local $?;
     # a forked child leaving must not take the stack down with it
-    $self->stop_all if $$ == $self->{owner};
+    $self->stop_all(1) if $$ == $self->{owner};
 }
 
 1;
