@@ -18,12 +18,15 @@
 #define RCE_KEY_RUNNING             "rce:running:"       /* + <node>: LIST, BLMOVE RIGHT LEFT target */
 #define RCE_KEY_RESULT              "rce:result:"        /* + <id>: STRING, result JSON, EX ttl */
 #define RCE_CHANNEL_REPLY           "rce:reply:"         /* + <gateway worker>: PUBLISH result JSON */
+#define RCE_KEY_RESCUED             "rce:rescued:"       /* + <id>: a dead node's job was re-run once */
 
-#define RCE_NODE_TTL_MS             5000     /* heartbeat key lifetime */
+#define RCE_NODE_TTL_MS             3000     /* heartbeat key lifetime: 3 missed beats */
 #define RCE_NODE_HEARTBEAT_MS       1000     /* heartbeat period */
 #define RCE_RESULT_TTL_S            60       /* lifetime of rce:result:<id> */
+#define RCE_RESCUED_TTL_S           3600     /* lifetime of rce:rescued:<id> */
 
-/* Job JSON: gateway -> workerd, one element of rce:queue:<node>. */
+/* Job JSON: gateway -> workerd, one element of rce:queue:<node>.  (The Lua
+ * scripts in workerd/cluster.c read "id" and "language" too.) */
 #define RCE_JOB_ID                  "id"             /* string, unique */
 #define RCE_JOB_LANGUAGE            "language"       /* string, canonical name */
 #define RCE_JOB_CODE                "code"           /* string, UTF-8 source */
@@ -66,6 +69,7 @@
 #define RCE_NODE_SLOTS              "slots"          /* integer: concurrent jobs */
 #define RCE_NODE_BUSY               "busy"           /* integer: jobs running now */
 #define RCE_NODE_QUEUED             "queued"         /* integer: LLEN of its queue */
+#define RCE_NODE_QUEUE_MAX          "queue_max"      /* integer: the gateway queues no more */
 #define RCE_NODE_DRAINING           "draining"       /* bool: SIGTERM received */
 
 /* Docker labels on job containers and on language images. */

@@ -12,8 +12,20 @@
 #include "ngx_rce_module.h"
 
 
+#define NGX_RCE_PUSH_TRIES  3
+
+
+/* KEYS: rce:node:<node>, rce:queue:<node>; ARGV: the job JSON */
+static const char  ngx_rce_push_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then "
+    "return redis.call('LPUSH', KEYS[2], ARGV[1]) end "
+    "return 0";
+
+
 static json_t *ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job,
     json_t *source);
+static ngx_int_t ngx_rce_job_push(ngx_rce_job_t *job);
+static const char *ngx_rce_job_refusal(ngx_int_t rc);
 static void ngx_rce_job_pushed(redisAsyncContext *ac, void *reply,
     void *data);
 static void ngx_rce_job_timeout(ngx_event_t *ev);
@@ -45,11 +57,10 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language,
 {
     ngx_rce_worker_t    *w;
     ngx_rce_loc_conf_t  *rlcf;
-    ngx_rce_node_t      *node;
     ngx_rce_job_t       *job;
     ngx_pool_t          *pool;
+    ngx_int_t            rc;
     json_t              *json, *source;
-    u_char              *p;
 
     w = ngx_rce_worker;
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
@@ -68,13 +79,6 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language,
                                   "redis is unavailable", NULL);
     }
 
-    node = ngx_rce_nodes_choose(w, language);
-    if (node == NULL) {
-        return ngx_rce_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "no live worker node for this language",
-                                  NULL);
-    }
-
     pool = ngx_create_pool(1024, w->log);
     if (pool == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -88,6 +92,7 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language,
     job->pool = pool;
     job->request = r;
     job->json_accept = ngx_rce_accepts_json(r);
+    job->balance = rlcf->balance;
 
     job->id.data = ngx_pnalloc(pool, sizeof(w->id_prefix) + NGX_INT64_LEN);
     if (job->id.data == NULL) {
@@ -101,21 +106,10 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language,
 
     job->language.data = ngx_pstrdup(pool, language);
     job->language.len = language->len;
-    job->node.data = ngx_pstrdup(pool, &node->name);
-    job->node.len = node->name.len;
 
-    if (job->language.data == NULL || job->node.data == NULL) {
+    if (job->language.data == NULL) {
         goto failed;
     }
-
-    job->queue.len = sizeof(RCE_KEY_QUEUE) - 1 + node->name.len;
-    job->queue.data = ngx_pnalloc(pool, job->queue.len + 1);
-    if (job->queue.data == NULL) {
-        goto failed;
-    }
-
-    p = ngx_cpymem(job->queue.data, RCE_KEY_QUEUE, sizeof(RCE_KEY_QUEUE) - 1);
-    *ngx_cpymem(p, node->name.data, node->name.len) = '\0';
 
     source = json_stringn((char *) code->data, code->len);
     json = ngx_rce_job_json(r, job, source);
@@ -132,22 +126,19 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language,
 
     job->json_len = ngx_strlen(job->json);
 
-    if (redisAsyncCommand(w->command.ac, ngx_rce_job_pushed, job,
-                          "LPUSH %s %b", job->queue.data, job->json,
-                          job->json_len)
-        != REDIS_OK)
-    {
+    rc = ngx_rce_job_push(job);
+
+    if (rc != NGX_OK) {
         free(job->json);
         ngx_destroy_pool(pool);
-        return ngx_rce_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "redis is unavailable", NULL);
-    }
 
-    job->push_pending = 1;
+        return ngx_rce_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                  ngx_rce_job_refusal(rc), NULL);
+    }
 
     job->cleanup = ngx_http_cleanup_add(r, 0);
     if (job->cleanup == NULL) {
-        /* the LPUSH callback frees the job; the job runs unanswered */
+        /* the push callback frees the job; the job runs unanswered */
         job->request = NULL;
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -222,22 +213,130 @@ ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job, json_t *source)
 }
 
 
+/*
+ * Chooses a node and queues the job there, if that node is still alive when
+ * Redis runs the push: the heartbeat check and the LPUSH are one script, so a
+ * job never lands in the queue of a node that a rescuer already buried.
+ */
+static ngx_int_t
+ngx_rce_job_push(ngx_rce_job_t *job)
+{
+    ngx_rce_worker_t  *w;
+    ngx_rce_node_t    *node;
+    ngx_int_t          rc;
+    u_char            *p;
+
+    w = ngx_rce_worker;
+
+    if (!w->command.connected) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_rce_nodes_choose(w, &job->language, job->balance, &node);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    job->node.len = node->name.len;
+    job->queue.len = sizeof(RCE_KEY_QUEUE) - 1 + node->name.len;
+    job->heartbeat.len = sizeof(RCE_KEY_NODE) - 1 + node->name.len;
+
+    p = ngx_pnalloc(job->pool,
+                    job->node.len + job->queue.len + job->heartbeat.len + 2);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->node.data = p;
+    p = ngx_cpymem(p, node->name.data, node->name.len);
+
+    job->queue.data = p;
+    p = ngx_cpymem(p, RCE_KEY_QUEUE, sizeof(RCE_KEY_QUEUE) - 1);
+    p = ngx_cpymem(p, node->name.data, node->name.len);
+    *p++ = '\0';
+
+    job->heartbeat.data = p;
+    p = ngx_cpymem(p, RCE_KEY_NODE, sizeof(RCE_KEY_NODE) - 1);
+    p = ngx_cpymem(p, node->name.data, node->name.len);
+    *p = '\0';
+
+    if (redisAsyncCommand(w->command.ac, ngx_rce_job_pushed, job,
+                          "EVAL %s 2 %s %s %b", ngx_rce_push_lua,
+                          job->heartbeat.data, job->queue.data, job->json,
+                          job->json_len)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    job->push_pending = 1;
+    job->pushes++;
+
+    return NGX_OK;
+}
+
+
+static const char *
+ngx_rce_job_refusal(ngx_int_t rc)
+{
+    switch (rc) {
+
+    case NGX_BUSY:
+        return "every worker queue for this language is full";
+
+    case NGX_DECLINED:
+        return "no live worker node for this language";
+
+    default:
+        return "redis is unavailable";
+    }
+}
+
+
 static void
 ngx_rce_job_pushed(redisAsyncContext *ac, void *reply, void *data)
 {
     ngx_rce_job_t  *job = data;
     redisReply     *r = reply;
+    ngx_int_t       rc;
 
     job->push_pending = 0;
 
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
         ngx_log_error(NGX_LOG_ERR, ngx_rce_worker->log, 0,
-                      "rce: job %V: LPUSH to %V failed: %s", &job->id,
-                      &job->queue, r ? r->str : "connection lost");
+                      "rce: job %V: push to %V failed: %s", &job->id,
+                      &job->queue,
+                      r == NULL ? "connection lost"
+                      : r->type == REDIS_REPLY_ERROR ? r->str
+                                                     : "unexpected reply");
 
         ngx_rce_job_answer(job, NGX_HTTP_SERVICE_UNAVAILABLE,
                            "redis is unavailable");
         ngx_rce_job_release(job);
+        return;
+    }
+
+    if (r->integer == 0) {
+        /* the node died or left after our last look at the node list */
+        ngx_log_error(NGX_LOG_INFO, ngx_rce_worker->log, 0,
+                      "rce: job %V: node %V is gone, choosing another",
+                      &job->id, &job->node);
+
+        ngx_rce_nodes_forget(ngx_rce_worker, &job->node);
+
+        if (job->request == NULL) {
+            ngx_rce_job_release(job);
+            return;
+        }
+
+        rc = (job->pushes < NGX_RCE_PUSH_TRIES) ? ngx_rce_job_push(job)
+                                                : NGX_DECLINED;
+        if (rc != NGX_OK) {
+            ngx_rce_job_answer(job, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               ngx_rce_job_refusal(rc));
+            ngx_rce_job_release(job);
+        }
+
         return;
     }
 

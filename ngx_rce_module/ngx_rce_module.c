@@ -30,6 +30,7 @@ static char *ngx_rce_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_rce_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_rce_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_check_positive(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_rce_check_pids(ngx_conf_t *cf, void *post, void *data);
 
@@ -69,6 +70,13 @@ static ngx_command_t  ngx_rce_commands[] = {
       ngx_rce_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
       NGX_RCE_HEALTH,
+      NULL },
+
+    { ngx_string("rce_balance"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_rce_balance,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("rce_timeout"),
@@ -484,6 +492,7 @@ ngx_rce_create_loc_conf(ngx_conf_t *cf)
      *     rlcf->handler = NGX_RCE_OFF;
      */
 
+    rlcf->balance = NGX_CONF_UNSET_UINT;
     rlcf->timeout = NGX_CONF_UNSET_MSEC;
     rlcf->max_code_size = NGX_CONF_UNSET_SIZE;
     rlcf->wall_limit = NGX_CONF_UNSET_MSEC;
@@ -501,6 +510,8 @@ ngx_rce_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_rce_loc_conf_t  *prev = parent;
     ngx_rce_loc_conf_t  *conf = child;
 
+    ngx_conf_merge_uint_value(conf->balance, prev->balance,
+                              NGX_RCE_LEAST_LOADED);
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 60000);
     ngx_conf_merge_size_value(conf->max_code_size, prev->max_code_size,
                               64 * 1024);
@@ -610,6 +621,34 @@ ngx_rce_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = (rlcf->handler == NGX_RCE_RUN) ? ngx_rce_run_handler
                                                    : ngx_rce_health_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* rce_balance least-loaded | round-robin */
+static char *
+ngx_rce_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_rce_loc_conf_t  *rlcf = conf;
+
+    ngx_str_t  *value;
+
+    if (rlcf->balance != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "least-loaded") == 0) {
+        rlcf->balance = NGX_RCE_LEAST_LOADED;
+
+    } else if (ngx_strcmp(value[1].data, "round-robin") == 0) {
+        rlcf->balance = NGX_RCE_ROUND_ROBIN;
+
+    } else {
+        return "must be \"least-loaded\" or \"round-robin\"";
+    }
 
     return NGX_CONF_OK;
 }

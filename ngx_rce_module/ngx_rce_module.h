@@ -26,10 +26,10 @@
 
 
 #define NGX_RCE_RETRY_AFTER          "1"
-#define NGX_RCE_NODES_REFRESH        1000    /* ms between node list reads */
+#define NGX_RCE_NODES_REFRESH        500     /* ms between node list reads */
 #define NGX_RCE_CONNECT_TIMEOUT      1000    /* ms */
 #define NGX_RCE_BACKOFF_MIN          100     /* ms */
-#define NGX_RCE_BACKOFF_MAX          2000    /* ms */
+#define NGX_RCE_BACKOFF_MAX          1000    /* ms: serve again soon after */
 #define NGX_RCE_LANGUAGE_MAX         32      /* bytes in a language name */
 
 
@@ -74,8 +74,15 @@ typedef enum {
 } ngx_rce_handler_e;
 
 
+typedef enum {
+    NGX_RCE_LEAST_LOADED = 0,
+    NGX_RCE_ROUND_ROBIN
+} ngx_rce_balance_e;
+
+
 typedef struct {
     ngx_uint_t                  handler;     /* ngx_rce_handler_e */
+    ngx_uint_t                  balance;     /* ngx_rce_balance_e */
     ngx_msec_t                  timeout;
     size_t                      max_code_size;
     ngx_msec_t                  wall_limit;
@@ -93,6 +100,8 @@ typedef struct {
     json_t                     *languages;   /* borrowed from json */
     ngx_uint_t                  slots;
     ngx_uint_t                  load;        /* busy + queued, as reported */
+    ngx_uint_t                  queued;      /* as reported */
+    ngx_uint_t                  queue_max;   /* 0: no bound */
     ngx_uint_t                  sent;        /* jobs we pushed since */
     unsigned                    draining:1;
 } ngx_rce_node_t;
@@ -109,6 +118,9 @@ struct ngx_rce_job_s {
     ngx_str_t                   language;
     ngx_str_t                   node;
     ngx_str_t                   queue;       /* rce:queue:<node> */
+    ngx_str_t                   heartbeat;   /* rce:node:<node> */
+    ngx_uint_t                  balance;     /* ngx_rce_balance_e */
+    ngx_uint_t                  pushes;
     char                       *json;        /* job JSON as pushed */
     size_t                      json_len;
     unsigned                    waiting:1;   /* in worker.jobs */
@@ -153,10 +165,11 @@ void ngx_rce_redis_stop(ngx_rce_redis_t *rr);
 /* ngx_rce_nodes.c */
 void ngx_rce_nodes_refresh(ngx_event_t *ev);
 void ngx_rce_nodes_free(ngx_rce_worker_t *w);
+void ngx_rce_nodes_forget(ngx_rce_worker_t *w, ngx_str_t *name);
 ngx_int_t ngx_rce_nodes_resolve(ngx_rce_worker_t *w, ngx_str_t *name,
     ngx_str_t *canonical);
-ngx_rce_node_t *ngx_rce_nodes_choose(ngx_rce_worker_t *w,
-    ngx_str_t *language);
+ngx_int_t ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language,
+    ngx_uint_t balance, ngx_rce_node_t **chosen);
 json_t *ngx_rce_nodes_languages(ngx_rce_worker_t *w);
 json_t *ngx_rce_nodes_health(ngx_rce_worker_t *w);
 

@@ -198,7 +198,7 @@ static ngx_int_t
 ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value, ngx_log_t *log)
 {
     ngx_rce_node_t  *node;
-    json_t          *json, *name, *slots, *busy, *queued, *draining;
+    json_t          *json, *name, *slots, *busy, *queued, *queue_max, *draining;
     json_error_t     err;
 
     json = json_loadb(value->str, value->len, 0, &err);
@@ -213,6 +213,7 @@ ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value, ngx_log_t *log)
     slots = json_object_get(json, RCE_NODE_SLOTS);
     busy = json_object_get(json, RCE_NODE_BUSY);
     queued = json_object_get(json, RCE_NODE_QUEUED);
+    queue_max = json_object_get(json, RCE_NODE_QUEUE_MAX);
     draining = json_object_get(json, RCE_NODE_DRAINING);
 
     if (!json_is_string(name) || !json_is_integer(slots)
@@ -236,8 +237,14 @@ ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value, ngx_log_t *log)
     node->languages = json_object_get(json, RCE_NODE_LANGUAGES);
     node->aliases = json_object_get(json, RCE_NODE_ALIASES);
     node->slots = (ngx_uint_t) json_integer_value(slots);
-    node->load = (json_is_integer(busy) ? json_integer_value(busy) : 0)
-                 + (json_is_integer(queued) ? json_integer_value(queued) : 0);
+    node->queued = json_is_integer(queued) && json_integer_value(queued) > 0
+                   ? (ngx_uint_t) json_integer_value(queued) : 0;
+    node->queue_max = json_is_integer(queue_max)
+                      && json_integer_value(queue_max) > 0
+                      ? (ngx_uint_t) json_integer_value(queue_max) : 0;
+    node->load = node->queued
+                 + (json_is_integer(busy) && json_integer_value(busy) > 0
+                    ? (ngx_uint_t) json_integer_value(busy) : 0);
     node->sent = 0;
     node->draining = json_is_true(draining);
 
@@ -280,6 +287,25 @@ ngx_rce_nodes_free(ngx_rce_worker_t *w)
 }
 
 
+/* a node turned out to be gone: route nothing more to it until the refresh */
+void
+ngx_rce_nodes_forget(ngx_rce_worker_t *w, ngx_str_t *name)
+{
+    ngx_rce_node_t  *node;
+    ngx_uint_t       i;
+
+    node = w->nodes.elts;
+
+    for (i = 0; i < w->nodes.nelts; i++) {
+        if (node[i].name.len == name->len
+            && ngx_strncmp(node[i].name.data, name->data, name->len) == 0)
+        {
+            node[i].draining = 1;
+        }
+    }
+}
+
+
 /*
  * Maps a language name or alias to its canonical name through the aliases
  * every node seen by this worker advertised, so that a language whose nodes
@@ -314,18 +340,24 @@ ngx_rce_nodes_resolve(ngx_rce_worker_t *w, ngx_str_t *name,
 
 
 /*
- * The node for a new job of this language: the live, non-draining node with
- * the least outstanding work per slot; ties go round-robin.
+ * Chooses the node for a new job of this language among the live, not
+ * draining nodes that offer it and whose queue is not full: the one with the
+ * least outstanding work per slot (least-loaded), or the next one in turn
+ * (round-robin); ties go round-robin.  The load is the node's own report
+ * (at most NGX_RCE_NODES_REFRESH old) plus the jobs this worker sent since.
+ * NGX_DECLINED: no live node offers the language; NGX_BUSY: all are full.
  */
-ngx_rce_node_t *
-ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language)
+ngx_int_t
+ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language,
+    ngx_uint_t balance, ngx_rce_node_t **chosen)
 {
     ngx_rce_node_t  *node, *best;
-    ngx_uint_t       i, k, n;
+    ngx_uint_t       i, k, n, offered;
 
     node = w->nodes.elts;
     n = w->nodes.nelts;
     best = NULL;
+    offered = 0;
 
     for (k = 0; k < n; k++) {
         i = (w->next_node + k) % n;
@@ -334,20 +366,32 @@ ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language)
             continue;
         }
 
+        offered = 1;
+
+        if (node[i].queue_max
+            && node[i].queued + node[i].sent >= node[i].queue_max)
+        {
+            continue;
+        }
+
         if (best == NULL
-            || (node[i].load + node[i].sent) * best->slots
-               < (best->load + best->sent) * node[i].slots)
+            || (balance == NGX_RCE_LEAST_LOADED
+                && (node[i].load + node[i].sent) * best->slots
+                   < (best->load + best->sent) * node[i].slots))
         {
             best = &node[i];
         }
     }
 
-    if (best != NULL) {
-        best->sent++;
-        w->next_node = (best - node) + 1;
+    if (best == NULL) {
+        return offered ? NGX_BUSY : NGX_DECLINED;
     }
 
-    return best;
+    best->sent++;
+    w->next_node = (best - node) + 1;
+    *chosen = best;
+
+    return NGX_OK;
 }
 
 
@@ -470,9 +514,9 @@ ngx_rce_nodes_health(ngx_rce_worker_t *w)
         json_object_set_new(entry, "busy",
                             json_integer(json_integer_value(v)));
 
-        v = json_object_get(node[i].json, RCE_NODE_QUEUED);
-        json_object_set_new(entry, "queued",
-                            json_integer(json_integer_value(v)));
+        json_object_set_new(entry, "queued", json_integer(node[i].queued));
+        json_object_set_new(entry, "queue_max",
+                            json_integer(node[i].queue_max));
 
         json_object_set_new(entry, "draining",
                             json_boolean(node[i].draining));

@@ -38,7 +38,8 @@ CONF
     return ($? == 0, $out);
 }
 
-my ($ok, $out) = nginx_t('rce_redis 127.0.0.1:6379;', 'rce_timeout 30s; rce_max_code_size 64k;');
+my ($ok, $out) = nginx_t('rce_redis 127.0.0.1:6379;',
+    'rce_timeout 30s; rce_max_code_size 64k; rce_balance round-robin;');
 ok($ok, 'a good configuration passes nginx -t') or diag $out;
 
 ($ok, $out) = nginx_t('rce_redis unix:/run/redis.sock;', '');
@@ -59,6 +60,7 @@ my @bad = (
     ['', 'rce_pids_limit many;', qr/"rce_pids_limit"/],
     ['', 'rce_wall_limit 20s; rce_timeout 10s;', qr/"rce_timeout".*"rce_wall_limit"/],
     ['', 'rce_run;', qr/"rce_run" directive is duplicate/],
+    ['', 'rce_balance fastest;', qr/"rce_balance"/],
 );
 
 for my $case (@bad) {

@@ -14,7 +14,7 @@ use RCETest qw(wait_until);
 my $t = RCETest->new;
 $t->start_redis;
 $t->start_nginx;
-$t->start_worker('a', '--slots', '1');
+$t->start_worker('a', '--slots', '1', '--queue-max', '1');
 ok($t->wait_nodes('a'), 'node a is live');
 
 my $node = $t->node_name('a');
@@ -39,8 +39,17 @@ sub read_all { my $s = shift; local $/; my $r = <$s>; close $s; return $r // '' 
     ok(wait_until(sub { $t->redis('LLEN', "rce:running:$node") == 1 }, 10),
        'the busy job is running');
 
+    sleep 0.7;      # the gateway's next look at the node list sees it busy
     my $leaver = send_raw('/lang/python', "print('must never run')");
     ok(wait_until(sub { $t->redis('LLEN', $queue) == 1 }, 5), 'second job is queued');
+
+    # backpressure: the node's queue (queue-max 1) is full: 503 at once
+    my $t0 = time;
+    my $full = $t->run_code('python', 'print(1)');
+    is($full->{status}, 503, 'a full queue answers 503');
+    like($t->json($full->{content})->{error}, qr/full/, '503 says the queues are full');
+    is($full->{headers}{'retry-after'}, '1', 'with Retry-After');
+    cmp_ok(time - $t0, '<', 2, 'at once, not after a timeout');
     close $leaver;
 
     ok(wait_until(sub { $t->redis('LLEN', $queue) == 0 }, 5),

@@ -34,6 +34,8 @@ static const struct option_def options[] = {
     { "name", "RCE_NODE", KIND_NODE, FIELD(node), 0, 0, NULL,
       "node name, [A-Za-z0-9._-] (default: the hostname)" },
     { "slots", "RCE_SLOTS", NUM(KIND_INT, slots, 1, 1024), "25", "jobs run at the same time" },
+    { "queue-max", "RCE_QUEUE_MAX", NUM(KIND_INT, queue_max, 1, 1000000), "100",
+      "jobs the gateway may queue for this node before it answers 503" },
     { "docker-socket", "RCE_DOCKER_SOCKET", STR(docker_socket), "/var/run/docker.sock",
       "Docker Engine API unix socket" },
     { "image-prefix", "RCE_IMAGE_PREFIX", STR(image_prefix), "rce/",

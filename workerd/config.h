@@ -18,6 +18,7 @@ struct config {
     char redis_unix[108];      /* unix socket path (sun_path size); empty for TCP */
     char node[64];             /* node name: part of Redis keys and container labels */
     int slots;                 /* jobs run concurrently */
+    int queue_max;             /* bound on this node's queue, advertised to the gateway */
     char docker_socket[108];
     char image_prefix[128];    /* language images are named <prefix><language> */
     struct limits defaults;    /* for a job that names no limit */

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "clock.h"
+#include "cluster.h"
 #include "config.h"
 #include "docker.h"
 #include "job.h"
@@ -26,6 +27,8 @@
 #include "run.h"
 
 #define LANG_REFRESH_MS 10000
+#define STEAL_INTERVAL_MS 250       /* how often an idle node looks for others' queued jobs */
+#define RESCUE_INTERVAL_MS 1000     /* how often it looks for dead nodes */
 #define REAP_INTERVAL_MS 60000
 #define DRAIN_GIVE_UP_ATTEMPTS 10   /* Redis retries for an answer once shutting down */
 
@@ -146,11 +149,16 @@ static void *slot_main(void *arg)
         log_error("slot %d: cannot set up a curl handle; slot not running", slot);
         goto out;
     }
-    while (!atomic_load(&draining)) {
+    /* Draining, a slot still empties the queue: jobs the gateway sent before it learned of
+     * the drain are this node's to finish. */
+    for (;;) {
         char *text;
         size_t len;
-        if (queue_take(&q, &text, &len) != 1)
+        if (queue_take(&q, &text, &len) != 1) {
+            if (atomic_load(&draining))
+                break;
             continue;   /* nothing within 1 s, or a Redis failure already backed off */
+        }
         atomic_fetch_add(&busy, 1);
         handle_job(slot, &q, &d, text, len);
         atomic_fetch_sub(&busy, 1);
@@ -197,14 +205,94 @@ static void reap(struct docker *d)
         log_info("reaper: removed %d orphan container(s)", n);
 }
 
+static bool never_in_use(const char *job_id)
+{
+    (void)job_id;
+    return false;
+}
+
+/* Takes over the jobs of dead nodes, removes their containers from this engine (a dead node
+ * on another host keeps its own until it comes back and reaps them), and answers IE for the
+ * jobs whose node died while running them a second time. */
+static void rescue(struct queue *q, struct docker *d)
+{
+    struct rescue res;
+    if (cluster_rescue(q, &res) != 0)
+        return;
+    for (int i = 0; i < res.n_dead; i++) {
+        log_warn("node %s is dead (no heartbeat): took over its jobs", res.dead[i]);
+        int n = run_reap(d, res.dead[i], never_in_use);
+        if (n > 0)
+            log_info("removed %d container(s) of dead node %s", n, res.dead[i]);
+    }
+    if (res.requeued > 0)
+        log_info("rescue: %ld job(s) of dead nodes put on %s", res.requeued, q->queue_key);
+    for (size_t i = 0; i < res.n_lost; i++) {
+        struct job job;
+        struct job_result r;
+        char err[512];
+        if (job_parse(res.lost[i], res.lost_len[i], &cfg.defaults, &cfg.maxima, &job, err, sizeof err) == 0
+            && job.reply_to) {
+            log_warn("job %s: a second node died running it; answering IE", job.id);
+            job_result_init(&r, 0);
+            job_result_fail(&r, "the nodes running this job died twice; it was not run again");
+            answer(q, res.lost[i], res.lost_len[i], &job, job.language, &r);
+            job_result_free(&r);
+        } else {
+            forget(q, res.lost[i], res.lost_len[i]);
+        }
+        job_free(&job);
+    }
+    rescue_free(&res);
+}
+
+/* An idle node takes queued jobs of busy nodes, up to its free slots (the script checks that
+ * its own queue is empty). */
+static void steal(struct queue *q)
+{
+    int idle = cfg.slots - atomic_load(&busy);
+    if (idle <= 0)
+        return;
+    json_t *names = json_array(), *aliases = json_object();
+    char **langs = NULL;
+    size_t n = 0;
+    if (!names || !aliases || lang_registry_describe(&languages, names, aliases) != 0)
+        goto done;
+    n = json_array_size(names);
+    if (n == 0 || !(langs = calloc(n, sizeof *langs)))
+        goto done;
+    for (size_t i = 0; i < n; i++)
+        langs[i] = (char *)json_string_value(json_array_get(names, i));
+    long taken = cluster_steal(q, idle, langs, n);
+    if (taken > 0)
+        log_info("stole %ld queued job(s) from busier nodes", taken);
+done:
+    free(langs);
+    json_decref(names);
+    json_decref(aliases);
+}
+
+/* Everything slow or periodic that must not delay the heartbeat: languages, orphans, taking
+ * over dead nodes' jobs, stealing work. */
 static void *housekeeper_main(void *arg)
 {
     struct docker *d = arg;
+    struct queue q;
     int64_t next_langs = clock_mono_ms() + LANG_REFRESH_MS;
     int64_t next_reap = clock_mono_ms() + REAP_INTERVAL_MS;
+    int64_t next_rescue = clock_mono_ms(), next_steal = next_rescue;
+    queue_init(&q, &cfg);
     while (!atomic_load(&housekeeper_stop)) {
-        clock_sleep_ms(200);
+        clock_sleep_ms(50);
         int64_t now = clock_mono_ms();
+        if (!atomic_load(&draining) && now >= next_rescue) {
+            rescue(&q, d);
+            next_rescue = now + RESCUE_INTERVAL_MS;
+        }
+        if (!atomic_load(&draining) && now >= next_steal) {
+            steal(&q);
+            next_steal = now + STEAL_INTERVAL_MS;
+        }
         if (now >= next_langs) {
             refresh_languages(d);
             next_langs = now + LANG_REFRESH_MS;
@@ -214,6 +302,7 @@ static void *housekeeper_main(void *arg)
             next_reap = now + REAP_INTERVAL_MS;
         }
     }
+    queue_close(&q);
     return NULL;
 }
 
@@ -226,13 +315,14 @@ static char *node_json(long queued)
         json_decref(aliases);
         return NULL;
     }
-    json_t *node = json_pack("{s:s, s:o, s:o, s:i, s:i, s:I, s:b}",
+    json_t *node = json_pack("{s:s, s:o, s:o, s:i, s:i, s:I, s:i, s:b}",
                              RCE_NODE_NAME, cfg.node,
                              RCE_NODE_LANGUAGES, names,
                              RCE_NODE_ALIASES, aliases,
                              RCE_NODE_SLOTS, cfg.slots,
                              RCE_NODE_BUSY, atomic_load(&busy),
                              RCE_NODE_QUEUED, (json_int_t)queued,
+                             RCE_NODE_QUEUE_MAX, cfg.queue_max,
                              RCE_NODE_DRAINING, (int)atomic_load(&draining));
     char *text = node ? json_dumps(node, JSON_COMPACT) : NULL;
     json_decref(node);
@@ -379,7 +469,7 @@ stop:
         long left = queue_length(&q);
         if (left > 0)
             log_warn("%ld job(s) left in %s for another node to rescue", left, q.queue_key);
-        for (int attempt = 0; attempt < DRAIN_GIVE_UP_ATTEMPTS && queue_deregister(&q) != 0; attempt++)
+        for (int attempt = 0; attempt < DRAIN_GIVE_UP_ATTEMPTS && cluster_leave(&q) != 0; attempt++)
             ;
     }
     log_info("node %s: stopped", cfg.node);

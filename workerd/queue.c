@@ -11,7 +11,7 @@
 #include "rce_protocol.h"
 
 #define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 2000
+#define BACKOFF_MAX_MS 1000    /* the gateway serves again within 2 s of Redis returning */
 #define TAKE_TIMEOUT_S 1            /* BLMOVE timeout: how soon a slot notices shutdown */
 #define CONNECT_TIMEOUT_MS 2000
 #define COMMAND_TIMEOUT_MS 5000     /* socket timeout, on top of BLMOVE's own wait */
@@ -82,9 +82,7 @@ int queue_connect(struct queue *q)
     return 0;
 }
 
-/* Runs one command (printf-style, hiredis formats); the reply must have type `want`, or
- * REDIS_REPLY_NIL when nil_ok. Returns the reply (caller frees) or NULL after fail(). */
-static redisReply *command(struct queue *q, const char *what, int want, int nil_ok, const char *fmt, ...)
+redisReply *queue_command(struct queue *q, const char *what, int want, int nil_ok, const char *fmt, ...)
 {
     if (queue_connect(q) != 0)
         return NULL;
@@ -121,7 +119,7 @@ static int read_pipeline(struct queue *q, const char *what, const int *want, int
 
 int queue_take(struct queue *q, char **job, size_t *len)
 {
-    redisReply *r = command(q, "BLMOVE", REDIS_REPLY_STRING, 1, "BLMOVE %s %s RIGHT LEFT %d",
+    redisReply *r = queue_command(q, "BLMOVE", REDIS_REPLY_STRING, 1, "BLMOVE %s %s RIGHT LEFT %d",
                             q->queue_key, q->running_key, TAKE_TIMEOUT_S);
     if (!r)
         return -1;
@@ -159,7 +157,7 @@ int queue_finish(struct queue *q, const char *job, size_t len, const char *reply
 
 int queue_drop(struct queue *q, const char *job, size_t len)
 {
-    redisReply *r = command(q, "LREM", REDIS_REPLY_INTEGER, 0, "LREM %s 1 %b", q->running_key, job, len);
+    redisReply *r = queue_command(q, "LREM", REDIS_REPLY_INTEGER, 0, "LREM %s 1 %b", q->running_key, job, len);
     if (!r)
         return -1;
     freeReplyObject(r);
@@ -172,7 +170,7 @@ long queue_requeue_running(struct queue *q)
     for (;;) {
         /* LEFT of running is the newest; pushing each onto the RIGHT (the consumer end) of the
          * queue leaves the oldest next in line: these jobs were taken before anything queued. */
-        redisReply *r = command(q, "LMOVE", REDIS_REPLY_STRING, 1, "LMOVE %s %s LEFT RIGHT",
+        redisReply *r = queue_command(q, "LMOVE", REDIS_REPLY_STRING, 1, "LMOVE %s %s LEFT RIGHT",
                                 q->running_key, q->queue_key);
         if (!r)
             return -1;
@@ -197,21 +195,10 @@ int queue_heartbeat(struct queue *q, const char *node_json)
 
 long queue_length(struct queue *q)
 {
-    redisReply *r = command(q, "LLEN", REDIS_REPLY_INTEGER, 0, "LLEN %s", q->queue_key);
+    redisReply *r = queue_command(q, "LLEN", REDIS_REPLY_INTEGER, 0, "LLEN %s", q->queue_key);
     if (!r)
         return -1;
     long n = (long)r->integer;
     freeReplyObject(r);
     return n;
-}
-
-int queue_deregister(struct queue *q)
-{
-    static const int want[] = { REDIS_REPLY_INTEGER, REDIS_REPLY_INTEGER };
-    if (queue_connect(q) != 0)
-        return -1;
-    if (redisAppendCommand(q->ctx, "DEL %s", q->node_key) != REDIS_OK
-        || redisAppendCommand(q->ctx, "SREM %s %s", RCE_KEY_NODES, q->cfg->node) != REDIS_OK)
-        return fail(q, "queueing the deregistration", NULL);
-    return read_pipeline(q, "deregistering", want, 2);
 }

@@ -15,7 +15,7 @@ struct queue {
     char queue_key[128];    /* rce:queue:<node> */
     char running_key[128];  /* rce:running:<node>: jobs taken and not yet answered */
     char node_key[128];     /* rce:node:<node> */
-    int64_t backoff_ms;     /* pause after the next failure: 100 ms doubling to 2 s */
+    int64_t backoff_ms;     /* pause after the next failure: 100 ms doubling to 1 s */
     bool failing;           /* an outage is under way: logged once, not on every retry */
 };
 
@@ -47,7 +47,10 @@ int queue_heartbeat(struct queue *q, const char *node_json);
 /* LLEN of this node's queue, or -1. */
 long queue_length(struct queue *q);
 
-/* DEL rce:node:<node> and SREM rce:nodes <node>: the node is gone. */
-int queue_deregister(struct queue *q);
+/* Runs one command (printf-style, hiredis formats); the reply must have type `want`, or
+ * REDIS_REPLY_NIL when nil_ok. Returns the reply (caller frees) or NULL after a failure, which
+ * is logged and backed off like every other. */
+redisReply *queue_command(struct queue *q, const char *what, int want, int nil_ok,
+                          const char *fmt, ...);
 
 #endif

@@ -15,6 +15,7 @@ use HTTP::Tiny;
 use JSON::PP ();
 use IO::Socket::INET;
 use POSIX qw(:sys_wait_h);
+use IO::Handle;
 use Time::HiRes qw(sleep time);
 use Test::More;
 
@@ -32,7 +33,7 @@ sub new {
     }
 
     my $self = bless {
-        dir     => tempdir('rce-test-XXXXXX', TMPDIR => 1, CLEANUP => 1),
+        dir     => tempdir('rce-test-XXXXXX', TMPDIR => 1, CLEANUP => !$ENV{RCE_KEEP}),
         workers => {},
         tag     => sprintf('t%d%04d', $$, int(rand(10000))),
         nginx_extra => $opt{nginx_extra} // '',
@@ -82,13 +83,17 @@ sub _spawn {
 
 # --- redis -------------------------------------------------------------------
 
+# start_redis(aof => 1): persist to an append-only file in the test's folder,
+# so that a restart keeps the queues (as the compose deployment does)
 sub start_redis {
-    my ($self) = @_;
+    my ($self, %opt) = @_;
     $self->{redis_port} //= free_port();
+    $self->{redis_aof} = $opt{aof} if exists $opt{aof};
     my $port = $self->{redis_port};
     $self->{redis_pid} = $self->_spawn("$self->{dir}/redis.log",
         'redis-server', '--port', $port, '--bind', '127.0.0.1',
-        '--save', '', '--appendonly', 'no', '--dir', $self->{dir});
+        '--save', '', '--appendonly', $self->{redis_aof} ? 'yes' : 'no',
+        '--appendfsync', 'always', '--dir', $self->{dir});
     wait_until(sub { $self->redis('PING') eq 'PONG' }, 10)
         or die "redis did not start on $port";
     return $port;
@@ -272,6 +277,80 @@ sub containers {
         push @ids, $id if defined $node && index($node, $prefix) == 0;
     }
     return @ids;
+}
+
+# --- steady load ---------------------------------------------------------------
+
+# Starts $opt{clients} forked clients that send a mix of short jobs, each
+# printing its own token, until stop_load or $opt{max} requests each (and
+# $opt{seconds}, default 120, at most): bounded in count and time.
+sub start_load {
+    my ($self, %opt) = @_;
+    my $clients = $opt{clients} // 4;
+    my $max = $opt{max} // 1000;
+    my $seconds = $opt{seconds} // 120;
+    my $path = $opt{path} // '/lang/';
+    my $id = ++$self->{loads};
+    my $stop = "$self->{dir}/load$id.stop";
+    my @pids;
+    for my $c (1 .. $clients) {
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            my $http = HTTP::Tiny->new(timeout => 90);
+            open my $out, '>', "$self->{dir}/load$id.$c" or die;
+            $out->autoflush(1);
+            my $end = time + $seconds;
+            for my $i (1 .. $max) {
+                last if -e $stop || time > $end;
+                my $token = "tok-$id-$c-$i";
+                my ($lang, $code) = $opt{java} && $i % 10 == 0
+                    ? ('java', qq{public class M { public static void main(String[] a) { System.out.println("$token"); } }})
+                    : $i % 2 ? ('python', qq{print("$token")})
+                             : ('javascript', qq{console.log("$token")});
+                my $t0 = time;
+                my $res = $http->request('POST', $self->url("$path$lang"), { content => $code });
+                my $ms = int((time - $t0) * 1000);
+                my $right = $res->{status} == 200 && $res->{content} eq "$token\n" ? 'right' : 'wrong';
+                printf $out "%d %s %s %d %s %s\n", $res->{status},
+                    $res->{headers}{'x-rce-status'} // '-', $res->{headers}{'x-rce-node'} // '-',
+                    $ms, $right, $token;
+            }
+            close $out;
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    return { id => $id, stop => $stop, pids => \@pids, clients => $clients };
+}
+
+# Stops a load and returns its results: [{status, verdict, node, ms, right, token}]
+sub stop_load {
+    my ($self, $load) = @_;
+    open my $fh, '>', $load->{stop}; close $fh;
+    waitpid $_, 0 for @{ $load->{pids} };
+    my @results;
+    for my $c (1 .. $load->{clients}) {
+        open my $in, '<', "$self->{dir}/load$load->{id}.$c" or next;
+        while (<$in>) {
+            chomp;
+            my %r;
+            @r{qw(status verdict node ms right token)} = split / /;
+            push @results, \%r;
+        }
+    }
+    return \@results;
+}
+
+# every Redis list of the rce scheme that still holds something
+sub leftover_lists {
+    my ($self) = @_;
+    my @left;
+    for my $key (split /\n/, $self->redis('--scan', '--pattern', 'rce:*')) {
+        next unless $key =~ /^rce:(?:queue|running):/;
+        my $n = $self->redis('LLEN', $key);
+        push @left, "$key=$n" if $n;
+    }
+    return @left;
 }
 
 sub slurp {
