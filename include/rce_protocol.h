@@ -34,11 +34,20 @@
 #define RCE_JOB_ENQUEUED_MS         "enqueued_ms"    /* integer, unix ms */
 #define RCE_JOB_DEADLINE_MS         "deadline_ms"    /* integer, unix ms; later = nobody waits */
 #define RCE_JOB_LIMITS              "limits"         /* object, see RCE_LIMIT_* */
+#define RCE_JOB_FILES               "files"          /* array of file objects, instead of code */
+#define RCE_JOB_STDIN               "stdin"          /* string: the program's standard input */
+#define RCE_JOB_ARGS                "args"           /* array of strings: argv after the program */
+
+/* One element of "files"; a missing name means the language's main file. */
+#define RCE_FILE_NAME               "name"
+#define RCE_FILE_CONTENT            "content"
+#define RCE_FILE_ENCODING           "encoding"       /* "utf8" or "base64" */
 
 #define RCE_LIMIT_WALL_MS           "wall_ms"
 #define RCE_LIMIT_MEMORY_MB         "memory_mb"
 #define RCE_LIMIT_PIDS              "pids"
 #define RCE_LIMIT_OUTPUT_BYTES      "output_bytes"
+#define RCE_LIMIT_CPU_MS            "cpu_ms"         /* cpu time of the whole job, ms */
 
 /* Result JSON: workerd -> gateway, PUBLISHed on reply_to and SET at rce:result:<id>. */
 #define RCE_RES_ID                  "id"
@@ -50,8 +59,15 @@
 #define RCE_RES_STDERR              "stderr"
 #define RCE_RES_TRUNCATED           "truncated"      /* bool: output cap reached */
 #define RCE_RES_WALL_MS             "wall_ms"        /* integer: container start to exit */
+#define RCE_RES_CPU_MS              "cpu_ms"         /* integer or null: cpu time used, user + system */
+#define RCE_RES_MEMORY_KB           "memory_kb"      /* integer or null: peak memory */
 #define RCE_RES_NODE                "node"           /* string: node that ran it */
 #define RCE_RES_REASON              "reason"         /* string: why, for IE (null otherwise) */
+#define RCE_RES_VERSION             "version"        /* string: the language's version */
+#define RCE_RES_COMPILE             "compile"        /* object {stdout, stderr, exit_code,
+                                                        wall_ms} or null: the compile step */
+#define RCE_RES_LIMITS              "limits"         /* object: the limits the run had */
+#define RCE_RES_CLAMPED             "clamped"        /* array: limits cut to the node's maxima */
 
 /* Verdicts. */
 #define RCE_STATUS_OK               "OK"
@@ -71,6 +87,8 @@
 #define RCE_NODE_QUEUED             "queued"         /* integer: LLEN of its queue */
 #define RCE_NODE_QUEUE_MAX          "queue_max"      /* integer: the gateway queues no more */
 #define RCE_NODE_DRAINING           "draining"       /* bool: SIGTERM received */
+#define RCE_NODE_VERSIONS           "versions"       /* object: language -> version */
+#define RCE_NODE_COMPILED           "compiled"       /* array: languages with a compile step */
 
 /* Docker labels on job containers and on language images. */
 #define RCE_LABEL_JOB               "rce.job"        /* container: job id */

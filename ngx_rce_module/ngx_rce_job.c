@@ -23,7 +23,7 @@ static const char  ngx_rce_push_lua[] =
 
 
 static json_t *ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job,
-    json_t *source);
+    json_t *input);
 static ngx_int_t ngx_rce_job_push(ngx_rce_job_t *job);
 static const char *ngx_rce_job_refusal(ngx_int_t rc);
 static void ngx_rce_job_pushed(redisAsyncContext *ac, void *reply,
@@ -48,54 +48,51 @@ static void ngx_rce_job_recovered(redisAsyncContext *ac, void *reply,
 
 
 /*
- * Queues the request's code as a job and suspends the request.  Returns
- * NGX_DONE when the request now waits, or a status to answer with at once.
+ * Queues a job and suspends the request.  input (stolen) holds what the job
+ * runs: "code", or "files" with "stdin" and "args", and "limits" that
+ * override the location's defaults.  format says how the result is answered.
+ * Returns NGX_DONE when the request now waits, or a status to answer with.
  */
 ngx_int_t
-ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language,
-    ngx_str_t *code)
+ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
+    ngx_uint_t format)
 {
     ngx_rce_worker_t    *w;
     ngx_rce_loc_conf_t  *rlcf;
     ngx_rce_job_t       *job;
     ngx_pool_t          *pool;
     ngx_int_t            rc;
-    json_t              *json, *source;
+    json_t              *json;
 
     w = ngx_rce_worker;
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
 
-    /* jansson checks UTF-8: a job is readable JSON, so the code is text */
-    source = json_stringn((char *) code->data, code->len);
-    if (source == NULL) {
-        return ngx_rce_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                  "the code is not valid UTF-8", NULL);
-    }
-
-    json_decref(source);
-
     if (!w->command.connected || !w->subscribed) {
+        json_decref(input);
         return ngx_rce_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                   "redis is unavailable", NULL);
     }
 
     pool = ngx_create_pool(1024, w->log);
     if (pool == NULL) {
+        json_decref(input);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     job = ngx_pcalloc(pool, sizeof(ngx_rce_job_t));
     if (job == NULL) {
+        json_decref(input);
         goto failed;
     }
 
     job->pool = pool;
     job->request = r;
-    job->json_accept = ngx_rce_accepts_json(r);
+    job->format = format;
     job->balance = rlcf->balance;
 
     job->id.data = ngx_pnalloc(pool, sizeof(w->id_prefix) + NGX_INT64_LEN);
     if (job->id.data == NULL) {
+        json_decref(input);
         goto failed;
     }
 
@@ -108,11 +105,11 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language,
     job->language.len = language->len;
 
     if (job->language.data == NULL) {
+        json_decref(input);
         goto failed;
     }
 
-    source = json_stringn((char *) code->data, code->len);
-    json = ngx_rce_job_json(r, job, source);
+    json = ngx_rce_job_json(r, job, input);
     if (json == NULL) {
         goto failed;
     }
@@ -173,26 +170,24 @@ failed:
 }
 
 
-/* the job JSON around the code; takes the reference to source */
+/* the job JSON: what input says to run, with the job's own fields added */
 static json_t *
-ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job, json_t *source)
+ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job, json_t *input)
 {
     ngx_rce_worker_t    *w;
     ngx_rce_loc_conf_t  *rlcf;
     ngx_time_t          *tp;
-    json_t              *limits;
+    json_t              *limits, *asked;
     json_int_t           now;
 
     w = ngx_rce_worker;
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
 
-    if (source == NULL) {
-        return NULL;
-    }
-
     tp = ngx_timeofday();
     now = (json_int_t) tp->sec * 1000 + tp->msec;
 
+    /* the location's defaults, then what the request asked for: the node
+     * clamps them to its maxima */
     limits = json_pack("{sI sI sI sI}",
                        RCE_LIMIT_WALL_MS, (json_int_t) rlcf->wall_limit,
                        RCE_LIMIT_MEMORY_MB,
@@ -201,15 +196,31 @@ ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job, json_t *source)
                        RCE_LIMIT_OUTPUT_BYTES,
                        (json_int_t) rlcf->output_limit);
 
-    return json_pack("{s:s%, s:s%, s:o, s:s%, s:I, s:I, s:o*}",
-                     RCE_JOB_ID, job->id.data, job->id.len,
-                     RCE_JOB_LANGUAGE, job->language.data, job->language.len,
-                     RCE_JOB_CODE, source,
-                     RCE_JOB_REPLY_TO, w->reply_channel.data,
-                     w->reply_channel.len,
-                     RCE_JOB_ENQUEUED_MS, now,
-                     RCE_JOB_DEADLINE_MS, now + (json_int_t) rlcf->timeout,
-                     RCE_JOB_LIMITS, limits);
+    asked = json_object_get(input, RCE_JOB_LIMITS);
+
+    if (limits == NULL
+        || (asked != NULL && json_object_update(limits, asked) != 0)
+        || json_object_set_new(input, RCE_JOB_LIMITS, limits) != 0
+        || json_object_set_new(input, RCE_JOB_ID,
+                               json_stringn((char *) job->id.data,
+                                            job->id.len)) != 0
+        || json_object_set_new(input, RCE_JOB_LANGUAGE,
+                               json_stringn((char *) job->language.data,
+                                            job->language.len)) != 0
+        || json_object_set_new(input, RCE_JOB_REPLY_TO,
+                               json_stringn((char *) w->reply_channel.data,
+                                            w->reply_channel.len)) != 0
+        || json_object_set_new(input, RCE_JOB_ENQUEUED_MS,
+                               json_integer(now)) != 0
+        || json_object_set_new(input, RCE_JOB_DEADLINE_MS,
+                               json_integer(now + (json_int_t) rlcf->timeout))
+           != 0)
+    {
+        json_decref(input);
+        return NULL;
+    }
+
+    return input;
 }
 
 

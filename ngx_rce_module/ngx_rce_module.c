@@ -16,12 +16,8 @@ typedef struct {
 
 static ngx_int_t ngx_rce_run_handler(ngx_http_request_t *r);
 static void ngx_rce_body_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_rce_read_body(ngx_http_request_t *r, ngx_str_t *code);
-static ngx_int_t ngx_rce_unknown_language(ngx_http_request_t *r,
-    ngx_str_t *name);
+
 static ngx_int_t ngx_rce_health_handler(ngx_http_request_t *r);
-static ngx_int_t ngx_rce_refuse(ngx_http_request_t *r, ngx_uint_t status,
-    const char *message, json_t *extra);
 
 static void *ngx_rce_create_main_conf(ngx_conf_t *cf);
 static char *ngx_rce_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -33,6 +29,7 @@ static char *ngx_rce_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_check_positive(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_rce_check_pids(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_rce_check_files(ngx_conf_t *cf, void *post, void *data);
 
 static ngx_int_t ngx_rce_init_process(ngx_cycle_t *cycle);
 static void ngx_rce_exit_process(ngx_cycle_t *cycle);
@@ -47,6 +44,7 @@ ngx_rce_worker_t  *ngx_rce_worker;
 static ngx_conf_post_t  ngx_rce_positive = { ngx_rce_check_positive };
 
 static ngx_conf_post_t  ngx_rce_pids_bounds = { ngx_rce_check_pids };
+static ngx_conf_post_t  ngx_rce_files_bounds = { ngx_rce_check_files };
 
 
 static ngx_command_t  ngx_rce_commands[] = {
@@ -71,6 +69,20 @@ static ngx_command_t  ngx_rce_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       NGX_RCE_HEALTH,
       NULL },
+
+    { ngx_string("rce_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_rce_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_RCE_API,
+      NULL },
+
+    { ngx_string("rce_max_files"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rce_loc_conf_t, max_files),
+      &ngx_rce_files_bounds },
 
     { ngx_string("rce_balance"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -258,7 +270,7 @@ ngx_rce_body_handler(ngx_http_request_t *r)
     ngx_rce_ctx_t       *ctx;
     ngx_str_t            code;
     ngx_int_t            rc;
-    json_t              *extra;
+    json_t              *extra, *source;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
     ctx = ngx_http_get_module_ctx(r, ngx_rce_module);
@@ -281,10 +293,23 @@ ngx_rce_body_handler(ngx_http_request_t *r)
                                 "the code is larger than the limit", extra);
 
     } else {
-        rc = ngx_rce_job_submit(r, &ctx->language, &code);
+        /* jansson checks UTF-8: a job is readable JSON, so the code is text */
+        source = json_stringn((char *) code.data, code.len);
 
-        if (rc == NGX_DONE) {
-            return;     /* the job's result or timeout finalizes */
+        if (source == NULL) {
+            rc = ngx_rce_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                    "the code is not valid UTF-8", NULL);
+
+        } else {
+            rc = ngx_rce_job_submit(r, &ctx->language,
+                                    json_pack("{s:o}", RCE_JOB_CODE, source),
+                                    ngx_rce_accepts_json(r)
+                                    ? NGX_RCE_FORMAT_RESULT
+                                    : NGX_RCE_FORMAT_TEXT);
+
+            if (rc == NGX_DONE) {
+                return;     /* the job's result or timeout finalizes */
+            }
         }
     }
 
@@ -293,7 +318,7 @@ ngx_rce_body_handler(ngx_http_request_t *r)
 
 
 /* the whole request body in one piece, from memory or its temp file */
-static ngx_int_t
+ngx_int_t
 ngx_rce_read_body(ngx_http_request_t *r, ngx_str_t *code)
 {
     ngx_chain_t  *cl;
@@ -350,7 +375,7 @@ ngx_rce_read_body(ngx_http_request_t *r, ngx_str_t *code)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_rce_unknown_language(ngx_http_request_t *r, ngx_str_t *name)
 {
     json_t  *extra;
@@ -423,7 +448,7 @@ ngx_rce_health_handler(ngx_http_request_t *r)
 
 
 /* an error answered before the body was read: drop the body first */
-static ngx_int_t
+ngx_int_t
 ngx_rce_refuse(ngx_http_request_t *r, ngx_uint_t status, const char *message,
     json_t *extra)
 {
@@ -495,6 +520,7 @@ ngx_rce_create_loc_conf(ngx_conf_t *cf)
     rlcf->balance = NGX_CONF_UNSET_UINT;
     rlcf->timeout = NGX_CONF_UNSET_MSEC;
     rlcf->max_code_size = NGX_CONF_UNSET_SIZE;
+    rlcf->max_files = NGX_CONF_UNSET;
     rlcf->wall_limit = NGX_CONF_UNSET_MSEC;
     rlcf->memory_limit = NGX_CONF_UNSET_SIZE;
     rlcf->pids_limit = NGX_CONF_UNSET;
@@ -515,6 +541,7 @@ ngx_rce_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout, 60000);
     ngx_conf_merge_size_value(conf->max_code_size, prev->max_code_size,
                               64 * 1024);
+    ngx_conf_merge_value(conf->max_files, prev->max_files, 16);
     ngx_conf_merge_msec_value(conf->wall_limit, prev->wall_limit, 10000);
     ngx_conf_merge_size_value(conf->memory_limit, prev->memory_limit,
                               256 * 1024 * 1024);
@@ -528,7 +555,9 @@ ngx_rce_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (conf->handler == NGX_RCE_RUN && conf->timeout <= conf->wall_limit) {
+    if ((conf->handler == NGX_RCE_RUN || conf->handler == NGX_RCE_API)
+        && conf->timeout <= conf->wall_limit)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"rce_timeout\" %Mms must be longer than "
                            "\"rce_wall_limit\" %Mms, or every job that "
@@ -620,7 +649,8 @@ ngx_rce_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = (rlcf->handler == NGX_RCE_RUN) ? ngx_rce_run_handler
-                                                   : ngx_rce_health_handler;
+                    : (rlcf->handler == NGX_RCE_API) ? ngx_rce_api_handler
+                                                     : ngx_rce_health_handler;
 
     return NGX_CONF_OK;
 }
@@ -675,6 +705,19 @@ ngx_rce_check_pids(ngx_conf_t *cf, void *post, void *data)
 
     if (*np < 1 || *np > 32768) {
         return "must be between 1 and 32768";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_rce_check_files(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_int_t  *np = data;
+
+    if (*np < 1 || *np > 1024) {
+        return "must be between 1 and 1024";
     }
 
     return NGX_CONF_OK;

@@ -70,8 +70,17 @@ typedef struct {
 typedef enum {
     NGX_RCE_OFF = 0,
     NGX_RCE_RUN,
-    NGX_RCE_HEALTH
+    NGX_RCE_HEALTH,
+    NGX_RCE_API
 } ngx_rce_handler_e;
+
+
+/* how a result is answered */
+typedef enum {
+    NGX_RCE_FORMAT_TEXT = 0,     /* stdout + stderr, verdict in headers */
+    NGX_RCE_FORMAT_RESULT,       /* the node's result JSON as it is */
+    NGX_RCE_FORMAT_API           /* the /api/v1/run document */
+} ngx_rce_format_e;
 
 
 typedef enum {
@@ -85,6 +94,7 @@ typedef struct {
     ngx_uint_t                  balance;     /* ngx_rce_balance_e */
     ngx_msec_t                  timeout;
     size_t                      max_code_size;
+    ngx_int_t                   max_files;
     ngx_msec_t                  wall_limit;
     size_t                      memory_limit;
     ngx_int_t                   pids_limit;
@@ -123,9 +133,9 @@ struct ngx_rce_job_s {
     ngx_uint_t                  pushes;
     char                       *json;        /* job JSON as pushed */
     size_t                      json_len;
+    ngx_uint_t                  format;      /* ngx_rce_format_e */
     unsigned                    waiting:1;   /* in worker.jobs */
     unsigned                    push_pending:1;
-    unsigned                    json_accept:1;
 };
 
 
@@ -172,10 +182,22 @@ ngx_int_t ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language,
     ngx_uint_t balance, ngx_rce_node_t **chosen);
 json_t *ngx_rce_nodes_languages(ngx_rce_worker_t *w);
 json_t *ngx_rce_nodes_health(ngx_rce_worker_t *w);
+json_t *ngx_rce_nodes_version(ngx_rce_worker_t *w, ngx_str_t *language);
+json_t *ngx_rce_nodes_catalogue(ngx_rce_worker_t *w);
+
+/* ngx_rce_module.c */
+ngx_int_t ngx_rce_read_body(ngx_http_request_t *r, ngx_str_t *body);
+ngx_int_t ngx_rce_refuse(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message, json_t *extra);
+ngx_int_t ngx_rce_unknown_language(ngx_http_request_t *r, ngx_str_t *name);
+
+/* ngx_rce_api.c */
+ngx_int_t ngx_rce_api_handler(ngx_http_request_t *r);
+json_t *ngx_rce_api_result(json_t *res);
 
 /* ngx_rce_job.c */
 ngx_int_t ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language,
-    ngx_str_t *code);
+    json_t *input, ngx_uint_t format);
 void ngx_rce_job_subscribe(ngx_rce_redis_t *rr);
 void ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
     const char *reason);

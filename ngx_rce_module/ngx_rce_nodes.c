@@ -472,6 +472,104 @@ ngx_rce_nodes_languages(ngx_rce_worker_t *w)
 }
 
 
+/* the version live nodes advertise for a language, or NULL */
+json_t *
+ngx_rce_nodes_version(ngx_rce_worker_t *w, ngx_str_t *language)
+{
+    ngx_rce_node_t  *node;
+    ngx_uint_t       i;
+    json_t          *v;
+    char             key[NGX_RCE_LANGUAGE_MAX + 1];
+
+    if (language->len > NGX_RCE_LANGUAGE_MAX) {
+        return NULL;
+    }
+
+    ngx_cpystrn((u_char *) key, language->data, language->len + 1);
+
+    node = w->nodes.elts;
+
+    for (i = 0; i < w->nodes.nelts; i++) {
+        v = json_object_get(json_object_get(node[i].json, RCE_NODE_VERSIONS),
+                            key);
+        if (json_is_string(v)) {
+            return v;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* [{"name", "version", "aliases", "compiled"}], sorted by name */
+json_t *
+ngx_rce_nodes_catalogue(ngx_rce_worker_t *w)
+{
+    ngx_rce_node_t  *node;
+    ngx_uint_t       i;
+    size_t           j, k;
+    const char      *alias;
+    json_t          *names, *list, *entry, *aliases, *name, *target,
+                    *compiled, *c;
+    ngx_str_t        lang;
+    ngx_uint_t       is_compiled;
+
+    names = ngx_rce_nodes_languages(w);
+    list = json_array();
+
+    if (names == NULL || list == NULL) {
+        json_decref(names);
+        json_decref(list);
+        return NULL;
+    }
+
+    node = w->nodes.elts;
+
+    json_array_foreach(names, j, name) {
+        lang.data = (u_char *) json_string_value(name);
+        lang.len = json_string_length(name);
+
+        aliases = json_array();
+        is_compiled = 0;
+
+        for (i = 0; i < w->nodes.nelts; i++) {
+            json_object_foreach(node[i].aliases, alias, target) {
+                if (json_equal(target, name)
+                    && ngx_strcmp(alias, json_string_value(name)) != 0)
+                {
+                    json_array_append_new(aliases, json_string(alias));
+                }
+            }
+
+            compiled = json_object_get(node[i].json, RCE_NODE_COMPILED);
+
+            for (k = 0; k < json_array_size(compiled); k++) {
+                c = json_array_get(compiled, k);
+                is_compiled |= json_equal(c, name);
+            }
+
+            if (json_array_size(aliases)) {
+                break;      /* one node's view is enough */
+            }
+        }
+
+        entry = json_pack("{s:O, s:O?, s:o, s:b}",
+                          "name", name,
+                          "version", ngx_rce_nodes_version(w, &lang),
+                          "aliases", aliases,
+                          "compiled", (int) is_compiled);
+
+        if (entry != NULL) {
+            json_array_append_new(list, entry);
+        }
+    }
+
+    json_decref(names);
+
+    return list;
+}
+
+
 /* the /health document: {"redis": ..., "nodes": [...]} */
 json_t *
 ngx_rce_nodes_health(ngx_rce_worker_t *w)

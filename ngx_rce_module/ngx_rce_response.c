@@ -101,7 +101,11 @@ ngx_rce_send_result(ngx_http_request_t *r, ngx_rce_job_t *job,
     ngx_str_t     id;
     size_t        out_len, err_len;
 
-    if (job->json_accept) {
+    if (job->format == NGX_RCE_FORMAT_API) {
+        return ngx_rce_send_json(r, NGX_HTTP_OK, ngx_rce_api_result(result));
+    }
+
+    if (job->format == NGX_RCE_FORMAT_RESULT) {
         b = ngx_create_temp_buf(r->pool, len + 1);
         if (b == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -20,7 +20,7 @@ use Time::HiRes qw(sleep time);
 use Test::More;
 
 use Exporter 'import';
-our @EXPORT_OK = qw(free_port wait_until);
+our @EXPORT_OK = qw(free_port wait_until port_is_free capture);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 
@@ -41,6 +41,9 @@ sub new {
         owner   => $$,
     }, $class;
 
+    # nginx's worker processes (not root) write request bodies under it
+    chmod 0711, $self->{dir};
+
     return $self;
 }
 
@@ -55,6 +58,34 @@ sub free_port {
     my $port = $s->sockport;
     close $s;
     return $port;
+}
+
+# true if nothing listens on 127.0.0.1:$port and we may bind it
+sub port_is_free {
+    my ($port) = @_;
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => $port, Proto => 'tcp', ReuseAddr => 1)
+        or return 0;
+    close $s;
+    return 1;
+}
+
+# run a command (a list, no shell); returns its exit status ($? >> 8, or 128 +
+# signal) and its stdout+stderr
+sub capture {
+    my (@cmd) = @_;
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if (!$pid) {
+        open STDERR, '>&', \*STDOUT;
+        open STDIN, '<', '/dev/null';
+        { exec @cmd }
+        print "exec $cmd[0]: $!\n";
+        POSIX::_exit(127);
+    }
+    my $out = do { local $/; <$fh> } // '';
+    close $fh;
+    my $rc = $? & 127 ? 128 + ($? & 127) : $? >> 8;
+    return ($rc, $out);
 }
 
 # poll $code until it returns true or $timeout seconds pass
@@ -180,6 +211,7 @@ http {
         location /short/ { rce_run; rce_wall_limit 1s; rce_timeout 2s; }
         location /tiny/ { rce_run; rce_output_limit 1k; rce_max_code_size 1k; }
         location = /health { rce_health; }
+        location /api/v1/ { rce_api; rce_wall_limit 5s; rce_timeout 30s; rce_max_files 4; }
         $extra
     }
 }
