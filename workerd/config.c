@@ -40,6 +40,8 @@ static const struct option_def options[] = {
       "Docker Engine API unix socket" },
     { "image-prefix", "RCE_IMAGE_PREFIX", STR(image_prefix), "rce/",
       "language images are named <prefix><language>:latest" },
+    { "runtime", "RCE_RUNTIME", STR(runtime), "",
+      "OCI runtime of job containers, e.g. runsc (gVisor); empty: the engine's default" },
     { "wall-ms", "RCE_WALL_MS", NUM(KIND_LONG, defaults.wall_ms, 1, 3600000), "10000",
       "default wall-clock limit of a job, ms" },
     { "memory-mb", "RCE_MEMORY_MB", NUM(KIND_LONG, defaults.memory_mb, 6, 1048576), "256",
@@ -48,6 +50,8 @@ static const struct option_def options[] = {
       "default limit on processes and threads" },
     { "output-bytes", "RCE_OUTPUT_BYTES", NUM(KIND_LONG, defaults.output_bytes, 1, 16777216), "65536",
       "default cap on stdout and on stderr, bytes each" },
+    { "cpu-ms", "RCE_CPU_MS", NUM(KIND_LONG, defaults.cpu_ms, 1, 3600000), "10000",
+      "default cpu-time limit of a job (user + system, all its processes), ms" },
     { "max-wall-ms", "RCE_MAX_WALL_MS", NUM(KIND_LONG, maxima.wall_ms, 1, 3600000), "30000",
       "largest wall-clock limit a job may ask for, ms" },
     { "max-memory-mb", "RCE_MAX_MEMORY_MB", NUM(KIND_LONG, maxima.memory_mb, 6, 1048576), "1024",
@@ -56,6 +60,8 @@ static const struct option_def options[] = {
       "largest pids limit a job may ask for" },
     { "max-output-bytes", "RCE_MAX_OUTPUT_BYTES", NUM(KIND_LONG, maxima.output_bytes, 1, 16777216),
       "1048576", "largest output cap a job may ask for, bytes" },
+    { "max-cpu-ms", "RCE_MAX_CPU_MS", NUM(KIND_LONG, maxima.cpu_ms, 1, 3600000), "30000",
+      "largest cpu-time limit a job may ask for, ms" },
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -71,7 +77,7 @@ void config_usage(FILE *out)
         snprintf(left, sizeof left, "--%s %s", o->flag, o->kind == KIND_STRING || o->kind == KIND_REDIS
                                                         || o->kind == KIND_NODE ? "VALUE" : "N");
         fprintf(out, "  %-26s %s\n  %-26s   env %s", left, o->help, "", o->env);
-        if (o->dflt)
+        if (o->dflt && *o->dflt)
             fprintf(out, ", default %s", o->dflt);
         fprintf(out, "\n");
     }
@@ -193,6 +199,7 @@ static int check_defaults_within_maxima(const struct config *cfg, char *err, siz
         { "memory-mb", cfg->defaults.memory_mb, cfg->maxima.memory_mb },
         { "pids", cfg->defaults.pids, cfg->maxima.pids },
         { "output-bytes", cfg->defaults.output_bytes, cfg->maxima.output_bytes },
+        { "cpu-ms", cfg->defaults.cpu_ms, cfg->maxima.cpu_ms },
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
         if (pairs[i].dflt > pairs[i].max) {

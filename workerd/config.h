@@ -10,6 +10,7 @@ struct limits {
     long memory_mb;
     long pids;
     long output_bytes;
+    long cpu_ms;            /* cpu time (user + system) of the whole job */
 };
 
 struct config {
@@ -21,6 +22,7 @@ struct config {
     int queue_max;             /* bound on this node's queue, advertised to the gateway */
     char docker_socket[108];
     char image_prefix[128];    /* language images are named <prefix><language> */
+    char runtime[64];          /* OCI runtime of job containers ("runsc" for gVisor); empty: the engine's default */
     struct limits defaults;    /* for a job that names no limit */
     struct limits maxima;      /* a job's limits are clamped to these */
 };

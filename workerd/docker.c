@@ -126,6 +126,19 @@ void docker_describe(const struct docker_response *r, char *buf, size_t len)
     json_decref(j);
 }
 
+int docker_stats_figures(json_t *stats, long long *cpu_ns, long long *memory_bytes)
+{
+    json_t *cpu = json_object_get(json_object_get(json_object_get(stats, "cpu_stats"), "cpu_usage"),
+                                  "total_usage");
+    json_t *mem = json_object_get(stats, "memory_stats");
+    json_t *peak = json_object_get(mem, "max_usage");
+    if (!json_is_integer(peak) || json_integer_value(peak) <= 0)
+        peak = json_object_get(mem, "usage");
+    *cpu_ns = json_is_integer(cpu) && json_integer_value(cpu) > 0 ? json_integer_value(cpu) : -1;
+    *memory_bytes = json_is_integer(peak) && json_integer_value(peak) > 0 ? json_integer_value(peak) : -1;
+    return *cpu_ns >= 0 || *memory_bytes >= 0 ? 0 : -1;
+}
+
 char *docker_label_filter(const char *label)
 {
     char *escaped = NULL, *text = NULL;
@@ -155,8 +168,9 @@ static size_t stream_header(char *ptr, size_t size, size_t nmemb, void *userdata
     return n;
 }
 
-/* Write callback: stream bytes into the demultiplexer. Returning short stops the transfer,
- * which is how reading stops at the output cap. */
+/* Write callback: stream bytes into the demultiplexer. Past the output cap the bytes are
+ * still consumed (and dropped) so the caller may drain the stream to read the wrapper's last
+ * line; returning short, which stops the transfer, is only for bad framing or no memory. */
 static size_t stream_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct docker_stream *s = userdata;
@@ -164,7 +178,7 @@ static size_t stream_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     if (s->status != 200)
         return capture_append(&s->error_body, ptr, n) == 0 ? n : 0;
     s->demux_status = demux_feed(&s->demux, ptr, n, s->out, s->err);
-    return s->demux_status == DEMUX_OK ? n : 0;
+    return s->demux_status == DEMUX_OK || s->demux_status == DEMUX_FULL ? n : 0;
 }
 
 int docker_stream_open(struct docker_stream *s, const char *socket_path, const char *path,
@@ -216,7 +230,7 @@ int docker_stream_step(struct docker_stream *s, long timeout_ms)
             s->finished = true;
             s->result = msg->data.result;
         }
-    if (s->finished || s->demux_status != DEMUX_OK)
+    if (s->finished || s->demux_status == DEMUX_BAD || s->demux_status == DEMUX_NOMEM)
         return 0;
     if (curl_multi_poll(s->multi, NULL, 0, (int)(timeout_ms > 0 ? timeout_ms : 0), NULL) != CURLM_OK)
         return -1;

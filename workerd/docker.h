@@ -42,6 +42,13 @@ void docker_describe(const struct docker_response *r, char *buf, size_t len);
 /* The response body as JSON, or NULL if it is not JSON. */
 json_t *docker_response_json(const struct docker_response *r);
 
+/* Figures of a running container from GET /containers/{id}/stats?stream=false&one-shot=true:
+ * cpu_stats.cpu_usage.total_usage (ns, all its processes so far) and the memory peak (cgroup
+ * v1 memory_stats.max_usage; under cgroup v2, which keeps no peak, the current usage), bytes.
+ * A stopped container answers zeros: then, or when the fields are missing, -1 each.
+ * Returns 0 if at least one figure is known. */
+int docker_stats_figures(json_t *stats, long long *cpu_ns, long long *memory_bytes);
+
 /* URL-encoded filters={"label":[label]} value for list endpoints; malloc'd, NULL if no memory. */
 char *docker_label_filter(const char *label);
 
@@ -55,7 +62,7 @@ struct docker_stream {
     struct capture error_body;      /* body of a non-200 answer, which is not a stream */
     bool headers_done;              /* the attach answered: the container may be started */
     long status;
-    enum demux_status demux_status; /* DEMUX_FULL: a cap was hit and reading stopped */
+    enum demux_status demux_status; /* DEMUX_FULL: a cap was hit; what follows is dropped */
     bool finished;                  /* the transfer is over (stream ended, or aborted) */
     CURLcode result;                /* how it finished */
     char errbuf[CURL_ERROR_SIZE];

@@ -1,12 +1,14 @@
 #include "job.h"
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rce_protocol.h"
+#include "sandbox.h"
 
 /* Copies a string member into *out. Only code (len != NULL) may be empty or hold NUL bytes:
  * the other fields are used as C strings. -1 (reason in err) if missing or unfit. */
@@ -96,7 +98,8 @@ int job_parse(const char *text, size_t len, const struct limits *defaults,
                           &job->limits.memory_mb, err, errlen)
             || take_limit(limits, RCE_LIMIT_PIDS, 1, maxima->pids, &job->limits.pids, err, errlen)
             || take_limit(limits, RCE_LIMIT_OUTPUT_BYTES, 1, maxima->output_bytes,
-                          &job->limits.output_bytes, err, errlen))
+                          &job->limits.output_bytes, err, errlen)
+            || take_limit(limits, RCE_LIMIT_CPU_MS, 1, maxima->cpu_ms, &job->limits.cpu_ms, err, errlen))
             goto fail;
     }
     json_decref(root);
@@ -119,8 +122,10 @@ void job_result_init(struct job_result *r, size_t output_limit)
 {
     memset(r, 0, sizeof *r);
     r->status = RCE_STATUS_IE;
+    r->output_limit = output_limit;
+    r->cpu_ms = r->memory_kb = -1;
     capture_init(&r->out, output_limit);
-    capture_init(&r->err, output_limit);
+    capture_init(&r->err, output_limit + SANDBOX_STATS_MAX);
 }
 
 void job_result_free(struct job_result *r)
@@ -139,17 +144,42 @@ void job_result_fail(struct job_result *r, const char *fmt, ...)
     r->has_exit_code = r->has_signal = false;
 }
 
-void job_result_decide(struct job_result *r, enum kill_cause killed, bool oom_killed, int exit_code)
+void job_result_clip_output(struct job_result *r)
+{
+    struct capture *c[] = { &r->out, &r->err };
+    for (int i = 0; i < 2; i++)
+        if (c[i]->len > r->output_limit) {
+            c[i]->len = r->output_limit;
+            c[i]->overflowed = true;
+        }
+}
+
+bool job_result_finish_output(struct job_result *r)
+{
+    struct sandbox_stats st;
+    if (sandbox_take_stats(r->err.data, &r->err.len, &st)) {
+        r->cpu_ms = st.cpu_us >= 0 ? st.cpu_us / 1000 : -1;
+        r->memory_kb = st.maxrss_kb;
+    }
+    job_result_clip_output(r);
+    return r->out.overflowed || r->err.overflowed;
+}
+
+void job_result_decide(struct job_result *r, enum kill_cause killed, bool oom_killed, int exit_code,
+                       long cpu_limit_ms)
 {
     r->reason[0] = '\0';
     r->has_exit_code = r->has_signal = false;
-    if (killed == KILL_OUTPUT_CAP) {
+    switch (killed) {
+    case KILL_OUTPUT_CAP:
         r->status = RCE_STATUS_OLE;
         return;
-    }
-    if (killed == KILL_DEADLINE) {
+    case KILL_DEADLINE:
+    case KILL_CPU:
         r->status = RCE_STATUS_TLE;
         return;
+    case KILL_NONE:
+        break;
     }
     r->has_exit_code = true;
     r->exit_code = exit_code;
@@ -159,6 +189,8 @@ void job_result_decide(struct job_result *r, enum kill_cause killed, bool oom_ki
     }
     if (oom_killed)
         r->status = RCE_STATUS_MLE;
+    else if ((r->has_signal && r->signal == SIGXCPU) || (r->cpu_ms >= 0 && r->cpu_ms > cpu_limit_ms))
+        r->status = RCE_STATUS_TLE;
     else
         r->status = exit_code == 0 ? RCE_STATUS_OK : RCE_STATUS_RE;
 }
@@ -195,6 +227,9 @@ char *job_result_json(const char *id, const char *language, const char *node,
              | json_object_set_new(root, RCE_RES_STDERR, err)
              | json_object_set_new(root, RCE_RES_TRUNCATED, json_boolean(r->out.overflowed || r->err.overflowed))
              | json_object_set_new(root, RCE_RES_WALL_MS, json_integer(r->wall_ms))
+             | json_object_set_new(root, RCE_RES_CPU_MS, r->cpu_ms >= 0 ? json_integer(r->cpu_ms) : json_null())
+             | json_object_set_new(root, RCE_RES_MEMORY_KB,
+                                   r->memory_kb >= 0 ? json_integer(r->memory_kb) : json_null())
              | json_object_set_new(root, RCE_RES_NODE, json_string(node))
              | json_object_set_new(root, RCE_RES_REASON,
                                    r->reason[0] ? bytes_string(r->reason, strlen(r->reason)) : json_null());

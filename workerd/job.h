@@ -30,7 +30,7 @@ int job_parse(const char *text, size_t len, const struct limits *defaults,
 void job_free(struct job *job);
 
 /* Why we killed a container ourselves, if we did. */
-enum kill_cause { KILL_NONE, KILL_DEADLINE, KILL_OUTPUT_CAP };
+enum kill_cause { KILL_NONE, KILL_DEADLINE, KILL_OUTPUT_CAP, KILL_CPU };
 
 struct job_result {
     const char *status;     /* one of RCE_STATUS_* */
@@ -39,8 +39,11 @@ struct job_result {
     bool has_signal;
     int signal;
     struct capture out;
-    struct capture err;
+    struct capture err;     /* its cap leaves room for the wrapper's figures line */
+    size_t output_limit;    /* the job's cap on each stream */
     long wall_ms;
+    long long cpu_ms;       /* user + system time of all its processes; -1 if unknown */
+    long long memory_kb;    /* peak memory; -1 if unknown */
     char reason[512];       /* IE only; empty otherwise */
 };
 
@@ -50,10 +53,21 @@ void job_result_free(struct job_result *r);
 /* Marks the result IE with a reason (printf-style). */
 void job_result_fail(struct job_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The verdict rules: our own kill decides first (OLE for the output cap, TLE for the
- * deadline); then the kernel's OOM kill as Docker recorded it (MLE); then the exit code:
- * 0 is OK, anything else RE, and a code above 128 also names the killing signal. */
-void job_result_decide(struct job_result *r, enum kill_cause killed, bool oom_killed, int exit_code);
+/* After the output stream ended by itself: takes the wrapper's figures line off the end of
+ * stderr (cpu_ms, memory_kb), then holds stderr to output_limit. Returns true when a stream
+ * went over the cap, which makes the verdict OLE. */
+bool job_result_finish_output(struct job_result *r);
+
+/* Holds both captures to output_limit (after a kill, stderr may hold the reserve too). */
+void job_result_clip_output(struct job_result *r);
+
+/* The verdict rules: our own kill decides first (OLE for the output cap, TLE for the wall
+ * deadline or the cpu total we watched); then the kernel's OOM kill as Docker recorded it
+ * (MLE); then the cpu limit (TLE: SIGXCPU from RLIMIT_CPU, or cpu_ms above cpu_limit_ms);
+ * then the exit code: 0 is OK, anything else RE, and a code above 128 also names the killing
+ * signal. exit_code is ignored when we killed the container. */
+void job_result_decide(struct job_result *r, enum kill_cause killed, bool oom_killed, int exit_code,
+                       long cpu_limit_ms);
 
 /* Encodes the result JSON (output repaired to valid UTF-8); malloc'd, NULL if out of memory.
  * language may be NULL (an unreadable job). */

@@ -47,6 +47,21 @@ void demux_init(struct demux *d)
     memset(d, 0, sizeof *d);
 }
 
+/* Keeps the last DEMUX_TAIL bytes of what passes. */
+static void tail_append(struct demux *d, const char *buf, size_t n)
+{
+    if (n >= DEMUX_TAIL) {
+        memcpy(d->tail, buf + n - DEMUX_TAIL, DEMUX_TAIL);
+        d->tail_len = DEMUX_TAIL;
+        return;
+    }
+    size_t drop = d->tail_len + n > DEMUX_TAIL ? d->tail_len + n - DEMUX_TAIL : 0;
+    memmove(d->tail, d->tail + drop, d->tail_len - drop);
+    d->tail_len -= drop;
+    memcpy(d->tail + d->tail_len, buf, n);
+    d->tail_len += n;
+}
+
 enum demux_status demux_feed(struct demux *d, const char *buf, size_t n, struct capture *out,
                              struct capture *err)
 {
@@ -71,15 +86,28 @@ enum demux_status demux_feed(struct demux *d, const char *buf, size_t n, struct 
         }
         size_t take = d->payload_left < n ? d->payload_left : n;
         struct capture *c = d->stream == 1 ? out : err;
-        if (capture_append(c, buf, take) != 0)
-            return DEMUX_NOMEM;
-        if (c->overflowed)
-            return DEMUX_FULL;
+        if (!d->full) {
+            size_t before = c->len;
+            if (capture_append(c, buf, take) != 0)
+                return DEMUX_NOMEM;
+            if (c->overflowed) {
+                d->full = true;
+                /* The tail starts with the end of what err holds. */
+                size_t keep = err->len < DEMUX_TAIL ? err->len : DEMUX_TAIL;
+                if (keep)
+                    memcpy(d->tail, err->data + err->len - keep, keep);
+                d->tail_len = keep;
+                if (d->stream == 2)
+                    tail_append(d, buf + (c->len - before), take - (c->len - before));
+            }
+        } else if (d->stream == 2) {
+            tail_append(d, buf, take);
+        }
         d->payload_left -= (uint32_t)take;
         buf += take;
         n -= take;
     }
-    return DEMUX_OK;
+    return d->full ? DEMUX_FULL : DEMUX_OK;
 }
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 if the bytes there are not one. */

@@ -13,7 +13,13 @@
 #define QUICK_TIMEOUT_MS 10000L     /* kill, inspect */
 #define ATTACH_TIMEOUT_MS 10000L    /* until the attach answers */
 #define EXIT_GRACE_MS 200           /* the stream ended: time for Docker to record the exit */
+#define STATS_TIMEOUT_MS 2000L      /* figures of a container we are about to kill */
+#define CPU_POLL_MS 200             /* how often the cpu total is read when it can run out first */
+#define OLE_DRAIN_MS 300            /* past the output cap: time for a program that already ended */
 #define CONTAINER_ID_SIZE 65        /* 64 hex digits and the NUL */
+#define KILL_OUTPUT_CAP_ENDED 100   /* over the cap, but it ended by itself: nothing to kill */
+
+_Static_assert(SANDBOX_STATS_MAX <= DEMUX_TAIL, "the figures line must fit in the demux tail");
 
 /* One Docker call whose answer must have status want (or also_ok, e.g. 304 for an already
  * started container). Fails r as IE "<step> failed: ..." otherwise. The response is left in
@@ -49,6 +55,7 @@ static int create_container(struct docker *d, const struct config *cfg, const st
         .run_argv = lang->run_argv, .run_argc = lang->run_argc,
         .code = job->code, .code_len = job->code_len,
         .memory_mb = job->limits.memory_mb, .pids = job->limits.pids,
+        .cpu_ms = job->limits.cpu_ms, .runtime = cfg->runtime,
     };
     json_t *spec = sandbox_container_spec(&sj, err, sizeof err);
     if (!spec) {
@@ -110,15 +117,59 @@ static int await_attach(struct docker_stream *s, struct job_result *r)
     return 0;
 }
 
-/* Reads the output until the stream ends, the deadline passes or a cap is hit. Returns how
- * we must kill the container (KILL_NONE if it ended by itself), or -1 after failing r. */
-static int read_output(struct docker_stream *s, int64_t deadline, struct job_result *r)
+/* Reads the container's cpu total and memory peak through the stats API into r (a figure
+ * the engine does not give stays unknown). Returns the cpu total in ms, or -1. */
+static long long read_stats(struct docker *d, const char *id, struct job_result *r)
 {
+    struct docker_response resp = { 0 };
+    char path[256], err[300];
+    long long cpu_ns = -1, mem = -1;
+    snprintf(path, sizeof path, "/containers/%s/stats?stream=false&one-shot=true", id);
+    if (docker_call(d, "GET", path, NULL, STATS_TIMEOUT_MS, &resp, err, sizeof err) != DOCKER_OK) {
+        log_warn("container %.12s: stats failed: %s", id, err);
+    } else if (resp.status != 200) {
+        docker_describe(&resp, err, sizeof err);
+        log_warn("container %.12s: stats failed: %s", id, err);
+    } else {
+        json_t *stats = docker_response_json(&resp);
+        if (docker_stats_figures(stats, &cpu_ns, &mem) != 0)
+            log_warn("container %.12s: stats gave no figures (it has stopped)", id);
+        json_decref(stats);
+    }
+    docker_response_free(&resp);
+    if (cpu_ns >= 0)
+        r->cpu_ms = cpu_ns / 1000000;
+    if (mem >= 0)
+        r->memory_kb = mem / 1024;
+    return cpu_ns >= 0 ? cpu_ns / 1000000 : -1;
+}
+
+/* Reads the output until the stream ends, the deadline passes, a cap is hit or (when the
+ * cpu limit can run out before the wall one) the container's cpu total reaches cpu_ms: from
+ * t_cpu on, when it could first have used that much on its one CPU, the total is read every
+ * CPU_POLL_MS. RLIMIT_CPU already stops each process at the limit; this catches a job whose
+ * processes add up to it, and runtimes without RLIMIT_CPU (gVisor). Returns how we must kill
+ * the container (KILL_NONE if it ended by itself), or -1 after failing r. */
+static int read_output(struct docker *d, const char *id, struct docker_stream *s, int64_t deadline,
+                       int64_t t_cpu, long cpu_ms, struct job_result *r)
+{
+    int64_t next_cpu_check = t_cpu;
     while (!s->finished && s->demux_status == DEMUX_OK) {
-        int64_t left = deadline - clock_mono_ms();
+        int64_t now = clock_mono_ms();
+        int64_t left = deadline - now;
         if (left <= 0)
             return KILL_DEADLINE;
-        if (docker_stream_step(s, left < 1000 ? left : 1000) != 0) {
+        if (now >= next_cpu_check && next_cpu_check < deadline) {
+            long long used = read_stats(d, id, r);
+            if (used >= cpu_ms)
+                return KILL_CPU;
+            next_cpu_check = clock_mono_ms() + CPU_POLL_MS;
+            continue;
+        }
+        int64_t wait = left < 1000 ? left : 1000;
+        if (next_cpu_check < deadline && next_cpu_check - now < wait)
+            wait = next_cpu_check - now;
+        if (docker_stream_step(s, wait > 0 ? wait : 0) != 0) {
             job_result_fail(r, "reading output failed: curl multi error");
             return -1;
         }
@@ -142,12 +193,61 @@ static int read_output(struct docker_stream *s, int64_t deadline, struct job_res
     return KILL_NONE;
 }
 
+/* Past the output cap Docker may already hold the whole output of a program that has ended
+ * (it reads the container's pipes into memory ahead of us). Reads on, dropping it, for at
+ * most OLE_DRAIN_MS: if the stream ends, the program ended by itself and its figures are at
+ * the end of stderr. Returns true then (the container needs no kill). */
+static bool drain_after_cap(struct docker_stream *s, int64_t deadline, long ms, struct job_result *r)
+{
+    int64_t until = clock_mono_ms() + ms;
+    if (until > deadline)
+        until = deadline;
+    while (!s->finished && s->demux_status == DEMUX_FULL) {
+        int64_t left = until - clock_mono_ms();
+        if (left <= 0 || docker_stream_step(s, left) != 0)
+            return false;
+    }
+    if (!s->finished || s->result != CURLE_OK || s->demux_status != DEMUX_FULL)
+        return false;
+    size_t len = s->demux.tail_len;
+    struct sandbox_stats st;
+    if (sandbox_take_stats(s->demux.tail, &len, &st)) {
+        r->cpu_ms = st.cpu_us >= 0 ? st.cpu_us / 1000 : -1;
+        r->memory_kb = st.maxrss_kb;
+    }
+    return true;
+}
+
+/* The whole container died of SIGKILL (no figures line: the wrapper died too) and Docker's
+ * state has no OOM flag. Under gVisor the kernel's OOM kill takes the whole sandbox, and
+ * Docker may handle the exit before the OOM event, leaving OOMKilled false; the event is
+ * still logged. Looks for it among the engine's events of this container (the last minute,
+ * up to a second from now). */
+static bool oom_event_seen(struct docker *d, const char *id)
+{
+    struct docker_response resp = { 0 };
+    char path[512], err[300], filter[200];
+    snprintf(filter, sizeof filter, "{\"container\":[\"%s\"],\"event\":[\"oom\"]}", id);
+    char *escaped = curl_easy_escape(NULL, filter, 0);
+    if (!escaped)
+        return false;
+    long long now = clock_unix_ms() / 1000;
+    snprintf(path, sizeof path, "/events?since=%lld&until=%lld&filters=%s", now - 60, now + 1, escaped);
+    curl_free(escaped);
+    bool seen = false;
+    if (docker_call(d, "GET", path, NULL, QUICK_TIMEOUT_MS, &resp, err, sizeof err) == DOCKER_OK
+        && resp.status == 200)
+        seen = strstr(resp.body, "\"oom\"") != NULL;
+    docker_response_free(&resp);
+    return seen;
+}
+
 /* The stream has ended: waits for the container to exit (it may close its output and keep
  * running) until the deadline, noting when in *t_exit, then reads its state. Returns KILL_NONE
  * with the verdict decided, KILL_DEADLINE if it still runs at the deadline, or -1 after
  * failing r. */
 static int collect_exit(struct docker *d, const char *id, int64_t deadline, int64_t *t_exit,
-                        struct job_result *r)
+                        const struct job *job, bool over_cap, struct job_result *r)
 {
     struct docker_response resp = { 0 };
     char path[256], err[300];
@@ -176,8 +276,13 @@ static int collect_exit(struct docker *d, const char *id, int64_t deadline, int6
         goto done;
     }
     /* MLE from the kernel's OOM kill as Docker saw it, never guessed from exit code 137. */
-    job_result_decide(r, KILL_NONE, json_is_true(json_object_get(state, "OOMKilled")),
-                      (int)json_integer_value(exit_code));
+    bool oom = json_is_true(json_object_get(state, "OOMKilled"));
+    if (!oom && json_integer_value(exit_code) == 137 && r->cpu_ms < 0)
+        oom = oom_event_seen(d, id);
+    if (oom && r->memory_kb < 0)
+        r->memory_kb = (long long)job->limits.memory_mb * 1024;   /* it reached the limit */
+    job_result_decide(r, over_cap ? KILL_OUTPUT_CAP : KILL_NONE, oom, (int)json_integer_value(exit_code),
+                      job->limits.cpu_ms);
     rc = KILL_NONE;
 done:
     json_decref(info);
@@ -246,14 +351,38 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
     if (step(d, r, "start", "POST", path, NULL, CALL_TIMEOUT_MS, 204, 304, &resp) != 0)
         goto done;
 
-    int killed = read_output(&stream, deadline, r);
+    /* With one CPU the job cannot use cpu_ms sooner than cpu_ms after its start. */
+    int64_t t_cpu = job->limits.cpu_ms < wall ? t_start + job->limits.cpu_ms : deadline;
+    int killed = read_output(d, id, &stream, deadline, t_cpu, job->limits.cpu_ms, r);
     int64_t t_end = clock_mono_ms();
-    if (killed == KILL_NONE)
-        killed = collect_exit(d, id, deadline, &t_end, r);
+    if (killed == KILL_NONE) {
+        /* The wrapper's figures end stderr; an output over the cap by less than their room
+         * was read whole but is still OLE. */
+        bool over_cap = job_result_finish_output(r);
+        killed = collect_exit(d, id, deadline, &t_end, job, over_cap, r);
+    }
     r->wall_ms = (long)(t_end - t_start);
-    if (killed == KILL_DEADLINE || killed == KILL_OUTPUT_CAP) {
-        kill_container(d, id);
-        job_result_decide(r, (enum kill_cause)killed, false, 0);
+    if (killed == KILL_OUTPUT_CAP && drain_after_cap(&stream, deadline, OLE_DRAIN_MS, r))
+        killed = KILL_OUTPUT_CAP_ENDED;
+    if (killed == KILL_DEADLINE || killed == KILL_OUTPUT_CAP || killed == KILL_CPU
+        || killed == KILL_OUTPUT_CAP_ENDED) {
+        if (killed == KILL_DEADLINE || killed == KILL_OUTPUT_CAP)
+            read_stats(d, id, r);      /* the figures so far, while it still runs */
+        /* It stopped meanwhile: its figures are on their way at the end of the stream. */
+        if (killed == KILL_OUTPUT_CAP && r->cpu_ms < 0
+            && drain_after_cap(&stream, deadline + 1000, 1000, r))
+            killed = KILL_OUTPUT_CAP_ENDED;
+        if (killed != KILL_OUTPUT_CAP_ENDED) {
+            /* Hang up first: Docker would not finish the kill while its copy of the output
+             * waits for us to read more. */
+            docker_stream_close(&stream);
+            stream_open = false;
+            kill_container(d, id);
+        } else {
+            killed = KILL_OUTPUT_CAP;
+        }
+        job_result_clip_output(r);
+        job_result_decide(r, (enum kill_cause)killed, false, 0, job->limits.cpu_ms);
     }
 done:
     if (stream_open)

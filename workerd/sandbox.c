@@ -1,15 +1,54 @@
 #include "sandbox.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 
 #include "rce_protocol.h"
 
-/* Writes the code from argv (not from an attach body, which can lose bytes on Docker 20.10),
- * then becomes the run command. $1 = base64 code, $2 = main file, the rest = the run argv. */
-static const char code_loader[] =
-    "printf %s \"$1\" | base64 -d > \"$2\" && shift 2 && exec \"$@\"";
+/* The container's PID 1: a POSIX sh (no docker-init) that
+ *   1. writes the code from argv (not from an attach body, which can lose bytes on Docker
+ *      20.10): $1 = base64 code, $2 = main file, $3 = getrusage's syscall number;
+ *   2. runs the program (the rest of argv) as its child, with an environment of exactly
+ *      PATH, HOME and LANG (not Docker's HOSTNAME, not the shell's PWD). Being a child, the
+ *      program is not PID 1, so `kill -9 $$`, abort() and `kill -9 -1` act as anywhere else
+ *      (PID 1 is shielded from signals it has no handler for, and kill -1 spares it);
+ *   3. once it exits, becomes perl (Essential in Debian, so in every image built on it) and
+ *      SIGKILLs and reaps every process left (daemons, `sleep 1000 &` holding stdout), so
+ *      nothing outlives the program and the output stream ends with it;
+ *   4. writes the figures line (SANDBOX_STATS_MARK) on stderr from getrusage(RUSAGE_CHILDREN)
+ *      of PID 1, which by then has waited for every process of the job, and exits with the
+ *      program's status (128 + n for signal n).
+ * Without perl it still kills what is left (a bounded loop) and exits with the status; the
+ * figures are then unknown. */
+static const char wrapper[] =
+    "printf %s \"$1\" | base64 -d >\"$2\" || exit 126\n"
+    "nr=$3\n"
+    "shift 3\n"
+    "env -i \"PATH=$PATH\" \"HOME=$HOME\" \"LANG=$LANG\" \"$@\"\n"
+    "rc=$?\n"
+    "command -v perl >/dev/null 2>&1 && exec perl -e '\n"
+    "my ($rc, $nr) = @ARGV;\n"
+    "for (1 .. 10000) { kill 9, -1; last if waitpid(-1, 0) <= 0; }\n"
+    "my ($cpu, $rss, $ru) = (\"\", \"\", \"\\0\" x 256);\n"
+    "if ($nr > 0 && syscall($nr, -1, $ru) == 0) {\n"
+    "    my @r = unpack \"q5\", $ru;\n"
+    "    ($cpu, $rss) = ($r[0] * 1000000 + $r[1] + $r[2] * 1000000 + $r[3], $r[4]);\n"
+    "}\n"
+    "syswrite STDERR, \"\\036rce-stats cpu_us=$cpu maxrss_kb=$rss\\n\";\n"
+    "exit $rc;' \"$rc\" \"$nr\"\n"
+    "i=0\n"
+    "while [ $i -lt 100 ] && kill -9 -1 2>/dev/null; do i=$((i + 1)); done\n"
+    "exit $rc\n";
+
+/* getrusage's number for perl's syscall(): the containers run on this machine's kernel. */
+#ifdef SYS_getrusage
+#define GETRUSAGE_NR SYS_getrusage
+#else
+#define GETRUSAGE_NR 0
+#endif
 
 size_t base64_encoded_len(size_t n)
 {
@@ -38,7 +77,8 @@ void base64_encode(const unsigned char *in, size_t n, char *out)
     *out = '\0';
 }
 
-/* The container's command: sh runs the loader with the code, file name and run argv. */
+/* The container's command: sh runs the wrapper with the code, file name, syscall number and
+ * run argv. */
 static json_t *build_cmd(const struct sandbox_job *job, char *err, size_t errlen)
 {
     size_t b64_len = base64_encoded_len(job->code_len);
@@ -47,12 +87,15 @@ static json_t *build_cmd(const struct sandbox_job *job, char *err, size_t errlen
         return NULL;
     }
     char *b64 = malloc(b64_len + 1);
-    json_t *cmd = json_pack("[ssss]", "/bin/sh", "-c", code_loader, "rce");
+    char nr[24];
+    snprintf(nr, sizeof nr, "%d", (int)GETRUSAGE_NR);
+    json_t *cmd = json_pack("[ssss]", "/bin/sh", "-c", wrapper, "rce");
     if (!b64 || !cmd)
         goto fail;
     base64_encode((const unsigned char *)job->code, job->code_len, b64);
     if (json_array_append_new(cmd, json_string(b64)) != 0
-        || json_array_append_new(cmd, json_string(job->main_file)) != 0)
+        || json_array_append_new(cmd, json_string(job->main_file)) != 0
+        || json_array_append_new(cmd, json_string(nr)) != 0)
         goto fail;
     for (size_t i = 0; i < job->run_argc; i++)
         if (json_array_append_new(cmd, json_string(job->run_argv[i])) != 0)
@@ -69,34 +112,110 @@ fail:
 /* Resource limits and isolation: the part of the spec that keeps the host safe. */
 static json_t *build_host_config(const struct sandbox_job *job)
 {
-    const json_int_t memory = (json_int_t)job->memory_mb * 1024 * 1024;
-    const json_int_t file_size = 64 * 1024 * 1024;
-    return json_pack(
-        "{s:s, s:I, s:I, s:I, s:I, s:b, s:b,"
+    const json_int_t mib = 1024 * 1024;
+    const json_int_t memory = (json_int_t)job->memory_mb * mib;
+    const json_int_t file_size = SANDBOX_FSIZE_MB * mib;
+    /* RLIMIT_CPU, per process, whole seconds: SIGXCPU at the soft limit, SIGKILL a second
+     * later. run.c also watches the container's total when the limit is below the wall one. */
+    const json_int_t cpu_s = job->cpu_ms > 0 ? (job->cpu_ms + 999) / 1000 : 3600;
+    /* Under gVisor the container's host tasks are the Sentry's threads and a ptrace stub per
+     * task of the program (~40, then ~5 per process): the job's limit scaled up, so that the
+     * sandbox itself does not run out of threads before the program does. */
+    const bool gvisor = job->runtime && strcmp(job->runtime, "runsc") == 0;
+    const json_int_t pids_limit = gvisor ? (json_int_t)job->pids * SANDBOX_GVISOR_PIDS_PER_TASK
+                                               + SANDBOX_GVISOR_PIDS_BASE
+                                         : (json_int_t)job->pids;
+    char tmpfs_work[160], tmpfs_tmp[160];
+    snprintf(tmpfs_work, sizeof tmpfs_work,
+             "rw,exec,nosuid,nodev,size=%dm,uid=65534,gid=65534,mode=0700", SANDBOX_TMPFS_MB);
+    snprintf(tmpfs_tmp, sizeof tmpfs_tmp, "rw,exec,nosuid,nodev,size=%dm,mode=1777", SANDBOX_TMPFS_MB);
+    json_t *hc = json_pack(
+        "{s:s, s:I, s:I, s:I, s:I, s:b, s:b, s:b, s:s, s:I, s:i, s:[],"
         " s:{s:s, s:s},"
         " s:[s], s:[s],"
-        " s:[{s:s, s:i, s:i}, {s:s, s:I, s:I}, {s:s, s:i, s:i}],"
+        " s:[{s:s, s:i, s:i}, {s:s, s:I, s:I}, {s:s, s:i, s:i}, {s:s, s:I, s:I}],"
         " s:{s:s, s:{}}, s:b}",
         "NetworkMode", "none",
         "Memory", memory,
         "MemorySwap", memory,              /* equal to Memory: no swap on top */
-        "PidsLimit", (json_int_t)job->pids,
+        "PidsLimit", pids_limit,
         "NanoCpus", (json_int_t)1000000000, /* one CPU */
         "ReadonlyRootfs", 1,
-        /* docker-init as PID 1: the kernel shields PID 1 from signals it sends itself, so
-         * without it `kill -9 $$` or abort() would not end the program as they do anywhere else. */
-        "Init", 1,
+        "Privileged", 0,
+        /* Our wrapper is PID 1 (see above), not docker-init. */
+        "Init", 0,
+        "IpcMode", "private",
+        "ShmSize", (json_int_t)SANDBOX_SHM_MB * mib,
+        /* If the host itself runs short of memory, the kernel kills job processes first,
+         * never workerd, dockerd or Redis. */
+        "OomScoreAdj", 1000,
+        "Devices",                         /* none beyond Docker's null, zero, random, ... */
         "Tmpfs",
-            "/work", "rw,exec,nosuid,size=64m,uid=65534,gid=65534,mode=0700",
-            "/tmp", "rw,nosuid,nodev,size=64m,mode=1777",
+            "/work", tmpfs_work,
+            "/tmp", tmpfs_tmp,
         "CapDrop", "ALL",
+        /* Docker's default seccomp profile applies because none other is named here. */
         "SecurityOpt", "no-new-privileges",
         "Ulimits",
-            "Name", "nofile", "Soft", 256, "Hard", 256,
+            "Name", "nofile", "Soft", SANDBOX_NOFILE, "Hard", SANDBOX_NOFILE,
             "Name", "fsize", "Soft", file_size, "Hard", file_size,
             "Name", "core", "Soft", 0, "Hard", 0,
+            "Name", "cpu", "Soft", cpu_s, "Hard", cpu_s + 1,
         "LogConfig", "Type", "none", "Config",  /* output only through our attach */
         "AutoRemove", 0);                   /* we remove it, after reading its state */
+    if (hc && job->runtime && job->runtime[0]
+        && json_object_set_new(hc, "Runtime", json_string(job->runtime)) != 0) {
+        json_decref(hc);
+        return NULL;
+    }
+    return hc;
+}
+
+/* Parses one "key=<digits or nothing>" field of the figures line at p; -1 if malformed. */
+static const char *stats_field(const char *p, const char *end, const char *key, long long *out)
+{
+    size_t klen = strlen(key);
+    if ((size_t)(end - p) < klen || memcmp(p, key, klen) != 0)
+        return NULL;
+    p += klen;
+    long long v = 0;
+    int digits = 0;
+    for (; p < end && *p >= '0' && *p <= '9' && digits < 18; p++, digits++)
+        v = v * 10 + (*p - '0');
+    if (p < end && *p >= '0' && *p <= '9')
+        return NULL;
+    *out = digits ? v : -1;
+    return p;
+}
+
+int sandbox_take_stats(const char *buf, size_t *len, struct sandbox_stats *st)
+{
+    static const char mark[] = SANDBOX_STATS_MARK;
+    const size_t mlen = sizeof mark - 1;
+    st->cpu_us = st->maxrss_kb = -1;
+    size_t n = *len;
+    if (n < mlen + 1 || buf[n - 1] != '\n')
+        return 0;
+    /* The line starts at the last mark within reach of the end. */
+    size_t from = n > SANDBOX_STATS_MAX ? n - SANDBOX_STATS_MAX : 0, at = (size_t)-1;
+    for (size_t i = n - mlen; i + 1 > from; i--) {
+        if (memcmp(buf + i, mark, mlen) == 0) {
+            at = i;
+            break;
+        }
+        if (i == 0)
+            break;
+    }
+    if (at == (size_t)-1)
+        return 0;
+    const char *p = buf + at + mlen, *end = buf + n - 1;
+    struct sandbox_stats s;
+    if (!(p = stats_field(p, end, "cpu_us=", &s.cpu_us)) || p >= end || *p++ != ' '
+        || !(p = stats_field(p, end, "maxrss_kb=", &s.maxrss_kb)) || p != end)
+        return 0;
+    *st = s;
+    *len = at;
+    return 1;
 }
 
 json_t *sandbox_container_spec(const struct sandbox_job *job, char *err, size_t errlen)
@@ -121,6 +240,7 @@ json_t *sandbox_container_spec(const struct sandbox_job *job, char *err, size_t 
         "User", "65534:65534",             /* nobody:nogroup */
         "WorkingDir", "/work",
         "Hostname", "sandbox",
+        /* What the wrapper passes on to the program, and all it passes on. */
         "Env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp",
                "LANG=C.UTF-8",
         "NetworkDisabled", 1,

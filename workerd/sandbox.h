@@ -20,7 +20,37 @@ struct sandbox_job {
     size_t code_len;
     long memory_mb;
     long pids;
+    long cpu_ms;                 /* RLIMIT_CPU of every process: ceil(cpu_ms / 1000) s */
+    const char *runtime;         /* HostConfig.Runtime; NULL or "" for the engine's default */
 };
+
+/* Fixed parts of the sandbox (the per-job parts are in struct sandbox_job). */
+#define SANDBOX_TMPFS_MB 64          /* /work and /tmp, each; counted in the job's memory too */
+#define SANDBOX_SHM_MB 64            /* /dev/shm */
+#define SANDBOX_FSIZE_MB 32          /* RLIMIT_FSIZE: one file at most this big (EFBIG/SIGXFSZ) */
+#define SANDBOX_NOFILE 256           /* RLIMIT_NOFILE */
+#define SANDBOX_GVISOR_PIDS_BASE 64  /* runsc: host tasks of the Sentry ... */
+#define SANDBOX_GVISOR_PIDS_PER_TASK 8  /* ... and per task of the program */
+
+/* The wrapper, PID 1 of the container, ends stderr with one line of figures after the
+ * program exited and every process it left was killed and reaped:
+ *   SANDBOX_STATS_MARK "cpu_us=<n> maxrss_kb=<n>\n"     (a value may be empty: unknown)
+ * cpu_us is the user + system time of every process of the job, maxrss_kb the peak resident
+ * set of its largest process (getrusage RUSAGE_CHILDREN). */
+#define SANDBOX_STATS_MARK "\036rce-stats "
+#define SANDBOX_STATS_MAX 96         /* bytes the line can take: room kept beyond the stderr cap */
+
+struct sandbox_stats {
+    long long cpu_us;       /* -1: unknown */
+    long long maxrss_kb;    /* -1: unknown */
+};
+
+/* Looks for the figures line at the very end of stderr (buf, *len bytes). If it is there,
+ * fills st, removes the line (*len shrinks) and returns 1; otherwise leaves both alone, sets
+ * st to unknown and returns 0. Only a line at the end counts: the wrapper writes it last,
+ * after every process of the program is dead, so an imitation printed by the program is
+ * never at the end and stays part of its output. */
+int sandbox_take_stats(const char *buf, size_t *len, struct sandbox_stats *st);
 
 /* Builds the body of POST /containers/create. Returns NULL with the reason in err when the
  * code is too large ("code too large for this node") or memory runs out. */

@@ -7,7 +7,7 @@
 static const char *env_vars[] = {
     "RCE_REDIS", "RCE_NODE", "RCE_SLOTS", "RCE_DOCKER_SOCKET", "RCE_IMAGE_PREFIX", "RCE_WALL_MS",
     "RCE_MEMORY_MB", "RCE_PIDS", "RCE_OUTPUT_BYTES", "RCE_MAX_WALL_MS", "RCE_MAX_MEMORY_MB",
-    "RCE_MAX_PIDS", "RCE_MAX_OUTPUT_BYTES",
+    "RCE_MAX_PIDS", "RCE_MAX_OUTPUT_BYTES", "RCE_RUNTIME", "RCE_CPU_MS", "RCE_MAX_CPU_MS",
 };
 
 static void clear_env(void)
@@ -40,6 +40,8 @@ static void test_defaults(void)
     assert(cfg.defaults.wall_ms == 10000 && cfg.defaults.memory_mb == 256 && cfg.defaults.pids == 64
            && cfg.defaults.output_bytes == 65536);
     assert(cfg.maxima.wall_ms == 30000);
+    assert(cfg.defaults.cpu_ms == 10000 && cfg.maxima.cpu_ms == 30000);
+    assert(cfg.runtime[0] == '\0');                     /* the engine's default runtime */
 }
 
 static void test_flags_win_over_env(void)
@@ -56,6 +58,10 @@ static void test_flags_win_over_env(void)
     assert(cfg.defaults.wall_ms == 500);
     assert(PARSE(&cfg, err, "--redis", "redis.local", "--name", "x") == CONFIG_OK);
     assert(STREQ(cfg.redis_host, "redis.local") && cfg.redis_port == 6379);
+    setenv("RCE_RUNTIME", "runsc", 1);
+    assert(PARSE(&cfg, err, "--name", "x", "--cpu-ms", "2000") == CONFIG_OK);
+    assert(STREQ(cfg.runtime, "runsc") && cfg.defaults.cpu_ms == 2000);
+    assert(PARSE(&cfg, err, "--name", "x", "--cpu-ms", "40000") == CONFIG_ERROR && strstr(err, "--max-cpu-ms"));
     clear_env();
 }
 

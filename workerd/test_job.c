@@ -4,10 +4,13 @@
 
 #include "job.h"
 #include "rce_protocol.h"
+#include "sandbox.h"
 #include "test.h"
 
-static const struct limits defaults = { .wall_ms = 10000, .memory_mb = 256, .pids = 64, .output_bytes = 65536 };
-static const struct limits maxima = { .wall_ms = 30000, .memory_mb = 1024, .pids = 256, .output_bytes = 1048576 };
+static const struct limits defaults = { .wall_ms = 10000, .memory_mb = 256, .pids = 64, .output_bytes = 65536,
+                                        .cpu_ms = 10000 };
+static const struct limits maxima = { .wall_ms = 30000, .memory_mb = 1024, .pids = 256, .output_bytes = 1048576,
+                                      .cpu_ms = 30000 };
 
 static int parse(const char *text, struct job *job, char *err)
 {
@@ -20,7 +23,7 @@ static void test_parse_full_job_and_clamp(void)
     char err[256];
     assert(parse("{\"id\":\"a1\",\"language\":\"python\",\"code\":\"print(1)\",\"reply_to\":\"rce:reply:w1\","
                  "\"enqueued_ms\":1700000000000,\"deadline_ms\":1700000030000,"
-                 "\"limits\":{\"wall_ms\":99999,\"memory_mb\":1,\"pids\":32}}", &job, err) == 0);
+                 "\"limits\":{\"wall_ms\":99999,\"memory_mb\":1,\"pids\":32,\"cpu_ms\":1500}}", &job, err) == 0);
     assert(STREQ(job.id, "a1") && STREQ(job.language, "python") && STREQ(job.reply_to, "rce:reply:w1"));
     assert(job.code_len == 8 && STREQ(job.code, "print(1)"));
     assert(job.enqueued_ms == 1700000000000 && job.deadline_ms == 1700000030000);
@@ -28,6 +31,14 @@ static void test_parse_full_job_and_clamp(void)
     assert(job.limits.memory_mb == JOB_MIN_MEMORY_MB);   /* raised to Docker's floor */
     assert(job.limits.pids == 32);
     assert(job.limits.output_bytes == 65536);            /* absent: the default */
+    assert(job.limits.cpu_ms == 1500);
+    job_free(&job);
+    assert(parse("{\"id\":\"a1\",\"language\":\"python\",\"code\":\"\",\"reply_to\":\"r\","
+                 "\"limits\":{\"cpu_ms\":1000000}}", &job, err) == 0);
+    assert(job.limits.cpu_ms == 30000);                  /* clamped to the maximum */
+    job_free(&job);
+    assert(parse("{\"id\":\"a1\",\"language\":\"python\",\"code\":\"\",\"reply_to\":\"r\","
+                 "\"limits\":{\"cpu_ms\":-5}}", &job, err) == -1 && strstr(err, "limits.cpu_ms"));
     job_free(&job);
 }
 
@@ -75,12 +86,19 @@ static void test_parse_invalid_jobs(void)
     job_free(&job);
 }
 
-static struct job_result decide(enum kill_cause killed, bool oom, int exit_code)
+static struct job_result decide_cpu(enum kill_cause killed, bool oom, int exit_code, long long cpu_ms)
 {
     struct job_result r;
     job_result_init(&r, 16);
-    job_result_decide(&r, killed, oom, exit_code);
+    r.cpu_ms = cpu_ms;
+    job_result_decide(&r, killed, oom, exit_code, 1000);
+    job_result_free(&r);
     return r;
+}
+
+static struct job_result decide(enum kill_cause killed, bool oom, int exit_code)
+{
+    return decide_cpu(killed, oom, exit_code, -1);
 }
 
 static void test_verdicts(void)
@@ -103,6 +121,23 @@ static void test_verdicts(void)
     assert(STREQ(r.status, RCE_STATUS_TLE) && !r.has_exit_code && !r.has_signal);
     r = decide(KILL_OUTPUT_CAP, false, 0);
     assert(STREQ(r.status, RCE_STATUS_OLE) && !r.has_exit_code);
+    /* The cpu limit (1000 ms here): our own watch, RLIMIT_CPU's SIGXCPU, or the total. */
+    r = decide(KILL_CPU, false, 0);
+    assert(STREQ(r.status, RCE_STATUS_TLE) && !r.has_exit_code);
+    r = decide_cpu(KILL_NONE, false, 128 + 24, 1003);
+    assert(STREQ(r.status, RCE_STATUS_TLE) && r.has_signal && r.signal == 24);
+    r = decide_cpu(KILL_NONE, false, 128 + 24, -1);             /* SIGXCPU, figures unknown */
+    assert(STREQ(r.status, RCE_STATUS_TLE));
+    r = decide_cpu(KILL_NONE, false, 137, 2001);                 /* SIGKILL at the hard limit */
+    assert(STREQ(r.status, RCE_STATUS_TLE) && r.signal == 9);
+    r = decide_cpu(KILL_NONE, false, 0, 1001);                   /* exited, but used too much */
+    assert(STREQ(r.status, RCE_STATUS_TLE) && r.exit_code == 0);
+    r = decide_cpu(KILL_NONE, false, 0, 1000);                   /* exactly the limit is fine */
+    assert(STREQ(r.status, RCE_STATUS_OK));
+    r = decide_cpu(KILL_NONE, true, 137, 5000);                  /* the OOM kill names the cause */
+    assert(STREQ(r.status, RCE_STATUS_MLE));
+    r = decide_cpu(KILL_NONE, false, 3, 10);
+    assert(STREQ(r.status, RCE_STATUS_RE) && r.exit_code == 3);
     job_result_init(&r, 16);
     assert(STREQ(r.status, RCE_STATUS_IE));     /* nothing decided is an internal error */
     job_result_fail(&r, "create failed: HTTP %d %s", 404, "No such image");
@@ -115,8 +150,10 @@ static void test_result_json(void)
     job_result_init(&r, 4);
     capture_append(&r.out, "ab\xff" "cd", 5);       /* clipped to 4, with an invalid byte */
     capture_append(&r.err, "e", 1);
-    job_result_decide(&r, KILL_OUTPUT_CAP, false, 0);
+    job_result_clip_output(&r);
+    job_result_decide(&r, KILL_OUTPUT_CAP, false, 0, 1000);
     r.wall_ms = 42;
+    r.cpu_ms = 7;
     char *text = job_result_json("id1", "sh", "n1", &r);
     assert(text);
     json_t *j = json_loads(text, 0, NULL);
@@ -132,7 +169,9 @@ static void test_result_json(void)
     assert(json_integer_value(json_object_get(j, RCE_RES_WALL_MS)) == 42);
     assert(STREQ(json_string_value(json_object_get(j, RCE_RES_NODE)), "n1"));
     assert(json_is_null(json_object_get(j, RCE_RES_REASON)));
-    assert(json_object_size(j) == 11);
+    assert(json_integer_value(json_object_get(j, RCE_RES_CPU_MS)) == 7);
+    assert(json_is_null(json_object_get(j, RCE_RES_MEMORY_KB)));      /* unknown */
+    assert(json_object_size(j) == 13);
     json_decref(j);
     free(text);
     job_result_free(&r);
@@ -150,6 +189,34 @@ static void test_result_json(void)
     job_result_free(&r);
 }
 
+static void test_finish_output(void)
+{
+    struct job_result r;
+    /* The figures line is taken off stderr; the program's own output stays whole. */
+    job_result_init(&r, 8);
+    capture_append(&r.out, "out", 3);
+    const char tail[] = "no newline" SANDBOX_STATS_MARK "cpu_us=12345 maxrss_kb=7600\n";
+    capture_append(&r.err, tail, sizeof tail - 1);          /* 10 bytes + figures: over 8 */
+    assert(!r.err.overflowed);                                /* the reserve took the figures */
+    assert(job_result_finish_output(&r));                     /* 10 > 8: OLE */
+    assert(r.cpu_ms == 12 && r.memory_kb == 7600);
+    assert(r.err.len == 8 && memcmp(r.err.data, "no newli", 8) == 0 && r.err.overflowed);
+    job_result_free(&r);
+
+    job_result_init(&r, 64);
+    const char ok[] = "err\n" SANDBOX_STATS_MARK "cpu_us= maxrss_kb=\n";   /* figures unknown */
+    capture_append(&r.err, ok, sizeof ok - 1);
+    assert(!job_result_finish_output(&r));
+    assert(r.cpu_ms == -1 && r.memory_kb == -1 && r.err.len == 4);
+    job_result_free(&r);
+
+    /* No figures (a wrapper killed before it wrote them): stderr untouched. */
+    job_result_init(&r, 64);
+    capture_append(&r.err, "plain\n", 6);
+    assert(!job_result_finish_output(&r) && r.err.len == 6 && r.cpu_ms == -1);
+    job_result_free(&r);
+}
+
 int main(void)
 {
     RUN(test_parse_full_job_and_clamp);
@@ -158,5 +225,6 @@ int main(void)
     RUN(test_parse_invalid_jobs);
     RUN(test_verdicts);
     RUN(test_result_json);
+    RUN(test_finish_output);
     return REPORT("test_job");
 }

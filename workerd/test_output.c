@@ -64,6 +64,35 @@ static void test_demux_stops_at_cap(void)
     assert(demux_feed(&d, (const char *)stream, len, &out, &err) == DEMUX_FULL);
     assert(out.overflowed && out.len == 4 && memcmp(out.data, "0123", 4) == 0);
     assert(!err.overflowed);
+    /* Past the cap the stream is still parsed, its payloads dropped but stderr's last bytes. */
+    len = frame(stream, 2, "ab");
+    len += frame(stream + len, 1, "more out");
+    len += frame(stream + len, 2, "cd\n");
+    assert(demux_feed(&d, (const char *)stream, len, &out, &err) == DEMUX_FULL);
+    assert(out.len == 4 && err.len == 0);
+    assert(d.tail_len == 5 && memcmp(d.tail, "abcd\n", 5) == 0);
+    assert(demux_feed(&d, "\x03\0\0\0\0\0\0\0", 8, &out, &err) == DEMUX_BAD);
+    capture_free(&out);
+    capture_free(&err);
+
+    /* stderr over its cap: the tail starts with what err holds. */
+    demux_init(&d);
+    capture_init(&out, 4);
+    capture_init(&err, 4);
+    char big[DEMUX_TAIL * 2 + 16];
+    memset(big, 'x', sizeof big);
+    big[sizeof big - 1] = '\n';
+    len = frame(stream, 2, "012");
+    assert(demux_feed(&d, (const char *)stream, len, &out, &err) == DEMUX_OK);
+    len = frame(stream, 2, "34567");
+    assert(demux_feed(&d, (const char *)stream, len, &out, &err) == DEMUX_FULL);
+    assert(err.len == 4 && d.tail_len == 8 && memcmp(d.tail, "01234567", 8) == 0);
+    unsigned char header[8] = { 2, 0, 0, 0, 0, 0, 0, 0 };
+    header[6] = (unsigned char)(sizeof big >> 8);
+    header[7] = (unsigned char)(sizeof big & 0xff);
+    assert(demux_feed(&d, (const char *)header, 8, &out, &err) == DEMUX_FULL);
+    assert(demux_feed(&d, big, sizeof big, &out, &err) == DEMUX_FULL);
+    assert(d.tail_len == DEMUX_TAIL && d.tail[DEMUX_TAIL - 1] == '\n' && d.tail[0] == 'x');
     capture_free(&out);
     capture_free(&err);
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "rce_protocol.h"
+#include "docker.h"
 #include "sandbox.h"
 #include "test.h"
 
@@ -31,7 +32,7 @@ static struct sandbox_job example(const char *code, size_t len)
     return (struct sandbox_job){
         .job_id = "job-7", .node = "n1", .image = "rce/python:latest", .main_file = "main.py",
         .run_argv = run_argv, .run_argc = 3, .code = code, .code_len = len,
-        .memory_mb = 128, .pids = 50,
+        .memory_mb = 128, .pids = 50, .cpu_ms = 1500, .runtime = NULL,
     };
 }
 
@@ -64,12 +65,14 @@ static void test_spec_settings(void)
     assert(json_is_array(entrypoint) && json_array_size(entrypoint) == 0);
 
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 9);
+    assert(json_array_size(cmd) == 10);
     assert(STREQ(str_at(cmd, 0), "/bin/sh") && STREQ(str_at(cmd, 1), "-c"));
     assert(strstr(str_at(cmd, 2), "base64 -d") && STREQ(str_at(cmd, 3), "rce"));
+    assert(strstr(str_at(cmd, 2), "env -i") && strstr(str_at(cmd, 2), "kill 9, -1"));
     assert(STREQ(str_at(cmd, 4), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
     assert(STREQ(str_at(cmd, 5), "main.py"));
-    assert(STREQ(str_at(cmd, 6), "python3") && STREQ(str_at(cmd, 7), "-u") && STREQ(str_at(cmd, 8), "main.py"));
+    assert(atoi(str_at(cmd, 6)) > 0);                  /* getrusage's syscall number */
+    assert(STREQ(str_at(cmd, 7), "python3") && STREQ(str_at(cmd, 8), "-u") && STREQ(str_at(cmd, 9), "main.py"));
 
     json_t *hc = json_object_get(spec, "HostConfig");
     assert(STREQ(json_string_value(json_object_get(hc, "NetworkMode")), "none"));
@@ -78,7 +81,13 @@ static void test_spec_settings(void)
     assert(json_integer_value(json_object_get(hc, "PidsLimit")) == 50);
     assert(json_integer_value(json_object_get(hc, "NanoCpus")) == 1000000000);
     assert(json_is_true(json_object_get(hc, "ReadonlyRootfs")));
-    assert(json_is_true(json_object_get(hc, "Init")));
+    assert(json_is_false(json_object_get(hc, "Init")));          /* the wrapper is PID 1 */
+    assert(json_is_false(json_object_get(hc, "Privileged")));
+    assert(STREQ(json_string_value(json_object_get(hc, "IpcMode")), "private"));
+    assert(json_array_size(json_object_get(hc, "Devices")) == 0);
+    assert(json_integer_value(json_object_get(hc, "ShmSize")) == SANDBOX_SHM_MB * 1024 * 1024);
+    assert(json_integer_value(json_object_get(hc, "OomScoreAdj")) == 1000);
+    assert(!json_object_get(hc, "Runtime"));                      /* the engine's default */
     assert(json_is_false(json_object_get(hc, "AutoRemove")));
     json_t *tmpfs = json_object_get(hc, "Tmpfs");
     assert(strstr(json_string_value(json_object_get(tmpfs, "/work")), "uid=65534"));
@@ -86,12 +95,77 @@ static void test_spec_settings(void)
     assert(STREQ(str_at(json_object_get(hc, "CapDrop"), 0), "ALL"));
     assert(STREQ(str_at(json_object_get(hc, "SecurityOpt"), 0), "no-new-privileges"));
     json_t *ulimits = json_object_get(hc, "Ulimits");
-    assert(json_array_size(ulimits) == 3);
+    assert(json_array_size(ulimits) == 4);
     assert(STREQ(json_string_value(json_object_get(json_array_get(ulimits, 0), "Name")), "nofile"));
-    assert(json_integer_value(json_object_get(json_array_get(ulimits, 1), "Hard")) == 64 * 1024 * 1024);
+    assert(json_integer_value(json_object_get(json_array_get(ulimits, 1), "Hard")) == SANDBOX_FSIZE_MB * 1024 * 1024);
     assert(json_integer_value(json_object_get(json_array_get(ulimits, 2), "Soft")) == 0);
+    json_t *cpu = json_array_get(ulimits, 3);                      /* 1500 ms: 2 s, kill at 3 s */
+    assert(STREQ(json_string_value(json_object_get(cpu, "Name")), "cpu"));
+    assert(json_integer_value(json_object_get(cpu, "Soft")) == 2 && json_integer_value(json_object_get(cpu, "Hard")) == 3);
     assert(STREQ(json_string_value(json_object_get(json_object_get(hc, "LogConfig"), "Type")), "none"));
     json_decref(spec);
+}
+
+static void test_runtime(void)
+{
+    char err[128];
+    struct sandbox_job job = example("1", 1);
+    job.runtime = "runsc";
+    json_t *spec = sandbox_container_spec(&job, err, sizeof err);
+    assert(spec);
+    assert(STREQ(json_string_value(json_object_get(json_object_get(spec, "HostConfig"), "Runtime")), "runsc"));
+    assert(json_integer_value(json_object_get(json_object_get(spec, "HostConfig"), "PidsLimit"))
+           == 50 * SANDBOX_GVISOR_PIDS_PER_TASK + SANDBOX_GVISOR_PIDS_BASE);
+    json_decref(spec);
+    job.runtime = "";
+    spec = sandbox_container_spec(&job, err, sizeof err);
+    assert(!json_object_get(json_object_get(spec, "HostConfig"), "Runtime"));
+    json_decref(spec);
+}
+
+static void take(const char *text, int want, long long cpu, long long rss, size_t left)
+{
+    size_t len = strlen(text);
+    struct sandbox_stats st;
+    assert(sandbox_take_stats(text, &len, &st) == want);
+    assert(st.cpu_us == cpu && st.maxrss_kb == rss && len == left);
+}
+
+static void test_take_stats(void)
+{
+    take("", 0, -1, -1, 0);
+    take(SANDBOX_STATS_MARK "cpu_us=5 maxrss_kb=6\n", 1, 5, 6, 0);
+    take("x\n" SANDBOX_STATS_MARK "cpu_us=1234567 maxrss_kb=\n", 1, 1234567, -1, 2);
+    /* Only the last line, and only at the very end, counts. */
+    take(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1\n" "ab" SANDBOX_STATS_MARK "cpu_us=2 maxrss_kb=3\n", 1, 2, 3,
+         strlen(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1\n" "ab"));
+    take(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1\ntrailing\n", 0, -1, -1,
+         strlen(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1\ntrailing\n"));
+    take(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1", 0, -1, -1, strlen(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1"));
+    take(SANDBOX_STATS_MARK "cpu_us=x maxrss_kb=1\n", 0, -1, -1, strlen(SANDBOX_STATS_MARK "cpu_us=x maxrss_kb=1\n"));
+    take(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1 extra\n", 0, -1, -1,
+         strlen(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1 extra\n"));
+    take(SANDBOX_STATS_MARK "cpu_us=99999999999999999999 maxrss_kb=1\n", 0, -1, -1,
+         strlen(SANDBOX_STATS_MARK "cpu_us=99999999999999999999 maxrss_kb=1\n"));
+}
+
+static void test_stats_figures(void)
+{
+    long long cpu, mem;
+    json_t *running = json_loads("{\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":73212166}},"
+                                 "\"memory_stats\":{\"usage\":1000,\"max_usage\":108539904}}", 0, NULL);
+    assert(docker_stats_figures(running, &cpu, &mem) == 0 && cpu == 73212166 && mem == 108539904);
+    json_t *v2 = json_loads("{\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":5}},"
+                            "\"memory_stats\":{\"usage\":4096}}", 0, NULL);
+    assert(docker_stats_figures(v2, &cpu, &mem) == 0 && cpu == 5 && mem == 4096);
+    /* A stopped container (cgroup v1, Docker 20.10): zeros and empty objects. */
+    json_t *stopped = json_loads("{\"cpu_stats\":{\"cpu_usage\":{\"total_usage\":0}},\"memory_stats\":{}}",
+                                 0, NULL);
+    assert(docker_stats_figures(stopped, &cpu, &mem) == -1 && cpu == -1 && mem == -1);
+    assert(docker_stats_figures(NULL, &cpu, &mem) == -1);
+    json_decref(running);
+    json_decref(v2);
+    json_decref(stopped);
 }
 
 static void test_code_size_cap(void)
@@ -116,5 +190,8 @@ int main(void)
     RUN(test_base64_rfc4648_vectors);
     RUN(test_spec_settings);
     RUN(test_code_size_cap);
+    RUN(test_runtime);
+    RUN(test_take_stats);
+    RUN(test_stats_figures);
     return REPORT("test_sandbox");
 }

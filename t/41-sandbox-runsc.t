@@ -1,0 +1,20 @@
+#!/usr/bin/perl
+# The hostile suite again with workerd --runtime runsc: every job container in
+# gVisor.  Skipped, saying why, when the Docker engine has no runsc runtime
+# (apt-get install runsc, then register it: see README "Security model";
+# ./deploy.sh test does both as root).
+
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib", "$FindBin::Bin/hostile";
+use Test::More;
+
+my $runtimes = `docker info -f '{{json .Runtimes}}' 2>/dev/null` // '';
+plan skip_all => 'the Docker engine has no runsc runtime registered (apt-get install runsc and add it to '
+    . '/etc/docker/daemon.json with runtimeArgs ["--network=none"], then kill -HUP dockerd)'
+    unless $runtimes =~ /"runsc"/;
+
+require HostileSuite;
+HostileSuite::run(runtime => 'runsc');
+done_testing;
