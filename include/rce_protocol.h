@@ -87,8 +87,10 @@
 #define RCE_NODE_QUEUED             "queued"         /* integer: LLEN of its queue */
 #define RCE_NODE_QUEUE_MAX          "queue_max"      /* integer: the gateway queues no more */
 #define RCE_NODE_DRAINING           "draining"       /* bool: SIGTERM received */
+#define RCE_NODE_BEAT               "beat"           /* integer: counts heartbeats */
 #define RCE_NODE_VERSIONS           "versions"       /* object: language -> version */
 #define RCE_NODE_COMPILED           "compiled"       /* array: languages with a compile step */
+#define RCE_NODE_BENCH              "bench"          /* true: --bench-no-container, jobs are not run */
 
 /* Docker labels on job containers and on language images. */
 #define RCE_LABEL_JOB               "rce.job"        /* container: job id */
@@ -97,6 +99,9 @@
 #define RCE_LABEL_ALIASES           "rce.aliases"    /* image: space-separated aliases */
 #define RCE_LABEL_MAIN              "rce.main"       /* image: main file name */
 #define RCE_LABEL_RUN               "rce.run"        /* image: JSON array, the run command */
+#define RCE_LABEL_COMPILE           "rce.compile"    /* image: JSON array, the compile command */
+#define RCE_LABEL_VERSION           "rce.version"    /* image: the toolchain's version */
+#define RCE_LABEL_LIMITS            "rce.limits"     /* image: JSON object, limits the language needs */
 
 
 #endif /* RCE_PROTOCOL_H */

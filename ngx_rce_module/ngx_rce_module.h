@@ -111,8 +111,10 @@ typedef struct {
     ngx_uint_t                  slots;
     ngx_uint_t                  load;        /* busy + queued, as reported */
     ngx_uint_t                  queued;      /* as reported */
+    ngx_uint_t                  busy;        /* as reported */
     ngx_uint_t                  queue_max;   /* 0: no bound */
     ngx_uint_t                  sent;        /* jobs we pushed since */
+    json_int_t                  beat;        /* which heartbeat the report is */
     unsigned                    draining:1;
 } ngx_rce_node_t;
 

@@ -18,7 +18,9 @@ static void ngx_rce_nodes_values(redisAsyncContext *ac, void *reply,
 static ngx_int_t ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value,
     ngx_log_t *log);
 static void ngx_rce_nodes_done(ngx_rce_worker_t *w);
+static void ngx_rce_nodes_carry(ngx_rce_worker_t *w, ngx_array_t *nodes);
 static ngx_uint_t ngx_rce_node_has(ngx_rce_node_t *node, ngx_str_t *language);
+
 
 
 void
@@ -182,6 +184,7 @@ ngx_rce_nodes_values(redisAsyncContext *ac, void *reply, void *data)
         }
     }
 
+    ngx_rce_nodes_carry(w, &nodes);
     ngx_rce_nodes_free(w);
 
     w->nodes = nodes;
@@ -198,7 +201,8 @@ static ngx_int_t
 ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value, ngx_log_t *log)
 {
     ngx_rce_node_t  *node;
-    json_t          *json, *name, *slots, *busy, *queued, *queue_max, *draining;
+    json_t          *json, *name, *slots, *busy, *queued, *queue_max, *draining,
+                    *beat;
     json_error_t     err;
 
     json = json_loadb(value->str, value->len, 0, &err);
@@ -215,6 +219,7 @@ ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value, ngx_log_t *log)
     queued = json_object_get(json, RCE_NODE_QUEUED);
     queue_max = json_object_get(json, RCE_NODE_QUEUE_MAX);
     draining = json_object_get(json, RCE_NODE_DRAINING);
+    beat = json_object_get(json, RCE_NODE_BEAT);
 
     if (!json_is_string(name) || !json_is_integer(slots)
         || json_integer_value(slots) <= 0)
@@ -242,13 +247,43 @@ ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value, ngx_log_t *log)
     node->queue_max = json_is_integer(queue_max)
                       && json_integer_value(queue_max) > 0
                       ? (ngx_uint_t) json_integer_value(queue_max) : 0;
-    node->load = node->queued
-                 + (json_is_integer(busy) && json_integer_value(busy) > 0
-                    ? (ngx_uint_t) json_integer_value(busy) : 0);
+    node->busy = json_is_integer(busy) && json_integer_value(busy) > 0
+                 ? (ngx_uint_t) json_integer_value(busy) : 0;
+    node->load = node->queued + node->busy;
     node->sent = 0;
+    node->beat = json_is_integer(beat) ? json_integer_value(beat) : -1;
     node->draining = json_is_true(draining);
 
     return NGX_OK;
+}
+
+
+/*
+ * A node's report counts the jobs we sent only once it has heartbeaten
+ * since: until then the jobs sent stay added to it.
+ */
+static void
+ngx_rce_nodes_carry(ngx_rce_worker_t *w, ngx_array_t *nodes)
+{
+    ngx_rce_node_t  *old, *node;
+    ngx_uint_t       i, j;
+
+    old = w->nodes.elts;
+    node = nodes->elts;
+
+    for (i = 0; i < nodes->nelts; i++) {
+        for (j = 0; j < w->nodes.nelts; j++) {
+            if (old[j].beat == node[i].beat && node[i].beat >= 0
+                && old[j].name.len == node[i].name.len
+                && ngx_strncmp(old[j].name.data, node[i].name.data,
+                               node[i].name.len) == 0)
+            {
+                node[i].sent = old[j].sent;
+                node[i].draining |= old[j].draining;
+                break;
+            }
+        }
+    }
 }
 
 
@@ -368,9 +403,9 @@ ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language,
 
         offered = 1;
 
-        if (node[i].queue_max
-            && node[i].queued + node[i].sent >= node[i].queue_max)
-        {
+        /* the node's own count, at most a heartbeat old: the bound is
+         * soft by up to a second of traffic, never wrongly hard */
+        if (node[i].queue_max && node[i].queued >= node[i].queue_max) {
             continue;
         }
 
@@ -618,6 +653,11 @@ ngx_rce_nodes_health(ngx_rce_worker_t *w)
 
         json_object_set_new(entry, "draining",
                             json_boolean(node[i].draining));
+
+        if (json_is_true(json_object_get(node[i].json, RCE_NODE_BENCH))) {
+            /* workerd --bench-no-container: it answers without running */
+            json_object_set_new(entry, "bench", json_true());
+        }
 
         json_array_append_new(nodes, entry);
     }

@@ -39,11 +39,13 @@ sub read_all { my $s = shift; local $/; my $r = <$s>; close $s; return $r // '' 
     ok(wait_until(sub { $t->redis('LLEN', "rce:running:$node") == 1 }, 10),
        'the busy job is running');
 
-    sleep 0.7;      # the gateway's next look at the node list sees it busy
     my $leaver = send_raw('/lang/python', "print('must never run')");
     ok(wait_until(sub { $t->redis('LLEN', $queue) == 1 }, 5), 'second job is queued');
 
-    # backpressure: the node's queue (queue-max 1) is full: 503 at once
+    # backpressure: the node's queue (queue-max 1) is full: 503 at once,
+    # once the gateway has had the node's report of it (a heartbeat a second)
+    ok(wait_until(sub { ($t->{http}->get($t->url('/health'))->{content} // '') =~ /"queued":1/ }, 5),
+       'the gateway sees the full queue');
     my $t0 = time;
     my $full = $t->run_code('python', 'print(1)');
     is($full->{status}, 503, 'a full queue answers 503');

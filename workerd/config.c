@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum kind { KIND_STRING, KIND_LONG, KIND_INT, KIND_REDIS, KIND_NODE };
+enum kind { KIND_STRING, KIND_LONG, KIND_INT, KIND_REDIS, KIND_NODE, KIND_FLAG };
 
 /* One option: its flag, its environment fallback, where it lands and what values it accepts.
  * The same table drives parsing and --help, so the two cannot disagree. */
@@ -27,6 +27,7 @@ struct option_def {
 #define FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
 #define STR(f) KIND_STRING, FIELD(f), 0, 0
 #define NUM(kind, f, lo, hi) kind, FIELD(f), lo, hi
+#define FLAG(f) KIND_FLAG, FIELD(f), 0, 1
 
 static const struct option_def options[] = {
     { "redis", "RCE_REDIS", KIND_REDIS, 0, 0, 0, 0, "127.0.0.1:6379",
@@ -62,6 +63,8 @@ static const struct option_def options[] = {
       "1048576", "largest output cap a job may ask for, bytes" },
     { "max-cpu-ms", "RCE_MAX_CPU_MS", NUM(KIND_LONG, maxima.cpu_ms, 1, 3600000), "30000",
       "largest cpu-time limit a job may ask for, ms" },
+    { "bench-no-container", "RCE_BENCH_NO_CONTAINER", FLAG(bench_no_container), NULL,
+      "BENCHMARK ONLY: answer every job at once, OK, without running it or any container" },
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -74,9 +77,10 @@ void config_usage(FILE *out)
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const struct option_def *o = &options[i];
         char left[64];
-        snprintf(left, sizeof left, "--%s %s", o->flag, o->kind == KIND_STRING || o->kind == KIND_REDIS
-                                                        || o->kind == KIND_NODE ? "VALUE" : "N");
-        fprintf(out, "  %-26s %s\n  %-26s   env %s", left, o->help, "", o->env);
+        snprintf(left, sizeof left, "--%s %s", o->flag, o->kind == KIND_FLAG ? ""
+                 : o->kind == KIND_STRING || o->kind == KIND_REDIS || o->kind == KIND_NODE ? "VALUE" : "N");
+        fprintf(out, "  %-26s %s\n  %-26s   env %s%s", left, o->help, "", o->env,
+                o->kind == KIND_FLAG ? "=1" : "");
         if (o->dflt && *o->dflt)
             fprintf(out, ", default %s", o->dflt);
         fprintf(out, "\n");
@@ -175,6 +179,13 @@ static int apply(struct config *cfg, const struct option_def *o, const char *val
         }
         strcpy(field, value);
         return 0;
+    case KIND_FLAG:
+        if (strcmp(value, "1") && strcmp(value, "0")) {
+            snprintf(err, errlen, "%s: expected 1 or 0, got '%s'", who, value);
+            return -1;
+        }
+        *(bool *)field = value[0] == '1';
+        return 0;
     case KIND_LONG:
     case KIND_INT:
         if (parse_long(value, o->min, o->max, &v) != 0) {
@@ -230,7 +241,9 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
     }
 
     for (size_t i = 0; i < N_OPTIONS; i++)
-        longopts[i] = (struct option){ options[i].flag, required_argument, NULL, (int)i };
+        longopts[i] = (struct option){ options[i].flag,
+                                       options[i].kind == KIND_FLAG ? no_argument : required_argument,
+                                       NULL, (int)i };
     longopts[N_OPTIONS] = (struct option){ "help", no_argument, NULL, 'h' };
     longopts[N_OPTIONS + 1] = (struct option){ 0, 0, 0, 0 };
 
@@ -252,7 +265,7 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
             return CONFIG_ERROR;
         }
         snprintf(who, sizeof who, "--%s", options[c].flag);
-        if (apply(cfg, &options[c], optarg, who, err, errlen) != 0)
+        if (apply(cfg, &options[c], optarg ? optarg : "1", who, err, errlen) != 0)
             return CONFIG_ERROR;
     }
     if (optind < argc) {

@@ -2,6 +2,7 @@
 #ifndef WORKERD_CONFIG_H
 #define WORKERD_CONFIG_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Resource limits of one job (also used for the node's defaults and maxima). */
@@ -25,6 +26,7 @@ struct config {
     char runtime[64];          /* OCI runtime of job containers ("runsc" for gVisor); empty: the engine's default */
     struct limits defaults;    /* for a job that names no limit */
     struct limits maxima;      /* a job's limits are clamped to these */
+    bool bench_no_container;   /* --bench-no-container: answer jobs at once, run nothing (benchmarks only) */
 };
 
 enum config_result { CONFIG_OK, CONFIG_HELP, CONFIG_ERROR };

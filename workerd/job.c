@@ -45,9 +45,10 @@ static int take_optional_int(json_t *obj, const char *key, int64_t *out, char *e
     return 0;
 }
 
-/* Reads one optional positive limit into *out (absent keeps the default), clamped to [floor, max]. */
-static int take_limit(json_t *limits, const char *key, long floor, long max, long *out, char *err,
-                      size_t errlen)
+/* Reads one optional positive limit into *out (absent keeps the default), clamped to [floor, max];
+ * sets bit in *clamped when it was cut to max. */
+static int take_limit(json_t *limits, const char *key, long floor, long max, long *out,
+                      unsigned *clamped, unsigned bit, char *err, size_t errlen)
 {
     json_t *v = json_object_get(limits, key);
     if (!v || json_is_null(v))
@@ -57,7 +58,101 @@ static int take_limit(json_t *limits, const char *key, long floor, long max, lon
         return -1;
     }
     json_int_t n = json_integer_value(v);
+    if (n > max)
+        *clamped |= 1u << bit;
     *out = n > max ? max : n < floor ? floor : (long)n;
+    return 0;
+}
+
+/* Decodes standard base64 (padding optional, no whitespace) into a malloc'd buffer. -1 if the
+ * text is not base64 (the gateway already checked; a hand-pushed job may not be). */
+static int base64_decode(const char *in, size_t n, char **out, size_t *len)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    while (n > 0 && in[n - 1] == '=')
+        n--;
+    if (n % 4 == 1 || !(*out = malloc(n / 4 * 3 + 3)))
+        return -1;
+    unsigned acc = 0;
+    size_t bits = 0, k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = in[i] ? strchr(alphabet, in[i]) : NULL;
+        if (!p) {
+            free(*out);
+            *out = NULL;
+            return -1;
+        }
+        acc = acc << 6 | (unsigned)(p - alphabet);
+        if ((bits += 6) >= 8) {
+            bits -= 8;
+            (*out)[k++] = (char)(acc >> bits & 0xff);
+        }
+    }
+    *len = k;
+    return 0;
+}
+
+/* Reads "files": [{"name", "content", "encoding"}]; a missing name is the main file. */
+static int take_files(json_t *root, struct job *job, char *err, size_t errlen)
+{
+    json_t *files = json_object_get(root, RCE_JOB_FILES), *f;
+    size_t i, n = json_array_size(files);
+    if (!json_is_array(files) || n == 0) {
+        snprintf(err, errlen, "invalid job: \"%s\" or \"%s\" is required", RCE_JOB_CODE, RCE_JOB_FILES);
+        return -1;
+    }
+    if (!(job->files = calloc(n, sizeof *job->files))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    json_array_foreach(files, i, f) {
+        struct job_file *jf = &job->files[job->n_files++];
+        json_t *name = json_object_get(f, RCE_FILE_NAME), *content = json_object_get(f, RCE_FILE_CONTENT);
+        const char *encoding = json_string_value(json_object_get(f, RCE_FILE_ENCODING));
+        if ((name && !json_is_null(name) && take_string(f, RCE_FILE_NAME, &jf->name, NULL, err, errlen) != 0)
+            || !json_is_string(content)) {
+            snprintf(err, errlen, "invalid job: %s[%zu] needs a string %s", RCE_JOB_FILES, i, RCE_FILE_CONTENT);
+            return -1;
+        }
+        if (jf->name && (strchr(jf->name, '/') || strcmp(jf->name, ".") == 0 || strcmp(jf->name, "..") == 0)) {
+            snprintf(err, errlen, "invalid job: %s[%zu].%s is not a plain file name", RCE_JOB_FILES, i,
+                     RCE_FILE_NAME);
+            return -1;
+        }
+        if (encoding && strcmp(encoding, "base64") == 0) {
+            if (base64_decode(json_string_value(content), json_string_length(content), &jf->data,
+                              &jf->len) != 0) {
+                snprintf(err, errlen, "invalid job: %s[%zu] is not valid base64", RCE_JOB_FILES, i);
+                return -1;
+            }
+        } else if (take_string(f, RCE_FILE_CONTENT, &jf->data, &jf->len, err, errlen) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Reads "stdin" and "args", both optional. */
+static int take_input(json_t *root, struct job *job, char *err, size_t errlen)
+{
+    json_t *args = json_object_get(root, RCE_JOB_ARGS), *a;
+    size_t i;
+    if (json_object_get(root, RCE_JOB_STDIN)
+        && take_string(root, RCE_JOB_STDIN, &job->stdin_data, &job->stdin_len, err, errlen) != 0)
+        return -1;
+    if (!args || json_is_null(args))
+        return 0;
+    if (!json_is_array(args) || !(job->args = calloc(json_array_size(args) + 1, sizeof *job->args))) {
+        snprintf(err, errlen, "invalid job: \"%s\" must be an array of strings", RCE_JOB_ARGS);
+        return -1;
+    }
+    json_array_foreach(args, i, a) {
+        if (!json_is_string(a) || strlen(json_string_value(a)) != json_string_length(a)
+            || !(job->args[job->n_args++] = strdup(json_string_value(a)))) {
+            snprintf(err, errlen, "invalid job: %s[%zu] must be a string without NUL", RCE_JOB_ARGS, i);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -82,7 +177,10 @@ int job_parse(const char *text, size_t len, const struct limits *defaults,
     if (take_string(root, RCE_JOB_ID, &job->id, NULL, err, errlen) != 0
         || take_string(root, RCE_JOB_REPLY_TO, &job->reply_to, NULL, err, errlen) != 0
         || take_string(root, RCE_JOB_LANGUAGE, &job->language, NULL, err, errlen) != 0
-        || take_string(root, RCE_JOB_CODE, &job->code, &job->code_len, err, errlen) != 0
+        || (json_object_get(root, RCE_JOB_CODE)
+            ? take_string(root, RCE_JOB_CODE, &job->code, &job->code_len, err, errlen)
+            : take_files(root, job, err, errlen)) != 0
+        || take_input(root, job, err, errlen) != 0
         || take_optional_int(root, RCE_JOB_ENQUEUED_MS, &job->enqueued_ms, err, errlen) != 0
         || take_optional_int(root, RCE_JOB_DEADLINE_MS, &job->deadline_ms, err, errlen) != 0)
         goto fail;
@@ -93,13 +191,14 @@ int job_parse(const char *text, size_t len, const struct limits *defaults,
             snprintf(err, errlen, "invalid job: \"%s\" must be an object", RCE_JOB_LIMITS);
             goto fail;
         }
-        if (take_limit(limits, RCE_LIMIT_WALL_MS, 1, maxima->wall_ms, &job->limits.wall_ms, err, errlen)
+        unsigned *c = &job->clamped;
+        if (take_limit(limits, RCE_LIMIT_WALL_MS, 1, maxima->wall_ms, &job->limits.wall_ms, c, 0, err, errlen)
             || take_limit(limits, RCE_LIMIT_MEMORY_MB, JOB_MIN_MEMORY_MB, maxima->memory_mb,
-                          &job->limits.memory_mb, err, errlen)
-            || take_limit(limits, RCE_LIMIT_PIDS, 1, maxima->pids, &job->limits.pids, err, errlen)
+                          &job->limits.memory_mb, c, 1, err, errlen)
+            || take_limit(limits, RCE_LIMIT_PIDS, 1, maxima->pids, &job->limits.pids, c, 2, err, errlen)
             || take_limit(limits, RCE_LIMIT_OUTPUT_BYTES, 1, maxima->output_bytes,
-                          &job->limits.output_bytes, err, errlen)
-            || take_limit(limits, RCE_LIMIT_CPU_MS, 1, maxima->cpu_ms, &job->limits.cpu_ms, err, errlen))
+                          &job->limits.output_bytes, c, 3, err, errlen)
+            || take_limit(limits, RCE_LIMIT_CPU_MS, 1, maxima->cpu_ms, &job->limits.cpu_ms, c, 4, err, errlen))
             goto fail;
     }
     json_decref(root);
@@ -115,6 +214,15 @@ void job_free(struct job *job)
     free(job->language);
     free(job->code);
     free(job->reply_to);
+    for (size_t i = 0; i < job->n_files; i++) {
+        free(job->files[i].name);
+        free(job->files[i].data);
+    }
+    free(job->files);
+    free(job->stdin_data);
+    for (size_t i = 0; i < job->n_args; i++)
+        free(job->args[i]);
+    free(job->args);
     memset(job, 0, sizeof *job);
 }
 
@@ -132,6 +240,65 @@ void job_result_free(struct job_result *r)
 {
     capture_free(&r->out);
     capture_free(&r->err);
+    free(r->compile_out);
+    free(r->compile_err);
+}
+
+/* Cuts c at the first marker: what came before goes to *before (malloc'd); the marker line
+ * is dropped. Returns the marker's offset or -1. */
+static long cut_at_marker(struct capture *c, const char *marker, char **before, size_t *before_len,
+                          int *code, long *ms)
+{
+    size_t mlen = strlen(marker);
+    const char *p = c->data && c->len >= mlen ? memmem(c->data, c->len, marker, mlen) : NULL;
+    if (!p)
+        return -1;
+    size_t at = (size_t)(p - c->data), end = at + mlen;
+    if (code) {
+        char line[48] = "";
+        size_t k = 0;
+        for (const char *q = p + mlen; q < c->data + c->len && *q != '\n' && k + 1 < sizeof line; q++)
+            line[k++] = *q;
+        if (sscanf(line, "%d %ld", code, ms) != 2)
+            *code = -1, *ms = -1;
+    }
+    while (end < c->len && c->data[end] != '\n')
+        end++;
+    if (end < c->len)
+        end++;
+    if (!(*before = malloc(at + 1)))
+        return -1;
+    memcpy(*before, c->data, at);
+    *before_len = at;
+    memmove(c->data, c->data + end, c->len - end);
+    c->len -= end;
+    return (long)at;
+}
+
+int job_result_split_compile(struct job_result *r, const char *marker)
+{
+    int code = -1;
+    long ms = -1;
+    r->compiled = true;
+    r->compile_exit_code = -1;
+    r->compile_wall_ms = -1;
+    if (cut_at_marker(&r->err, marker, &r->compile_err, &r->compile_err_len, &code, &ms) < 0) {
+        /* the compiler never finished: all that came is its output */
+        if ((r->compile_out = malloc(r->out.len + 1)) && r->out.len)
+            memcpy(r->compile_out, r->out.data, r->out.len);
+        if ((r->compile_err = malloc(r->err.len + 1)) && r->err.len)
+            memcpy(r->compile_err, r->err.data, r->err.len);
+        r->compile_out_len = r->compile_out ? r->out.len : 0;
+        r->compile_err_len = r->compile_err ? r->err.len : 0;
+        r->out.len = r->err.len = 0;
+        return -1;
+    }
+    cut_at_marker(&r->out, marker, &r->compile_out, &r->compile_out_len, NULL, NULL);
+    r->compile_exit_code = code;
+    r->compile_wall_ms = ms;
+    if (ms > 0 && r->wall_ms > ms)
+        r->wall_ms -= ms;       /* the run's own time */
+    return code;
 }
 
 void job_result_fail(struct job_result *r, const char *fmt, ...)
@@ -208,6 +375,45 @@ static json_t *bytes_string(const char *data, size_t n)
     return s;
 }
 
+/* "compile": {"stdout", "stderr", "exit_code", "wall_ms"} or null */
+static json_t *compile_json(const struct job_result *r)
+{
+    if (!r->compiled)
+        return json_null();
+    return json_pack("{s:o, s:o, s:o, s:o}",
+                     "stdout", bytes_string(r->compile_out, r->compile_out_len),
+                     "stderr", bytes_string(r->compile_err, r->compile_err_len),
+                     "exit_code", r->compile_exit_code >= 0 ? json_integer(r->compile_exit_code)
+                                                            : json_null(),
+                     "wall_ms", r->compile_wall_ms >= 0 ? json_integer(r->compile_wall_ms)
+                                                        : json_null());
+}
+
+/* the limits the run had, and which were cut to the node's maxima */
+static json_t *limits_json(const struct job_result *r)
+{
+    static const char *const names[] = JOB_LIMIT_NAMES;
+    const long values[] = { r->limits.wall_ms, r->limits.memory_mb, r->limits.pids,
+                            r->limits.output_bytes, r->limits.cpu_ms };
+    json_t *o = json_object();
+    if (!o)
+        return json_null();
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (values[i] > 0)
+            json_object_set_new(o, names[i], json_integer(values[i]));
+    return o;
+}
+
+static json_t *clamped_json(const struct job_result *r)
+{
+    static const char *const names[] = JOB_LIMIT_NAMES;
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < sizeof names / sizeof names[0]; i++)
+        if (r->clamped & 1u << i)
+            json_array_append_new(a, json_string(names[i]));
+    return a ? a : json_null();
+}
+
 char *job_result_json(const char *id, const char *language, const char *node,
                       const struct job_result *r)
 {
@@ -231,6 +437,10 @@ char *job_result_json(const char *id, const char *language, const char *node,
              | json_object_set_new(root, RCE_RES_MEMORY_KB,
                                    r->memory_kb >= 0 ? json_integer(r->memory_kb) : json_null())
              | json_object_set_new(root, RCE_RES_NODE, json_string(node))
+             | json_object_set_new(root, RCE_RES_VERSION, r->version ? json_string(r->version) : json_null())
+             | json_object_set_new(root, RCE_RES_COMPILE, compile_json(r))
+             | json_object_set_new(root, RCE_RES_LIMITS, limits_json(r))
+             | json_object_set_new(root, RCE_RES_CLAMPED, clamped_json(r))
              | json_object_set_new(root, RCE_RES_REASON,
                                    r->reason[0] ? bytes_string(r->reason, strlen(r->reason)) : json_null());
     out = err = NULL;

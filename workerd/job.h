@@ -12,16 +12,33 @@
 /* Docker refuses a memory limit below 6 MiB: a job asking for less gets this much. */
 #define JOB_MIN_MEMORY_MB 6
 
+/* One file of a job: written into the work dir before the program runs. */
+struct job_file {
+    char *name;             /* NULL: the language's main file */
+    char *data;             /* decoded bytes (may hold NUL): use len */
+    size_t len;
+};
+
 struct job {
     char *id;
     char *language;
-    char *code;             /* may contain NUL bytes: use code_len */
+    char *code;             /* the "code" shorthand: the main file; may hold NUL: use code_len */
     size_t code_len;
+    struct job_file *files; /* or "files" (then code is NULL) */
+    size_t n_files;
+    char *stdin_data;       /* the program's standard input; NULL: empty */
+    size_t stdin_len;
+    char **args;            /* arguments after the run command */
+    size_t n_args;
+    unsigned clamped;       /* bit i: limit i of JOB_LIMIT_NAMES was cut to the node's maximum */
     char *reply_to;
     int64_t enqueued_ms;    /* 0 if absent */
     int64_t deadline_ms;    /* unix ms after which nobody waits; 0 if absent */
     struct limits limits;   /* the job's limits, defaults filled in, clamped to the maxima */
 };
+
+/* The limits in the order of job.clamped's bits. */
+#define JOB_LIMIT_NAMES { "wall_ms", "memory_mb", "pids", "output_bytes", "cpu_ms" }
 
 /* Parses one queue element. Returns 0, or -1 with the reason in err; even then id and
  * reply_to are filled when the element names them, so the caller can still answer IE. */
@@ -45,6 +62,14 @@ struct job_result {
     long long cpu_ms;       /* user + system time of all its processes; -1 if unknown */
     long long memory_kb;    /* peak memory; -1 if unknown */
     char reason[512];       /* IE only; empty otherwise */
+    bool compiled;          /* a compile step ran: the compile_* fields hold it */
+    int compile_exit_code;  /* -1: it did not finish */
+    long compile_wall_ms;   /* -1: unknown */
+    char *compile_out, *compile_err;
+    size_t compile_out_len, compile_err_len;
+    const char *version;    /* the language's, or NULL (not owned) */
+    struct limits limits;   /* what the run had, for the answer */
+    unsigned clamped;       /* as in struct job */
 };
 
 void job_result_init(struct job_result *r, size_t output_limit);
@@ -68,6 +93,12 @@ void job_result_clip_output(struct job_result *r);
  * signal. exit_code is ignored when we killed the container. */
 void job_result_decide(struct job_result *r, enum kill_cause killed, bool oom_killed, int exit_code,
                        long cpu_limit_ms);
+
+/* After a compile step: moves what the compiler printed (everything before the marker the
+ * wrapper prints on each stream when the compiler ends, "<marker> <exit code> <ms>\n") out of
+ * the captures into compile_*. Returns the compiler's exit code, or -1 if the marker is
+ * missing (the compiler did not finish). */
+int job_result_split_compile(struct job_result *r, const char *marker);
 
 /* Encodes the result JSON (output repaired to valid UTF-8); malloc'd, NULL if out of memory.
  * language may be NULL (an unreadable job). */

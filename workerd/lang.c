@@ -1,6 +1,7 @@
 #include "lang.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,8 @@ static void lang_clear(struct lang *l)
     free(l->main_file);
     free_strv(l->run_argv);
     free_strv(l->aliases);
+    free(l->version);
+    free_strv(l->compile_argv);
     memset(l, 0, sizeof *l);
 }
 
@@ -79,6 +82,42 @@ static char **parse_run(const char *text, size_t *argc)
 done:
     json_decref(a);
     return argv;
+}
+
+/* Reads rce.limits: {"memory_mb": 512, "compile_wall_ms": 20000, ...}. Run limits are what
+ * the language needs at least; compile_* ones are the compile step's own. 0 if absent;
+ * -1 if the label is not such an object. */
+static int parse_limits(const char *text, struct limits *needs, struct limits *compile)
+{
+    static const struct { const char *key; size_t offset; } names[] = {
+        { RCE_LIMIT_WALL_MS, offsetof(struct limits, wall_ms) },
+        { RCE_LIMIT_CPU_MS, offsetof(struct limits, cpu_ms) },
+        { RCE_LIMIT_MEMORY_MB, offsetof(struct limits, memory_mb) },
+        { RCE_LIMIT_PIDS, offsetof(struct limits, pids) },
+        { RCE_LIMIT_OUTPUT_BYTES, offsetof(struct limits, output_bytes) },
+    };
+    memset(needs, 0, sizeof *needs);
+    memset(compile, 0, sizeof *compile);
+    if (!text || !*text)
+        return 0;
+    json_t *o = json_loads(text, 0, NULL);
+    int rc = json_is_object(o) ? 0 : -1;
+    const char *key;
+    json_t *v;
+    json_object_foreach(o, key, v) {
+        int compile_key = strncmp(key, "compile_", 8) == 0;
+        const char *name = compile_key ? key + 8 : key;
+        size_t i = 0;
+        while (i < sizeof names / sizeof names[0] && strcmp(names[i].key, name) != 0)
+            i++;
+        if (i == sizeof names / sizeof names[0] || !json_is_integer(v) || json_integer_value(v) <= 0) {
+            rc = -1;
+            break;
+        }
+        *(long *)((char *)(compile_key ? compile : needs) + names[i].offset) = (long)json_integer_value(v);
+    }
+    json_decref(o);
+    return rc;
 }
 
 /* Splits rce.aliases on spaces, dropping the canonical name itself and unusable words. */
@@ -137,6 +176,9 @@ static int lang_from_image(json_t *image, const char *prefix, struct lang *l)
     const char *main_file = json_string_value(json_object_get(labels, RCE_LABEL_MAIN));
     const char *run = json_string_value(json_object_get(labels, RCE_LABEL_RUN));
     const char *aliases = json_string_value(json_object_get(labels, RCE_LABEL_ALIASES));
+    const char *version = json_string_value(json_object_get(labels, RCE_LABEL_VERSION));
+    const char *compile = json_string_value(json_object_get(labels, RCE_LABEL_COMPILE));
+    const char *limits = json_string_value(json_object_get(labels, RCE_LABEL_LIMITS));
 
     memset(l, 0, sizeof *l);
     if (!name || !valid_name(name))
@@ -159,8 +201,20 @@ static int lang_from_image(json_t *image, const char *prefix, struct lang *l)
         lang_clear(l);
         return 0;
     }
+    if (compile && *compile && !(l->compile_argv = parse_run(compile, &l->compile_argc))) {
+        log_warn("image %s: %s must be a JSON array of strings", l->image, RCE_LABEL_COMPILE);
+        lang_clear(l);
+        return 0;
+    }
+    if (parse_limits(limits, &l->needs, &l->compile) != 0) {
+        log_warn("image %s: %s must be an object of positive integer limits", l->image,
+                 RCE_LABEL_LIMITS);
+        lang_clear(l);
+        return 0;
+    }
     if (!(l->name = strdup(name)) || !(l->main_file = strdup(main_file))
-        || !(l->aliases = parse_aliases(aliases, name, &l->n_aliases))) {
+        || !(l->aliases = parse_aliases(aliases, name, &l->n_aliases))
+        || (version && *version && !(l->version = strdup(version)))) {
         lang_clear(l);
         return -1;
     }
@@ -292,9 +346,14 @@ struct lang *lang_dup(const struct lang *l)
         return NULL;
     c->run_argc = l->run_argc;
     c->n_aliases = l->n_aliases;
+    c->compile_argc = l->compile_argc;
+    c->needs = l->needs;
+    c->compile = l->compile;
     if (!(c->name = strdup(l->name)) || !(c->image = strdup(l->image))
         || !(c->main_file = strdup(l->main_file)) || !(c->run_argv = dup_strv(l->run_argv, l->run_argc))
-        || !(c->aliases = dup_strv(l->aliases, l->n_aliases))) {
+        || !(c->aliases = dup_strv(l->aliases, l->n_aliases))
+        || (l->version && !(c->version = strdup(l->version)))
+        || (l->compile_argv && !(c->compile_argv = dup_strv(l->compile_argv, l->compile_argc)))) {
         lang_free(c);
         return NULL;
     }
@@ -344,6 +403,21 @@ int lang_registry_describe(struct lang_registry *r, json_t *languages, json_t *a
 {
     pthread_mutex_lock(&r->lock);
     int rc = lang_table_describe(r->table, languages, aliases);
+    pthread_mutex_unlock(&r->lock);
+    return rc;
+}
+
+int lang_registry_details(struct lang_registry *r, json_t *versions, json_t *compiled)
+{
+    int rc = 0;
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; r->table && i < r->table->n && rc == 0; i++) {
+        const struct lang *l = &r->table->langs[i];
+        if (l->version && json_object_set_new(versions, l->name, json_string(l->version)) != 0)
+            rc = -1;
+        if (l->compile_argv && json_array_append_new(compiled, json_string(l->name)) != 0)
+            rc = -1;
+    }
     pthread_mutex_unlock(&r->lock);
     return rc;
 }

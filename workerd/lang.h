@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "config.h"
 #include "docker.h"
 
 struct lang {
@@ -16,6 +17,11 @@ struct lang {
     size_t run_argc;
     char **aliases;         /* rce.aliases, NULL-terminated, canonical name not included */
     size_t n_aliases;
+    char *version;          /* rce.version, or NULL */
+    char **compile_argv;    /* rce.compile, NULL-terminated; NULL for an interpreted language */
+    size_t compile_argc;
+    struct limits needs;    /* rce.limits: what a run needs at least (0: nothing special) */
+    struct limits compile;  /* rce.limits compile_*: the compile step's limits (0: defaults) */
 };
 
 struct lang_table {
@@ -54,5 +60,8 @@ void lang_registry_destroy(struct lang_registry *r);
 void lang_registry_replace(struct lang_registry *r, struct lang_table *t);   /* takes t */
 struct lang *lang_registry_lookup(struct lang_registry *r, const char *name); /* a copy, or NULL */
 int lang_registry_describe(struct lang_registry *r, json_t *languages, json_t *aliases);
+
+/* Fills the node JSON's "versions" object (language -> version) and "compiled" array. */
+int lang_registry_details(struct lang_registry *r, json_t *versions, json_t *compiled);
 
 #endif

@@ -91,6 +91,9 @@ static void forget(struct queue *q, const char *text, size_t len)
         }
 }
 
+/* Result reason (and stderr) of every job answered under --bench-no-container. */
+#define BENCH_REASON "benchmark mode: no container was run"
+
 /* Everything that happens to one job after it was taken from the queue. */
 static void handle_job(int slot, struct queue *q, struct docker *d, const char *text, size_t len)
 {
@@ -124,6 +127,15 @@ static void handle_job(int slot, struct queue *q, struct docker *d, const char *
     struct lang *lang = lang_registry_lookup(&languages, job.language);
     if (!lang) {
         job_result_fail(&r, "language '%s' is not available on node %s", job.language, cfg.node);
+    } else if (cfg.bench_no_container) {
+        /* --bench-no-container: measures the pipeline without Docker. The code is not run;
+         * the answer says so in its reason and as its only output (stderr), which is what
+         * loadtest/mix/bench.mix expects. */
+        r.status = RCE_STATUS_OK;
+        r.has_exit_code = true;
+        r.exit_code = 0;
+        snprintf(r.reason, sizeof r.reason, "%s", BENCH_REASON);
+        capture_append(&r.err, BENCH_REASON "\n", sizeof(BENCH_REASON "\n") - 1);
     } else {
         running_set(slot, job.id);
         run_job(d, &cfg, &job, lang, &r);
@@ -309,21 +321,32 @@ static void *housekeeper_main(void *arg)
 /* The node JSON of the heartbeat; malloc'd, NULL if out of memory. */
 static char *node_json(long queued)
 {
-    json_t *names = json_array(), *aliases = json_object();
-    if (!names || !aliases || lang_registry_describe(&languages, names, aliases) != 0) {
+    json_t *names = json_array(), *aliases = json_object(), *versions = json_object(),
+           *compiled = json_array();
+    if (!names || !aliases || !versions || !compiled
+        || lang_registry_describe(&languages, names, aliases) != 0
+        || lang_registry_details(&languages, versions, compiled) != 0) {
         json_decref(names);
         json_decref(aliases);
+        json_decref(versions);
+        json_decref(compiled);
         return NULL;
     }
-    json_t *node = json_pack("{s:s, s:o, s:o, s:i, s:i, s:I, s:i, s:b}",
+    static json_int_t beat;     /* lets the gateway tell a new report from one it has seen */
+    json_t *node = json_pack("{s:s, s:o, s:o, s:o, s:o, s:i, s:i, s:I, s:i, s:b, s:I}",
                              RCE_NODE_NAME, cfg.node,
                              RCE_NODE_LANGUAGES, names,
                              RCE_NODE_ALIASES, aliases,
+                             RCE_NODE_VERSIONS, versions,
+                             RCE_NODE_COMPILED, compiled,
                              RCE_NODE_SLOTS, cfg.slots,
                              RCE_NODE_BUSY, atomic_load(&busy),
                              RCE_NODE_QUEUED, (json_int_t)queued,
                              RCE_NODE_QUEUE_MAX, cfg.queue_max,
-                             RCE_NODE_DRAINING, (int)atomic_load(&draining));
+                             RCE_NODE_DRAINING, (int)atomic_load(&draining),
+                             RCE_NODE_BEAT, ++beat);
+    if (node && cfg.bench_no_container)
+        json_object_set_new(node, RCE_NODE_BENCH, json_true());
     char *text = node ? json_dumps(node, JSON_COMPACT) : NULL;
     json_decref(node);
     return text;
@@ -414,6 +437,10 @@ int main(int argc, char **argv)
     describe_redis(err, sizeof err);
     log_info("node %s: %d slots, redis %s, docker %s, images %s<language>:latest", cfg.node,
              cfg.slots, err, cfg.docker_socket, cfg.image_prefix);
+    if (cfg.bench_no_container)
+        log_warn("*** BENCHMARK MODE (--bench-no-container): jobs are NOT run; every job is answered "
+                 "OK at once, with no container, stderr and reason \"%s\". For measuring the "
+                 "pipeline only; never serve users with it. ***", BENCH_REASON);
 
     /* Jobs in running belonged to a previous incarnation that died with them. */
     long requeued;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "clock.h"
 #include "log.h"
@@ -42,22 +43,76 @@ static int step(struct docker *d, struct job_result *r, const char *name, const 
 }
 
 /* Creates the container; fills id (64 hex digits) on success. */
+/* The compile and run commands name the main file as rce.main does; a job whose first file
+ * has another name runs that one: the words equal to the main file name are replaced.
+ * The copy shares the strings; free only the array. */
+static char **with_main(char *const *argv, size_t argc, const char *main_file, const char *first)
+{
+    char **copy = calloc(argc + 1, sizeof *copy);
+    for (size_t i = 0; copy && i < argc; i++)
+        copy[i] = strcmp(argv[i], main_file) == 0 ? (char *)first : argv[i];
+    return copy;
+}
+
+/* The container holds the compile step and the run: the larger of their memory limits. */
+static long container_memory_mb(const struct config *cfg, const struct job *job, const struct lang *lang)
+{
+    long mb = job->limits.memory_mb;
+    if (lang->needs.memory_mb > mb)     /* what the language's runtime needs at least */
+        mb = lang->needs.memory_mb > cfg->maxima.memory_mb ? cfg->maxima.memory_mb : lang->needs.memory_mb;
+    if (lang->compile_argv) {
+        long c = lang->compile.memory_mb ? lang->compile.memory_mb : job->limits.memory_mb;
+        if (c > mb)
+            mb = c > cfg->maxima.memory_mb ? cfg->maxima.memory_mb : c;
+    }
+    return mb;
+}
+
+/* Creates the container; fills id (64 hex digits) on success. */
 static int create_container(struct docker *d, const struct config *cfg, const struct job *job,
-                            const struct lang *lang, struct job_result *r, char *id, size_t idlen)
+                            const struct lang *lang, const char *marker, struct job_result *r,
+                            char *id, size_t idlen)
 {
     struct docker_response resp = { 0 };
     char err[256];
     char *body = NULL;
     json_t *created = NULL;
     int rc = -1;
+    struct sandbox_file *files = calloc(job->n_files ? job->n_files : 1, sizeof *files);
+    json_t *spec = NULL;
+    if (!files) {
+        job_result_fail(r, "create failed: out of memory");
+        goto fail;
+    }
+    /* "code" is the main file; in "files" a file without a name is too */
+    if (job->n_files == 0)
+        files[0] = (struct sandbox_file){ lang->main_file, job->code, job->code_len };
+    for (size_t i = 0; i < job->n_files; i++)
+        files[i] = (struct sandbox_file){ job->files[i].name ? job->files[i].name : lang->main_file,
+                                          job->files[i].data, job->files[i].len };
+    char **compile_argv = lang->compile_argv
+                          ? with_main(lang->compile_argv, lang->compile_argc, lang->main_file, files[0].name)
+                          : NULL;
+    char **run_argv = with_main(lang->run_argv, lang->run_argc, lang->main_file, files[0].name);
+    if (!run_argv || (lang->compile_argv && !compile_argv)) {
+        free(compile_argv);
+        free(run_argv);
+        job_result_fail(r, "create failed: out of memory");
+        goto fail;
+    }
     struct sandbox_job sj = {
-        .job_id = job->id, .node = cfg->node, .image = lang->image, .main_file = lang->main_file,
-        .run_argv = lang->run_argv, .run_argc = lang->run_argc,
-        .code = job->code, .code_len = job->code_len,
-        .memory_mb = job->limits.memory_mb, .pids = job->limits.pids,
+        .job_id = job->id, .node = cfg->node, .image = lang->image,
+        .files = files, .n_files = job->n_files ? job->n_files : 1,
+        .stdin_data = job->stdin_data, .stdin_len = job->stdin_len,
+        .args = job->args, .n_args = job->n_args,
+        .compile_argv = compile_argv, .compile_argc = lang->compile_argc,
+        .run_argv = run_argv, .run_argc = lang->run_argc, .marker = marker,
+        .memory_mb = container_memory_mb(cfg, job, lang), .pids = job->limits.pids,
         .cpu_ms = job->limits.cpu_ms, .runtime = cfg->runtime,
     };
-    json_t *spec = sandbox_container_spec(&sj, err, sizeof err);
+    spec = sandbox_container_spec(&sj, err, sizeof err);
+    free(compile_argv);
+    free(run_argv);
     if (!spec) {
         job_result_fail(r, "%s", err);
         goto fail;
@@ -77,6 +132,7 @@ static int create_container(struct docker *d, const struct config *cfg, const st
     strcpy(id, cid);
     rc = 0;
 fail:
+    free(files);
     json_decref(created);
     json_decref(spec);
     free(body);
@@ -329,7 +385,20 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
     char id[CONTAINER_ID_SIZE] = "", path[256], err[300];
     bool stream_open = false;
 
-    if (create_container(d, cfg, job, lang, r, id, sizeof id) != 0)
+    /* After the compile step the wrapper prints this marker: random, so that the compiler's
+     * output cannot end early by printing it. */
+    char marker[48];
+    unsigned char rnd[12] = { 0 };
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        memcpy(rnd, job->id, strlen(job->id) < sizeof rnd ? strlen(job->id) : sizeof rnd);
+    snprintf(marker, sizeof marker, "\036rce-compiled-");
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(marker + strlen(marker), 3, "%02x", rnd[i]);
+    r->version = lang->version;
+    r->limits = job->limits;
+    r->clamped = job->clamped;
+
+    if (create_container(d, cfg, job, lang, marker, r, id, sizeof id) != 0)
         goto done;
     snprintf(path, sizeof path, "/containers/%s/attach?stream=1&stdout=1&stderr=1", id);
     if (docker_stream_open(&stream, d->socket_path, path, &r->out, &r->err, err, sizeof err) != 0) {
@@ -342,7 +411,9 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
 
     /* The wall limit runs from the start call; a deadline (nobody waits after it) can cut it. */
     int64_t t_start = clock_mono_ms();
-    int64_t wall = job->limits.wall_ms;
+    /* a compile step has its own time, before the run's */
+    int64_t wall = job->limits.wall_ms
+                   + (lang->compile_argv ? (lang->compile.wall_ms ? lang->compile.wall_ms : job->limits.wall_ms) : 0);
     if (job->deadline_ms > 0 && job->deadline_ms - clock_unix_ms() < wall)
         wall = job->deadline_ms - clock_unix_ms();
     int64_t deadline = t_start + (wall > 0 ? wall : 1);
@@ -383,6 +454,17 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
         }
         job_result_clip_output(r);
         job_result_decide(r, (enum kill_cause)killed, false, 0, job->limits.cpu_ms);
+    }
+    if (lang->compile_argv && strcmp(r->status, RCE_STATUS_IE) != 0) {
+        int compiled = job_result_split_compile(r, marker);
+        if (compiled != 0) {
+            /* the run never started: what there is, is the compiler's */
+            r->status = RCE_STATUS_CE;
+            r->has_exit_code = r->has_signal = false;
+            r->out.len = r->err.len = 0;
+            if (compiled < 0)
+                snprintf(r->reason, sizeof r->reason, "the compiler did not finish within its limits");
+        }
     }
 done:
     if (stream_open)

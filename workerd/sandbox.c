@@ -9,26 +9,48 @@
 #include "rce_protocol.h"
 
 /* The container's PID 1: a POSIX sh (no docker-init) that
- *   1. writes the code from argv (not from an attach body, which can lose bytes on Docker
- *      20.10): $1 = base64 code, $2 = main file, $3 = getrusage's syscall number;
- *   2. runs the program (the rest of argv) as its child, with an environment of exactly
- *      PATH, HOME and LANG (not Docker's HOSTNAME, not the shell's PWD). Being a child, the
- *      program is not PID 1, so `kill -9 $$`, abort() and `kill -9 -1` act as anywhere else
- *      (PID 1 is shielded from signals it has no handler for, and kill -1 spares it);
- *   3. once it exits, becomes perl (Essential in Debian, so in every image built on it) and
+ *   1. writes the job's files into the work dir and its stdin to /tmp/.rce-stdin, all from
+ *      argv (not from an attach body, which can lose bytes on Docker 20.10):
+ *      $1 = getrusage's syscall number, $2 = the compile marker, $3 = the compile command
+ *      (shell-quoted; empty for an interpreted language), $4 = the run command (quoted),
+ *      $5 = the number of files, then name and base64 content of each, then base64 stdin,
+ *      then the program's arguments;
+ *   2. runs the compile command, if any, and prints "<marker> <exit code> <ms>" on stdout and
+ *      on stderr after it, so that workerd can tell the compiler's output from the program's;
+ *   3. if that succeeded, runs the program as its child with stdin from the file and the
+ *      environment the image gives minus Docker's HOSTNAME. Being a child, the program is not
+ *      PID 1, so `kill -9 $$`, abort() and `kill -9 -1` act as anywhere else (PID 1 is
+ *      shielded from signals it has no handler for, and kill -1 spares it);
+ *   4. once it exits, becomes perl (Essential in Debian, so in every image built on it) and
  *      SIGKILLs and reaps every process left (daemons, `sleep 1000 &` holding stdout), so
  *      nothing outlives the program and the output stream ends with it;
- *   4. writes the figures line (SANDBOX_STATS_MARK) on stderr from getrusage(RUSAGE_CHILDREN)
+ *   5. writes the figures line (SANDBOX_STATS_MARK) on stderr from getrusage(RUSAGE_CHILDREN)
  *      of PID 1, which by then has waited for every process of the job, and exits with the
- *      program's status (128 + n for signal n).
+ *      program's status (128 + n for signal n), or the compiler's when that failed.
  * Without perl it still kills what is left (a bounded loop) and exits with the status; the
  * figures are then unknown. */
 static const char wrapper[] =
-    "printf %s \"$1\" | base64 -d >\"$2\" || exit 126\n"
-    "nr=$3\n"
-    "shift 3\n"
-    "env -i \"PATH=$PATH\" \"HOME=$HOME\" \"LANG=$LANG\" \"$@\"\n"
-    "rc=$?\n"
+    "nr=$1 marker=$2 compile=$3 run=$4 n=$5\n"
+    "shift 5\n"
+    "while [ \"$n\" -gt 0 ]; do\n"
+    "  printf %s \"$2\" | base64 -d >\"$1\" || exit 126\n"
+    "  shift 2; n=$((n - 1))\n"
+    "done\n"
+    "printf %s \"$1\" | base64 -d >/tmp/.rce-stdin || exit 126\n"
+    "shift\n"
+    "rc=0\n"
+    "if [ -n \"$compile\" ]; then\n"
+    "  t0=$(date +%s%N)\n"
+    "  sh -c \"exec env -u HOSTNAME -u PWD -u OLDPWD $compile\" </dev/null\n"
+    "  rc=$?\n"
+    "  ms=$(( ($(date +%s%N) - t0) / 1000000 ))\n"
+    "  printf '%s %d %d\\n' \"$marker\" \"$rc\" \"$ms\"\n"
+    "  printf '%s %d %d\\n' \"$marker\" \"$rc\" \"$ms\" >&2\n"
+    "fi\n"
+    "if [ \"$rc\" -eq 0 ]; then\n"
+    "  sh -c \"exec env -u HOSTNAME -u PWD -u OLDPWD $run \\\"\\$@\\\"\" rce \"$@\" </tmp/.rce-stdin\n"
+    "  rc=$?\n"
+    "fi\n"
     "command -v perl >/dev/null 2>&1 && exec perl -e '\n"
     "my ($rc, $nr) = @ARGV;\n"
     "for (1 .. 10000) { kill 9, -1; last if waitpid(-1, 0) <= 0; }\n"
@@ -77,34 +99,95 @@ void base64_encode(const unsigned char *in, size_t n, char *out)
     *out = '\0';
 }
 
-/* The container's command: sh runs the wrapper with the code, file name, syscall number and
- * run argv. */
-static json_t *build_cmd(const struct sandbox_job *job, char *err, size_t errlen)
+/* argv words as one sh command line: each in single quotes ('\'' for a quote inside). */
+static char *shell_quote(char *const *argv, size_t argc)
 {
-    size_t b64_len = base64_encoded_len(job->code_len);
-    if (b64_len > SANDBOX_MAX_CODE_BASE64) {
+    size_t len = 1;
+    for (size_t i = 0; i < argc; i++)
+        for (const char *p = argv[i]; ; p++) {
+            len += *p == '\'' ? 4 : 1;
+            if (!*p) {
+                len += 3;
+                break;
+            }
+        }
+    char *out = malloc(len), *o = out;
+    for (size_t i = 0; out && i < argc; i++) {
+        if (i)
+            *o++ = ' ';
+        *o++ = '\'';
+        for (const char *p = argv[i]; *p; p++)
+            if (*p == '\'') {
+                memcpy(o, "'\\''", 4);
+                o += 4;
+            } else {
+                *o++ = *p;
+            }
+        *o++ = '\'';
+    }
+    if (out)
+        *o = '\0';
+    return out;
+}
+
+/* Appends the base64 of n bytes to cmd; -1 if too large for one argument or out of memory. */
+static int append_base64(json_t *cmd, const char *data, size_t n, size_t *total, char *err, size_t errlen)
+{
+    size_t b64_len = base64_encoded_len(n);
+    *total += b64_len;
+    if (b64_len > SANDBOX_MAX_CODE_BASE64 || *total > SANDBOX_MAX_ARGS_BASE64) {
         snprintf(err, errlen, "code too large for this node");
-        return NULL;
+        return -1;
     }
     char *b64 = malloc(b64_len + 1);
-    char nr[24];
-    snprintf(nr, sizeof nr, "%d", (int)GETRUSAGE_NR);
-    json_t *cmd = json_pack("[ssss]", "/bin/sh", "-c", wrapper, "rce");
-    if (!b64 || !cmd)
-        goto fail;
-    base64_encode((const unsigned char *)job->code, job->code_len, b64);
-    if (json_array_append_new(cmd, json_string(b64)) != 0
-        || json_array_append_new(cmd, json_string(job->main_file)) != 0
-        || json_array_append_new(cmd, json_string(nr)) != 0)
-        goto fail;
-    for (size_t i = 0; i < job->run_argc; i++)
-        if (json_array_append_new(cmd, json_string(job->run_argv[i])) != 0)
-            goto fail;
+    if (!b64) {
+        snprintf(err, errlen, "out of memory building the container command");
+        return -1;
+    }
+    base64_encode((const unsigned char *)(data ? data : ""), n, b64);
+    int rc = json_array_append_new(cmd, json_string(b64));
     free(b64);
+    if (rc != 0)
+        snprintf(err, errlen, "out of memory building the container command");
+    return rc;
+}
+
+/* The container's command: sh runs the wrapper with the job's files, stdin and arguments. */
+static json_t *build_cmd(const struct sandbox_job *job, char *err, size_t errlen)
+{
+    char nr[24], nfiles[24];
+    char *compile = job->compile_argv ? shell_quote(job->compile_argv, job->compile_argc) : strdup("");
+    char *run = shell_quote(job->run_argv, job->run_argc);
+    json_t *cmd = json_pack("[ssss]", "/bin/sh", "-c", wrapper, "rce");
+    size_t total = 0;
+    snprintf(nr, sizeof nr, "%d", (int)GETRUSAGE_NR);
+    snprintf(nfiles, sizeof nfiles, "%zu", job->n_files);
+    if (!compile || !run || !cmd
+        || json_array_append_new(cmd, json_string(nr)) != 0
+        || json_array_append_new(cmd, json_string(job->marker)) != 0
+        || json_array_append_new(cmd, json_string(compile)) != 0
+        || json_array_append_new(cmd, json_string(run)) != 0
+        || json_array_append_new(cmd, json_string(nfiles)) != 0) {
+        snprintf(err, errlen, "out of memory building the container command");
+        goto fail;
+    }
+    for (size_t i = 0; i < job->n_files; i++)
+        if (json_array_append_new(cmd, json_string(job->files[i].name)) != 0
+            || append_base64(cmd, job->files[i].data, job->files[i].len, &total, err, errlen) != 0)
+            goto fail;
+    if (append_base64(cmd, job->stdin_data, job->stdin_len, &total, err, errlen) != 0)
+        goto fail;
+    for (size_t i = 0; i < job->n_args; i++)
+        if (json_array_append_new(cmd, json_string(job->args[i])) != 0) {
+            snprintf(err, errlen, "out of memory building the container command");
+            goto fail;
+        }
+    free(compile);
+    free(run);
     return cmd;
 fail:
-    snprintf(err, errlen, "out of memory building the container command");
-    free(b64);
+    free(compile);
+    free(run);
     json_decref(cmd);
     return NULL;
 }

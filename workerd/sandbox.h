@@ -8,16 +8,31 @@
 /* The code travels base64-encoded as one argv string, and Linux caps one argument at
  * MAX_ARG_STRLEN (128 KiB); this leaves room for the rest. */
 #define SANDBOX_MAX_CODE_BASE64 (120 * 1024)
+/* ... and all of argv and the environment at ARG_MAX (2 MiB with an 8 MiB stack). */
+#define SANDBOX_MAX_ARGS_BASE64 (1536 * 1024)
+
+/* A file written into the work dir before the program runs. */
+struct sandbox_file {
+    const char *name;            /* a plain file name */
+    const char *data;
+    size_t len;
+};
 
 struct sandbox_job {
     const char *job_id;
     const char *node;
     const char *image;           /* <prefix><language>:latest */
-    const char *main_file;       /* where the code is written, in the work dir */
+    const struct sandbox_file *files;
+    size_t n_files;
+    const char *stdin_data;      /* may be NULL: empty */
+    size_t stdin_len;
+    char *const *args;           /* after the run command */
+    size_t n_args;
+    char *const *compile_argv;   /* NULL for an interpreted language */
+    size_t compile_argc;
     char *const *run_argv;       /* how the image runs it */
     size_t run_argc;
-    const char *code;
-    size_t code_len;
+    const char *marker;          /* printed after the compile step: unguessable per job */
     long memory_mb;
     long pids;
     long cpu_ms;                 /* RLIMIT_CPU of every process: ceil(cpu_ms / 1000) s */

@@ -8,6 +8,7 @@ static const char *env_vars[] = {
     "RCE_REDIS", "RCE_NODE", "RCE_SLOTS", "RCE_DOCKER_SOCKET", "RCE_IMAGE_PREFIX", "RCE_WALL_MS",
     "RCE_MEMORY_MB", "RCE_PIDS", "RCE_OUTPUT_BYTES", "RCE_MAX_WALL_MS", "RCE_MAX_MEMORY_MB",
     "RCE_MAX_PIDS", "RCE_MAX_OUTPUT_BYTES", "RCE_RUNTIME", "RCE_CPU_MS", "RCE_MAX_CPU_MS",
+    "RCE_BENCH_NO_CONTAINER",
 };
 
 static void clear_env(void)
@@ -86,6 +87,25 @@ static void test_errors_name_the_culprit(void)
     clear_env();
 }
 
+/* The benchmark mode is never on unless asked for; a flag without a value, or RCE_..=1. */
+static void test_bench_flag(void)
+{
+    struct config cfg;
+    char err[256];
+    clear_env();
+    setenv("RCE_NODE", "n1", 1);
+    assert(PARSE(&cfg, err, "--slots", "2") == CONFIG_OK && !cfg.bench_no_container);
+    assert(PARSE(&cfg, err, "--bench-no-container", "--slots", "2") == CONFIG_OK && cfg.bench_no_container);
+    assert(cfg.slots == 2);
+    setenv("RCE_BENCH_NO_CONTAINER", "1", 1);
+    assert(PARSE(&cfg, err, "--slots", "2") == CONFIG_OK && cfg.bench_no_container);
+    setenv("RCE_BENCH_NO_CONTAINER", "0", 1);
+    assert(PARSE(&cfg, err, "--slots", "2") == CONFIG_OK && !cfg.bench_no_container);
+    setenv("RCE_BENCH_NO_CONTAINER", "yes", 1);
+    assert(PARSE(&cfg, err, "--slots", "2") == CONFIG_ERROR && strstr(err, "RCE_BENCH_NO_CONTAINER"));
+    clear_env();
+}
+
 static void test_help(void)
 {
     struct config cfg;
@@ -99,6 +119,7 @@ int main(void)
     RUN(test_defaults);
     RUN(test_flags_win_over_env);
     RUN(test_errors_name_the_culprit);
+    RUN(test_bench_flag);
     RUN(test_help);
     return REPORT("test_config");
 }

@@ -171,7 +171,11 @@ static void test_result_json(void)
     assert(json_is_null(json_object_get(j, RCE_RES_REASON)));
     assert(json_integer_value(json_object_get(j, RCE_RES_CPU_MS)) == 7);
     assert(json_is_null(json_object_get(j, RCE_RES_MEMORY_KB)));      /* unknown */
-    assert(json_object_size(j) == 13);
+    assert(json_is_null(json_object_get(j, RCE_RES_VERSION)));
+    assert(json_is_null(json_object_get(j, RCE_RES_COMPILE)));         /* interpreted */
+    assert(json_is_object(json_object_get(j, RCE_RES_LIMITS)));
+    assert(json_array_size(json_object_get(j, RCE_RES_CLAMPED)) == 0);
+    assert(json_object_size(j) == 17);
     json_decref(j);
     free(text);
     job_result_free(&r);
@@ -217,6 +221,58 @@ static void test_finish_output(void)
     job_result_free(&r);
 }
 
+static void test_files_stdin_args(void)
+{
+    struct job job;
+    char err[256];
+    assert(parse("{\"id\":\"f\",\"language\":\"c\",\"reply_to\":\"r\",\"files\":["
+                 "{\"content\":\"int main(){}\"},{\"name\":\"b.bin\",\"content\":\"AAEC\",\"encoding\":\"base64\"}],"
+                 "\"stdin\":\"in\",\"args\":[\"x\",\"y z\"],\"limits\":{\"wall_ms\":999999999}}", &job, err) == 0);
+    assert(job.code == NULL && job.n_files == 2);
+    assert(job.files[0].name == NULL && job.files[0].len == 12);
+    assert(STREQ(job.files[1].name, "b.bin") && job.files[1].len == 3 && memcmp(job.files[1].data, "\0\1\2", 3) == 0);
+    assert(job.stdin_len == 2 && job.n_args == 2 && STREQ(job.args[1], "y z"));
+    assert(job.clamped == 1u);                       /* wall_ms cut to the maximum */
+    job_free(&job);
+    assert(parse("{\"id\":\"f\",\"language\":\"c\",\"reply_to\":\"r\",\"files\":["
+                 "{\"name\":\"../x\",\"content\":\"1\"}]}", &job, err) == -1);
+    job_free(&job);
+    assert(parse("{\"id\":\"f\",\"language\":\"c\",\"reply_to\":\"r\",\"files\":["
+                 "{\"content\":\"!!\",\"encoding\":\"base64\"}]}", &job, err) == -1);
+    job_free(&job);
+}
+
+static void test_split_compile(void)
+{
+    struct job_result r;
+    const char *marker = "\036rce-compiled-x1";
+    job_result_init(&r, 1024);
+    const char *out = "cc says hi\n\036rce-compiled-x1 0 120\nprogram out\n";
+    const char *err = "warning\n\036rce-compiled-x1 0 120\nprogram err\n";
+    capture_append(&r.out, out, strlen(out));
+    capture_append(&r.err, err, strlen(err));
+    r.wall_ms = 500;
+    assert(job_result_split_compile(&r, marker) == 0);
+    assert(r.compile_out_len == 11 && memcmp(r.compile_out, "cc says hi\n", 11) == 0);
+    assert(r.compile_err_len == 8 && memcmp(r.compile_err, "warning\n", 8) == 0);
+    assert(r.out.len == 12 && memcmp(r.out.data, "program out\n", 12) == 0);
+    assert(r.err.len == 12 && r.compile_wall_ms == 120 && r.wall_ms == 380);
+    job_result_free(&r);
+
+    job_result_init(&r, 1024);
+    const char *failed = "main.c:1: error\n\036rce-compiled-x1 1 80\n";
+    capture_append(&r.err, failed, strlen(failed));
+    assert(job_result_split_compile(&r, marker) == 1);
+    assert(r.compile_exit_code == 1 && r.err.len == 0);
+    job_result_free(&r);
+
+    job_result_init(&r, 1024);
+    capture_append(&r.err, "still compiling", 15);
+    assert(job_result_split_compile(&r, marker) == -1);
+    assert(r.compile_err_len == 15 && r.err.len == 0);
+    job_result_free(&r);
+}
+
 int main(void)
 {
     RUN(test_parse_full_job_and_clamp);
@@ -226,5 +282,7 @@ int main(void)
     RUN(test_verdicts);
     RUN(test_result_json);
     RUN(test_finish_output);
+    RUN(test_files_stdin_args);
+    RUN(test_split_compile);
     return REPORT("test_job");
 }

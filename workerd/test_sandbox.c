@@ -26,12 +26,16 @@ static void test_base64_rfc4648_vectors(void)
 }
 
 static char *const run_argv[] = { "python3", "-u", "main.py", NULL };
+static char *const compile_argv[] = { "gcc", "-O2", "it's.c", NULL };
+static struct sandbox_file one_file;
 
 static struct sandbox_job example(const char *code, size_t len)
 {
+    one_file = (struct sandbox_file){ "main.py", code, len };
     return (struct sandbox_job){
-        .job_id = "job-7", .node = "n1", .image = "rce/python:latest", .main_file = "main.py",
-        .run_argv = run_argv, .run_argc = 3, .code = code, .code_len = len,
+        .job_id = "job-7", .node = "n1", .image = "rce/python:latest",
+        .files = &one_file, .n_files = 1, .marker = "\036rce-compiled-ab12",
+        .run_argv = run_argv, .run_argc = 3,
         .memory_mb = 128, .pids = 50, .cpu_ms = 1500, .runtime = NULL,
     };
 }
@@ -64,15 +68,20 @@ static void test_spec_settings(void)
     json_t *entrypoint = json_object_get(spec, "Entrypoint");
     assert(json_is_array(entrypoint) && json_array_size(entrypoint) == 0);
 
+    /* sh -c WRAPPER rce NR MARKER COMPILE RUN NFILES (NAME B64)... STDIN_B64 ARGS... */
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 10);
+    assert(json_array_size(cmd) == 12);
     assert(STREQ(str_at(cmd, 0), "/bin/sh") && STREQ(str_at(cmd, 1), "-c"));
     assert(strstr(str_at(cmd, 2), "base64 -d") && STREQ(str_at(cmd, 3), "rce"));
-    assert(strstr(str_at(cmd, 2), "env -i") && strstr(str_at(cmd, 2), "kill 9, -1"));
-    assert(STREQ(str_at(cmd, 4), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
-    assert(STREQ(str_at(cmd, 5), "main.py"));
-    assert(atoi(str_at(cmd, 6)) > 0);                  /* getrusage's syscall number */
-    assert(STREQ(str_at(cmd, 7), "python3") && STREQ(str_at(cmd, 8), "-u") && STREQ(str_at(cmd, 9), "main.py"));
+    assert(strstr(str_at(cmd, 2), "exec env -u HOSTNAME") && strstr(str_at(cmd, 2), "kill 9, -1"));
+    assert(atoi(str_at(cmd, 4)) > 0);                  /* getrusage's syscall number */
+    assert(STREQ(str_at(cmd, 5), "\036rce-compiled-ab12"));
+    assert(STREQ(str_at(cmd, 6), ""));                 /* interpreted: no compile command */
+    assert(STREQ(str_at(cmd, 7), "'python3' '-u' 'main.py'"));
+    assert(STREQ(str_at(cmd, 8), "1"));
+    assert(STREQ(str_at(cmd, 9), "main.py"));
+    assert(STREQ(str_at(cmd, 10), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
+    assert(STREQ(str_at(cmd, 11), ""));                /* empty stdin */
 
     json_t *hc = json_object_get(spec, "HostConfig");
     assert(STREQ(json_string_value(json_object_get(hc, "NetworkMode")), "none"));
@@ -103,6 +112,27 @@ static void test_spec_settings(void)
     assert(STREQ(json_string_value(json_object_get(cpu, "Name")), "cpu"));
     assert(json_integer_value(json_object_get(cpu, "Soft")) == 2 && json_integer_value(json_object_get(cpu, "Hard")) == 3);
     assert(STREQ(json_string_value(json_object_get(json_object_get(hc, "LogConfig"), "Type")), "none"));
+    json_decref(spec);
+}
+
+static void test_compile_stdin_args(void)
+{
+    char err[128];
+    char *const args[] = { "a b", "-x", NULL };
+    struct sandbox_job job = example("int main(){}", 12);
+    job.compile_argv = compile_argv;
+    job.compile_argc = 3;
+    job.stdin_data = "hi";
+    job.stdin_len = 2;
+    job.args = args;
+    job.n_args = 2;
+    json_t *spec = sandbox_container_spec(&job, err, sizeof err);
+    assert(spec);
+    json_t *cmd = json_object_get(spec, "Cmd");
+    assert(json_array_size(cmd) == 14);
+    assert(STREQ(str_at(cmd, 6), "'gcc' '-O2' 'it'\\''s.c'"));   /* quoted for sh */
+    assert(STREQ(str_at(cmd, 11), "aGk="));            /* base64 of the stdin */
+    assert(STREQ(str_at(cmd, 12), "a b") && STREQ(str_at(cmd, 13), "-x"));
     json_decref(spec);
 }
 
@@ -189,6 +219,7 @@ int main(void)
 {
     RUN(test_base64_rfc4648_vectors);
     RUN(test_spec_settings);
+    RUN(test_compile_stdin_args);
     RUN(test_code_size_cap);
     RUN(test_runtime);
     RUN(test_take_stats);
