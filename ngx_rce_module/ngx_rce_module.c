@@ -14,6 +14,14 @@ typedef struct {
 } ngx_rce_ctx_t;
 
 
+/* like ngx_conf_num_bounds_t, but the error names the directive */
+typedef struct {
+    ngx_conf_post_handler_pt    post_handler;
+    ngx_int_t                   low;
+    ngx_int_t                   high;
+} ngx_rce_bounds_t;
+
+
 static ngx_int_t ngx_rce_run_handler(ngx_http_request_t *r);
 static void ngx_rce_body_handler(ngx_http_request_t *r);
 
@@ -28,8 +36,7 @@ static char *ngx_rce_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_check_positive(ngx_conf_t *cf, void *post, void *data);
-static char *ngx_rce_check_pids(ngx_conf_t *cf, void *post, void *data);
-static char *ngx_rce_check_files(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_rce_check_bounds(ngx_conf_t *cf, void *post, void *data);
 
 static ngx_int_t ngx_rce_init_process(ngx_cycle_t *cycle);
 static void ngx_rce_exit_process(ngx_cycle_t *cycle);
@@ -43,8 +50,13 @@ ngx_rce_worker_t  *ngx_rce_worker;
 
 static ngx_conf_post_t  ngx_rce_positive = { ngx_rce_check_positive };
 
-static ngx_conf_post_t  ngx_rce_pids_bounds = { ngx_rce_check_pids };
-static ngx_conf_post_t  ngx_rce_files_bounds = { ngx_rce_check_files };
+static ngx_rce_bounds_t  ngx_rce_pids_bounds = {
+    ngx_rce_check_bounds, 1, 32768
+};
+
+static ngx_rce_bounds_t  ngx_rce_files_bounds = {
+    ngx_rce_check_bounds, 1, 1024
+};
 
 
 static ngx_command_t  ngx_rce_commands[] = {
@@ -698,29 +710,27 @@ ngx_rce_check_positive(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+/* a number directive within [low, high]; the message names the bounds */
 static char *
-ngx_rce_check_pids(ngx_conf_t *cf, void *post, void *data)
+ngx_rce_check_bounds(ngx_conf_t *cf, void *post, void *data)
 {
-    ngx_int_t  *np = data;
+    ngx_rce_bounds_t  *b = post;
+    ngx_int_t         *np = data;
+    u_char            *msg, *p;
 
-    if (*np < 1 || *np > 32768) {
-        return "must be between 1 and 32768";
+    if (*np >= b->low && *np <= b->high) {
+        return NGX_CONF_OK;
     }
 
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_rce_check_files(ngx_conf_t *cf, void *post, void *data)
-{
-    ngx_int_t  *np = data;
-
-    if (*np < 1 || *np > 1024) {
-        return "must be between 1 and 1024";
+    msg = ngx_pnalloc(cf->pool, 64);
+    if (msg == NULL) {
+        return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    p = ngx_snprintf(msg, 63, "must be between %i and %i", b->low, b->high);
+    *p = '\0';
+
+    return (char *) msg;
 }
 
 

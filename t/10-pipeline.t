@@ -34,17 +34,7 @@ ok($t->wait_nodes('a', 'b'), 'both nodes are live in /health');
 }
 
 # --- the seed's three snippets -------------------------------------------------
-my %seed = (
-    python     => qq{print("drill my brain") \n},
-    javascript => qq{console.log("drill my brain");\n},
-    java       => <<'JAVA',
-public class BrainDrill {
-    public static void main(String[] args) {
-        System.out.println("drill my brain");
-    }
-}
-JAVA
-);
+my %seed = %RCETest::SEED;
 
 for my $lang (sort keys %seed) {
     my $res = $t->run_code($lang, $seed{$lang});

@@ -141,17 +141,7 @@ sub inspect {
     return $list->[0];
 }
 
-my %seed = (
-    python     => qq{print("drill my brain") \n},
-    javascript => qq{console.log("drill my brain");\n},
-    java       => <<'JAVA',
-public class BrainDrill {
-    public static void main(String[] args) {
-        System.out.println("drill my brain");
-    }
-}
-JAVA
-);
+my %seed = %RCETest::SEED;
 
 sub run_ok {
     my ($lang, $code, $want, $name) = @_;

@@ -47,6 +47,19 @@ sub new {
     return $self;
 }
 
+# the seed system's three snippets: each prints "drill my brain"
+our %SEED = (
+    python     => qq{print("drill my brain") \n},
+    javascript => qq{console.log("drill my brain");\n},
+    java       => <<'JAVA',
+public class BrainDrill {
+    public static void main(String[] args) {
+        System.out.println("drill my brain");
+    }
+}
+JAVA
+);
+
 sub root { $ROOT }
 sub dir  { $_[0]{dir} }
 sub tag  { $_[0]{tag} }
