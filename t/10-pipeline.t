@@ -27,7 +27,7 @@ ok($t->wait_nodes('a', 'b'), 'both nodes are live in /health');
     is(scalar @{ $h->{nodes} }, 2, '/health lists two nodes');
     for my $n (@{ $h->{nodes} }) {
         ok(exists $n->{$_}, "node has $_") for qw(name languages slots busy);
-        is_deeply([sort @{ $n->{languages} }], [qw(java javascript python)],
+        ok(RCETest::has_core_languages([sort @{ $n->{languages} }]),
                   "$n->{name} offers the three languages");
         is($n->{slots}, 4, "$n->{name} has 4 slots");
     }
@@ -118,7 +118,8 @@ for my $alias (qw(py js node)) {
     is($res->{status}, 404, 'unknown language 404');
     my $j = $t->json($res->{content});
     like($j->{error}, qr/unknown language/, '404 says unknown language');
-    is_deeply($j->{known}, [qw(java javascript python)], '404 lists the known languages');
+    ok(RCETest::has_core_languages($j->{known}), '404 lists the known languages, sorted')
+        or diag explain $j->{known};
 
     $res = $t->{http}->get($t->url('/lang/python'));
     is($res->{status}, 405, 'GET is 405');

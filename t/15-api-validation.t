@@ -69,7 +69,7 @@ for my $c (@cases) {
 {
     my ($res, $j) = api({ language => 'cobol', code => 'x' });
     is($res->{status}, 404, 'unknown language: 404');
-    is_deeply($j->{known}, [qw(java javascript python)], '404 lists the known languages');
+    ok(RCETest::has_core_languages($j->{known}), '404 lists the known languages, sorted');
 
     ($res, $j) = api({ language => 'python', files => [{ name => 'big.py', content => encode_base64('x' x 70000, '') , encoding => 'base64' }] });
     is($res->{status}, 413, 'decoded files over the code limit: 413');
@@ -90,7 +90,7 @@ is($t->redis('LLEN', 'rce:queue:' . $t->node_name('a')), 0, 'nothing was queued 
     is($res->{status}, 200, '/api/v1/languages: 200');
     my $list = $t->json($res->{content});
     is(ref $list, 'ARRAY', 'an array');
-    is_deeply([map { $_->{name} } @$list], [qw(java javascript python)], 'the three languages, sorted');
+    ok(RCETest::has_core_languages([map { $_->{name} } @$list]), 'the languages, sorted');
     my ($py) = grep { $_->{name} eq 'python' } @$list;
     ok(exists $py->{$_}, "an entry has $_") for qw(name version aliases compiled);
     ok((grep { $_ eq 'py' } @{ $py->{aliases} }), 'python has the alias py');

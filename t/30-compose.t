@@ -179,7 +179,7 @@ is(scalar @workers, 3, 'three workerd containers run');
     is(scalar @{ $h->{nodes} }, 3, '/health lists three nodes');
     my %hostnames = map { (inspect($_)->{Config}{Hostname} => 1) } @workers;
     ok($hostnames{$_->{name}}, "node $_->{name} is a workerd container's hostname") for @{ $h->{nodes} };
-    is_deeply([sort @{ $_->{languages} }], [qw(java javascript python)], "node $_->{name} offers the three languages")
+    ok(RCETest::has_core_languages([sort @{ $_->{languages} }]), "node $_->{name} offers the first three languages")
         for @{ $h->{nodes} };
 }
 

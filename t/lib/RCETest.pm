@@ -60,6 +60,18 @@ public class BrainDrill {
 JAVA
 );
 
+# true if the list holds at least the three first languages, sorted and
+# without repeats (nodes also offer whatever other images this engine has)
+sub has_core_languages {
+    my ($list) = @_;
+    return 0 unless ref $list eq 'ARRAY';
+    my %have = map { ($_ => 1) } @$list;
+    my @sorted = sort @$list;
+    return 0 if join("\0", @sorted) ne join("\0", @$list) || keys %have != @$list;
+    return 0 unless $have{python} && $have{java} && $have{javascript};
+    return 1;
+}
+
 sub root { $ROOT }
 sub dir  { $_[0]{dir} }
 sub tag  { $_[0]{tag} }
