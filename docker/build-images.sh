@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Build the rce container images: the base image rce/base and one image per
-# language, rce/<language>, from docker/lang/<language>/Dockerfile.
+# language, rce/<language>, from the folder docker/lang/<language>/: its
+# Dockerfile (the install) and its lang.conf (the declaration, made into the
+# image's labels here; the version is read from the built toolchain).  Each new
+# image runs its smoke program through its labels, in the sandbox
+# (docker/lang/try.sh), before it replaces the old one.  docker/lang/README.md
+# describes the folder, lang.conf and the labels.
 #
 #   docker/build-images.sh [--force] [--check] [language...]
 #
@@ -54,7 +59,8 @@ usage() {
 usage: $0 [--force] [--check] [language...]
 
 Ensures ${BASE_IMAGE} exists, then builds ${PREFIX}<language> for each language
-given (default: every folder in ${LANG_DIR}).
+given (default: every folder in ${LANG_DIR}) from its Dockerfile and lang.conf
+(see ${LANG_DIR}/README.md), and smoke-tests it.
 
   --force   rebuild the language images even if they are up to date, without
             the build cache (fresh packages); the base image is kept: remove
@@ -186,6 +192,133 @@ ensure_base() {
     say "base image ${BASE_IMAGE} ready: $(image_size "$BASE_IMAGE") ($(took "$t0") in all)"
 }
 
+# --- language declarations (docker/lang/<language>/lang.conf) ---------------
+#
+# The format is documented in docker/lang/README.md.  Everything the C code
+# (workerd) learns about a language comes from the labels made here.
+
+# Bump when the labels made from a lang.conf change meaning: every image rebuilds.
+LABEL_SCHEMA=2
+CONF_KEYS="name aliases version main compile run"
+LIMIT_KEYS="wall_ms cpu_ms memory_mb pids output_bytes compile_wall_ms compile_cpu_ms compile_memory_mb compile_pids compile_output_bytes"
+MAX_MEMORY_MB=1024
+
+declare -A CONF=()
+CONF_ORDER=()
+
+conf_die() { die "$1: $2 (format: docker/lang/README.md)"; }
+
+# parse_conf FILE: reads `key = value` lines into CONF (and the keys, in order,
+# into CONF_ORDER); blank lines and lines starting with # are skipped.
+parse_conf() {
+    local file=$1 line n=0 key val
+    CONF=() CONF_ORDER=()
+    [[ -f $file ]] || conf_die "$file" "missing: every language folder needs a lang.conf"
+    while IFS= read -r line || [[ -n $line ]]; do
+        n=$(( n + 1 ))
+        line=${line%$'\r'}
+        [[ $line =~ ^[[:space:]]*(#.*)?$ ]] && continue
+        [[ $line =~ ^[[:space:]]*([a-z_]+)[[:space:]]*=[[:space:]]*(.*)$ ]] \
+            || conf_die "$file:$n" "expected 'key = value', got: $line"
+        key=${BASH_REMATCH[1]}
+        val=${BASH_REMATCH[2]}
+        val=${val//$'\t'/ }                        # tabs are blanks
+        val=${val%"${val##*[![:space:]]}"}        # trailing blanks
+        [[ " $CONF_KEYS $LIMIT_KEYS " == *" $key "* ]] \
+            || conf_die "$file:$n" "unknown key '$key' (known: $CONF_KEYS $LIMIT_KEYS)"
+        [[ -z ${CONF[$key]+set} ]] || conf_die "$file:$n" "'$key' given twice"
+        [[ $val != *[[:cntrl:]]* ]] || conf_die "$file:$n" "control character in '$key'"
+        CONF[$key]=$val
+        CONF_ORDER+=("$key")
+    done <"$file"
+}
+
+json_str() { # json_str TEXT -> a JSON string (TEXT has no control characters)
+    local s=$1
+    s=${s//\\/\\\\}
+    s=${s//\"/\\\"}
+    printf '"%s"' "$s"
+}
+
+# words_json TEXT -> a JSON array of strings.  TEXT is split into words like a
+# shell would, without any expansion: blanks separate words, '...' quotes
+# literally, "..." quotes with \" and \\ as escapes, a backslash outside
+# quotes takes the next character literally.  Fails on an unterminated quote,
+# an empty word or no word at all.
+words_json() {
+    local s=$1 n=${#1} i=0 c q= w= have=0 out='[' first=1
+    local -a words=()
+    while (( i < n )); do
+        c=${s:i:1}
+        if [[ $q == "'" ]]; then
+            if [[ $c == "'" ]]; then q=; else w+=$c; fi
+        elif [[ $q == '"' ]]; then
+            if [[ $c == '"' ]]; then q=
+            elif [[ $c == '\' && ( ${s:i+1:1} == '"' || ${s:i+1:1} == '\' ) ]]; then i=$(( i + 1 )); w+=${s:i:1}
+            else w+=$c; fi
+        else
+            case $c in
+                ' '|$'\t') (( have )) && words+=("$w"); w= have=0 ;;
+                "'"|'"') q=$c have=1 ;;
+                '\') (( i + 1 < n )) || return 1; i=$(( i + 1 )); w+=${s:i:1}; have=1 ;;
+                *) w+=$c have=1 ;;
+            esac
+        fi
+        i=$(( i + 1 ))
+    done
+    [[ -z $q ]] || return 1
+    (( have )) && words+=("$w")
+    (( ${#words[@]} )) || return 1
+    for w in "${words[@]}"; do
+        [[ -n $w ]] || return 1
+        (( first )) || out+=,
+        first=0
+        out+=$(json_str "$w")
+    done
+    printf '%s]' "$out"
+}
+
+# conf_labels DIR LANG: checks DIR/lang.conf (dies naming what is wrong) and
+# sets LABELS, the docker build arguments for every label but rce.version and
+# rce.build-hash, and VERSION_CMD.
+VERSION_CMD=
+LABELS=()
+conf_labels() {
+    local dir=$1 lang=$2 file=$1/lang.conf k v a limits= run compile=
+    parse_conf "$file"
+    for k in name version main run; do
+        [[ -n ${CONF[$k]:-} ]] || conf_die "$file" "'$k' is required"
+    done
+    [[ ${CONF[name]} == "$lang" ]] \
+        || conf_die "$file" "name '${CONF[name]}' must equal the folder name '$lang' (the image is ${PREFIX}${lang})"
+    [[ $lang =~ ^[a-z0-9][a-z0-9._-]*$ && ${#lang} -le 64 ]] \
+        || conf_die "$file" "name '$lang': lowercase letters, digits, '.', '_', '-' only (it is part of an image name)"
+    local -a aliases=()
+    read -r -a aliases <<<"${CONF[aliases]:-}"
+    for a in "${aliases[@]}"; do
+        [[ $a =~ ^[[:graph:]]{1,64}$ ]] || conf_die "$file" "alias '$a': visible ASCII only"
+    done
+    [[ ${CONF[main]} =~ ^[[:graph:]]{1,64}$ && ${CONF[main]} != */* && ${CONF[main]} != . && ${CONF[main]} != .. ]] \
+        || conf_die "$file" "main '${CONF[main]}' must be a plain file name"
+    run=$(words_json "${CONF[run]}") || conf_die "$file" "run: no word, an empty word or an unterminated quote in: ${CONF[run]}"
+    if [[ -n ${CONF[compile]+set} ]]; then
+        compile=$(words_json "${CONF[compile]}") || conf_die "$file" "compile: no word, an empty word or an unterminated quote in: ${CONF[compile]}"
+    fi
+    for k in "${CONF_ORDER[@]}"; do
+        [[ " $LIMIT_KEYS " == *" $k "* ]] || continue
+        v=${CONF[$k]}
+        [[ $v =~ ^[1-9][0-9]{0,9}$ ]] || conf_die "$file" "$k must be a positive integer, got '$v'"
+        if [[ $k == *memory_mb ]]; then
+            (( v >= 8 && v <= MAX_MEMORY_MB )) || conf_die "$file" "$k must be 8..${MAX_MEMORY_MB}, got $v"
+        fi
+        limits+=${limits:+,}$(json_str "$k"):$v
+    done
+    VERSION_CMD=${CONF[version]}
+    LABELS=(--label "rce.language=${lang}" --label "rce.aliases=${aliases[*]}"
+        --label "rce.main=${CONF[main]}" --label "rce.run=${run}" --label "rce.limits={${limits}}")
+    [[ -z $compile ]] || LABELS+=(--label "rce.compile=${compile}")
+}
+
 # --- language images --------------------------------------------------------
 
 image_size() {
@@ -194,54 +327,72 @@ image_size() {
 }
 
 # Hash of everything that goes into a language image: the folder's files
-# (names and contents) and the base image's id.
+# (names and contents), the base image's id and the label schema.
 build_hash() {
     local dir=$1 base_id
     base_id=$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")
     {
-        printf 'base %s\n' "$base_id"
+        printf 'base %s\nschema %s\n' "$base_id" "$LABEL_SCHEMA"
         (cd "$dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
     } | sha256sum | cut -c1-64
 }
 
-# Run the image's smoke program the way workerd runs a job: code piped through
-# base64 -d into the main file, then the rce.run command, in the sandbox.
+# The sandbox's flags for a `docker run` of a toolchain command (the version).
+SANDBOX_FLAGS=(--read-only --network none --cap-drop ALL --security-opt no-new-privileges
+    --pids-limit 64 --memory 256m --memory-swap 256m
+    --tmpfs /work:rw,exec,nosuid,nodev,size=64m,uid=65534,gid=65534,mode=0700
+    --tmpfs /tmp:rw,exec,nosuid,nodev,size=64m,mode=1777
+    -u 65534:65534 -w /work -e HOME=/tmp)
+
+# read_version IMAGE CMD -> the first dotted number CMD prints (stdout and
+# stderr), run in the sandbox; fails if there is none.
+read_version() {
+    local image=$1 cmd=$2 out v
+    out=$(docker run --rm "${SANDBOX_FLAGS[@]}" "$image" sh -c "$cmd" 2>&1 </dev/null) || true
+    v=$(grep -oE '[0-9]+(\.[0-9]+)+' <<<"$out" | head -n 1) || true
+    [[ -n $v ]] || { printf '%s\n' "$out" | tail -n 5 >&2; return 1; }
+    printf '%s' "$v"
+}
+
+# Runs the smoke program through the labels of IMAGE (default: the language's
+# image) the way workerd runs a job (docker/lang/try.sh: compile step, then
+# run step, each in the sandbox with the language's limits); checks its output.
 smoke_test() {
-    local lang=$1 image=$PREFIX$1 dir=$LANG_DIR/$1 t0 main run argv out want
+    local lang=$1 image=${2:-$PREFIX$1} dir=$LANG_DIR/$1 t0 out want rc=0 result
     local smoke=$dir/smoke.src expect=$dir/smoke.expected
     [[ -f $smoke && -f $expect ]] || { say "  no smoke.src/smoke.expected in ${dir}: smoke test skipped"; return 0; }
-    main=$(label_of "$image" rce.main)
-    run=$(label_of "$image" rce.run)
-    [[ -n $(label_of "$image" rce.language) && -n $main && -n $run ]] \
-        || die "${image} lacks a label rce.language, rce.main or rce.run: fix ${dir}/Dockerfile"
-    # rce.run is a JSON array of plain strings; turn it into shell words.
-    [[ $run =~ ^\[\ *\"[^\"\\]*\"(\ *,\ *\"[^\"\\]*\")*\ *\]$ ]] \
-        || die "${image}: rce.run must be a JSON array of plain strings, got: ${run}"
-    argv=$(sed -e 's/^\[ *"//' -e 's/" *\]$//' -e 's/" *, *"/\n/g' <<<"$run" | sed "s/'/'\\\\''/g; s/.*/'&'/" | tr '\n' ' ')
     want=$(cat "$expect")
+    result=$(mktemp /tmp/rce-smoke-"$lang".XXXXXX)
     t0=$(now_ms)
-    out=$(base64 -w0 "$smoke" | docker run --rm -i \
-        --read-only --network none --cap-drop ALL --security-opt no-new-privileges \
-        --pids-limit 64 --memory 256m --memory-swap 256m \
-        --tmpfs /work:rw,exec,size=16m,uid=65534,gid=65534,mode=0700 \
-        --tmpfs /tmp:rw,exec,size=16m,mode=1777 \
-        -u 65534:65534 -w /work -e HOME=/tmp \
-        "$image" sh -c "base64 -d > '$main' && exec $argv" 2>&1) \
-        || die "smoke test of ${image} failed (output: ${out}); fix ${dir} and rerun with --force ${lang}"
-    [[ $out == "$want" ]] \
-        || die "smoke test of ${image}: expected '${want}', got '${out}'; fix ${dir} and rerun with --force ${lang}"
-    say "  smoke test ok: ${run} printed '${out}' ($(took "$t0") for docker run --rm)"
+    # stdout: the program's; stderr: the compiler's and the program's
+    out=$("$LANG_DIR/try.sh" --image "$image" --result "$result" "$lang" "$smoke" 2>"$result.err" </dev/null) || rc=$?
+    if (( rc != 0 )) || [[ $out != "$want" ]]; then
+        printf '%s\n' "$out" | tail -n 20 >&2
+        tail -n 30 "$result.err" >&2
+        sed 's/^/  /' "$result" >&2 || true
+        rm -f "$result" "$result.err"
+        return 1
+    fi
+    rm -f "$result.err"
+    local compile_ms run_ms
+    compile_ms=$(sed -n 's/^compile_ms=//p' "$result")
+    run_ms=$(sed -n 's/^run_ms=//p' "$result")
+    rm -f "$result"
+    say "  smoke test ok: printed '${out}' (${compile_ms:+compile ${compile_ms} ms, }run ${run_ms} ms, each with docker run; $(took "$t0") in all)"
 }
 
 build_lang() {
-    local lang=$1 image=$PREFIX$1 dir=$LANG_DIR/$1 hash old_hash old_id new_id t0 log
+    local lang=$1 image=$PREFIX$1 dir=$LANG_DIR/$1 hash old_hash old_id new_id t0 log version
+    local stage=$PREFIX$1:rce-stage
+    conf_labels "$dir" "$lang"
     hash=$(build_hash "$dir")
     if image_exists "$image"; then
         old_hash=$(label_of "$image" rce.build-hash)
         old_id=$(docker image inspect -f '{{.Id}}' "$image")
         if [[ $FORCE == 0 && $old_hash == "$hash" ]]; then
-            say "${image} up to date ($(image_size "$image")), skipped"
-            [[ $CHECK == 0 ]] || smoke_test "$lang"
+            say "${image} up to date ($(image_size "$image"), version $(label_of "$image" rce.version)), skipped"
+            [[ $CHECK == 0 ]] || smoke_test "$lang" \
+                || die "smoke test of ${image} failed (above); fix ${dir} and rerun with --force ${lang}"
             return 0
         fi
         if [[ $FORCE == 1 ]]; then say "${image}: --force, rebuilding"
@@ -252,18 +403,34 @@ build_lang() {
     fi
     t0=$(now_ms)
     log=$(mktemp /tmp/rce-build-"$lang".XXXXXX.log)
-    say "  docker build --network host -t ${image} ${dir} (log: ${log})"
+    say "  docker build --network host -t ${stage} ${dir} (log: ${log})"
     local cache=()
     [[ $FORCE == 0 ]] || cache=(--no-cache)
+    # 1. the install (the Dockerfile) with the declaration's labels
     if ! docker build --network host --pull=false --force-rm "${cache[@]}" \
             --build-arg "RCE_BASE=${BASE_IMAGE}" \
-            --label "rce.build-hash=${hash}" \
-            -t "$image" "$dir" >"$log" 2>&1; then
+            "${LABELS[@]}" \
+            -t "$stage" "$dir" >"$log" 2>&1; then
         tail -n 25 "$log" >&2 || true
         die "building ${image} failed (last lines above, full log ${log}). If apt-get failed, check that the host reaches the Debian mirror (apt-get update)"
     fi
+    # 2. the version, read from the toolchain just installed
+    version=$(read_version "$stage" "$VERSION_CMD") \
+        || die "${image}: the version command '${VERSION_CMD}' printed no version number (its output above); fix ${dir}/lang.conf"
+    say "  installed (${stage}, $(took "$t0")); version ${version}"
+    # 3. the smoke test, on the new image before it replaces the old one
+    smoke_test "$lang" "$stage" \
+        || die "smoke test of ${stage} failed (above; ${image} is unchanged); fix ${dir} and rerun: docker/build-images.sh ${lang}"
+    # 4. the version label and the build hash (last: an image with the hash is complete)
+    if ! printf 'FROM %s\n' "$stage" | docker build --pull=false --force-rm \
+            --label "rce.version=${version}" --label "rce.build-hash=${hash}" \
+            -t "$image" - >>"$log" 2>&1; then
+        tail -n 10 "$log" >&2 || true
+        die "labelling ${image} failed (full log ${log})"
+    fi
+    docker rmi "$stage" >/dev/null 2>&1 || true    # only the tag: the image's layers stay
     rm -f "$log"
-    say "  built ${image}: $(image_size "$image") ($(took "$t0"))"
+    say "  built ${image}: $(image_size "$image"), version ${version} ($(took "$t0"))"
     new_id=$(docker image inspect -f '{{.Id}}' "$image")
     if [[ -n $old_id && $old_id != "$new_id" ]]; then
         if docker rmi "$old_id" >/dev/null 2>&1; then
@@ -272,7 +439,6 @@ build_lang() {
             say "  the previous ${image} ($(cut -c8-19 <<<"$old_id")) is still in use; remove it later with 'docker image prune'"
         fi
     fi
-    smoke_test "$lang"
 }
 
 # --- main -------------------------------------------------------------------
@@ -299,6 +465,7 @@ fi
 for lang in "${LANGS[@]}"; do
     [[ -f $LANG_DIR/$lang/Dockerfile ]] \
         || die "unknown language '${lang}': no ${LANG_DIR}/${lang}/Dockerfile (available: $(available_langs | tr '\n' ' '))"
+    conf_labels "$LANG_DIR/$lang" "$lang"     # every declaration checked before any build
 done
 
 # One build at a time on this machine (tests and CI may call us concurrently);
