@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC1003  # a lone backslash in single quotes is meant
 # Build the rce container images: the base image rce/base and one image per
 # language, rce/<language>, from the folder docker/lang/<language>/: its
 # Dockerfile (the install) and its lang.conf (the declaration, made into the
@@ -246,7 +247,7 @@ json_str() { # json_str TEXT -> a JSON string (TEXT has no control characters)
 # quotes takes the next character literally.  Fails on an unterminated quote,
 # an empty word or no word at all.
 words_json() {
-    local s=$1 n=${#1} i=0 c q= w= have=0 out='[' first=1
+    local s=$1 n=${#1} i=0 c q='' w='' have=0 out='[' first=1
     local -a words=()
     while (( i < n )); do
         c=${s:i:1}
@@ -258,7 +259,7 @@ words_json() {
             else w+=$c; fi
         else
             case $c in
-                ' '|$'\t') (( have )) && words+=("$w"); w= have=0 ;;
+                ' '|$'\t') (( have )) && words+=("$w"); w='' have=0 ;;
                 "'"|'"') q=$c have=1 ;;
                 '\') (( i + 1 < n )) || return 1; i=$(( i + 1 )); w+=${s:i:1}; have=1 ;;
                 *) w+=$c have=1 ;;
@@ -284,7 +285,7 @@ words_json() {
 VERSION_CMD=
 LABELS=()
 conf_labels() {
-    local dir=$1 lang=$2 file=$1/lang.conf k v a limits= run compile=
+    local dir=$1 lang=$2 file=$1/lang.conf k v a limits='' run compile=''
     parse_conf "$file"
     for k in name version main run; do
         [[ -n ${CONF[$k]:-} ]] || conf_die "$file" "'$k' is required"
@@ -338,6 +339,7 @@ build_hash() {
 }
 
 # The sandbox's flags for a `docker run` of a toolchain command (the version).
+# shellcheck disable=SC2054  # the commas are tmpfs mount options
 SANDBOX_FLAGS=(--read-only --network none --cap-drop ALL --security-opt no-new-privileges
     --pids-limit 64 --memory 256m --memory-swap 256m
     --tmpfs /work:rw,exec,nosuid,nodev,size=64m,uid=65534,gid=65534,mode=0700

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC1003,SC2317  # lone backslashes in quotes; cleanup runs from a trap
 # Runs one program in a language image the way a job runs: through the image's
 # labels (docker/lang/README.md), in the sandbox, with the language's limits.
 #
@@ -35,7 +36,7 @@ PREFIX=${RCE_IMAGE_PREFIX:-rce/}
 DEF_WALL_MS=10000 DEF_MEMORY_MB=256 DEF_PIDS=64
 TMPFS_MB=64
 
-STDIN= RESULT= IMAGE_ENV=0 RUN_MEMORY= COMPILE_MEMORY= IMAGE= RUN_WALL=
+STDIN='' RESULT='' IMAGE_ENV=0 RUN_MEMORY='' COMPILE_MEMORY='' IMAGE='' RUN_WALL=''
 die() { printf '[try] %s\n' "$*" >&2; exit 2; }
 while (( $# )); do
     case $1 in
@@ -72,7 +73,7 @@ done
 # json_argv JSON: a JSON array of strings into the array ARGV.
 ARGV=()
 json_argv() {
-    local s=$1 i=0 n=${#1} c w= state=start
+    local s=$1 i=0 n=${#1} c w='' state=start
     ARGV=()
     while (( i < n )); do
         c=${s:i:1}
@@ -154,6 +155,7 @@ sandbox_flags() { # sandbox_flags MEMORY_MB PIDS
 # workerd does), then run the step as a child (as workerd's wrapper does),
 # with only PATH, HOME and LANG unless --image-env, then report the cgroup's
 # peak memory on stderr.
+# shellcheck disable=SC2016  # expanded by the container's sh
 WRAP='if [ "$1" = write ]; then printf %s "$2" | base64 -d >"$3" || exit 126; shift 2; fi; shift
 if [ "$1" = clean ]; then shift; env -i "PATH=$PATH" "HOME=$HOME" "LANG=$LANG" "$@"; else shift; "$@"; fi
 rc=$?
