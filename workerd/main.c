@@ -123,6 +123,7 @@ static void handle_job(int slot, struct queue *q, struct docker *d, const char *
         return;
     }
 
+    char container[RUN_CONTAINER_ID_SIZE] = "";
     job_result_init(&r, (size_t)job.limits.output_bytes);
     struct lang *lang = lang_registry_lookup(&languages, job.language);
     if (!lang) {
@@ -138,13 +139,14 @@ static void handle_job(int slot, struct queue *q, struct docker *d, const char *
         capture_append(&r.err, BENCH_REASON "\n", sizeof(BENCH_REASON "\n") - 1);
     } else {
         running_set(slot, job.id);
-        run_job(d, &cfg, &job, lang, &r);
-        running_set(slot, NULL);
+        run_job(d, &cfg, &job, lang, &r, container, sizeof container);
     }
     log_info("job %s: %s %s, %ld ms (queued %lld ms)%s%s", job.id, lang ? lang->name : job.language,
              r.status, r.wall_ms, (long long)(job.enqueued_ms > 0 ? now - job.enqueued_ms : -1),
              r.reason[0] ? ": " : "", r.reason);
     answer(q, text, len, &job, lang ? lang->name : job.language, &r);
+    run_remove(d, container);       /* after the answer: the client does not wait for it */
+    running_set(slot, NULL);
     lang_free(lang);
     job_result_free(&r);
     job_free(&job);

@@ -17,7 +17,7 @@
 #define STATS_TIMEOUT_MS 2000L      /* figures of a container we are about to kill */
 #define CPU_POLL_MS 200             /* how often the cpu total is read when it can run out first */
 #define OLE_DRAIN_MS 300            /* past the output cap: time for a program that already ended */
-#define CONTAINER_ID_SIZE 65        /* 64 hex digits and the NUL */
+#define CONTAINER_ID_SIZE RUN_CONTAINER_ID_SIZE   /* 64 hex digits and the NUL */
 #define KILL_OUTPUT_CAP_ENDED 100   /* over the cap, but it ended by itself: nothing to kill */
 
 _Static_assert(SANDBOX_STATS_MAX <= DEMUX_TAIL, "the figures line must fit in the demux tail");
@@ -378,7 +378,7 @@ static void remove_container(struct docker *d, const char *id)
 }
 
 void run_job(struct docker *d, const struct config *cfg, const struct job *job,
-             const struct lang *lang, struct job_result *r)
+             const struct lang *lang, struct job_result *r, char *left, size_t left_len)
 {
     struct docker_response resp = { 0 };
     struct docker_stream stream;
@@ -469,9 +469,17 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
 done:
     if (stream_open)
         docker_stream_close(&stream);
-    if (id[0])
+    if (id[0] && left && left_len > strlen(id))
+        strcpy(left, id);       /* the caller removes it once the answer is out */
+    else if (id[0])
         remove_container(d, id);
     docker_response_free(&resp);
+}
+
+void run_remove(struct docker *d, const char *id)
+{
+    if (id[0])
+        remove_container(d, id);
 }
 
 int run_reap(struct docker *d, const char *node, bool (*in_use)(const char *job_id))
