@@ -58,20 +58,14 @@ static ngx_int_t
 ngx_rce_api_check(ngx_http_request_t *r)
 {
     ngx_rce_loc_conf_t  *rlcf;
-    ngx_rce_worker_t    *w;
+    ngx_int_t            rc;
     json_t              *extra;
 
-    w = ngx_rce_worker;
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
 
-    if (w == NULL || !w->command.connected || !w->subscribed) {
-        return ngx_rce_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                              "redis is unavailable", NULL);
-    }
-
-    if (w->nodes.nelts == 0) {
-        return ngx_rce_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                              "no live worker node", NULL);
+    rc = ngx_rce_available(r);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (r->headers_in.content_length_n

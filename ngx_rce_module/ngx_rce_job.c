@@ -42,9 +42,6 @@ static void ngx_rce_job_message(redisAsyncContext *ac, void *reply,
 static void ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload,
     size_t len);
 static ngx_rce_job_t *ngx_rce_job_find(ngx_rce_worker_t *w, ngx_str_t *id);
-static void ngx_rce_job_recover(ngx_rce_worker_t *w);
-static void ngx_rce_job_recovered(redisAsyncContext *ac, void *reply,
-    void *data);
 
 
 /*
@@ -81,7 +78,6 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
 
     job = ngx_pcalloc(pool, sizeof(ngx_rce_job_t));
     if (job == NULL) {
-        json_decref(input);
         goto failed;
     }
 
@@ -92,7 +88,6 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
 
     job->id.data = ngx_pnalloc(pool, sizeof(w->id_prefix) + NGX_INT64_LEN);
     if (job->id.data == NULL) {
-        json_decref(input);
         goto failed;
     }
 
@@ -105,11 +100,12 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
     job->language.len = language->len;
 
     if (job->language.data == NULL) {
-        json_decref(input);
         goto failed;
     }
 
     json = ngx_rce_job_json(r, job, input);
+    input = NULL;       /* taken by ngx_rce_job_json */
+
     if (json == NULL) {
         goto failed;
     }
@@ -165,6 +161,7 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
 
 failed:
 
+    json_decref(input);
     ngx_destroy_pool(pool);
     return NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
@@ -535,8 +532,8 @@ ngx_rce_job_message(redisAsyncContext *ac, void *reply, void *data)
     }
 
     if (kind->len == 9 && ngx_strncmp(kind->str, "subscribe", 9) == 0) {
+        /* nothing waits yet: a lost subscription answered every job */
         w->subscribed = 1;
-        ngx_rce_job_recover(w);
         return;
     }
 
@@ -607,55 +604,6 @@ ngx_rce_job_find(ngx_rce_worker_t *w, ngx_str_t *id)
     }
 
     return (ngx_rce_job_t *) ((u_char *) sn - offsetof(ngx_rce_job_t, sn));
-}
-
-
-/*
- * After a (re)subscription, results published while we were not listening
- * are still stored under rce:result:<id>: fetch them for every waiting job.
- */
-static void
-ngx_rce_job_recover(ngx_rce_worker_t *w)
-{
-    ngx_rbtree_node_t  *node, *root, *sentinel;
-    ngx_rce_job_t      *job;
-
-    if (!w->command.connected) {
-        return;
-    }
-
-    sentinel = w->jobs.sentinel;
-    root = w->jobs.root;
-
-    if (root == sentinel) {
-        return;
-    }
-
-    for (node = ngx_rbtree_min(root, sentinel);
-         node;
-         node = ngx_rbtree_next(&w->jobs, node))
-    {
-        job = (ngx_rce_job_t *) node;
-
-        if (redisAsyncCommand(w->command.ac, ngx_rce_job_recovered, w,
-                              "GET %s%b", RCE_KEY_RESULT, job->id.data,
-                              job->id.len)
-            != REDIS_OK)
-        {
-            return;
-        }
-    }
-}
-
-
-static void
-ngx_rce_job_recovered(redisAsyncContext *ac, void *reply, void *data)
-{
-    redisReply  *r = reply;
-
-    if (r != NULL && r->type == REDIS_REPLY_STRING) {
-        ngx_rce_job_result(data, r->str, r->len);
-    }
 }
 
 

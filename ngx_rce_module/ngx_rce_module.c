@@ -227,20 +227,14 @@ ngx_rce_run_handler(ngx_http_request_t *r)
         }
     }
 
-    if (w == NULL || !w->command.connected || !w->subscribed) {
-        return ngx_rce_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                              "redis is unavailable", NULL);
+    rc = ngx_rce_available(r);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (i < name.len
         || ngx_rce_nodes_resolve(w, &name, &canonical) != NGX_OK)
     {
-        if (w->nodes.nelts == 0) {
-            /* with no node to ask, nobody can tell what is known */
-            return ngx_rce_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "no live worker node", NULL);
-        }
-
         return ngx_rce_unknown_language(r, &name);
     }
 
@@ -456,6 +450,32 @@ ngx_rce_health_handler(ngx_http_request_t *r)
     }
 
     return ngx_rce_send_json(r, status, health);
+}
+
+
+/*
+ * Before a body is read: is there anywhere to send a job?  NGX_OK, or the
+ * 503 answered.  With no live node nobody can tell which languages exist,
+ * so that is a 503 too, not a 404.
+ */
+ngx_int_t
+ngx_rce_available(ngx_http_request_t *r)
+{
+    ngx_rce_worker_t  *w;
+
+    w = ngx_rce_worker;
+
+    if (w == NULL || !w->command.connected || !w->subscribed) {
+        return ngx_rce_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                              "redis is unavailable", NULL);
+    }
+
+    if (w->nodes.nelts == 0) {
+        return ngx_rce_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                              "no live worker node", NULL);
+    }
+
+    return NGX_OK;
 }
 
 
