@@ -53,19 +53,20 @@ static ngx_str_t  ngx_rce_api_limit_names[] = {
 
 
 /* before the body is read: is there anywhere to send a job, and is the
- * body within bounds (files may come base64-encoded and JSON-escaped) */
+ * body within bounds (files may come base64-encoded and JSON-escaped)?
+ * NGX_DECLINED: go on; anything else is the answer already sent */
 static ngx_int_t
 ngx_rce_api_check(ngx_http_request_t *r)
 {
     ngx_rce_loc_conf_t  *rlcf;
-    ngx_int_t            rc;
+    const char          *why;
     json_t              *extra;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
 
-    rc = ngx_rce_available(r);
-    if (rc != NGX_OK) {
-        return rc;
+    why = ngx_rce_unavailable();
+    if (why != NULL) {
+        return ngx_rce_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE, why, NULL);
     }
 
     if (r->headers_in.content_length_n
@@ -77,7 +78,7 @@ ngx_rce_api_check(ngx_http_request_t *r)
                               "the request is larger than the limit", extra);
     }
 
-    return NGX_OK;
+    return NGX_DECLINED;
 }
 
 
@@ -98,7 +99,7 @@ ngx_rce_api_handler(ngx_http_request_t *r)
         }
 
         rc = ngx_rce_api_check(r);
-        if (rc != NGX_OK) {
+        if (rc != NGX_DECLINED) {
             return rc;
         }
 

@@ -188,6 +188,7 @@ ngx_rce_run_handler(ngx_http_request_t *r)
     ngx_rce_ctx_t       *ctx;
     ngx_str_t            name, canonical;
     ngx_int_t            rc;
+    const char          *why;
     u_char              *p, c;
     size_t               i;
     json_t              *extra;
@@ -227,9 +228,9 @@ ngx_rce_run_handler(ngx_http_request_t *r)
         }
     }
 
-    rc = ngx_rce_available(r);
-    if (rc != NGX_OK) {
-        return rc;
+    why = ngx_rce_unavailable();
+    if (why != NULL) {
+        return ngx_rce_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE, why, NULL);
     }
 
     if (i < name.len
@@ -454,28 +455,26 @@ ngx_rce_health_handler(ngx_http_request_t *r)
 
 
 /*
- * Before a body is read: is there anywhere to send a job?  NGX_OK, or the
- * 503 answered.  With no live node nobody can tell which languages exist,
- * so that is a 503 too, not a 404.
+ * Before a body is read: is there anywhere to send a job?  NULL if so, else
+ * why not, for a 503.  With no live node nobody can tell which languages
+ * exist, so that is a 503 too, not a 404.
  */
-ngx_int_t
-ngx_rce_available(ngx_http_request_t *r)
+const char *
+ngx_rce_unavailable(void)
 {
     ngx_rce_worker_t  *w;
 
     w = ngx_rce_worker;
 
     if (w == NULL || !w->command.connected || !w->subscribed) {
-        return ngx_rce_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                              "redis is unavailable", NULL);
+        return "redis is unavailable";
     }
 
     if (w->nodes.nelts == 0) {
-        return ngx_rce_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                              "no live worker node", NULL);
+        return "no live worker node";
     }
 
-    return NGX_OK;
+    return NULL;
 }
 
 

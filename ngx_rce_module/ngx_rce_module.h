@@ -189,7 +189,7 @@ json_t *ngx_rce_nodes_catalogue(ngx_rce_worker_t *w);
 
 /* ngx_rce_module.c */
 ngx_int_t ngx_rce_read_body(ngx_http_request_t *r, ngx_str_t *body);
-ngx_int_t ngx_rce_available(ngx_http_request_t *r);
+const char *ngx_rce_unavailable(void);
 ngx_int_t ngx_rce_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *message, json_t *extra);
 ngx_int_t ngx_rce_unknown_language(ngx_http_request_t *r, ngx_str_t *name);

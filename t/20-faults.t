@@ -115,6 +115,14 @@ sub read_all { my $s = shift; local $/; my $r = <$s>; close $s; return $r // '' 
     like($t->json($res->{content})->{error}, qr/redis/, '503 names redis');
     is($res->{headers}{'retry-after'}, '1', '503 has Retry-After');
 
+    # a burst of refusals on one keep-alive connection: each answered once
+    my %seen;
+    $seen{ $t->run_code('python', "print($_)")->{status} }++ for 1 .. 200;
+    is_deeply(\%seen, { 503 => 200 }, '200 refusals in a row on keep-alive: all 503, no reset');
+    $res = $t->post('/api/v1/run', '{"language":"python","code":"print(1)"}',
+                    'Content-Type' => 'application/json');
+    is($res->{status}, 503, 'the JSON API refuses too while redis is down');
+
     $res = $t->{http}->get($t->url('/health'));
     is($res->{status}, 503, '/health is 503 while redis is down');
     is($t->json($res->{content})->{redis}, 'down', '/health says redis down');

@@ -439,6 +439,10 @@ sub stop_all {
             if $log =~ /(?:AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:)/;
     }
     ok(!@reports, 'no sanitizer report in any workerd log') or diag join "\n", @reports;
+    # an [alert] is nginx catching the module at a mistake (e.g. answering twice)
+    my @alerts = grep { /\[(?:alert|crit|emerg)\]/ && !/open\(\) "[^"]*nginx.pid" failed/ }
+                 split /\n/, $self->nginx_log;
+    ok(!@alerts, 'no alert in the nginx error log') or diag join "\n", @alerts[0 .. ($#alerts < 4 ? $#alerts : 4)];
     $self->{stopped} = [];
     for my $log (@{ delete $self->{valgrind_logs} // [] }) {
         like($log, qr/ERROR SUMMARY: 0 errors/, 'valgrind: no error in nginx with the module')
