@@ -91,10 +91,17 @@
 #define RCE_NODE_VERSIONS           "versions"       /* object: language -> version */
 #define RCE_NODE_COMPILED           "compiled"       /* array: languages with a compile step */
 #define RCE_NODE_BENCH              "bench"          /* true: --bench-no-container, jobs are not run */
+#define RCE_NODE_POOL               "pool"           /* object: the warm containers, see RCE_POOL_* */
+#define RCE_POOL_READY              "ready"          /* object: language -> array of short container ids */
+#define RCE_POOL_WARM               "warm"           /* integer: jobs run in a warm container */
+#define RCE_POOL_COLD               "cold"           /* integer: jobs with a language's default limits
+                                                      * that found no warm container */
+#define RCE_POOL_CUSTOM             "custom"         /* integer: jobs run cold for their own limits */
 
 /* Docker labels on job containers and on language images. */
 #define RCE_LABEL_JOB               "rce.job"        /* container: job id */
 #define RCE_LABEL_NODE              "rce.node"       /* container: node name */
+#define RCE_LABEL_POOL              "rce.pool"       /* container: warm, of this workerd run (a token) */
 #define RCE_LABEL_LANGUAGE          "rce.language"   /* image: canonical name */
 #define RCE_LABEL_ALIASES           "rce.aliases"    /* image: space-separated aliases */
 #define RCE_LABEL_MAIN              "rce.main"       /* image: main file name */

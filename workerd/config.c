@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum kind { KIND_STRING, KIND_LONG, KIND_INT, KIND_REDIS, KIND_NODE, KIND_FLAG };
+enum kind { KIND_STRING, KIND_LONG, KIND_INT, KIND_REDIS, KIND_NODE, KIND_FLAG, KIND_POOL };
 
 /* One option: its flag, its environment fallback, where it lands and what values it accepts.
  * The same table drives parsing and --help, so the two cannot disagree. */
@@ -63,6 +63,16 @@ static const struct option_def options[] = {
       "1048576", "largest output cap a job may ask for, bytes" },
     { "max-cpu-ms", "RCE_MAX_CPU_MS", NUM(KIND_LONG, maxima.cpu_ms, 1, 3600000), "30000",
       "largest cpu-time limit a job may ask for, ms" },
+    { "pool", "RCE_POOL", KIND_POOL, FIELD(pool), 0, CONFIG_POOL_MAX, "1",
+      "warm containers kept ready per language: N for every language, LANG=N for one, "
+      "comma-separated (later wins), e.g. 2,java=1,cobol=0; 0 disables" },
+    { "pool-max", "RCE_POOL_MAX", NUM(KIND_INT, pool_max, 0, CONFIG_POOL_MAX), "4",
+      "a language's pool grows up to this many while its jobs find it empty" },
+    { "pool-fillers", "RCE_POOL_FILLERS", NUM(KIND_INT, pool_fillers, 1, 64), "2",
+      "threads that start warm containers" },
+    { "memory-budget-mb", "RCE_MEMORY_BUDGET_MB", NUM(KIND_LONG, memory_budget_mb, 0, 1L << 30), "0",
+      "memory limits of all this node's containers, warm ones included, MiB; warm containers "
+      "are only started within it (0: three quarters of the machine's memory)" },
     { "bench-no-container", "RCE_BENCH_NO_CONTAINER", FLAG(bench_no_container), NULL,
       "BENCHMARK ONLY: answer every job at once, OK, without running it or any container" },
 };
@@ -78,7 +88,8 @@ void config_usage(FILE *out)
         const struct option_def *o = &options[i];
         char left[64];
         snprintf(left, sizeof left, "--%s %s", o->flag, o->kind == KIND_FLAG ? ""
-                 : o->kind == KIND_STRING || o->kind == KIND_REDIS || o->kind == KIND_NODE ? "VALUE" : "N");
+                 : o->kind == KIND_STRING || o->kind == KIND_REDIS || o->kind == KIND_NODE
+                   || o->kind == KIND_POOL ? "VALUE" : "N");
         fprintf(out, "  %-26s %s\n  %-26s   env %s%s", left, o->help, "", o->env,
                 o->kind == KIND_FLAG ? "=1" : "");
         if (o->dflt && *o->dflt)
@@ -144,6 +155,62 @@ bad:
     return -1;
 }
 
+/* Parses "N", "LANG=N" or a comma-separated list of them into the pool sizes. */
+static int parse_pool(struct pool_sizes *p, const char *text, long max, char *err, size_t errlen,
+                      const char *who)
+{
+    char item[64];
+    memset(p, 0, sizeof *p);
+    for (const char *s = text; ; ) {
+        size_t len = strcspn(s, ",");
+        long v;
+        if (len == 0 || len >= sizeof item)
+            goto bad;
+        memcpy(item, s, len);
+        item[len] = '\0';
+        char *eq = strchr(item, '=');
+        if (eq)
+            *eq = '\0';
+        if (parse_long(eq ? eq + 1 : item, 0, max, &v) != 0)
+            goto bad;
+        if (!eq) {
+            p->all = (int)v;
+        } else {
+            size_t i;
+            if (eq == item || (size_t)(eq - item) >= sizeof p->one[0].language)
+                goto bad;
+            for (const char *c = item; *c; c++)
+                if (!islower((unsigned char)*c) && !isdigit((unsigned char)*c) && !strchr("_.+-", *c))
+                    goto bad;
+            for (i = 0; i < p->n && strcmp(p->one[i].language, item) != 0; i++)
+                ;
+            if (i == CONFIG_POOL_LANGS) {
+                snprintf(err, errlen, "%s: more than %d languages named", who, CONFIG_POOL_LANGS);
+                return -1;
+            }
+            strcpy(p->one[i].language, item);
+            p->one[i].size = (int)v;
+            if (i == p->n)
+                p->n++;
+        }
+        if (s[len] == '\0')
+            return 0;
+        s += len + 1;
+    }
+bad:
+    snprintf(err, errlen, "%s: expected N or LANG=N (N from 0 to %ld), comma-separated, got '%s'",
+             who, max, text);
+    return -1;
+}
+
+int config_pool_size(const struct config *cfg, const char *language)
+{
+    for (size_t i = 0; i < cfg->pool.n; i++)
+        if (strcmp(cfg->pool.one[i].language, language) == 0)
+            return cfg->pool.one[i].size;
+    return cfg->pool.all;
+}
+
 /* Node names go into Redis keys, Docker label filters and logs: keep them plain. */
 static int valid_node_name(const char *s)
 {
@@ -164,6 +231,8 @@ static int apply(struct config *cfg, const struct option_def *o, const char *val
     switch (o->kind) {
     case KIND_REDIS:
         return parse_redis(cfg, value, err, errlen, who);
+    case KIND_POOL:
+        return parse_pool((struct pool_sizes *)field, value, o->max, err, errlen, who);
     case KIND_NODE:
         if (!valid_node_name(value) || strlen(value) >= o->size) {
             snprintf(err, errlen, "%s: node name must be 1-%zu characters of [A-Za-z0-9._-], got '%s'",

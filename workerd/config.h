@@ -14,6 +14,15 @@ struct limits {
     long cpu_ms;            /* cpu time (user + system) of the whole job */
 };
 
+/* --pool: how many warm containers each language keeps ready. */
+#define CONFIG_POOL_LANGS 64
+#define CONFIG_POOL_MAX 64          /* a bound on any one language's pool */
+struct pool_sizes {
+    int all;                        /* every language not named */
+    size_t n;
+    struct { char language[32]; int size; } one[CONFIG_POOL_LANGS];
+};
+
 struct config {
     char redis_host[256];      /* TCP host; empty when redis_unix is set */
     int redis_port;
@@ -26,6 +35,11 @@ struct config {
     char runtime[64];          /* OCI runtime of job containers ("runsc" for gVisor); empty: the engine's default */
     struct limits defaults;    /* for a job that names no limit */
     struct limits maxima;      /* a job's limits are clamped to these */
+    struct pool_sizes pool;    /* warm containers per language; 0 disables */
+    int pool_max;              /* a language's pool grows up to this while jobs find it empty */
+    int pool_fillers;          /* threads starting warm containers */
+    long memory_budget_mb;     /* memory limits of all the node's containers, warm ones included;
+                                * 0: three quarters of the machine's memory */
     bool bench_no_container;   /* --bench-no-container: answer jobs at once, run nothing (benchmarks only) */
 };
 
@@ -34,6 +48,9 @@ enum config_result { CONFIG_OK, CONFIG_HELP, CONFIG_ERROR };
 /* Fills cfg from defaults, then the environment, then argv (flags win). On CONFIG_ERROR, err
  * holds a message naming the offending flag or variable. */
 enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
+
+/* The configured pool size of a language (canonical name). */
+int config_pool_size(const struct config *cfg, const char *language);
 
 /* Prints the --help text: every flag, its environment variable and its default. */
 void config_usage(FILE *out);

@@ -1,12 +1,20 @@
 #include "docker.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+
 #define DOCKER_API_PREFIX "http://localhost/v1.41"   /* Docker 20.10; the host is ignored */
 #define DOCKER_MAX_BODY (64 * 1024 * 1024)           /* an image or container list, not more */
 #define DOCKER_CONNECT_TIMEOUT_MS 5000L
+#define DOCKER_CALL_TIMEOUT_MS 30000L   /* create, start, remove: slow only on a loaded engine */
+#define DOCKER_QUICK_TIMEOUT_MS 10000L  /* kill */
+#define HIJACK_HEAD_MAX 4096            /* Docker's answer to the upgrade, headers and all */
+#define HIJACK_READS_PER_STEP 64        /* then the caller gets to look at its clock */
 
 struct body_buffer {
     char *data;
@@ -155,6 +163,90 @@ char *docker_label_filter(const char *label)
     return copy;
 }
 
+/* One container call whose answer must be want (or also_ok); fills err otherwise. */
+static int container_call(struct docker *d, const char *step, const char *method, const char *path,
+                          const char *body, long timeout_ms, long want, long also_ok,
+                          struct docker_response *resp, char *err, size_t errlen)
+{
+    char why[300];
+    if (docker_call(d, method, path, body, timeout_ms, resp, why, sizeof why) != DOCKER_OK) {
+        snprintf(err, errlen, "%s failed: %s", step, why);
+        return -1;
+    }
+    if (resp->status != want && resp->status != also_ok) {
+        docker_describe(resp, why, sizeof why);
+        snprintf(err, errlen, "%s failed: %s", step, why);
+        return -1;
+    }
+    return 0;
+}
+
+int docker_create(struct docker *d, json_t *spec, char id[DOCKER_ID_SIZE], char *err, size_t errlen)
+{
+    struct docker_response resp = { 0 };
+    json_t *created = NULL;
+    int rc = -1;
+    char *body = json_dumps(spec, JSON_COMPACT);
+    if (!body) {
+        snprintf(err, errlen, "create failed: out of memory");
+        return -1;
+    }
+    if (container_call(d, "create", "POST", "/containers/create", body, DOCKER_CALL_TIMEOUT_MS,
+                       201, 201, &resp, err, errlen) != 0)
+        goto fail;
+    created = docker_response_json(&resp);
+    const char *cid = json_string_value(json_object_get(created, "Id"));
+    if (!cid || strlen(cid) >= DOCKER_ID_SIZE) {
+        snprintf(err, errlen, "create failed: no container id in the answer");
+        goto fail;
+    }
+    strcpy(id, cid);
+    rc = 0;
+fail:
+    json_decref(created);
+    docker_response_free(&resp);
+    free(body);
+    return rc;
+}
+
+int docker_start(struct docker *d, const char *id, char *err, size_t errlen)
+{
+    struct docker_response resp = { 0 };
+    char path[128];
+    snprintf(path, sizeof path, "/containers/%s/start", id);
+    /* 304: already started */
+    int rc = container_call(d, "start", "POST", path, NULL, DOCKER_CALL_TIMEOUT_MS, 204, 304,
+                            &resp, err, errlen);
+    docker_response_free(&resp);
+    return rc;
+}
+
+int docker_kill(struct docker *d, const char *id, char *err, size_t errlen)
+{
+    struct docker_response resp = { 0 };
+    char path[128];
+    snprintf(path, sizeof path, "/containers/%s/kill", id);
+    /* 409: it is not running */
+    int rc = container_call(d, "kill", "POST", path, NULL, DOCKER_QUICK_TIMEOUT_MS, 204, 409,
+                            &resp, err, errlen);
+    docker_response_free(&resp);
+    return rc;
+}
+
+int docker_remove(struct docker *d, const char *id, char *err, size_t errlen)
+{
+    struct docker_response resp = { 0 };
+    char path[128];
+    snprintf(path, sizeof path, "/containers/%s?force=1", id);
+    int rc = container_call(d, "remove", "DELETE", path, NULL, DOCKER_CALL_TIMEOUT_MS, 204, 404,
+                            &resp, err, errlen);
+    /* 404: already gone; 409: a removal is already under way (the reaper met a slot) */
+    if (rc != 0 && resp.status == 409)
+        rc = 0;
+    docker_response_free(&resp);
+    return rc;
+}
+
 /* Header callback: the blank line ends the attach answer's headers; from then on Docker has
  * hijacked the connection and what follows is the container's stream. */
 static size_t stream_header(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -175,21 +267,33 @@ static size_t stream_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
     struct docker_stream *s = userdata;
     size_t n = size * nmemb;
-    if (s->status != 200)
+    if (s->status != 200 && s->status != 101)
         return capture_append(&s->error_body, ptr, n) == 0 ? n : 0;
     s->demux_status = demux_feed(&s->demux, ptr, n, s->out, s->err);
     return s->demux_status == DEMUX_OK || s->demux_status == DEMUX_FULL ? n : 0;
+}
+
+static void stream_init(struct docker_stream *s, struct capture *out, struct capture *err)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = CURL_SOCKET_BAD;
+    demux_init(&s->demux);
+    capture_init(&s->error_body, 4096);
+    s->out = out;
+    s->err = err;
+}
+
+void docker_stream_bind(struct docker_stream *s, struct capture *out, struct capture *err)
+{
+    s->out = out;
+    s->err = err;
 }
 
 int docker_stream_open(struct docker_stream *s, const char *socket_path, const char *path,
                        struct capture *out, struct capture *err, char *errmsg, size_t errlen)
 {
     char url[1024];
-    memset(s, 0, sizeof *s);
-    demux_init(&s->demux);
-    capture_init(&s->error_body, 4096);
-    s->out = out;
-    s->err = err;
+    stream_init(s, out, err);
     snprintf(url, sizeof url, "%s%s", DOCKER_API_PREFIX, path);
     s->multi = curl_multi_init();
     s->easy = curl_easy_init();
@@ -217,11 +321,157 @@ fail:
     return -1;
 }
 
+/* Waits up to timeout_ms for events on the upgraded connection; returns poll's revents,
+ * 0 on timeout (or a signal), -1 on failure. */
+static int hijack_wait(struct docker_stream *s, short events, long timeout_ms)
+{
+    struct pollfd p = { .fd = s->fd, .events = events };
+    int n = poll(&p, 1, (int)(timeout_ms > 0 ? timeout_ms : 0));
+    if (n < 0)
+        return errno == EINTR ? 0 : -1;
+    return n ? p.revents : 0;
+}
+
+/* Sends all of buf on the upgraded connection before the deadline (monotonic ms). */
+static int hijack_send(struct docker_stream *s, const char *buf, size_t len, int64_t deadline)
+{
+    while (len > 0) {
+        size_t sent = 0;
+        CURLcode rc = curl_easy_send(s->easy, buf, len, &sent);
+        if (rc == CURLE_OK) {
+            buf += sent;
+            len -= sent;
+            continue;
+        }
+        int64_t left = deadline - clock_mono_ms();
+        if (rc != CURLE_AGAIN || left <= 0 || hijack_wait(s, POLLOUT, left) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Docker's attach with stdin hijacks the HTTP connection: after "101 UPGRADED" our writes go
+ * to the container's stdin and its output comes back framed. libcurl (7.88) cannot upgrade a
+ * connection to raw TCP, so libcurl only opens the connection (CURLOPT_CONNECT_ONLY) and
+ * moves the bytes; the request and the answer's status line are handled here. A request body
+ * on an ordinary attach would not do: Docker 20.10 reads ahead and loses it. */
+int docker_stream_hijack(struct docker_stream *s, const char *socket_path, const char *id,
+                         long timeout_ms, char *errmsg, size_t errlen)
+{
+    char request[512], head[HIJACK_HEAD_MAX + 1];
+    size_t have = 0;
+    char *end = NULL;
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    long status = 0;
+
+    stream_init(s, NULL, NULL);
+    if (!(s->easy = curl_easy_init())) {
+        snprintf(errmsg, errlen, "attach failed: cannot set up a curl handle");
+        goto fail;
+    }
+    curl_easy_setopt(s->easy, CURLOPT_UNIX_SOCKET_PATH, socket_path);
+    curl_easy_setopt(s->easy, CURLOPT_URL, "http://localhost/");
+    curl_easy_setopt(s->easy, CURLOPT_CONNECT_ONLY, 1L);
+    curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, DOCKER_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(s->easy, CURLOPT_ERRORBUFFER, s->errbuf);
+    CURLcode rc = curl_easy_perform(s->easy);
+    if (rc != CURLE_OK || curl_easy_getinfo(s->easy, CURLINFO_ACTIVESOCKET, &s->fd) != CURLE_OK
+        || s->fd == CURL_SOCKET_BAD) {
+        snprintf(errmsg, errlen, "attach failed: %s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+        goto fail;
+    }
+    int n = snprintf(request, sizeof request,
+                     "POST /v1.41/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1 HTTP/1.1\r\n"
+                     "Host: localhost\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", id);
+    if (n < 0 || (size_t)n >= sizeof request || hijack_send(s, request, (size_t)n, deadline) != 0) {
+        snprintf(errmsg, errlen, "attach failed: cannot send the request");
+        goto fail;
+    }
+    while (!end) {
+        size_t got = 0;
+        int64_t left = deadline - clock_mono_ms();
+        if (have == HIJACK_HEAD_MAX || left <= 0) {
+            snprintf(errmsg, errlen, "attach failed: no complete answer within %ld ms", timeout_ms);
+            goto fail;
+        }
+        rc = curl_easy_recv(s->easy, head + have, HIJACK_HEAD_MAX - have, &got);
+        if (rc == CURLE_AGAIN) {
+            if (hijack_wait(s, POLLIN, left) < 0)
+                goto fail_io;
+            continue;
+        }
+        if (rc != CURLE_OK || got == 0)
+            goto fail_io;
+        have += got;
+        head[have] = '\0';
+        end = strstr(head, "\r\n\r\n");
+    }
+    if (sscanf(head, "HTTP/1.%*d %ld", &status) != 1 || status != 101) {
+        /* an error: a JSON message follows the headers (in part, perhaps) */
+        struct docker_response resp = { .status = status, .body = end + 4,
+                                        .len = have - (size_t)(end + 4 - head) };
+        char why[300];
+        docker_describe(&resp, why, sizeof why);
+        snprintf(errmsg, errlen, "attach failed: %s", why);
+        goto fail;
+    }
+    if (end + 4 != head + have) {
+        snprintf(errmsg, errlen, "attach failed: the container wrote before it was given a job");
+        goto fail;
+    }
+    s->status = 101;
+    s->headers_done = true;
+    return 0;
+fail_io:
+    snprintf(errmsg, errlen, "attach failed: the connection broke before Docker answered");
+fail:
+    docker_stream_close(s);
+    return -1;
+}
+
+int docker_stream_send(struct docker_stream *s, const char *buf, size_t len, long timeout_ms)
+{
+    if (s->multi || s->fd == CURL_SOCKET_BAD)
+        return -1;
+    return hijack_send(s, buf, len, clock_mono_ms() + timeout_ms);
+}
+
+bool docker_stream_idle(struct docker_stream *s)
+{
+    return !s->multi && s->fd != CURL_SOCKET_BAD && !s->finished && hijack_wait(s, POLLIN, 0) == 0;
+}
+
+/* docker_stream_step for an upgraded connection: reads what is there into the demultiplexer. */
+static int hijack_step(struct docker_stream *s, long timeout_ms)
+{
+    char buf[16384];
+    int ev = hijack_wait(s, POLLIN, timeout_ms);
+    if (ev < 0)
+        return -1;
+    for (int i = 0; ev && i < HIJACK_READS_PER_STEP; i++) {
+        size_t got = 0;
+        CURLcode rc = curl_easy_recv(s->easy, buf, sizeof buf, &got);
+        if (rc == CURLE_AGAIN)
+            break;
+        if (rc != CURLE_OK || got == 0) {
+            s->finished = true;     /* the container's end, or the connection's */
+            s->result = rc;
+            break;
+        }
+        if (stream_body(buf, 1, got, s) != got)
+            break;                  /* bad framing or no memory: demux_status says which */
+    }
+    return 0;
+}
+
 int docker_stream_step(struct docker_stream *s, long timeout_ms)
 {
     int running = 0, queued;
     if (s->finished)
         return 0;
+    if (!s->multi)
+        return hijack_step(s, timeout_ms);
     if (curl_multi_perform(s->multi, &running) != CURLM_OK)
         return -1;
     CURLMsg *msg;
@@ -248,4 +498,5 @@ void docker_stream_close(struct docker_stream *s)
     capture_free(&s->error_body);
     s->easy = NULL;
     s->multi = NULL;
+    s->fd = CURL_SOCKET_BAD;
 }

@@ -52,11 +52,25 @@ int docker_stats_figures(json_t *stats, long long *cpu_ns, long long *memory_byt
 /* URL-encoded filters={"label":[label]} value for list endpoints; malloc'd, NULL if no memory. */
 char *docker_label_filter(const char *label);
 
-/* A streaming attach: one hijacked response read incrementally through a curl multi handle,
- * demultiplexed into two capped captures as it arrives. */
+/* Room for a container id: 64 hex digits and the NUL. */
+#define DOCKER_ID_SIZE 65
+
+/* Container calls on d. Each returns 0, or -1 with "<step> failed: <why>" in err. */
+int docker_create(struct docker *d, json_t *spec, char id[DOCKER_ID_SIZE], char *err, size_t errlen);
+int docker_start(struct docker *d, const char *id, char *err, size_t errlen);
+/* Kills at once; a container that already stopped is no failure. */
+int docker_kill(struct docker *d, const char *id, char *err, size_t errlen);
+/* Force-removes; one already gone, or being removed, is no failure. */
+int docker_remove(struct docker *d, const char *id, char *err, size_t errlen);
+
+/* A streaming attach, demultiplexed into two capped captures as it arrives. Either an
+ * ordinary hijacked response read through a curl multi handle (docker_stream_open: output
+ * only), or a connection upgraded to raw TCP (docker_stream_hijack: our writes are the
+ * container's stdin too). */
 struct docker_stream {
-    CURLM *multi;
+    CURLM *multi;           /* NULL for an upgraded connection */
     CURL *easy;
+    curl_socket_t fd;       /* the upgraded connection's socket */
     struct demux demux;
     struct capture *out, *err;
     struct capture error_body;      /* body of a non-200 answer, which is not a stream */
@@ -71,6 +85,21 @@ struct docker_stream {
 /* Starts POST /v1.41<path> (no request body) on its own connection. */
 int docker_stream_open(struct docker_stream *s, const char *socket_path, const char *path,
                        struct capture *out, struct capture *err, char *errmsg, size_t errlen);
+
+/* Attaches stdin, stdout and stderr of a running container over one connection upgraded to
+ * raw TCP, waiting at most timeout_ms for Docker's "101 UPGRADED". The captures are given
+ * later (docker_stream_bind): until then the container must write nothing. */
+int docker_stream_hijack(struct docker_stream *s, const char *socket_path, const char *id,
+                         long timeout_ms, char *errmsg, size_t errlen);
+
+/* Sends all of buf to the container's stdin within timeout_ms; -1 if it could not. */
+int docker_stream_send(struct docker_stream *s, const char *buf, size_t len, long timeout_ms);
+
+/* True while an upgraded connection has nothing to read and is not closed: the container
+ * still waits for its stdin. */
+bool docker_stream_idle(struct docker_stream *s);
+
+void docker_stream_bind(struct docker_stream *s, struct capture *out, struct capture *err);
 
 /* Moves the transfer along, waiting at most timeout_ms for the socket; returns -1 on a curl
  * multi failure. Check headers_done, finished and demux_status afterwards. */

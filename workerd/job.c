@@ -231,7 +231,8 @@ void job_result_init(struct job_result *r, size_t output_limit)
     memset(r, 0, sizeof *r);
     r->status = RCE_STATUS_IE;
     r->output_limit = output_limit;
-    r->cpu_ms = r->memory_kb = -1;
+    r->cpu_ms = r->memory_kb = r->oom_kills = -1;
+    r->exit_status = -1;
     capture_init(&r->out, output_limit);
     capture_init(&r->err, output_limit + SANDBOX_STATS_MAX);
 }
@@ -327,6 +328,8 @@ bool job_result_finish_output(struct job_result *r)
     if (sandbox_take_stats(r->err.data, &r->err.len, &st)) {
         r->cpu_ms = st.cpu_us >= 0 ? st.cpu_us / 1000 : -1;
         r->memory_kb = st.maxrss_kb;
+        r->exit_status = st.status >= 0 && st.status <= 255 ? (int)st.status : -1;
+        r->oom_kills = st.oom_kills;
     }
     job_result_clip_output(r);
     return r->out.overflowed || r->err.overflowed;

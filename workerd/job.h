@@ -61,6 +61,8 @@ struct job_result {
     long wall_ms;
     long long cpu_ms;       /* user + system time of all its processes; -1 if unknown */
     long long memory_kb;    /* peak memory; -1 if unknown */
+    int exit_status;        /* the container's, as its wrapper reported it; -1 if unknown */
+    long long oom_kills;    /* its memory cgroup's, as its wrapper reported them; -1 if unknown */
     char reason[512];       /* IE only; empty otherwise */
     bool compiled;          /* a compile step ran: the compile_* fields hold it */
     int compile_exit_code;  /* -1: it did not finish */
@@ -79,7 +81,7 @@ void job_result_free(struct job_result *r);
 void job_result_fail(struct job_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* After the output stream ended by itself: takes the wrapper's figures line off the end of
- * stderr (cpu_ms, memory_kb), then holds stderr to output_limit. Returns true when a stream
+ * stderr (cpu_ms, memory_kb, exit_status, oom_kills), then holds stderr to output_limit. Returns true when a stream
  * went over the cap, which makes the verdict OLE. */
 bool job_result_finish_output(struct job_result *r);
 

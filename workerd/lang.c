@@ -51,6 +51,7 @@ static void lang_clear(struct lang *l)
 {
     free(l->name);
     free(l->image);
+    free(l->image_id);
     free(l->main_file);
     free_strv(l->run_argv);
     free_strv(l->aliases);
@@ -212,7 +213,9 @@ static int lang_from_image(json_t *image, const char *prefix, struct lang *l)
         lang_clear(l);
         return 0;
     }
+    const char *id = json_string_value(json_object_get(image, "Id"));
     if (!(l->name = strdup(name)) || !(l->main_file = strdup(main_file))
+        || !(l->image_id = strdup(id ? id : l->image))
         || !(l->aliases = parse_aliases(aliases, name, &l->n_aliases))
         || (version && *version && !(l->version = strdup(version)))) {
         lang_clear(l);
@@ -350,6 +353,7 @@ struct lang *lang_dup(const struct lang *l)
     c->needs = l->needs;
     c->compile = l->compile;
     if (!(c->name = strdup(l->name)) || !(c->image = strdup(l->image))
+        || !(c->image_id = strdup(l->image_id))
         || !(c->main_file = strdup(l->main_file)) || !(c->run_argv = dup_strv(l->run_argv, l->run_argc))
         || !(c->aliases = dup_strv(l->aliases, l->n_aliases))
         || (l->version && !(c->version = strdup(l->version)))

@@ -12,6 +12,7 @@
 struct lang {
     char *name;             /* canonical, from rce.language */
     char *image;            /* <prefix><name>:latest */
+    char *image_id;         /* the image that tag named when the table was read ("sha256:...") */
     char *main_file;        /* rce.main */
     char **run_argv;        /* rce.run, NULL-terminated */
     size_t run_argc;

@@ -1,8 +1,9 @@
 /* workerd: runs rce jobs from this node's Redis queue in one-shot Docker containers.
  *
  * Threads: N slot threads (each: its own Redis connection and Docker handle; take a job,
- * run it, answer), one housekeeper (refreshes the language table, reaps orphan containers),
- * and the main thread (signals, heartbeat, start-up and shutdown). */
+ * run it, answer), the warm pool's fillers, one housekeeper (refreshes the language table,
+ * reaps orphan containers, rescues and steals jobs), and the main thread (signals,
+ * heartbeat, start-up and shutdown). */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,6 +23,7 @@
 #include "job.h"
 #include "lang.h"
 #include "log.h"
+#include "pool.h"
 #include "queue.h"
 #include "rce_protocol.h"
 #include "run.h"
@@ -34,6 +36,7 @@
 
 static struct config cfg;
 static struct lang_registry languages;
+static struct pool *pool;
 static atomic_bool draining;            /* SIGTERM/SIGINT: take no new jobs */
 static atomic_bool housekeeper_stop;
 static atomic_int busy;                 /* slots holding a job */
@@ -124,6 +127,9 @@ static void handle_job(int slot, struct queue *q, struct docker *d, const char *
     }
 
     char container[RUN_CONTAINER_ID_SIZE] = "";
+    struct run_shape shape = { 0 };
+    struct run_warm *warm = NULL;
+    bool ran = false;
     job_result_init(&r, (size_t)job.limits.output_bytes);
     struct lang *lang = lang_registry_lookup(&languages, job.language);
     if (!lang) {
@@ -138,14 +144,22 @@ static void handle_job(int slot, struct queue *q, struct docker *d, const char *
         snprintf(r.reason, sizeof r.reason, "%s", BENCH_REASON);
         capture_append(&r.err, BENCH_REASON "\n", sizeof(BENCH_REASON "\n") - 1);
     } else {
+        run_shape(&cfg, &job.limits, lang, &shape);
+        if (!(warm = pool_take(pool, lang, &shape)))
+            pool_reserve(pool, shape.memory_mb);
         running_set(slot, job.id);
-        run_job(d, &cfg, &job, lang, &r, container, sizeof container);
+        run_job(d, &cfg, &job, lang, warm, &r, container, sizeof container);
+        ran = true;
     }
-    log_info("job %s: %s %s, %ld ms (queued %lld ms)%s%s", job.id, lang ? lang->name : job.language,
-             r.status, r.wall_ms, (long long)(job.enqueued_ms > 0 ? now - job.enqueued_ms : -1),
+    log_info("job %s: %s %s, %ld ms (queued %lld ms, %s container %.12s)%s%s", job.id,
+             lang ? lang->name : job.language, r.status, r.wall_ms,
+             (long long)(job.enqueued_ms > 0 ? now - job.enqueued_ms : -1),
+             warm && warm->id[0] ? "warm" : "cold", container[0] ? container : "-",
              r.reason[0] ? ": " : "", r.reason);
     answer(q, text, len, &job, lang ? lang->name : job.language, &r);
     run_remove(d, container);       /* after the answer: the client does not wait for it */
+    if (ran)
+        pool_release(pool, warm, shape.memory_mb);
     running_set(slot, NULL);
     lang_free(lang);
     job_result_free(&r);
@@ -212,17 +226,28 @@ static void refresh_languages(struct docker *d)
     json_decref(aliases);
 }
 
-static void reap(struct docker *d)
+/* The reaper spares the containers of running jobs and the warm pool's. */
+static bool in_use(const char *id, const char *job_id, const char *pool_token)
 {
-    int n = run_reap(d, cfg.node, running_contains);
-    if (n > 0)
-        log_info("reaper: removed %d orphan container(s)", n);
+    if (job_id)
+        return running_contains(job_id);
+    return pool && pool_owns(pool, id, pool_token);
 }
 
-static bool never_in_use(const char *job_id)
+static bool never_in_use(const char *id, const char *job_id, const char *pool_token)
 {
+    (void)id;
     (void)job_id;
+    (void)pool_token;
     return false;
+}
+
+/* Removes this node's containers that nothing here runs or keeps warm (at start: all). */
+static void reap(struct docker *d, bool at_start)
+{
+    int n = run_reap(d, cfg.node, at_start ? never_in_use : in_use);
+    if (n > 0)
+        log_info("reaper: removed %d orphan container(s)", n);
 }
 
 /* Takes over the jobs of dead nodes, removes their containers from this engine (a dead node
@@ -312,7 +337,7 @@ static void *housekeeper_main(void *arg)
             next_langs = now + LANG_REFRESH_MS;
         }
         if (now >= next_reap) {
-            reap(d);
+            reap(d, false);
             next_reap = now + REAP_INTERVAL_MS;
         }
     }
@@ -349,6 +374,10 @@ static char *node_json(long queued)
                              RCE_NODE_BEAT, ++beat);
     if (node && cfg.bench_no_container)
         json_object_set_new(node, RCE_NODE_BENCH, json_true());
+    json_t *warm = json_object();
+    if (node && warm && pool && pool_describe(pool, warm) == 0)
+        json_object_set(node, RCE_NODE_POOL, warm);
+    json_decref(warm);
     char *text = node ? json_dumps(node, JSON_COMPACT) : NULL;
     json_decref(node);
     return text;
@@ -453,8 +482,10 @@ int main(int argc, char **argv)
         }
     if (requeued > 0)
         log_info("requeued %ld job(s) a previous run left in %s", requeued, q.running_key);
-    reap(&hk_docker);           /* nothing runs yet, so every container of this node is orphaned */
+    reap(&hk_docker, true);     /* nothing runs yet, so every container of this node is orphaned */
     refresh_languages(&hk_docker);
+    if (!(pool = pool_start(&cfg, &languages)))
+        goto stop;
 
     if (pthread_create(&housekeeper, NULL, housekeeper_main, &hk_docker) != 0) {
         log_error("cannot start the housekeeper thread");
@@ -494,6 +525,8 @@ stop:
     atomic_store(&housekeeper_stop, true);
     if (housekeeper_started)
         pthread_join(housekeeper, NULL);
+    pool_stop(pool);            /* after the slots: every container handed out is released */
+    pool = NULL;
     if (registered) {
         long left = queue_length(&q);
         if (left > 0)

@@ -10,39 +10,32 @@
 #include "rce_protocol.h"
 #include "sandbox.h"
 
-#define CALL_TIMEOUT_MS 30000L      /* create, start, remove: slow only on a loaded engine */
 #define QUICK_TIMEOUT_MS 10000L     /* kill, inspect */
 #define ATTACH_TIMEOUT_MS 10000L    /* until the attach answers */
 #define EXIT_GRACE_MS 200           /* the stream ended: time for Docker to record the exit */
 #define STATS_TIMEOUT_MS 2000L      /* figures of a container we are about to kill */
 #define CPU_POLL_MS 200             /* how often the cpu total is read when it can run out first */
 #define OLE_DRAIN_MS 300            /* past the output cap: time for a program that already ended */
-#define CONTAINER_ID_SIZE RUN_CONTAINER_ID_SIZE   /* 64 hex digits and the NUL */
+#define CONTAINER_ID_SIZE DOCKER_ID_SIZE
 #define KILL_OUTPUT_CAP_ENDED 100   /* over the cap, but it ended by itself: nothing to kill */
 
 _Static_assert(SANDBOX_STATS_MAX <= DEMUX_TAIL, "the figures line must fit in the demux tail");
 
-/* One Docker call whose answer must have status want (or also_ok, e.g. 304 for an already
- * started container). Fails r as IE "<step> failed: ..." otherwise. The response is left in
- * resp (the caller frees it). */
-static int step(struct docker *d, struct job_result *r, const char *name, const char *method,
-                const char *path, const char *body, long timeout_ms, long want, long also_ok,
-                struct docker_response *resp)
+static void kill_container(struct docker *d, const char *id)
 {
     char err[400];
-    if (docker_call(d, method, path, body, timeout_ms, resp, err, sizeof err) != DOCKER_OK) {
-        job_result_fail(r, "%s failed: %s", name, err);
-        return -1;
-    }
-    if (resp->status != want && resp->status != also_ok) {
-        docker_describe(resp, err, sizeof err);
-        job_result_fail(r, "%s failed: %s", name, err);
-        return -1;
-    }
-    return 0;
+    if (docker_kill(d, id, err, sizeof err) != 0)
+        log_warn("container %.12s: %s", id, err);
 }
 
-/* Creates the container; fills id (64 hex digits) on success. */
+/* A failure is only logged because the reaper retries within a minute. */
+static void remove_container(struct docker *d, const char *id)
+{
+    char err[400];
+    if (docker_remove(d, id, err, sizeof err) != 0)
+        log_warn("container %.12s: %s", id, err);
+}
+
 /* The compile and run commands name the main file as rce.main does; a job whose first file
  * has another name runs that one: the words equal to the main file name are replaced.
  * The copy shares the strings; free only the array. */
@@ -55,89 +48,128 @@ static char **with_main(char *const *argv, size_t argc, const char *main_file, c
 }
 
 /* The container holds the compile step and the run: the larger of their memory limits. */
-static long container_memory_mb(const struct config *cfg, const struct job *job, const struct lang *lang)
+static long container_memory_mb(const struct config *cfg, const struct limits *limits, const struct lang *lang)
 {
-    long mb = job->limits.memory_mb;
+    long mb = limits->memory_mb;
     if (lang->needs.memory_mb > mb)     /* what the language's runtime needs at least */
         mb = lang->needs.memory_mb > cfg->maxima.memory_mb ? cfg->maxima.memory_mb : lang->needs.memory_mb;
     if (lang->compile_argv) {
-        long c = lang->compile.memory_mb ? lang->compile.memory_mb : job->limits.memory_mb;
+        long c = lang->compile.memory_mb ? lang->compile.memory_mb : limits->memory_mb;
         if (c > mb)
             mb = c > cfg->maxima.memory_mb ? cfg->maxima.memory_mb : c;
     }
     return mb;
 }
 
-/* Creates the container; fills id (64 hex digits) on success. */
-static int create_container(struct docker *d, const struct config *cfg, const struct job *job,
-                            const struct lang *lang, const char *marker, struct job_result *r,
-                            char *id, size_t idlen)
+void run_shape(const struct config *cfg, const struct limits *limits, const struct lang *lang,
+               struct run_shape *shape)
 {
-    struct docker_response resp = { 0 };
-    char err[256];
-    char *body = NULL;
-    json_t *created = NULL;
-    int rc = -1;
-    struct sandbox_file *files = calloc(job->n_files ? job->n_files : 1, sizeof *files);
-    json_t *spec = NULL;
-    if (!files) {
-        job_result_fail(r, "create failed: out of memory");
-        goto fail;
-    }
+    shape->memory_mb = container_memory_mb(cfg, limits, lang);
+    shape->pids = limits->pids;
+    shape->cpu_s = (limits->cpu_ms + 999) / 1000;       /* RLIMIT_CPU counts whole seconds */
+}
+
+/* The sandbox description of job (or, with job NULL, of a warm container for lang with the
+ * node's default limits). files and the two argv copies are the caller's to free. */
+static int describe(const struct config *cfg, const struct job *job, const struct lang *lang,
+                    const char *marker, const char *pool_token, struct sandbox_job *sj,
+                    struct sandbox_file **files, char ***compile_argv, char ***run_argv)
+{
+    const struct limits *limits = job ? &job->limits : &cfg->defaults;
+    size_t n = job && job->n_files ? job->n_files : 1;
+    *compile_argv = *run_argv = NULL;
+    if (!(*files = calloc(n, sizeof **files)))
+        return -1;
     /* "code" is the main file; in "files" a file without a name is too */
-    if (job->n_files == 0)
-        files[0] = (struct sandbox_file){ lang->main_file, job->code, job->code_len };
-    for (size_t i = 0; i < job->n_files; i++)
-        files[i] = (struct sandbox_file){ job->files[i].name ? job->files[i].name : lang->main_file,
-                                          job->files[i].data, job->files[i].len };
-    char **compile_argv = lang->compile_argv
-                          ? with_main(lang->compile_argv, lang->compile_argc, lang->main_file, files[0].name)
-                          : NULL;
-    char **run_argv = with_main(lang->run_argv, lang->run_argc, lang->main_file, files[0].name);
-    if (!run_argv || (lang->compile_argv && !compile_argv)) {
-        free(compile_argv);
-        free(run_argv);
-        job_result_fail(r, "create failed: out of memory");
-        goto fail;
-    }
-    struct sandbox_job sj = {
-        .job_id = job->id, .node = cfg->node, .image = lang->image,
-        .files = files, .n_files = job->n_files ? job->n_files : 1,
-        .stdin_data = job->stdin_data, .stdin_len = job->stdin_len,
-        .args = job->args, .n_args = job->n_args,
-        .compile_argv = compile_argv, .compile_argc = lang->compile_argc,
-        .run_argv = run_argv, .run_argc = lang->run_argc, .marker = marker,
-        .memory_mb = container_memory_mb(cfg, job, lang), .pids = job->limits.pids,
-        .cpu_ms = job->limits.cpu_ms, .runtime = cfg->runtime,
+    if (!job || job->n_files == 0)
+        (*files)[0] = (struct sandbox_file){ lang->main_file, job ? job->code : "", job ? job->code_len : 0 };
+    for (size_t i = 0; job && i < job->n_files; i++)
+        (*files)[i] = (struct sandbox_file){ job->files[i].name ? job->files[i].name : lang->main_file,
+                                             job->files[i].data, job->files[i].len };
+    if (lang->compile_argv
+        && !(*compile_argv = with_main(lang->compile_argv, lang->compile_argc, lang->main_file, (*files)[0].name)))
+        return -1;
+    if (!(*run_argv = with_main(lang->run_argv, lang->run_argc, lang->main_file, (*files)[0].name)))
+        return -1;
+    *sj = (struct sandbox_job){
+        .job_id = job ? job->id : NULL, .node = cfg->node,
+        .image = lang->image_id ? lang->image_id : lang->image,
+        .files = *files, .n_files = n,
+        .stdin_data = job ? job->stdin_data : NULL, .stdin_len = job ? job->stdin_len : 0,
+        .args = job ? job->args : NULL, .n_args = job ? job->n_args : 0,
+        .compile_argv = *compile_argv, .compile_argc = lang->compile_argc,
+        .run_argv = *run_argv, .run_argc = lang->run_argc, .marker = marker ? marker : "",
+        .memory_mb = container_memory_mb(cfg, limits, lang), .pids = limits->pids,
+        .cpu_ms = limits->cpu_ms, .runtime = cfg->runtime, .pool_token = pool_token,
     };
-    spec = sandbox_container_spec(&sj, err, sizeof err);
-    free(compile_argv);
-    free(run_argv);
-    if (!spec) {
-        job_result_fail(r, "%s", err);
+    return 0;
+}
+
+/* Builds the job's container spec (job NULL: a warm container's) and creates it; fills id. */
+static int create_container(struct docker *d, const struct config *cfg, const struct job *job,
+                            const struct lang *lang, const char *marker, const char *pool_token,
+                            char *id, char *err, size_t errlen)
+{
+    struct sandbox_job sj;
+    struct sandbox_file *files = NULL;
+    char **compile_argv = NULL, **run_argv = NULL;
+    json_t *spec = NULL;
+    int rc = -1;
+    if (describe(cfg, job, lang, marker, pool_token, &sj, &files, &compile_argv, &run_argv) != 0) {
+        snprintf(err, errlen, "create failed: out of memory");
         goto fail;
     }
-    if (!(body = json_dumps(spec, JSON_COMPACT))) {
-        job_result_fail(r, "create failed: out of memory");
+    if (!(spec = sandbox_container_spec(&sj, err, errlen)))
         goto fail;
-    }
-    if (step(d, r, "create", "POST", "/containers/create", body, CALL_TIMEOUT_MS, 201, 201, &resp) != 0)
-        goto fail;
-    created = docker_response_json(&resp);
-    const char *cid = json_string_value(json_object_get(created, "Id"));
-    if (!cid || strlen(cid) >= idlen) {
-        job_result_fail(r, "create failed: no container id in the answer");
-        goto fail;
-    }
-    strcpy(id, cid);
-    rc = 0;
+    rc = docker_create(d, spec, id, err, errlen);
 fail:
     free(files);
-    json_decref(created);
+    free(compile_argv);
+    free(run_argv);
     json_decref(spec);
-    free(body);
-    docker_response_free(&resp);
     return rc;
+}
+
+/* The job as the prelude of a warm container reads it; NULL with err on failure. */
+static char *job_payload(const struct config *cfg, const struct job *job, const struct lang *lang,
+                         const char *marker, size_t *len, char *err, size_t errlen)
+{
+    struct sandbox_job sj;
+    struct sandbox_file *files = NULL;
+    char **compile_argv = NULL, **run_argv = NULL;
+    char *payload = NULL;
+    if (describe(cfg, job, lang, marker, NULL, &sj, &files, &compile_argv, &run_argv) != 0)
+        snprintf(err, errlen, "out of memory building the job's payload");
+    else
+        payload = sandbox_payload(&sj, len, err, errlen);
+    free(files);
+    free(compile_argv);
+    free(run_argv);
+    return payload;
+}
+
+int run_warm_start(struct docker *d, const struct config *cfg, const struct lang *lang,
+                   const char *pool_token, struct run_warm *w, char *err, size_t errlen)
+{
+    memset(w, 0, sizeof *w);
+    w->stream.fd = CURL_SOCKET_BAD;
+    if (create_container(d, cfg, NULL, lang, NULL, pool_token, w->id, err, errlen) != 0)
+        return -1;
+    if (docker_start(d, w->id, err, errlen) != 0
+        || docker_stream_hijack(&w->stream, d->socket_path, w->id, ATTACH_TIMEOUT_MS, err, errlen) != 0)
+        return -1;
+    w->attached = true;
+    return 0;
+}
+
+void run_warm_discard(struct docker *d, struct run_warm *w)
+{
+    if (w->attached)
+        docker_stream_close(&w->stream);
+    w->attached = false;
+    if (w->id[0])
+        remove_container(d, w->id);
+    w->id[0] = '\0';
 }
 
 /* Drives the attach until its headers arrived: only then can no output be missed. */
@@ -310,6 +342,15 @@ static int collect_exit(struct docker *d, const char *id, int64_t deadline, int6
     int rc = -1;
     json_t *info = NULL;
 
+    if (r->exit_status >= 0 && r->oom_kills >= 0) {
+        /* The wrapper said it all, after every process of the job was gone. */
+        *t_exit = clock_mono_ms();
+        bool oom = r->oom_kills > 0;
+        if (oom && r->memory_kb < 0)
+            r->memory_kb = (long long)job->limits.memory_mb * 1024;
+        job_result_decide(r, over_cap ? KILL_OUTPUT_CAP : KILL_NONE, oom, r->exit_status, job->limits.cpu_ms);
+        return KILL_NONE;
+    }
     int64_t left = deadline - clock_mono_ms();
     snprintf(path, sizeof path, "/containers/%s/wait?condition=not-running", id);
     int w = docker_call(d, "POST", path, NULL, left > EXIT_GRACE_MS ? left : EXIT_GRACE_MS, &resp, err, sizeof err);
@@ -322,8 +363,15 @@ static int collect_exit(struct docker *d, const char *id, int64_t deadline, int6
         return -1;
     }
     snprintf(path, sizeof path, "/containers/%s/json", id);
-    if (step(d, r, "inspect", "GET", path, NULL, QUICK_TIMEOUT_MS, 200, 200, &resp) != 0)
+    if (docker_call(d, "GET", path, NULL, QUICK_TIMEOUT_MS, &resp, err, sizeof err) != DOCKER_OK) {
+        job_result_fail(r, "inspect failed: %s", err);
         goto done;
+    }
+    if (resp.status != 200) {
+        docker_describe(&resp, err, sizeof err);
+        job_result_fail(r, "inspect failed: %s", err);
+        goto done;
+    }
     info = docker_response_json(&resp);
     json_t *state = json_object_get(info, "State");
     json_t *exit_code = json_object_get(state, "ExitCode");
@@ -346,71 +394,102 @@ done:
     return rc;
 }
 
-/* Kills at once; a container that already stopped answers 409, which is fine. */
-static void kill_container(struct docker *d, const char *id)
+/* After the compile step the wrapper prints this marker: random, so that the compiler's
+ * output cannot end early by printing it. */
+static void make_marker(const char *job_id, char *marker, size_t len)
 {
-    struct docker_response resp = { 0 };
-    char path[256], err[300];
-    snprintf(path, sizeof path, "/containers/%s/kill", id);
-    if (docker_call(d, "POST", path, NULL, QUICK_TIMEOUT_MS, &resp, err, sizeof err) != DOCKER_OK)
-        log_warn("container %.12s: kill failed: %s", id, err);
-    else if (resp.status != 204 && resp.status != 409) {
-        docker_describe(&resp, err, sizeof err);
-        log_warn("container %.12s: kill failed: %s", id, err);
-    }
-    docker_response_free(&resp);
+    unsigned char rnd[12] = { 0 };
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        memcpy(rnd, job_id, strlen(job_id) < sizeof rnd ? strlen(job_id) : sizeof rnd);
+    snprintf(marker, len, "\036rce-compiled-");
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(marker + strlen(marker), 3, "%02x", rnd[i]);
 }
 
-/* Force-removes; a failure is only logged because the reaper retries within a minute. */
-static void remove_container(struct docker *d, const char *id)
+/* Cold start: creates the job's container, attaches to it and starts it. Fills id (kept on
+ * failure too, for removal) and *t_start, the moment of the start call. */
+static int start_cold(struct docker *d, const struct config *cfg, const struct job *job,
+                      const struct lang *lang, const char *marker, struct docker_stream *stream,
+                      bool *stream_open, char *id, int64_t *t_start, struct job_result *r)
 {
-    struct docker_response resp = { 0 };
-    char path[256], err[300];
-    snprintf(path, sizeof path, "/containers/%s?force=1", id);
-    if (docker_call(d, "DELETE", path, NULL, CALL_TIMEOUT_MS, &resp, err, sizeof err) != DOCKER_OK)
-        log_warn("container %.12s: remove failed: %s", id, err);
-    else if (resp.status != 204 && resp.status != 404 && resp.status != 409) {
-        /* 404: already gone; 409: a removal is already under way (the reaper met a slot). */
-        docker_describe(&resp, err, sizeof err);
-        log_warn("container %.12s: remove failed: %s", id, err);
+    char path[256], err[400];
+    if (create_container(d, cfg, job, lang, marker, NULL, id, err, sizeof err) != 0) {
+        job_result_fail(r, "%s", err);
+        return -1;
     }
-    docker_response_free(&resp);
+    snprintf(path, sizeof path, "/containers/%s/attach?stream=1&stdout=1&stderr=1", id);
+    if (docker_stream_open(stream, d->socket_path, path, &r->out, &r->err, err, sizeof err) != 0) {
+        job_result_fail(r, "%s", err);
+        return -1;
+    }
+    *stream_open = true;
+    if (await_attach(stream, r) != 0)
+        return -1;
+    *t_start = clock_mono_ms();
+    if (docker_start(d, id, err, sizeof err) != 0) {
+        job_result_fail(r, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Warm start: hands the job to a container that waits for it. Returns 1 if the container
+ * was no longer waiting or took no job (discarded: start cold instead), 0 when the job is
+ * on its way (*t_start: when), -1 after failing r. */
+static int start_warm(struct docker *d, const struct config *cfg, const struct job *job,
+                      const struct lang *lang, const char *marker, struct run_warm *warm,
+                      int64_t *t_start, struct job_result *r)
+{
+    char err[400];
+    size_t len = 0;
+    if (!docker_stream_idle(&warm->stream)) {
+        log_warn("job %s: warm container %.12s stopped waiting; starting a cold one", job->id, warm->id);
+        run_warm_discard(d, warm);
+        return 1;
+    }
+    char *payload = job_payload(cfg, job, lang, marker, &len, err, sizeof err);
+    if (!payload) {
+        job_result_fail(r, "%s", err);
+        return -1;
+    }
+    docker_stream_bind(&warm->stream, &r->out, &r->err);
+    *t_start = clock_mono_ms();
+    int rc = docker_stream_send(&warm->stream, payload, len, ATTACH_TIMEOUT_MS);
+    free(payload);
+    if (rc != 0) {
+        log_warn("job %s: warm container %.12s took no job; starting a cold one", job->id, warm->id);
+        run_warm_discard(d, warm);
+        return 1;
+    }
+    return 0;
 }
 
 void run_job(struct docker *d, const struct config *cfg, const struct job *job,
-             const struct lang *lang, struct job_result *r, char *left, size_t left_len)
+             const struct lang *lang, struct run_warm *warm, struct job_result *r,
+             char *left, size_t left_len)
 {
-    struct docker_response resp = { 0 };
-    struct docker_stream stream;
-    char id[CONTAINER_ID_SIZE] = "", path[256], err[300];
-    bool stream_open = false;
-
-    /* After the compile step the wrapper prints this marker: random, so that the compiler's
-     * output cannot end early by printing it. */
+    struct docker_stream cold_stream, *stream = &cold_stream;
+    char cold_id[CONTAINER_ID_SIZE] = "", *id = cold_id;
     char marker[48];
-    unsigned char rnd[12] = { 0 };
-    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-        memcpy(rnd, job->id, strlen(job->id) < sizeof rnd ? strlen(job->id) : sizeof rnd);
-    snprintf(marker, sizeof marker, "\036rce-compiled-");
-    for (size_t i = 0; i < sizeof rnd; i++)
-        snprintf(marker + strlen(marker), 3, "%02x", rnd[i]);
+    bool stream_open = false;
+    int64_t t_start = 0;
+
+    make_marker(job->id, marker, sizeof marker);
     r->version = lang->version;
     r->limits = job->limits;
     r->clamped = job->clamped;
 
-    if (create_container(d, cfg, job, lang, marker, r, id, sizeof id) != 0)
+    int warm_rc = warm ? start_warm(d, cfg, job, lang, marker, warm, &t_start, r) : 1;
+    if (warm_rc < 0)
         goto done;
-    snprintf(path, sizeof path, "/containers/%s/attach?stream=1&stdout=1&stderr=1", id);
-    if (docker_stream_open(&stream, d->socket_path, path, &r->out, &r->err, err, sizeof err) != 0) {
-        job_result_fail(r, "%s", err);
+    if (warm_rc == 0) {
+        stream = &warm->stream;
+        id = warm->id;
+    } else if (start_cold(d, cfg, job, lang, marker, stream, &stream_open, id, &t_start, r) != 0) {
         goto done;
     }
-    stream_open = true;
-    if (await_attach(&stream, r) != 0)
-        goto done;
 
-    /* The wall limit runs from the start call; a deadline (nobody waits after it) can cut it. */
-    int64_t t_start = clock_mono_ms();
+    /* The wall limit runs from the start; a deadline (nobody waits after it) can cut it. */
     /* a compile step has its own time, before the run's */
     int64_t wall = job->limits.wall_ms
                    + (lang->compile_argv ? (lang->compile.wall_ms ? lang->compile.wall_ms : job->limits.wall_ms) : 0);
@@ -418,13 +497,9 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
         wall = job->deadline_ms - clock_unix_ms();
     int64_t deadline = t_start + (wall > 0 ? wall : 1);
 
-    snprintf(path, sizeof path, "/containers/%s/start", id);
-    if (step(d, r, "start", "POST", path, NULL, CALL_TIMEOUT_MS, 204, 304, &resp) != 0)
-        goto done;
-
     /* With one CPU the job cannot use cpu_ms sooner than cpu_ms after its start. */
     int64_t t_cpu = job->limits.cpu_ms < wall ? t_start + job->limits.cpu_ms : deadline;
-    int killed = read_output(d, id, &stream, deadline, t_cpu, job->limits.cpu_ms, r);
+    int killed = read_output(d, id, stream, deadline, t_cpu, job->limits.cpu_ms, r);
     int64_t t_end = clock_mono_ms();
     if (killed == KILL_NONE) {
         /* The wrapper's figures end stderr; an output over the cap by less than their room
@@ -433,7 +508,7 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
         killed = collect_exit(d, id, deadline, &t_end, job, over_cap, r);
     }
     r->wall_ms = (long)(t_end - t_start);
-    if (killed == KILL_OUTPUT_CAP && drain_after_cap(&stream, deadline, OLE_DRAIN_MS, r))
+    if (killed == KILL_OUTPUT_CAP && drain_after_cap(stream, deadline, OLE_DRAIN_MS, r))
         killed = KILL_OUTPUT_CAP_ENDED;
     if (killed == KILL_DEADLINE || killed == KILL_OUTPUT_CAP || killed == KILL_CPU
         || killed == KILL_OUTPUT_CAP_ENDED) {
@@ -441,12 +516,14 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
             read_stats(d, id, r);      /* the figures so far, while it still runs */
         /* It stopped meanwhile: its figures are on their way at the end of the stream. */
         if (killed == KILL_OUTPUT_CAP && r->cpu_ms < 0
-            && drain_after_cap(&stream, deadline + 1000, 1000, r))
+            && drain_after_cap(stream, deadline + 1000, 1000, r))
             killed = KILL_OUTPUT_CAP_ENDED;
         if (killed != KILL_OUTPUT_CAP_ENDED) {
             /* Hang up first: Docker would not finish the kill while its copy of the output
              * waits for us to read more. */
-            docker_stream_close(&stream);
+            docker_stream_close(stream);
+            if (warm_rc == 0)
+                warm->attached = false;
             stream_open = false;
             kill_container(d, id);
         } else {
@@ -468,12 +545,17 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
     }
 done:
     if (stream_open)
-        docker_stream_close(&stream);
+        docker_stream_close(&cold_stream);
+    if (warm && warm->attached) {
+        docker_stream_close(&warm->stream);
+        warm->attached = false;
+    }
+    if (warm && warm->id[0] && id != warm->id)
+        run_warm_discard(d, warm);      /* it failed before the job reached it */
     if (id[0] && left && left_len > strlen(id))
         strcpy(left, id);       /* the caller removes it once the answer is out */
     else if (id[0])
         remove_container(d, id);
-    docker_response_free(&resp);
 }
 
 void run_remove(struct docker *d, const char *id)
@@ -482,7 +564,8 @@ void run_remove(struct docker *d, const char *id)
         remove_container(d, id);
 }
 
-int run_reap(struct docker *d, const char *node, bool (*in_use)(const char *job_id))
+int run_reap(struct docker *d, const char *node, bool (*in_use)(const char *id, const char *job_id,
+                                                                const char *pool_token))
 {
     struct docker_response resp = { 0 };
     char label[160], err[300], *path = NULL;
@@ -512,11 +595,13 @@ int run_reap(struct docker *d, const char *node, bool (*in_use)(const char *job_
     json_t *c;
     json_array_foreach(list, i, c) {
         const char *id = json_string_value(json_object_get(c, "Id"));
-        const char *job = json_string_value(json_object_get(json_object_get(c, "Labels"), RCE_LABEL_JOB));
-        if (!id || strlen(id) >= CONTAINER_ID_SIZE || (job && in_use(job)))
+        json_t *labels = json_object_get(c, "Labels");
+        const char *job = json_string_value(json_object_get(labels, RCE_LABEL_JOB));
+        const char *pool = json_string_value(json_object_get(labels, RCE_LABEL_POOL));
+        if (!id || strlen(id) >= CONTAINER_ID_SIZE || in_use(id, job, pool))
             continue;
-        log_info("reaper: removing container %.12s of job %s, which this process is not running",
-                 id, job ? job : "(none)");
+        log_info("reaper: removing container %.12s of %s %s, which this process is not running",
+                 id, job ? "job" : "warm pool", job ? job : pool ? pool : "(none)");
         remove_container(d, id);
         reaped++;
     }

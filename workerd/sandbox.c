@@ -8,68 +8,122 @@
 
 #include "rce_protocol.h"
 
-/* The container's PID 1: a POSIX sh (no docker-init) that
- *   1. writes the job's files into the work dir and its stdin to /tmp/.rce-stdin, all from
- *      argv (not from an attach body, which can lose bytes on Docker 20.10):
- *      $1 = getrusage's syscall number, $2 = the compile marker, $3 = the compile command
- *      (shell-quoted; empty for an interpreted language), $4 = the run command (quoted),
- *      $5 = the number of files, then name and base64 content of each, then base64 stdin,
- *      then the program's arguments;
- *   2. runs the compile command, if any, and prints "<marker> <exit code> <ms>" on stdout and
- *      on stderr after it, so that workerd can tell the compiler's output from the program's;
- *   3. if that succeeded, runs the program as its child with stdin from the file and the
- *      environment the image gives minus Docker's HOSTNAME. Being a child, the program is not
- *      PID 1, so `kill -9 $$`, abort() and `kill -9 -1` act as anywhere else (PID 1 is
- *      shielded from signals it has no handler for, and kill -1 spares it);
- *   4. once it exits, becomes perl (Essential in Debian, so in every image built on it) and
- *      SIGKILLs and reaps every process left (daemons, `sleep 1000 &` holding stdout), so
- *      nothing outlives the program and the output stream ends with it;
- *   5. writes the figures line (SANDBOX_STATS_MARK) on stderr from getrusage(RUSAGE_CHILDREN)
- *      of PID 1, which by then has waited for every process of the job, and exits with the
- *      program's status (128 + n for signal n), or the compiler's when that failed.
- * Without perl it still kills what is left (a bounded loop) and exits with the status; the
- * figures are then unknown. */
+/* The container's PID 1, a perl program (perl is Essential in Debian, so in every image
+ * built on rce/base; no docker-init). Its arguments (build_words):
+ *   getrusage's and clock_gettime's syscall numbers, the compile marker, the compile command
+ *   (a count, then its words; 0 for an interpreted language), the run command (the same),
+ *   the number of files, the name and base64 content of each, the base64 stdin, then the
+ *   program's arguments. It
+ *   1. writes the job's files into the work dir and its stdin to /tmp/.rce-stdin (base64,
+ *      because a cold container gets them in argv);
+ *   2. runs the compile command, if any, with stdin from /dev/null, and prints
+ *      "<marker> <exit code> <ms>" on stdout and on stderr after it, so that workerd can tell
+ *      the compiler's output from the program's;
+ *   3. if that succeeded, runs the program as its child with stdin from the file, with the
+ *      environment the image gives minus Docker's HOSTNAME, and no shell in between. Being a
+ *      child, the program is not PID 1, so `kill -9 $$`, abort() and `kill -9 -1` act as
+ *      anywhere else (PID 1 is shielded from signals it has no handler for, and kill -1
+ *      spares it);
+ *   4. once it exits, SIGKILLs and reaps every process left (daemons, `sleep 1000 &` holding
+ *      stdout), so nothing outlives the program and the output stream ends with it;
+ *   5. writes the figures line (SANDBOX_STATS_MARK) on stderr: getrusage(RUSAGE_CHILDREN),
+ *      which by then counts every process of the job, the status it exits with (the
+ *      program's, 128 + n for signal n, or the compiler's when that failed) and the OOM kills
+ *      its memory cgroup (v1 or v2) counted, so that a job that ended by itself needs no
+ *      Docker call to be judged.
+ * A file it cannot write ends it with status 126, a command it cannot run with 127. */
 static const char wrapper[] =
-    "nr=$1 marker=$2 compile=$3 run=$4 n=$5\n"
-    "shift 5\n"
-    "while [ \"$n\" -gt 0 ]; do\n"
-    "  printf %s \"$2\" | base64 -d >\"$1\" || exit 126\n"
-    "  shift 2; n=$((n - 1))\n"
-    "done\n"
-    "printf %s \"$1\" | base64 -d >/tmp/.rce-stdin || exit 126\n"
-    "shift\n"
-    "rc=0\n"
-    "if [ -n \"$compile\" ]; then\n"
-    "  t0=$(date +%s%N)\n"
-    "  sh -c \"exec env -u HOSTNAME -u PWD -u OLDPWD $compile\" </dev/null\n"
-    "  rc=$?\n"
-    "  ms=$(( ($(date +%s%N) - t0) / 1000000 ))\n"
-    "  printf '%s %d %d\\n' \"$marker\" \"$rc\" \"$ms\"\n"
-    "  printf '%s %d %d\\n' \"$marker\" \"$rc\" \"$ms\" >&2\n"
-    "fi\n"
-    "if [ \"$rc\" -eq 0 ]; then\n"
-    "  sh -c \"exec env -u HOSTNAME -u PWD -u OLDPWD $run \\\"\\$@\\\"\" rce \"$@\" </tmp/.rce-stdin\n"
-    "  rc=$?\n"
-    "fi\n"
-    "command -v perl >/dev/null 2>&1 && exec perl -e '\n"
-    "my ($rc, $nr) = @ARGV;\n"
-    "for (1 .. 10000) { kill 9, -1; last if waitpid(-1, 0) <= 0; }\n"
-    "my ($cpu, $rss, $ru) = (\"\", \"\", \"\\0\" x 256);\n"
-    "if ($nr > 0 && syscall($nr, -1, $ru) == 0) {\n"
-    "    my @r = unpack \"q5\", $ru;\n"
+    "my ($rusage_nr, $clock_nr, $marker) = splice(@ARGV, 0, 3);\n"
+    "sub words { my $n = shift(@ARGV); return splice(@ARGV, 0, $n) }\n"
+    "my @compile = words();\n"
+    "my @run = words();\n"
+    "sub unbase64 {\n"
+    "    my $s = shift;\n"
+    "    $s =~ tr{A-Za-z0-9+/}{}cd;\n"
+    "    $s =~ tr{A-Za-z0-9+/}{ -_};\n"
+    "    my $out = q();\n"
+    "    $out .= unpack(q(u), chr(32 + int(length($1) * 3 / 4)) . $1) while $s =~ /(.{1,60})/gs;\n"
+    "    return $out;\n"
+    "}\n"
+    "sub put {\n"
+    "    my ($name, $data) = @_;\n"
+    "    open(my $fh, q(>), $name) or exit 126;\n"
+    "    binmode($fh);\n"
+    "    print {$fh} unbase64($data) or exit 126;\n"
+    "    close($fh) or exit 126;\n"
+    "}\n"
+    "put(splice(@ARGV, 0, 2)) for 1 .. shift(@ARGV);\n"
+    "put(q(/tmp/.rce-stdin), shift(@ARGV));\n"
+    "delete $ENV{HOSTNAME};\n"
+    "sub now_ms {\n"
+    "    my $ts = qq(\\0) x 16;\n"
+    "    return 0 unless $clock_nr > 0 && syscall($clock_nr, 1, $ts) == 0;\n"
+    "    my ($s, $ns) = unpack(q(q2), $ts);\n"
+    "    return int($s * 1000 + $ns / 1000000);\n"
+    "}\n"
+    "sub run_child {\n"
+    "    my ($in, @argv) = @_;\n"
+    "    my $pid = fork();\n"
+    "    return 126 << 8 unless defined $pid;\n"
+    "    if ($pid == 0) {\n"
+    "        open(STDIN, q(<), $in) or exit 126;\n"
+    "        exec { $argv[0] } @argv;\n"
+    "        syswrite(STDERR, qq(rce: cannot run $argv[0]: $!\\n));\n"
+    "        exit 127;\n"
+    "    }\n"
+    "    waitpid($pid, 0);\n"
+    "    return $? & 127 ? 128 + ($? & 127) : $? >> 8;\n"
+    "}\n"
+    "my $rc = 0;\n"
+    "if (@compile) {\n"
+    "    my $t0 = now_ms();\n"
+    "    $rc = run_child(q(/dev/null), @compile);\n"
+    "    my $line = sprintf(qq(%s %d %d\\n), $marker, $rc, now_ms() - $t0);\n"
+    "    syswrite(STDOUT, $line);\n"
+    "    syswrite(STDERR, $line);\n"
+    "}\n"
+    "$rc = run_child(q(/tmp/.rce-stdin), @run, @ARGV) if $rc == 0;\n"
+    "for (1 .. 10000) { kill(9, -1); last if waitpid(-1, 0) <= 0 }\n"
+    "my ($cpu, $rss, $ru, $oom) = (q(), q(), qq(\\0) x 256, q());\n"
+    "if ($rusage_nr > 0 && syscall($rusage_nr, -1, $ru) == 0) {\n"
+    "    my @r = unpack(q(q5), $ru);\n"
     "    ($cpu, $rss) = ($r[0] * 1000000 + $r[1] + $r[2] * 1000000 + $r[3], $r[4]);\n"
     "}\n"
-    "syswrite STDERR, \"\\036rce-stats cpu_us=$cpu maxrss_kb=$rss\\n\";\n"
-    "exit $rc;' \"$rc\" \"$nr\"\n"
-    "i=0\n"
-    "while [ $i -lt 100 ] && kill -9 -1 2>/dev/null; do i=$((i + 1)); done\n"
-    "exit $rc\n";
+    "for my $f (q(/sys/fs/cgroup/memory.events), q(/sys/fs/cgroup/memory/memory.oom_control)) {\n"
+    "    open(my $fh, q(<), $f) or next;\n"
+    "    while (<$fh>) { $oom = $1 if /^oom_kill (\\d+)$/ }\n"
+    "    last;\n"
+    "}\n"
+    "syswrite(STDERR, qq(\\036rce-stats cpu_us=$cpu maxrss_kb=$rss status=$rc oom=$oom\\n));\n"
+    "exit($rc);\n";
 
-/* getrusage's number for perl's syscall(): the containers run on this machine's kernel. */
+/* What a warm container's PID 1 runs first: waits on stdin for the job (sandbox_payload: a
+ * line of the byte lengths of the wrapper's arguments, then the arguments), puts /dev/null in
+ * place of stdin and goes on as the wrapper with them. A short or malformed payload, or stdin
+ * closing first (workerd went away: StdinOnce), ends it with status 125. */
+static const char prelude[] =
+    "binmode(STDIN);\n"
+    "sub take {\n"
+    "    my ($n, $b) = (shift, q());\n"
+    "    while (length($b) < $n) { sysread(STDIN, $b, $n - length($b), length($b)) or exit 125 }\n"
+    "    return $b;\n"
+    "}\n"
+    "my $head = q();\n"
+    "while ((my $c = take(1)) ne qq(\\n)) { $head .= $c; exit 125 if length($head) > 65536 }\n"
+    "$head =~ /^\\d+( \\d+)*$/ or exit 125;\n"
+    "@ARGV = map { take($_) } split(/ /, $head);\n"
+    "open(STDIN, q(<), q(/dev/null)) or exit 125;\n";
+
+/* Syscall numbers for perl's syscall(): the containers run on this machine's kernel. */
 #ifdef SYS_getrusage
 #define GETRUSAGE_NR SYS_getrusage
 #else
 #define GETRUSAGE_NR 0
+#endif
+#ifdef SYS_clock_gettime
+#define CLOCK_GETTIME_NR SYS_clock_gettime
+#else
+#define CLOCK_GETTIME_NR 0
 #endif
 
 size_t base64_encoded_len(size_t n)
@@ -99,37 +153,6 @@ void base64_encode(const unsigned char *in, size_t n, char *out)
     *out = '\0';
 }
 
-/* argv words as one sh command line: each in single quotes ('\'' for a quote inside). */
-static char *shell_quote(char *const *argv, size_t argc)
-{
-    size_t len = 1;
-    for (size_t i = 0; i < argc; i++)
-        for (const char *p = argv[i]; ; p++) {
-            len += *p == '\'' ? 4 : 1;
-            if (!*p) {
-                len += 3;
-                break;
-            }
-        }
-    char *out = malloc(len), *o = out;
-    for (size_t i = 0; out && i < argc; i++) {
-        if (i)
-            *o++ = ' ';
-        *o++ = '\'';
-        for (const char *p = argv[i]; *p; p++)
-            if (*p == '\'') {
-                memcpy(o, "'\\''", 4);
-                o += 4;
-            } else {
-                *o++ = *p;
-            }
-        *o++ = '\'';
-    }
-    if (out)
-        *o = '\0';
-    return out;
-}
-
 /* Appends the base64 of n bytes to cmd; -1 if too large for one argument or out of memory. */
 static int append_base64(json_t *cmd, const char *data, size_t n, size_t *total, char *err, size_t errlen)
 {
@@ -152,44 +175,106 @@ static int append_base64(json_t *cmd, const char *data, size_t n, size_t *total,
     return rc;
 }
 
-/* The container's command: sh runs the wrapper with the job's files, stdin and arguments. */
-static json_t *build_cmd(const struct sandbox_job *job, char *err, size_t errlen)
+/* Appends a number as a word; -1 if out of memory. */
+static int append_number(json_t *words, long long n)
 {
-    char nr[24], nfiles[24];
-    char *compile = job->compile_argv ? shell_quote(job->compile_argv, job->compile_argc) : strdup("");
-    char *run = shell_quote(job->run_argv, job->run_argc);
-    json_t *cmd = json_pack("[ssss]", "/bin/sh", "-c", wrapper, "rce");
+    char text[24];
+    snprintf(text, sizeof text, "%lld", n);
+    return json_array_append_new(words, json_string(text));
+}
+
+/* Appends a command: its word count, then its words. */
+static int append_command(json_t *words, char *const *argv, size_t argc)
+{
+    if (append_number(words, (long long)argc) != 0)
+        return -1;
+    for (size_t i = 0; i < argc; i++)
+        if (json_array_append_new(words, json_string(argv[i])) != 0)
+            return -1;
+    return 0;
+}
+
+/* The wrapper's arguments: the job's commands, files, stdin and arguments. */
+static json_t *build_words(const struct sandbox_job *job, char *err, size_t errlen)
+{
+    json_t *words = json_array();
     size_t total = 0;
-    snprintf(nr, sizeof nr, "%d", (int)GETRUSAGE_NR);
-    snprintf(nfiles, sizeof nfiles, "%zu", job->n_files);
-    if (!compile || !run || !cmd
-        || json_array_append_new(cmd, json_string(nr)) != 0
-        || json_array_append_new(cmd, json_string(job->marker)) != 0
-        || json_array_append_new(cmd, json_string(compile)) != 0
-        || json_array_append_new(cmd, json_string(run)) != 0
-        || json_array_append_new(cmd, json_string(nfiles)) != 0) {
-        snprintf(err, errlen, "out of memory building the container command");
-        goto fail;
-    }
+    if (!words || append_number(words, GETRUSAGE_NR) != 0 || append_number(words, CLOCK_GETTIME_NR) != 0
+        || json_array_append_new(words, json_string(job->marker)) != 0
+        || append_command(words, job->compile_argv, job->compile_argv ? job->compile_argc : 0) != 0
+        || append_command(words, job->run_argv, job->run_argc) != 0
+        || append_number(words, (long long)job->n_files) != 0)
+        goto nomem;
     for (size_t i = 0; i < job->n_files; i++)
-        if (json_array_append_new(cmd, json_string(job->files[i].name)) != 0
-            || append_base64(cmd, job->files[i].data, job->files[i].len, &total, err, errlen) != 0)
+        if (json_array_append_new(words, json_string(job->files[i].name)) != 0
+            || append_base64(words, job->files[i].data, job->files[i].len, &total, err, errlen) != 0)
             goto fail;
-    if (append_base64(cmd, job->stdin_data, job->stdin_len, &total, err, errlen) != 0)
+    if (append_base64(words, job->stdin_data, job->stdin_len, &total, err, errlen) != 0)
         goto fail;
     for (size_t i = 0; i < job->n_args; i++)
-        if (json_array_append_new(cmd, json_string(job->args[i])) != 0) {
-            snprintf(err, errlen, "out of memory building the container command");
-            goto fail;
-        }
-    free(compile);
-    free(run);
-    return cmd;
+        if (json_array_append_new(words, json_string(job->args[i])) != 0)
+            goto nomem;
+    return words;
+nomem:
+    snprintf(err, errlen, "out of memory building the container command");
 fail:
-    free(compile);
-    free(run);
-    json_decref(cmd);
+    json_decref(words);
     return NULL;
+}
+
+/* The container's command: perl runs the wrapper with the job's words; a warm container's
+ * prelude waits for them on stdin instead. */
+static json_t *build_cmd(const struct sandbox_job *job, char *err, size_t errlen)
+{
+    if (job->pool_token) {
+        json_t *cmd = NULL;
+        char *both = malloc(sizeof prelude + sizeof wrapper);
+        if (both) {
+            memcpy(both, prelude, sizeof prelude - 1);
+            memcpy(both + sizeof prelude - 1, wrapper, sizeof wrapper);
+            cmd = json_pack("[sss]", "perl", "-e", both);
+            free(both);
+        }
+        if (!cmd)
+            snprintf(err, errlen, "out of memory building the container command");
+        return cmd;
+    }
+    json_t *words = build_words(job, err, errlen);
+    /* "--": a word that looks like a switch is the wrapper's, not perl's */
+    json_t *cmd = words ? json_pack("[ssss]", "perl", "-e", wrapper, "--") : NULL;
+    if (words && (!cmd || json_array_extend(cmd, words) != 0)) {
+        snprintf(err, errlen, "out of memory building the container command");
+        json_decref(cmd);
+        cmd = NULL;
+    }
+    json_decref(words);
+    return cmd;
+}
+
+char *sandbox_payload(const struct sandbox_job *job, size_t *len, char *err, size_t errlen)
+{
+    json_t *words = build_words(job, err, errlen), *w;
+    char *payload = NULL, *p;
+    size_t i, n = 0;
+    if (!words)
+        return NULL;
+    json_array_foreach(words, i, w)
+        n += 21 + json_string_length(w);         /* a length, its separator, the word */
+    if (!(p = payload = malloc(n + 1))) {
+        snprintf(err, errlen, "out of memory building the job's payload");
+        goto done;
+    }
+    json_array_foreach(words, i, w)
+        p += sprintf(p, "%s%zu", i ? " " : "", json_string_length(w));
+    *p++ = '\n';
+    json_array_foreach(words, i, w) {
+        memcpy(p, json_string_value(w), json_string_length(w));
+        p += json_string_length(w);
+    }
+    *len = (size_t)(p - payload);
+done:
+    json_decref(words);
+    return payload;
 }
 
 /* Resource limits and isolation: the part of the spec that keeps the host safe. */
@@ -275,7 +360,7 @@ int sandbox_take_stats(const char *buf, size_t *len, struct sandbox_stats *st)
 {
     static const char mark[] = SANDBOX_STATS_MARK;
     const size_t mlen = sizeof mark - 1;
-    st->cpu_us = st->maxrss_kb = -1;
+    st->cpu_us = st->maxrss_kb = st->status = st->oom_kills = -1;
     size_t n = *len;
     if (n < mlen + 1 || buf[n - 1] != '\n')
         return 0;
@@ -294,7 +379,9 @@ int sandbox_take_stats(const char *buf, size_t *len, struct sandbox_stats *st)
     const char *p = buf + at + mlen, *end = buf + n - 1;
     struct sandbox_stats s;
     if (!(p = stats_field(p, end, "cpu_us=", &s.cpu_us)) || p >= end || *p++ != ' '
-        || !(p = stats_field(p, end, "maxrss_kb=", &s.maxrss_kb)) || p != end)
+        || !(p = stats_field(p, end, "maxrss_kb=", &s.maxrss_kb)) || p >= end || *p++ != ' '
+        || !(p = stats_field(p, end, "status=", &s.status)) || p >= end || *p++ != ' '
+        || !(p = stats_field(p, end, "oom=", &s.oom_kills)) || p != end)
         return 0;
     *st = s;
     *len = at;
@@ -312,14 +399,17 @@ json_t *sandbox_container_spec(const struct sandbox_job *job, char *err, size_t 
         snprintf(err, errlen, "out of memory building the container spec");
         return NULL;
     }
+    const bool warm = job->pool_token != NULL;
     /* "o" hands cmd and host_config to the new object, even when json_pack fails. */
     json_t *spec = json_pack(
         "{s:s, s:{s:s, s:s}, s:s, s:s, s:s,"
         " s:[sss],"
-        " s:b, s:b, s:b, s:b, s:b, s:b,"
+        " s:b, s:b, s:b, s:b, s:b, s:b, s:b,"
         " s:[], s:o, s:o}",
         "Image", job->image,
-        "Labels", RCE_LABEL_JOB, job->job_id, RCE_LABEL_NODE, job->node,
+        /* a warm container's job is not known yet */
+        "Labels", warm ? RCE_LABEL_POOL : RCE_LABEL_JOB, warm ? job->pool_token : job->job_id,
+                  RCE_LABEL_NODE, job->node,
         "User", "65534:65534",             /* nobody:nogroup */
         "WorkingDir", "/work",
         "Hostname", "sandbox",
@@ -327,10 +417,13 @@ json_t *sandbox_container_spec(const struct sandbox_job *job, char *err, size_t 
         "Env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp",
                "LANG=C.UTF-8",
         "NetworkDisabled", 1,
-        "AttachStdin", 0,
+        /* A warm container reads its job from stdin; StdinOnce closes that stdin when our
+         * connection does, so that the container of a workerd that died ends by itself. */
+        "AttachStdin", warm,
         "AttachStdout", 1,
         "AttachStderr", 1,
-        "OpenStdin", 0,
+        "OpenStdin", warm,
+        "StdinOnce", warm,
         "Tty", 0,                          /* non-TTY: stdout and stderr arrive multiplexed */
         "Entrypoint",                      /* empty, not absent: an image ENTRYPOINT must not wrap us */
         "Cmd", cmd,

@@ -37,6 +37,9 @@ struct sandbox_job {
     long pids;
     long cpu_ms;                 /* RLIMIT_CPU of every process: ceil(cpu_ms / 1000) s */
     const char *runtime;         /* HostConfig.Runtime; NULL or "" for the engine's default */
+    const char *pool_token;      /* set: the spec of a warm container, labelled with it, whose
+                                  * job comes later on stdin (sandbox_payload); the job's id,
+                                  * files, stdin, args and marker are then not used */
 };
 
 /* Fixed parts of the sandbox (the per-job parts are in struct sandbox_job). */
@@ -49,15 +52,18 @@ struct sandbox_job {
 
 /* The wrapper, PID 1 of the container, ends stderr with one line of figures after the
  * program exited and every process it left was killed and reaped:
- *   SANDBOX_STATS_MARK "cpu_us=<n> maxrss_kb=<n>\n"     (a value may be empty: unknown)
- * cpu_us is the user + system time of every process of the job, maxrss_kb the peak resident
- * set of its largest process (getrusage RUSAGE_CHILDREN). */
+ *   SANDBOX_STATS_MARK "cpu_us=<n> maxrss_kb=<n> status=<n> oom=<n>\n"
+ * (a value may be empty: unknown). cpu_us is the user + system time of every process of the
+ * job, maxrss_kb the peak resident set of its largest process (getrusage RUSAGE_CHILDREN),
+ * status what the container exits with, oom the OOM kills its memory cgroup counted. */
 #define SANDBOX_STATS_MARK "\036rce-stats "
-#define SANDBOX_STATS_MAX 96         /* bytes the line can take: room kept beyond the stderr cap */
+#define SANDBOX_STATS_MAX 120        /* bytes the line can take: room kept beyond the stderr cap */
 
 struct sandbox_stats {
     long long cpu_us;       /* -1: unknown */
     long long maxrss_kb;    /* -1: unknown */
+    long long status;       /* -1: unknown */
+    long long oom_kills;    /* -1: unknown */
 };
 
 /* Looks for the figures line at the very end of stderr (buf, *len bytes). If it is there,
@@ -66,6 +72,11 @@ struct sandbox_stats {
  * after every process of the program is dead, so an imitation printed by the program is
  * never at the end and stays part of its output. */
 int sandbox_take_stats(const char *buf, size_t *len, struct sandbox_stats *st);
+
+/* The job as a warm container's prelude reads it from stdin: a line of the byte lengths of
+ * the wrapper's arguments, then the arguments. malloc'd (its length in *len), or NULL with
+ * the reason in err, as for sandbox_container_spec. */
+char *sandbox_payload(const struct sandbox_job *job, size_t *len, char *err, size_t errlen);
 
 /* Builds the body of POST /containers/create. Returns NULL with the reason in err when the
  * code is too large ("code too large for this node") or memory runs out. */

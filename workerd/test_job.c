@@ -199,19 +199,19 @@ static void test_finish_output(void)
     /* The figures line is taken off stderr; the program's own output stays whole. */
     job_result_init(&r, 8);
     capture_append(&r.out, "out", 3);
-    const char tail[] = "no newline" SANDBOX_STATS_MARK "cpu_us=12345 maxrss_kb=7600\n";
+    const char tail[] = "no newline" SANDBOX_STATS_MARK "cpu_us=12345 maxrss_kb=7600 status=9 oom=0\n";
     capture_append(&r.err, tail, sizeof tail - 1);          /* 10 bytes + figures: over 8 */
     assert(!r.err.overflowed);                                /* the reserve took the figures */
     assert(job_result_finish_output(&r));                     /* 10 > 8: OLE */
-    assert(r.cpu_ms == 12 && r.memory_kb == 7600);
+    assert(r.cpu_ms == 12 && r.memory_kb == 7600 && r.exit_status == 9 && r.oom_kills == 0);
     assert(r.err.len == 8 && memcmp(r.err.data, "no newli", 8) == 0 && r.err.overflowed);
     job_result_free(&r);
 
     job_result_init(&r, 64);
-    const char ok[] = "err\n" SANDBOX_STATS_MARK "cpu_us= maxrss_kb=\n";   /* figures unknown */
+    const char ok[] = "err\n" SANDBOX_STATS_MARK "cpu_us= maxrss_kb= status= oom=\n";   /* figures unknown */
     capture_append(&r.err, ok, sizeof ok - 1);
     assert(!job_result_finish_output(&r));
-    assert(r.cpu_ms == -1 && r.memory_kb == -1 && r.err.len == 4);
+    assert(r.cpu_ms == -1 && r.memory_kb == -1 && r.exit_status == -1 && r.oom_kills == -1 && r.err.len == 4);
     job_result_free(&r);
 
     /* No figures (a wrapper killed before it wrote them): stderr untouched. */

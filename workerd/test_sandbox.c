@@ -68,20 +68,20 @@ static void test_spec_settings(void)
     json_t *entrypoint = json_object_get(spec, "Entrypoint");
     assert(json_is_array(entrypoint) && json_array_size(entrypoint) == 0);
 
-    /* sh -c WRAPPER rce NR MARKER COMPILE RUN NFILES (NAME B64)... STDIN_B64 ARGS... */
+    /* perl -e WRAPPER -- NR NR MARKER NCOMPILE COMPILE... NRUN RUN... NFILES (NAME B64)...
+     * STDIN_B64 ARGS... */
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 12);
-    assert(STREQ(str_at(cmd, 0), "/bin/sh") && STREQ(str_at(cmd, 1), "-c"));
-    assert(strstr(str_at(cmd, 2), "base64 -d") && STREQ(str_at(cmd, 3), "rce"));
-    assert(strstr(str_at(cmd, 2), "exec env -u HOSTNAME") && strstr(str_at(cmd, 2), "kill 9, -1"));
-    assert(atoi(str_at(cmd, 4)) > 0);                  /* getrusage's syscall number */
-    assert(STREQ(str_at(cmd, 5), "\036rce-compiled-ab12"));
-    assert(STREQ(str_at(cmd, 6), ""));                 /* interpreted: no compile command */
-    assert(STREQ(str_at(cmd, 7), "'python3' '-u' 'main.py'"));
-    assert(STREQ(str_at(cmd, 8), "1"));
-    assert(STREQ(str_at(cmd, 9), "main.py"));
-    assert(STREQ(str_at(cmd, 10), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
-    assert(STREQ(str_at(cmd, 11), ""));                /* empty stdin */
+    assert(json_array_size(cmd) == 16);
+    assert(STREQ(str_at(cmd, 0), "perl") && STREQ(str_at(cmd, 1), "-e") && STREQ(str_at(cmd, 3), "--"));
+    assert(strstr(str_at(cmd, 2), "delete $ENV{HOSTNAME}") && strstr(str_at(cmd, 2), "kill(9, -1)"));
+    assert(atoi(str_at(cmd, 4)) > 0 && atoi(str_at(cmd, 5)) > 0);   /* getrusage, clock_gettime */
+    assert(STREQ(str_at(cmd, 6), "\036rce-compiled-ab12"));
+    assert(STREQ(str_at(cmd, 7), "0"));                 /* interpreted: no compile command */
+    assert(STREQ(str_at(cmd, 8), "3") && STREQ(str_at(cmd, 9), "python3") && STREQ(str_at(cmd, 11), "main.py"));
+    assert(STREQ(str_at(cmd, 12), "1"));
+    assert(STREQ(str_at(cmd, 13), "main.py"));
+    assert(STREQ(str_at(cmd, 14), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
+    assert(STREQ(str_at(cmd, 15), ""));                /* empty stdin */
 
     json_t *hc = json_object_get(spec, "HostConfig");
     assert(STREQ(json_string_value(json_object_get(hc, "NetworkMode")), "none"));
@@ -129,10 +129,11 @@ static void test_compile_stdin_args(void)
     json_t *spec = sandbox_container_spec(&job, err, sizeof err);
     assert(spec);
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 14);
-    assert(STREQ(str_at(cmd, 6), "'gcc' '-O2' 'it'\\''s.c'"));   /* quoted for sh */
-    assert(STREQ(str_at(cmd, 11), "aGk="));            /* base64 of the stdin */
-    assert(STREQ(str_at(cmd, 12), "a b") && STREQ(str_at(cmd, 13), "-x"));
+    assert(json_array_size(cmd) == 21);
+    assert(STREQ(str_at(cmd, 7), "3") && STREQ(str_at(cmd, 10), "it's.c"));   /* words, no shell */
+    assert(STREQ(str_at(cmd, 11), "3") && STREQ(str_at(cmd, 12), "python3"));
+    assert(STREQ(str_at(cmd, 18), "aGk="));            /* base64 of the stdin */
+    assert(STREQ(str_at(cmd, 19), "a b") && STREQ(str_at(cmd, 20), "-x"));
     json_decref(spec);
 }
 
@@ -161,22 +162,77 @@ static void take(const char *text, int want, long long cpu, long long rss, size_
     assert(st.cpu_us == cpu && st.maxrss_kb == rss && len == left);
 }
 
+#define FIG(cpu, rss) SANDBOX_STATS_MARK "cpu_us=" cpu " maxrss_kb=" rss " status=0 oom=0\n"
+
 static void test_take_stats(void)
 {
     take("", 0, -1, -1, 0);
-    take(SANDBOX_STATS_MARK "cpu_us=5 maxrss_kb=6\n", 1, 5, 6, 0);
-    take("x\n" SANDBOX_STATS_MARK "cpu_us=1234567 maxrss_kb=\n", 1, 1234567, -1, 2);
+    take(FIG("5", "6"), 1, 5, 6, 0);
+    take("x\n" FIG("1234567", ""), 1, 1234567, -1, 2);
     /* Only the last line, and only at the very end, counts. */
-    take(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1\n" "ab" SANDBOX_STATS_MARK "cpu_us=2 maxrss_kb=3\n", 1, 2, 3,
-         strlen(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1\n" "ab"));
-    take(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1\ntrailing\n", 0, -1, -1,
-         strlen(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1\ntrailing\n"));
-    take(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1", 0, -1, -1, strlen(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1"));
-    take(SANDBOX_STATS_MARK "cpu_us=x maxrss_kb=1\n", 0, -1, -1, strlen(SANDBOX_STATS_MARK "cpu_us=x maxrss_kb=1\n"));
-    take(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1 extra\n", 0, -1, -1,
-         strlen(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1 extra\n"));
-    take(SANDBOX_STATS_MARK "cpu_us=99999999999999999999 maxrss_kb=1\n", 0, -1, -1,
-         strlen(SANDBOX_STATS_MARK "cpu_us=99999999999999999999 maxrss_kb=1\n"));
+    take(FIG("1", "1") "ab" FIG("2", "3"), 1, 2, 3, strlen(FIG("1", "1") "ab"));
+    take(FIG("1", "1") "trailing\n", 0, -1, -1, strlen(FIG("1", "1") "trailing\n"));
+    take(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1 status=0 oom=0", 0, -1, -1,
+         strlen(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1 status=0 oom=0"));
+    take(FIG("x", "1"), 0, -1, -1, strlen(FIG("x", "1")));
+    take(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1 status=0 oom=0 extra\n", 0, -1, -1,
+         strlen(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1 status=0 oom=0 extra\n"));
+    take(FIG("99999999999999999999", "1"), 0, -1, -1, strlen(FIG("99999999999999999999", "1")));
+    /* the line of before the exit status was reported is not taken for one */
+    take(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1\n", 0, -1, -1, strlen(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1\n"));
+
+    const char full[] = "out" SANDBOX_STATS_MARK "cpu_us=10 maxrss_kb=20 status=137 oom=1\n";
+    size_t len = sizeof full - 1;
+    struct sandbox_stats st;
+    assert(sandbox_take_stats(full, &len, &st) == 1 && len == 3);
+    assert(st.cpu_us == 10 && st.maxrss_kb == 20 && st.status == 137 && st.oom_kills == 1);
+    const char unknown[] = SANDBOX_STATS_MARK "cpu_us=10 maxrss_kb=20 status=3 oom=\n";
+    len = sizeof unknown - 1;
+    assert(sandbox_take_stats(unknown, &len, &st) == 1 && st.status == 3 && st.oom_kills == -1);
+    /* the longest line fits in the room kept for it */
+    assert(strlen(SANDBOX_STATS_MARK "cpu_us=999999999999999999 maxrss_kb=999999999999999999 "
+                  "status=255 oom=999999999999999999\n") <= SANDBOX_STATS_MAX);
+}
+
+/* A warm container's spec: the prelude waits on stdin, the job comes as its payload. */
+static void test_warm_spec_and_payload(void)
+{
+    char err[128];
+    struct sandbox_job job = example("print(1)", 8);
+    job.pool_token = "abc";
+    json_t *spec = sandbox_container_spec(&job, err, sizeof err);
+    assert(spec);
+    json_t *cmd = json_object_get(spec, "Cmd");
+    assert(json_array_size(cmd) == 3 && STREQ(json_string_value(json_array_get(cmd, 0)), "perl"));
+    assert(strstr(str_at(cmd, 2), "sysread(STDIN") && strstr(str_at(cmd, 2), "kill(9, -1)"));
+    assert(json_is_true(json_object_get(spec, "OpenStdin")) && json_is_true(json_object_get(spec, "StdinOnce")));
+    assert(STREQ(json_string_value(json_object_get(json_object_get(spec, "Labels"), RCE_LABEL_POOL)), "abc"));
+    assert(!json_object_get(json_object_get(spec, "Labels"), RCE_LABEL_JOB));
+    json_decref(spec);
+
+    /* The payload: the lengths of the cold Cmd's wrapper arguments, then those arguments. */
+    job.pool_token = NULL;
+    spec = sandbox_container_spec(&job, err, sizeof err);
+    cmd = json_object_get(spec, "Cmd");
+    assert(!json_is_true(json_object_get(spec, "OpenStdin")));
+    size_t len;
+    char *payload = sandbox_payload(&job, &len, err, sizeof err);
+    assert(payload);
+    char *nl = memchr(payload, '\n', len), *p = nl + 1, *lens = payload;
+    assert(nl);
+    size_t words = 0;
+    for (size_t i = 4; i < json_array_size(cmd); i++, words++) {     /* after perl -e WRAPPER -- */
+        const char *w = json_string_value(json_array_get(cmd, i));
+        char *end;
+        size_t n = strtoul(lens, &end, 10);
+        assert(n == strlen(w) && (*end == ' ' || end == nl));
+        assert(memcmp(p, w, n) == 0);
+        p += n;
+        lens = end + 1;
+    }
+    assert(words > 5 && p == payload + len);
+    free(payload);
+    json_decref(spec);
 }
 
 static void test_stats_figures(void)
@@ -223,6 +279,7 @@ int main(void)
     RUN(test_code_size_cap);
     RUN(test_runtime);
     RUN(test_take_stats);
+    RUN(test_warm_spec_and_payload);
     RUN(test_stats_figures);
     return REPORT("test_sandbox");
 }

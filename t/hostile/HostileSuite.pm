@@ -542,6 +542,7 @@ sub direct_job {
 sub run {
     my (%opt) = @_;
     my $runtime = $opt{runtime} // 'runc';
+    my $pool = $opt{pool} // 1;
     $WALL_S = $runtime eq 'runsc' ? 6 : 4;
     my $t0 = time;
     my $t = RCETest->new(nginx_extra => "location /h/ { rce_run; rce_wall_limit ${WALL_S}s; "
@@ -549,8 +550,14 @@ sub run {
     $t->start_redis;
     $t->start_nginx;
     my @runtime_args = $runtime eq 'runc' ? () : ('--runtime', $runtime);
-    my $node = $t->start_worker('a', '--slots', 6, @runtime_args);
-    ok($t->wait_nodes('a'), "node is live (runtime $runtime)");
+    # with the pool, the node's defaults are the gateway's limits, so that the
+    # jobs fit the warm containers; without it every job starts cold
+    my @pool_args = $pool ? ('--memory-mb', $MEMORY_MB, '--pids', 64, '--pool', '0,python=2,javascript=2,java=2')
+                          : ('--pool', 0);
+    my $node = $t->start_worker('a', '--slots', 6, @runtime_args, @pool_args);
+    ok($t->wait_nodes('a'), "node is live (runtime $runtime, warm pool " . ($pool ? 'on' : 'off') . ')');
+    ok(wait_until(sub { my $w = $t->warm_counts; ($w->{python} // 0) >= 2 && ($w->{java} // 0) >= 2 }, 60),
+       'warm containers wait for python and java') if $pool;
 
     my $mem_before = mem_available_kb();
     my $disk_before = disk_free_kb();
@@ -608,6 +615,13 @@ sub run {
     is($clamped->{status}, 'OK', 'limits above the maxima are clamped, not refused');
 
     ok(wait_until(sub { !$t->containers }, 20), 'zero job containers remain');
+    my $stats = ($t->json($t->redis('GET', "rce:node:$node") // '') // {})->{pool} // {};
+    if ($pool) {
+        cmp_ok($stats->{warm} // 0, '>=', @all / 2, "most jobs ran in warm containers ($stats->{warm} warm, "
+               . "$stats->{cold} cold, $stats->{custom} with their own limits)");
+    } else {
+        is($stats->{warm} // 0, 0, 'no job ran warm with the pool off');
+    }
     sleep 1;
     my $mem_after = mem_available_kb();
     my $disk_after = disk_free_kb();
@@ -621,8 +635,8 @@ sub run {
     $t->stop_all;
     my @warnings = grep { /warn|error/ } split /\n/, $t->worker_log('a');
     diag "workerd: $_" for @warnings;
-    diag sprintf "runtime %s: %d jobs in %.1f s (batch %.1f s, 8 in flight, 6 slots)",
-        $runtime, scalar @all, time - $t0, $batch_secs;
+    diag sprintf "runtime %s, pool %s: %d jobs in %.1f s (batch %.1f s, 8 in flight, 6 slots)",
+        $runtime, $pool ? 'on' : 'off', scalar @all, time - $t0, $batch_secs;
     diag $_ for @table;
 }
 

@@ -324,16 +324,39 @@ sub run_code {
 
 # --- docker ----------------------------------------------------------------------
 
-# ids of containers (any state) that belong to this test's nodes
+# ids (12 hex digits) of containers (any state) that belong to this test's
+# nodes: job containers, and with $all also the warm containers waiting for a
+# job, which the running nodes list in their heartbeat (rce:node:<name> "pool":
+# {"ready": {language: [id, ...]}}; at most a second old)
 sub containers {
-    my ($self) = @_;
+    my ($self, $all) = @_;
     my $prefix = "$self->{tag}-";
+    my %warm;
+    unless ($all) {
+        for my $w (values %{ $self->{workers} }) {
+            my $node = $self->json($self->redis('GET', "rce:node:$w->{node}") // '') or next;
+            $warm{$_} = 1 for map { @$_ } values %{ $node->{pool}{ready} // {} };
+        }
+    }
     my @ids;
-    for (split /\n/, `docker ps -a --format '{{.ID}} {{.Label "rce.node"}}'`) {
+    for (split /\n/, `docker ps -a --no-trunc --format '{{.ID}} {{.Label "rce.node"}}'`) {
         my ($id, $node) = split / /;
-        push @ids, $id if defined $node && index($node, $prefix) == 0;
+        push @ids, substr($id, 0, 12)
+            if defined $node && index($node, $prefix) == 0 && !$warm{ substr($id, 0, 12) };
     }
     return @ids;
+}
+
+# the warm containers the running nodes report, by language: { python => n, ... }
+sub warm_counts {
+    my ($self) = @_;
+    my %n;
+    for my $w (values %{ $self->{workers} }) {
+        my $node = $self->json($self->redis('GET', "rce:node:$w->{node}") // '') or next;
+        my $ready = $node->{pool}{ready} // {};
+        $n{$_} += @{ $ready->{$_} } for keys %$ready;
+    }
+    return \%n;
 }
 
 # --- steady load ---------------------------------------------------------------
@@ -432,6 +455,14 @@ sub stop_all {
     }
     $self->stop_redis;
     return if $from_destroy;
+    # a stopped node removes its warm containers; a killed one's are reaped
+    # by the node that rescues it, or at its next start
+    if ($self->{stopped} && @{ $self->{stopped} }) {
+        ok(wait_until(sub { !$self->containers(1) }, 20),
+           'no container of the stopped nodes is left, warm ones included')
+            or diag join ' ', $self->containers(1);
+        system("docker rm -f $_ >/dev/null 2>&1") for $self->containers(1);
+    }
     my @reports;
     for my $name (@{ $self->{stopped} // [] }) {
         my $log = $self->worker_log($name);

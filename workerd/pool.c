@@ -1,0 +1,442 @@
+#include "pool.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "rce_protocol.h"
+
+#define SYNC_INTERVAL_MS 1000       /* how often the languages and their images are re-read */
+#define IDLE_WAIT_MS 1000           /* a filler with nothing to do sleeps this long, or until woken */
+#define SHRINK_AFTER_MS 60000       /* a grown pool shrinks by one per quiet minute */
+#define BACKOFF_MAX_MS 60000        /* retries of a language whose containers fail to start */
+#define NAME_SIZE 65                /* language names are at most 64 characters */
+
+enum item_state { ITEM_STARTING, ITEM_READY, ITEM_LENT };
+
+/* One warm container. pool_take hands out &item->warm, so it must stay the first member. */
+struct item {
+    struct run_warm warm;
+    struct item *next;
+    enum item_state state;
+    char language[NAME_SIZE];
+    char *image_id;
+    struct run_shape shape;
+};
+
+/* What the pool knows of one language. */
+struct pool_lang {
+    char name[NAME_SIZE];
+    bool present;           /* the node has its image (at the last sync) */
+    char *image_id;
+    struct run_shape shape; /* of a job with the default limits */
+    int base;               /* configured size */
+    int want;               /* target: base, grown while jobs find no warm container */
+    int64_t last_miss, last_take;
+    int failures;           /* consecutive failed starts */
+    int64_t retry_at;
+};
+
+struct pool {
+    const struct config *cfg;
+    struct lang_registry *registry;
+    char token[33];         /* the rce.pool label of this run's containers */
+    long budget_mb;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+    struct item *items;
+    struct pool_lang *langs;
+    size_t n_langs;
+    int64_t synced_at;
+    long committed_mb;      /* memory limits of every container of the node */
+    int starting;           /* warm containers being created (their ids not known yet) */
+    long long warm, cold, custom;
+    pthread_t *fillers;
+    int n_fillers;
+};
+
+static struct pool_lang *find_lang(struct pool *p, const char *name)
+{
+    for (size_t i = 0; i < p->n_langs; i++)
+        if (strcmp(p->langs[i].name, name) == 0)
+            return &p->langs[i];
+    return NULL;
+}
+
+static int count(struct pool *p, const char *language, enum item_state state)
+{
+    int n = 0;
+    for (struct item *it = p->items; it; it = it->next)
+        n += it->state == state && strcmp(it->language, language) == 0;
+    return n;
+}
+
+static void unlink_item(struct pool *p, struct item *victim)
+{
+    for (struct item **at = &p->items; *at; at = &(*at)->next)
+        if (*at == victim) {
+            *at = victim->next;
+            break;
+        }
+    p->committed_mb -= victim->shape.memory_mb;
+    free(victim->image_id);
+    free(victim);
+}
+
+/* Re-reads the node's languages (called with the lock held; the registry has its own). */
+static void sync_langs(struct pool *p)
+{
+    json_t *names = json_array(), *aliases = json_object();
+    if (!names || !aliases || lang_registry_describe(p->registry, names, aliases) != 0)
+        goto done;
+    for (size_t i = 0; i < p->n_langs; i++)
+        p->langs[i].present = false;
+    size_t k;
+    json_t *n;
+    json_array_foreach(names, k, n) {
+        const char *name = json_string_value(n);
+        struct pool_lang *l = find_lang(p, name);
+        struct lang *lang = lang_registry_lookup(p->registry, name);
+        if (!lang || strlen(name) >= NAME_SIZE)
+            goto next;
+        if (!l) {
+            struct pool_lang *grown = realloc(p->langs, (p->n_langs + 1) * sizeof *grown);
+            if (!grown)
+                goto next;
+            p->langs = grown;
+            l = &p->langs[p->n_langs++];
+            memset(l, 0, sizeof *l);
+            strcpy(l->name, name);
+            l->base = l->want = config_pool_size(p->cfg, name);
+        }
+        char *image_id = strdup(lang->image_id);
+        if (!image_id)
+            goto next;
+        free(l->image_id);
+        l->image_id = image_id;
+        run_shape(p->cfg, &p->cfg->defaults, lang, &l->shape);
+        l->present = true;
+next:
+        lang_free(lang);
+    }
+done:
+    json_decref(names);
+    json_decref(aliases);
+}
+
+/* A waiting container that must go: its language is gone, its image was replaced, or its
+ * pool shrank. Lock held. */
+static struct item *pick_surplus(struct pool *p, int64_t now)
+{
+    for (size_t i = 0; i < p->n_langs; i++) {
+        struct pool_lang *l = &p->langs[i];
+        if (l->want > l->base && now - l->last_miss > SHRINK_AFTER_MS) {
+            l->want--;
+            l->last_miss = now;
+        }
+    }
+    for (struct item *it = p->items; it; it = it->next) {
+        if (it->state != ITEM_READY)
+            continue;
+        struct pool_lang *l = find_lang(p, it->language);
+        if (!l || !l->present || strcmp(l->image_id, it->image_id) != 0
+            || count(p, it->language, ITEM_READY) > l->want)
+            return it;
+    }
+    return NULL;
+}
+
+/* The language furthest below its target, the most recently used first, that the budget
+ * has room for. Lock held. */
+static struct pool_lang *pick_deficit(struct pool *p, int64_t now)
+{
+    struct pool_lang *best = NULL;
+    int best_gap = 0;
+    for (size_t i = 0; i < p->n_langs; i++) {
+        struct pool_lang *l = &p->langs[i];
+        if (!l->present || now < l->retry_at || p->committed_mb + l->shape.memory_mb > p->budget_mb)
+            continue;
+        int gap = l->want - count(p, l->name, ITEM_READY) - count(p, l->name, ITEM_STARTING);
+        if (gap > best_gap || (gap > 0 && gap == best_gap && l->last_take > best->last_take)) {
+            best = l;
+            best_gap = gap;
+        }
+    }
+    return best;
+}
+
+/* Starts one warm container of l. Called with the lock held; drops it meanwhile. */
+static void fill(struct pool *p, struct docker *d, struct pool_lang *l)
+{
+    char err[400], name[NAME_SIZE];
+    struct item *it = calloc(1, sizeof *it);
+    if (!it || !(it->image_id = strdup(l->image_id))) {
+        free(it);
+        return;
+    }
+    it->state = ITEM_STARTING;
+    strcpy(it->language, l->name);
+    strcpy(name, l->name);
+    it->shape = l->shape;
+    it->next = p->items;
+    p->items = it;
+    p->committed_mb += it->shape.memory_mb;
+    p->starting++;
+    pthread_mutex_unlock(&p->lock);
+
+    int rc = -1;
+    struct lang *lang = lang_registry_lookup(p->registry, name);
+    if (!lang)
+        snprintf(err, sizeof err, "the language is gone");
+    else if (strcmp(lang->image_id, it->image_id) != 0)
+        snprintf(err, sizeof err, "its image was replaced meanwhile");
+    else
+        rc = run_warm_start(d, p->cfg, lang, p->token, &it->warm, err, sizeof err);
+    lang_free(lang);
+
+    pthread_mutex_lock(&p->lock);
+    p->starting--;
+    l = find_lang(p, name);     /* the array may have moved */
+    if (rc == 0 && !p->stop) {
+        it->state = ITEM_READY;
+        if (l && l->failures > 0)
+            log_info("pool: %s: warm containers start again", name);
+        if (l)
+            l->failures = 0;
+        return;
+    }
+    if (rc != 0 && l) {
+        int64_t backoff = 1000LL << (l->failures < 6 ? l->failures : 6);
+        l->retry_at = clock_mono_ms() + (backoff < BACKOFF_MAX_MS ? backoff : BACKOFF_MAX_MS);
+        if (l->failures++ == 0)
+            log_warn("pool: %s: a warm container did not start: %s (retrying, less often while it fails)",
+                     name, err);
+    }
+    pthread_mutex_unlock(&p->lock);
+    run_warm_discard(d, &it->warm);
+    pthread_mutex_lock(&p->lock);
+    unlink_item(p, it);
+}
+
+static void *filler_main(void *arg)
+{
+    struct pool *p = arg;
+    struct docker d;
+    if (docker_open(&d, p->cfg->docker_socket) != 0) {
+        log_error("pool: cannot set up a curl handle; filler not running");
+        return NULL;
+    }
+    pthread_mutex_lock(&p->lock);
+    while (!p->stop) {
+        int64_t now = clock_mono_ms();
+        if (now - p->synced_at >= SYNC_INTERVAL_MS) {
+            sync_langs(p);
+            p->synced_at = now;
+        }
+        struct item *surplus = pick_surplus(p, now);
+        if (surplus) {
+            surplus->state = ITEM_LENT;     /* nobody else may take or remove it */
+            pthread_mutex_unlock(&p->lock);
+            run_warm_discard(&d, &surplus->warm);
+            pthread_mutex_lock(&p->lock);
+            unlink_item(p, surplus);
+            continue;
+        }
+        struct pool_lang *l = pick_deficit(p, now);
+        if (l) {
+            fill(p, &d, l);
+            continue;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += IDLE_WAIT_MS / 1000;
+        pthread_cond_timedwait(&p->wake, &p->lock, &until);
+    }
+    /* Stopping: the fillers share the removal of what still waits. */
+    for (struct item *it = p->items; it; it = p->items) {
+        while (it && it->state != ITEM_READY)
+            it = it->next;
+        if (!it)
+            break;
+        it->state = ITEM_LENT;
+        pthread_mutex_unlock(&p->lock);
+        run_warm_discard(&d, &it->warm);
+        pthread_mutex_lock(&p->lock);
+        unlink_item(p, it);
+    }
+    pthread_mutex_unlock(&p->lock);
+    docker_close(&d);
+    return NULL;
+}
+
+static long default_budget_mb(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (long)((long long)pages * page / 4 * 3 / (1024 * 1024)) : 4096;
+}
+
+struct pool *pool_start(const struct config *cfg, struct lang_registry *langs)
+{
+    struct pool *p = calloc(1, sizeof *p);
+    unsigned char rnd[8] = { 0 };
+    if (!p)
+        return NULL;
+    p->cfg = cfg;
+    p->registry = langs;
+    p->budget_mb = cfg->memory_budget_mb ? cfg->memory_budget_mb : default_budget_mb();
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        snprintf((char *)rnd, sizeof rnd, "%lx", (long)getpid());
+    for (size_t i = 0; i < sizeof rnd; i++)
+        snprintf(p->token + 2 * i, 3, "%02x", rnd[i]);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+
+    bool any = cfg->pool.all > 0;
+    for (size_t i = 0; i < cfg->pool.n; i++)
+        any = any || cfg->pool.one[i].size > 0;
+    if (!any || cfg->bench_no_container) {
+        log_info("pool: off; every job starts a cold container");
+        return p;
+    }
+    if (!(p->fillers = calloc((size_t)cfg->pool_fillers, sizeof *p->fillers)))
+        goto fail;
+    for (; p->n_fillers < cfg->pool_fillers; p->n_fillers++)
+        if (pthread_create(&p->fillers[p->n_fillers], NULL, filler_main, p) != 0)
+            goto fail;
+    log_info("pool: %d warm container(s) per language%s, up to %d under demand, %d filler(s), "
+             "memory budget %ld MiB, label %s=%s", cfg->pool.all, cfg->pool.n ? " (some languages differ)" : "",
+             cfg->pool_max, cfg->pool_fillers, p->budget_mb, RCE_LABEL_POOL, p->token);
+    return p;
+fail:
+    log_error("pool: cannot start the filler threads");
+    pool_stop(p);
+    return NULL;
+}
+
+void pool_stop(struct pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->n_fillers; i++)
+        pthread_join(p->fillers[i], NULL);
+    while (p->items) {
+        log_warn("pool: container %.12s was never released", p->items->warm.id);
+        unlink_item(p, p->items);
+    }
+    for (size_t i = 0; i < p->n_langs; i++)
+        free(p->langs[i].image_id);
+    free(p->langs);
+    free(p->fillers);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+static bool same_shape(const struct run_shape *a, const struct run_shape *b)
+{
+    return a->memory_mb == b->memory_mb && a->pids == b->pids && a->cpu_s == b->cpu_s;
+}
+
+struct run_warm *pool_take(struct pool *p, const struct lang *lang, const struct run_shape *shape)
+{
+    struct item *it = NULL;
+    if (p->n_fillers == 0)
+        return NULL;
+    pthread_mutex_lock(&p->lock);
+    struct pool_lang *l = find_lang(p, lang->name);
+    if (!l || l->base == 0)
+        goto done;
+    int64_t now = clock_mono_ms();
+    l->last_take = now;
+    for (it = p->items; it; it = it->next)
+        if (it->state == ITEM_READY && strcmp(it->language, lang->name) == 0
+            && same_shape(&it->shape, shape) && strcmp(it->image_id, lang->image_id) == 0)
+            break;
+    if (it) {
+        it->state = ITEM_LENT;
+        p->warm++;
+    } else if (!same_shape(&l->shape, shape)) {
+        p->custom++;
+    } else {
+        p->cold++;
+        int most = p->cfg->pool_max > l->base ? p->cfg->pool_max : l->base;
+        if (l->want < most)
+            l->want++;
+        l->last_miss = now;
+    }
+    pthread_cond_signal(&p->wake);      /* refill, or grow */
+done:
+    pthread_mutex_unlock(&p->lock);
+    return it ? &it->warm : NULL;
+}
+
+void pool_reserve(struct pool *p, long memory_mb)
+{
+    pthread_mutex_lock(&p->lock);
+    p->committed_mb += memory_mb;
+    pthread_mutex_unlock(&p->lock);
+}
+
+void pool_release(struct pool *p, struct run_warm *w, long memory_mb)
+{
+    pthread_mutex_lock(&p->lock);
+    if (w)
+        unlink_item(p, (struct item *)w);
+    else
+        p->committed_mb -= memory_mb;
+    pthread_cond_signal(&p->wake);      /* memory for a warm container, perhaps */
+    pthread_mutex_unlock(&p->lock);
+}
+
+bool pool_owns(struct pool *p, const char *id, const char *pool_token)
+{
+    bool owned = false;
+    if (!pool_token || strcmp(pool_token, p->token) != 0)
+        return false;
+    pthread_mutex_lock(&p->lock);
+    owned = p->starting > 0;        /* one of ours, perhaps, whose id we have not heard yet */
+    for (struct item *it = p->items; it && !owned; it = it->next)
+        owned = strcmp(it->warm.id, id) == 0;
+    pthread_mutex_unlock(&p->lock);
+    return owned;
+}
+
+int pool_describe(struct pool *p, json_t *pool)
+{
+    json_t *ready = json_object();
+    char short_id[13];
+    int rc = -1;
+    if (!ready)
+        return -1;
+    pthread_mutex_lock(&p->lock);
+    for (struct item *it = p->items; it; it = it->next) {
+        if (it->state != ITEM_READY)
+            continue;
+        json_t *ids = json_object_get(ready, it->language);
+        if (!ids && json_object_set_new(ready, it->language, ids = json_array()) != 0)
+            goto done;
+        snprintf(short_id, sizeof short_id, "%.12s", it->warm.id);
+        if (json_array_append_new(ids, json_string(short_id)) != 0)
+            goto done;
+    }
+    if (json_object_set(pool, RCE_POOL_READY, ready) == 0
+        && json_object_set_new(pool, RCE_POOL_WARM, json_integer(p->warm)) == 0
+        && json_object_set_new(pool, RCE_POOL_COLD, json_integer(p->cold)) == 0
+        && json_object_set_new(pool, RCE_POOL_CUSTOM, json_integer(p->custom)) == 0)
+        rc = 0;
+done:
+    pthread_mutex_unlock(&p->lock);
+    json_decref(ready);
+    return rc;
+}

@@ -1,0 +1,41 @@
+/* The warm pool: per language, containers started with the full sandbox spec before their
+ * job exists, each handed to exactly one job and then removed like any job container.
+ * Filler threads keep every language at its target, within the node's memory budget. */
+#ifndef WORKERD_POOL_H
+#define WORKERD_POOL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "config.h"
+#include "lang.h"
+#include "run.h"
+
+struct pool;
+
+/* Starts the filler threads (none when every pool size is 0). NULL if out of memory. */
+struct pool *pool_start(const struct config *cfg, struct lang_registry *langs);
+
+/* Stops the fillers and removes every warm container not handed out; frees p. Every
+ * container handed out must have been released first. */
+void pool_stop(struct pool *p);
+
+/* Hands out a warm container of lang's current image for a job of this shape, or NULL: the
+ * job runs cold. Its memory stays counted in the budget until pool_release. */
+struct run_warm *pool_take(struct pool *p, const struct lang *lang, const struct run_shape *shape);
+
+/* Counts a cold job container's memory in the budget while it exists. */
+void pool_reserve(struct pool *p, long memory_mb);
+
+/* After a job's container was removed: gives back its memory, the warm one's (w, which is
+ * freed) or the memory_mb pool_reserve counted. */
+void pool_release(struct pool *p, struct run_warm *w, long memory_mb);
+
+/* For the reaper: true if the container labelled with this pool token is a warm container
+ * this pool answers for (waiting, being started or handed out). */
+bool pool_owns(struct pool *p, const char *id, const char *pool_token);
+
+/* Fills the node JSON's pool object (RCE_POOL_*). */
+int pool_describe(struct pool *p, json_t *pool);
+
+#endif
