@@ -65,7 +65,7 @@ static const struct option_def options[] = {
       "largest cpu-time limit a job may ask for, ms" },
     { "pool", "RCE_POOL", KIND_POOL, FIELD(pool), 0, CONFIG_POOL_MAX, "1",
       "warm containers kept ready per language: N for every language, LANG=N for one, "
-      "comma-separated (later wins), e.g. 2,java=1,cobol=0; 0 disables" },
+      "comma-separated, later wins (e.g. 2,java=1; python=3 alone: python only); 0 disables" },
     { "pool-max", "RCE_POOL_MAX", NUM(KIND_INT, pool_max, 0, CONFIG_POOL_MAX), "4",
       "a language's pool grows up to this many while its jobs find it empty" },
     { "pool-fillers", "RCE_POOL_FILLERS", NUM(KIND_INT, pool_fillers, 1, 64), "2",
@@ -180,7 +180,7 @@ static int parse_pool(struct pool_sizes *p, const char *text, long max, char *er
             if (eq == item || (size_t)(eq - item) >= sizeof p->one[0].language)
                 goto bad;
             for (const char *c = item; *c; c++)
-                if (!islower((unsigned char)*c) && !isdigit((unsigned char)*c) && !strchr("_.+-", *c))
+                if (!islower((unsigned char)*c) && !isdigit((unsigned char)*c) && !strchr("._-", *c))
                     goto bad;
             for (i = 0; i < p->n && strcmp(p->one[i].language, item) != 0; i++)
                 ;

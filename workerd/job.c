@@ -233,8 +233,8 @@ void job_result_init(struct job_result *r, size_t output_limit)
     r->output_limit = output_limit;
     r->cpu_ms = r->memory_kb = r->oom_kills = -1;
     r->exit_status = -1;
-    capture_init(&r->out, output_limit);
-    capture_init(&r->err, output_limit + SANDBOX_STATS_MAX);
+    capture_init(&r->out, output_limit + SANDBOX_OUT_RESERVE);
+    capture_init(&r->err, output_limit + SANDBOX_ERR_RESERVE);
 }
 
 void job_result_free(struct job_result *r)
@@ -322,15 +322,48 @@ void job_result_clip_output(struct job_result *r)
         }
 }
 
-bool job_result_finish_output(struct job_result *r)
+void job_result_set_marker(struct job_result *r, const char *marker)
+{
+    if ((size_t)snprintf(r->end_line, sizeof r->end_line, "%s" SANDBOX_END, marker) >= sizeof r->end_line)
+        r->end_line[0] = '\0';     /* too long to be ours: never matched */
+}
+
+/* Takes the end line off the end of buf, if it is there. */
+static bool take_end(const struct job_result *r, const char *buf, size_t *len)
+{
+    size_t n = strlen(r->end_line);
+    if (n == 0 || *len < n || memcmp(buf + *len - n, r->end_line, n) != 0)
+        return false;
+    *len -= n;
+    return true;
+}
+
+bool job_result_ended(const struct job_result *r)
+{
+    size_t out = r->out.len, err = r->err.len;
+    return !r->out.overflowed && !r->err.overflowed && take_end(r, r->out.data, &out)
+           && take_end(r, r->err.data, &err);
+}
+
+bool job_result_take_figures(struct job_result *r, const char *buf, size_t *len)
 {
     struct sandbox_stats st;
-    if (sandbox_take_stats(r->err.data, &r->err.len, &st)) {
-        r->cpu_ms = st.cpu_us >= 0 ? st.cpu_us / 1000 : -1;
-        r->memory_kb = st.maxrss_kb;
-        r->exit_status = st.status >= 0 && st.status <= 255 ? (int)st.status : -1;
-        r->oom_kills = st.oom_kills;
-    }
+    size_t n = *len;
+    take_end(r, buf, &n);
+    if (!sandbox_take_stats(buf, &n, &st))
+        return false;
+    *len = n;
+    r->cpu_ms = st.cpu_us >= 0 ? st.cpu_us / 1000 : -1;
+    r->memory_kb = st.maxrss_kb;
+    r->exit_status = st.status >= 0 && st.status <= 255 ? (int)st.status : -1;
+    r->oom_kills = st.oom_kills;
+    return true;
+}
+
+bool job_result_finish_output(struct job_result *r)
+{
+    take_end(r, r->out.data, &r->out.len);
+    job_result_take_figures(r, r->err.data, &r->err.len);
     job_result_clip_output(r);
     return r->out.overflowed || r->err.overflowed;
 }

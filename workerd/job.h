@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "output.h"
+#include "sandbox.h"
 
 /* Docker refuses a memory limit below 6 MiB: a job asking for less gets this much. */
 #define JOB_MIN_MEMORY_MB 6
@@ -69,6 +70,7 @@ struct job_result {
     long compile_wall_ms;   /* -1: unknown */
     char *compile_out, *compile_err;
     size_t compile_out_len, compile_err_len;
+    char end_line[SANDBOX_END_MAX];   /* the wrapper's last line on each stream; "" if unknown */
     const char *version;    /* the language's, or NULL (not owned) */
     struct limits limits;   /* what the run had, for the answer */
     unsigned clamped;       /* as in struct job */
@@ -80,9 +82,21 @@ void job_result_free(struct job_result *r);
 /* Marks the result IE with a reason (printf-style). */
 void job_result_fail(struct job_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* After the output stream ended by itself: takes the wrapper's figures line off the end of
- * stderr (cpu_ms, memory_kb, exit_status, oom_kills), then holds stderr to output_limit. Returns true when a stream
- * went over the cap, which makes the verdict OLE. */
+/* Sets the end line from the job's marker (see SANDBOX_END). */
+void job_result_set_marker(struct job_result *r, const char *marker);
+
+/* True when stdout and stderr both end with the end line: the wrapper wrote its last words,
+ * after every process of the job was gone. */
+bool job_result_ended(const struct job_result *r);
+
+/* Takes the wrapper's last lines off the end of buf (*len shrinks): its end line, if there,
+ * then its figures (cpu_ms, memory_kb, exit_status, oom_kills into r). Returns true if the
+ * figures were there. */
+bool job_result_take_figures(struct job_result *r, const char *buf, size_t *len);
+
+/* After the output ended: takes the wrapper's lines off the end of stdout and stderr (the
+ * figures into r), then holds both to output_limit. Returns true when a stream went over the
+ * cap, which makes the verdict OLE. */
 bool job_result_finish_output(struct job_result *r);
 
 /* Holds both captures to output_limit (after a kill, stderr may hold the reserve too). */

@@ -24,7 +24,7 @@ int capture_append(struct capture *c, const char *data, size_t n);
 /* Incremental parser of Docker's attach framing for non-TTY containers: frames of an 8-byte
  * header (stream type, 3 zero bytes, big-endian uint32 payload length) then the payload.
  * Frames may be split anywhere across feeds, so the parser keeps its place between calls. */
-#define DEMUX_TAIL 128      /* bytes of stderr kept past the cap: the wrapper's figures */
+#define DEMUX_TAIL 192      /* bytes of stderr kept past the cap: the wrapper's last lines */
 
 struct demux {
     unsigned char header[8];

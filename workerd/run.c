@@ -19,7 +19,7 @@
 #define CONTAINER_ID_SIZE DOCKER_ID_SIZE
 #define KILL_OUTPUT_CAP_ENDED 100   /* over the cap, but it ended by itself: nothing to kill */
 
-_Static_assert(SANDBOX_STATS_MAX <= DEMUX_TAIL, "the figures line must fit in the demux tail");
+_Static_assert(SANDBOX_ERR_RESERVE <= DEMUX_TAIL, "the wrapper's last lines must fit in the demux tail");
 
 static void kill_container(struct docker *d, const char *id)
 {
@@ -233,16 +233,18 @@ static long long read_stats(struct docker *d, const char *id, struct job_result 
 }
 
 /* Reads the output until the stream ends, the deadline passes, a cap is hit or (when the
- * cpu limit can run out before the wall one) the container's cpu total reaches cpu_ms: from
+ * cpu limit can run out before the wall one) the container's cpu total reaches cpu_ms, or,
+ * with trust_end, both streams end with the wrapper's end line (the container is then
+ * exiting; Docker ends the stream tens of ms later). From
  * t_cpu on, when it could first have used that much on its one CPU, the total is read every
  * CPU_POLL_MS. RLIMIT_CPU already stops each process at the limit; this catches a job whose
  * processes add up to it, and runtimes without RLIMIT_CPU (gVisor). Returns how we must kill
  * the container (KILL_NONE if it ended by itself), or -1 after failing r. */
 static int read_output(struct docker *d, const char *id, struct docker_stream *s, int64_t deadline,
-                       int64_t t_cpu, long cpu_ms, struct job_result *r)
+                       int64_t t_cpu, long cpu_ms, bool trust_end, struct job_result *r)
 {
     int64_t next_cpu_check = t_cpu;
-    while (!s->finished && s->demux_status == DEMUX_OK) {
+    while (!s->finished && s->demux_status == DEMUX_OK && !(trust_end && job_result_ended(r))) {
         int64_t now = clock_mono_ms();
         int64_t left = deadline - now;
         if (left <= 0)
@@ -298,11 +300,7 @@ static bool drain_after_cap(struct docker_stream *s, int64_t deadline, long ms, 
     if (!s->finished || s->result != CURLE_OK || s->demux_status != DEMUX_FULL)
         return false;
     size_t len = s->demux.tail_len;
-    struct sandbox_stats st;
-    if (sandbox_take_stats(s->demux.tail, &len, &st)) {
-        r->cpu_ms = st.cpu_us >= 0 ? st.cpu_us / 1000 : -1;
-        r->memory_kb = st.maxrss_kb;
-    }
+    job_result_take_figures(r, s->demux.tail, &len);
     return true;
 }
 
@@ -475,6 +473,7 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
     int64_t t_start = 0;
 
     make_marker(job->id, marker, sizeof marker);
+    job_result_set_marker(r, marker);
     r->version = lang->version;
     r->limits = job->limits;
     r->clamped = job->clamped;
@@ -499,7 +498,9 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
 
     /* With one CPU the job cannot use cpu_ms sooner than cpu_ms after its start. */
     int64_t t_cpu = job->limits.cpu_ms < wall ? t_start + job->limits.cpu_ms : deadline;
-    int killed = read_output(d, id, stream, deadline, t_cpu, job->limits.cpu_ms, r);
+    /* The end line is trusted from a warm container only: a cold one has the marker in its
+     * command line, which any process can read in /proc. */
+    int killed = read_output(d, id, stream, deadline, t_cpu, job->limits.cpu_ms, warm_rc == 0, r);
     int64_t t_end = clock_mono_ms();
     if (killed == KILL_NONE) {
         /* The wrapper's figures end stderr; an output over the cap by less than their room

@@ -10,7 +10,9 @@
 
 /* The container's PID 1, a perl program (perl is Essential in Debian, so in every image
  * built on rce/base; no docker-init). Its arguments (build_words):
- *   getrusage's and clock_gettime's syscall numbers, the compile marker, the compile command
+ *   getrusage's, clock_gettime's and prctl's syscall numbers, the job's marker (random: the
+ *   program cannot guess it, and cannot read it from this process's memory, which it first
+ *   makes undumpable, so unreadable to any process without CAP_SYS_PTRACE), the compile command
  *   (a count, then its words; 0 for an interpreted language), the run command (the same),
  *   the number of files, the name and base64 content of each, the base64 stdin, then the
  *   program's arguments. It
@@ -30,10 +32,14 @@
  *      which by then counts every process of the job, the status it exits with (the
  *      program's, 128 + n for signal n, or the compiler's when that failed) and the OOM kills
  *      its memory cgroup (v1 or v2) counted, so that a job that ended by itself needs no
- *      Docker call to be judged.
+ *      Docker call to be judged;
+ *   6. ends stdout and then stderr with the end line, "<marker> end": once both streams end
+ *      with it, workerd has all the output and the figures, without waiting for Docker to
+ *      close the stream (tens of ms after the exit).
  * A file it cannot write ends it with status 126, a command it cannot run with 127. */
 static const char wrapper[] =
-    "my ($rusage_nr, $clock_nr, $marker) = splice(@ARGV, 0, 3);\n"
+    "my ($rusage_nr, $clock_nr, $prctl_nr, $marker) = splice(@ARGV, 0, 4);\n"
+    "syscall($prctl_nr, 4, 0, 0, 0, 0) if $prctl_nr > 0;\n"
     "sub words { my $n = shift(@ARGV); return splice(@ARGV, 0, $n) }\n"
     "my @compile = words();\n"
     "my @run = words();\n"
@@ -94,7 +100,8 @@ static const char wrapper[] =
     "    while (<$fh>) { $oom = $1 if /^oom_kill (\\d+)$/ }\n"
     "    last;\n"
     "}\n"
-    "syswrite(STDERR, qq(\\036rce-stats cpu_us=$cpu maxrss_kb=$rss status=$rc oom=$oom\\n));\n"
+    "syswrite(STDOUT, qq($marker end\\n));\n"
+    "syswrite(STDERR, qq(\\036rce-stats cpu_us=$cpu maxrss_kb=$rss status=$rc oom=$oom\\n$marker end\\n));\n"
     "exit($rc);\n";
 
 /* What a warm container's PID 1 runs first: waits on stdin for the job (sandbox_payload: a
@@ -124,6 +131,11 @@ static const char prelude[] =
 #define CLOCK_GETTIME_NR SYS_clock_gettime
 #else
 #define CLOCK_GETTIME_NR 0
+#endif
+#ifdef SYS_prctl
+#define PRCTL_NR SYS_prctl
+#else
+#define PRCTL_NR 0
 #endif
 
 size_t base64_encoded_len(size_t n)
@@ -200,6 +212,7 @@ static json_t *build_words(const struct sandbox_job *job, char *err, size_t errl
     json_t *words = json_array();
     size_t total = 0;
     if (!words || append_number(words, GETRUSAGE_NR) != 0 || append_number(words, CLOCK_GETTIME_NR) != 0
+        || append_number(words, PRCTL_NR) != 0
         || json_array_append_new(words, json_string(job->marker)) != 0
         || append_command(words, job->compile_argv, job->compile_argv ? job->compile_argc : 0) != 0
         || append_command(words, job->run_argv, job->run_argc) != 0

@@ -57,7 +57,15 @@ struct sandbox_job {
  * job, maxrss_kb the peak resident set of its largest process (getrusage RUSAGE_CHILDREN),
  * status what the container exits with, oom the OOM kills its memory cgroup counted. */
 #define SANDBOX_STATS_MARK "\036rce-stats "
-#define SANDBOX_STATS_MAX 120        /* bytes the line can take: room kept beyond the stderr cap */
+#define SANDBOX_STATS_MAX 120        /* bytes the line can take */
+
+/* After it, the wrapper ends stdout and then stderr with the end line: the job's marker then
+ * SANDBOX_END. */
+#define SANDBOX_END " end\n"
+#define SANDBOX_END_MAX 64           /* bytes the end line can take */
+/* Room kept beyond the job's output cap: on stdout for the end line, on stderr for both. */
+#define SANDBOX_OUT_RESERVE SANDBOX_END_MAX
+#define SANDBOX_ERR_RESERVE (SANDBOX_STATS_MAX + SANDBOX_END_MAX)
 
 struct sandbox_stats {
     long long cpu_us;       /* -1: unknown */

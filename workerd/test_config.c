@@ -8,7 +8,7 @@ static const char *env_vars[] = {
     "RCE_REDIS", "RCE_NODE", "RCE_SLOTS", "RCE_DOCKER_SOCKET", "RCE_IMAGE_PREFIX", "RCE_WALL_MS",
     "RCE_MEMORY_MB", "RCE_PIDS", "RCE_OUTPUT_BYTES", "RCE_MAX_WALL_MS", "RCE_MAX_MEMORY_MB",
     "RCE_MAX_PIDS", "RCE_MAX_OUTPUT_BYTES", "RCE_RUNTIME", "RCE_CPU_MS", "RCE_MAX_CPU_MS",
-    "RCE_BENCH_NO_CONTAINER",
+    "RCE_BENCH_NO_CONTAINER", "RCE_POOL", "RCE_POOL_MAX", "RCE_POOL_FILLERS", "RCE_MEMORY_BUDGET_MB",
 };
 
 static void clear_env(void)
@@ -106,6 +106,34 @@ static void test_bench_flag(void)
     clear_env();
 }
 
+/* --pool: a size for every language, then per language; later items win. */
+static void test_pool_sizes(void)
+{
+    struct config cfg;
+    char err[256];
+    clear_env();
+    setenv("RCE_NODE", "n1", 1);
+    assert(PARSE(&cfg, err, "--slots", "2") == CONFIG_OK);
+    assert(cfg.pool.all == 1 && cfg.pool.n == 0 && cfg.pool_max == 4 && cfg.pool_fillers == 2
+           && cfg.memory_budget_mb == 0);
+    assert(config_pool_size(&cfg, "python") == 1);
+    assert(PARSE(&cfg, err, "--pool", "2,java=0,python=5,java=1") == CONFIG_OK);
+    assert(config_pool_size(&cfg, "python") == 5 && config_pool_size(&cfg, "java") == 1);
+    assert(config_pool_size(&cfg, "go") == 2 && cfg.pool.n == 2);
+    assert(PARSE(&cfg, err, "--pool", "c.sharp-x_y=3") == CONFIG_OK && config_pool_size(&cfg, "c.sharp-x_y") == 3);
+    assert(config_pool_size(&cfg, "python") == 0);      /* only languages named: the rest none */
+    setenv("RCE_POOL", "0", 1);
+    assert(PARSE(&cfg, err, "--slots", "2") == CONFIG_OK && config_pool_size(&cfg, "python") == 0);
+    const char *bad[] = { "", "x", "-1", "65", "python=", "=2", "Python=1", "1,,2", "a b=1", "2,", "py=1x" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert(PARSE(&cfg, err, "--pool", (char *)bad[i]) == CONFIG_ERROR);
+        assert(strstr(err, "--pool") && strstr(err, "LANG=N"));
+    }
+    setenv("RCE_POOL", "lots", 1);
+    assert(PARSE(&cfg, err, "--slots", "2") == CONFIG_ERROR && strstr(err, "RCE_POOL"));
+    clear_env();
+}
+
 static void test_help(void)
 {
     struct config cfg;
@@ -120,6 +148,7 @@ int main(void)
     RUN(test_flags_win_over_env);
     RUN(test_errors_name_the_culprit);
     RUN(test_bench_flag);
+    RUN(test_pool_sizes);
     RUN(test_help);
     return REPORT("test_config");
 }

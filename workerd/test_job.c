@@ -214,6 +214,33 @@ static void test_finish_output(void)
     assert(r.cpu_ms == -1 && r.memory_kb == -1 && r.exit_status == -1 && r.oom_kills == -1 && r.err.len == 4);
     job_result_free(&r);
 
+    /* The end lines: only both together say the wrapper is done; they are taken off. */
+    job_result_init(&r, 64);
+    job_result_set_marker(&r, "\036rce-m1");
+    capture_append(&r.out, "hello\n\036rce-m1 end\n", 18);
+    assert(!job_result_ended(&r));
+    const char err_lines[] = "warn\n" SANDBOX_STATS_MARK "cpu_us=2000 maxrss_kb=9 status=0 oom=0\n\036rce-m1 end\n";
+    capture_append(&r.err, err_lines, sizeof err_lines - 1);
+    assert(job_result_ended(&r));
+    assert(!job_result_finish_output(&r));
+    assert(r.out.len == 6 && memcmp(r.out.data, "hello\n", 6) == 0 && r.err.len == 5);
+    assert(r.cpu_ms == 2 && r.exit_status == 0 && r.oom_kills == 0);
+    job_result_free(&r);
+    /* another marker's end line is the program's output */
+    job_result_init(&r, 64);
+    job_result_set_marker(&r, "\036rce-m1");
+    capture_append(&r.out, "\036rce-m2 end\n", 12);
+    capture_append(&r.err, "\036rce-m2 end\n", 12);
+    assert(!job_result_ended(&r));
+    assert(!job_result_finish_output(&r) && r.out.len == 12);
+    job_result_free(&r);
+    /* stdout over the cap by less than the end line's room is still OLE */
+    job_result_init(&r, 4);
+    job_result_set_marker(&r, "\036rce-m1");
+    capture_append(&r.out, "12345\036rce-m1 end\n", 17);
+    assert(!r.out.overflowed && job_result_finish_output(&r) && r.out.len == 4);
+    job_result_free(&r);
+
     /* No figures (a wrapper killed before it wrote them): stderr untouched. */
     job_result_init(&r, 64);
     capture_append(&r.err, "plain\n", 6);

@@ -71,17 +71,18 @@ static void test_spec_settings(void)
     /* perl -e WRAPPER -- NR NR MARKER NCOMPILE COMPILE... NRUN RUN... NFILES (NAME B64)...
      * STDIN_B64 ARGS... */
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 16);
+    assert(json_array_size(cmd) == 17);
     assert(STREQ(str_at(cmd, 0), "perl") && STREQ(str_at(cmd, 1), "-e") && STREQ(str_at(cmd, 3), "--"));
     assert(strstr(str_at(cmd, 2), "delete $ENV{HOSTNAME}") && strstr(str_at(cmd, 2), "kill(9, -1)"));
-    assert(atoi(str_at(cmd, 4)) > 0 && atoi(str_at(cmd, 5)) > 0);   /* getrusage, clock_gettime */
-    assert(STREQ(str_at(cmd, 6), "\036rce-compiled-ab12"));
-    assert(STREQ(str_at(cmd, 7), "0"));                 /* interpreted: no compile command */
-    assert(STREQ(str_at(cmd, 8), "3") && STREQ(str_at(cmd, 9), "python3") && STREQ(str_at(cmd, 11), "main.py"));
-    assert(STREQ(str_at(cmd, 12), "1"));
-    assert(STREQ(str_at(cmd, 13), "main.py"));
-    assert(STREQ(str_at(cmd, 14), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
-    assert(STREQ(str_at(cmd, 15), ""));                /* empty stdin */
+    /* getrusage, clock_gettime, prctl */
+    assert(atoi(str_at(cmd, 4)) > 0 && atoi(str_at(cmd, 5)) > 0 && atoi(str_at(cmd, 6)) > 0);
+    assert(STREQ(str_at(cmd, 7), "\036rce-compiled-ab12"));
+    assert(STREQ(str_at(cmd, 8), "0"));                 /* interpreted: no compile command */
+    assert(STREQ(str_at(cmd, 9), "3") && STREQ(str_at(cmd, 10), "python3") && STREQ(str_at(cmd, 12), "main.py"));
+    assert(STREQ(str_at(cmd, 13), "1"));
+    assert(STREQ(str_at(cmd, 14), "main.py"));
+    assert(STREQ(str_at(cmd, 15), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
+    assert(STREQ(str_at(cmd, 16), ""));                /* empty stdin */
 
     json_t *hc = json_object_get(spec, "HostConfig");
     assert(STREQ(json_string_value(json_object_get(hc, "NetworkMode")), "none"));
@@ -129,11 +130,11 @@ static void test_compile_stdin_args(void)
     json_t *spec = sandbox_container_spec(&job, err, sizeof err);
     assert(spec);
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 21);
-    assert(STREQ(str_at(cmd, 7), "3") && STREQ(str_at(cmd, 10), "it's.c"));   /* words, no shell */
-    assert(STREQ(str_at(cmd, 11), "3") && STREQ(str_at(cmd, 12), "python3"));
-    assert(STREQ(str_at(cmd, 18), "aGk="));            /* base64 of the stdin */
-    assert(STREQ(str_at(cmd, 19), "a b") && STREQ(str_at(cmd, 20), "-x"));
+    assert(json_array_size(cmd) == 22);
+    assert(STREQ(str_at(cmd, 8), "3") && STREQ(str_at(cmd, 11), "it's.c"));   /* words, no shell */
+    assert(STREQ(str_at(cmd, 12), "3") && STREQ(str_at(cmd, 13), "python3"));
+    assert(STREQ(str_at(cmd, 19), "aGk="));            /* base64 of the stdin */
+    assert(STREQ(str_at(cmd, 20), "a b") && STREQ(str_at(cmd, 21), "-x"));
     json_decref(spec);
 }
 
