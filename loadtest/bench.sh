@@ -6,8 +6,10 @@
 #
 # Latency, per language (python, javascript, java), medians in ms:
 #   (a) docker run --rm --network none <image> <run command>   one container per job (the seed)
-#   (b) the floor: the same run command inside one already running container, timed in a loop
-#       by the container's own shell (no docker exec on the clock)
+#   (b) the floor: the same run command inside one already running container with the
+#       sandbox's cpu and memory limits (1 cpu, workerd's default memory, 64 pids), timed in a
+#       loop by the container's own shell (no docker exec on the clock); the targets are judged
+#       against it. (b') the same in a container without limits, shown beside it.
 #   (c) the whole stack: rce-load open loop (python and javascript at 4/s, java at 1/s), p50
 # Throughput at concurrency 8: rce-load -c 8 through the stack, against the raw container churn
 #   rate: create-start-wait-remove through the Docker Engine API (curl --unix-socket), 8 at a time.
@@ -66,6 +68,7 @@ declare -A DUR=([python]=$RATE_S [javascript]=$RATE_S [java]=$JAVA_S)
 declare -A SRC=([python]=hello.py [javascript]=hello.js [java]=Hello.java)
 declare -A MAIN=([python]=main.py [javascript]=main.js [java]=Main.java)
 EXPECT="hello from rce"
+FLOOR_MB=$(( ${RCE_MEMORY_MB:-256} > 512 ? ${RCE_MEMORY_MB:-256} : 512 ))  # room for the JVM too
 
 say() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
@@ -245,7 +248,7 @@ RSS_IDLE_START=$(rss_kib "$WD_PID") ANON_IDLE_START=$(anon_kib "$WD_PID")
 say "workerd idle (25 slots, just started): RSS $RSS_IDLE_START KiB, anonymous $ANON_IDLE_START KiB"
 
 # --- (a), (b), (c): latency per language --------------------------------------------------------
-declare -A DOCKER_MED FLOOR_MED STACK_P50 STACK_OK STACK_N
+declare -A DOCKER_MED FLOOR_MED FLOOR_FREE_MED STACK_P50 STACK_OK STACK_N
 for l in "${LANGS[@]}"; do
     image=$PREFIX$l
     mapfile -t RUN < <(docker image inspect -f '{{index .Config.Labels "rce.run"}}' "$image" \
@@ -256,20 +259,26 @@ for l in "${LANGS[@]}"; do
         curl -s --max-time 60 --data-binary "@$MIX/${SRC[$l]}" "$URL/lang/$l" >/dev/null || true
     done
 
-    # (b) the floor: one running container, the run command timed by the container's shell
-    c=$TAG-floor-$l
-    FLOOR_CONTAINERS+=("$c")
-    timeout 60 docker run -d --rm --name "$c" --label "rce.bench=$TAG" --network none \
-        -v "$WORK/progs:/src:ro" -w /src "$image" sleep 900 >/dev/null
-    out=$(timeout 60 docker exec "$c" "${RUN[@]}" 2>&1 || true)
-    [[ $out == "$EXPECT" ]] || die "floor: $l in its container printed '$out'"
-    # shellcheck disable=SC2016  # expanded by the container's bash
-    FLOOR_MED[$l]=$(timeout 300 docker exec "$c" bash -c 'n=$1; shift
-        for (( i = 0; i < n; i++ )); do
-            t0=$EPOCHREALTIME; "$@" >/dev/null 2>&1; t1=$EPOCHREALTIME
-            echo "$t0 $t1"
-        done' bash "$SEQ" "${RUN[@]}" | awk '{ printf "%.3f\n", ($2 - $1) * 1000 }' | median)
-    docker rm -f "$c" >/dev/null 2>&1 || true
+    # (b) the floor: one running container, the run command timed by the container's shell;
+    # with the sandbox's limits, then (b') without
+    for kind in limited free; do
+        c=$TAG-floor-$kind-$l
+        FLOOR_CONTAINERS+=("$c")
+        limits=()
+        [[ $kind == free ]] || limits=(--cpus 1 --memory "${FLOOR_MB}m" --memory-swap "${FLOOR_MB}m" --pids-limit 64)
+        timeout 60 docker run -d --rm --name "$c" --label "rce.bench=$TAG" --network none "${limits[@]}" \
+            -v "$WORK/progs:/src:ro" -w /src "$image" sleep 900 >/dev/null
+        out=$(timeout 60 docker exec "$c" "${RUN[@]}" 2>&1 || true)
+        [[ $out == "$EXPECT" ]] || die "floor: $l in its container printed '$out'"
+        # shellcheck disable=SC2016  # expanded by the container's bash
+        med=$(timeout 300 docker exec "$c" bash -c 'n=$1; shift
+            for (( i = 0; i < n; i++ )); do
+                t0=$EPOCHREALTIME; "$@" >/dev/null 2>&1; t1=$EPOCHREALTIME
+                echo "$t0 $t1"
+            done' bash "$SEQ" "${RUN[@]}" | awk '{ printf "%.3f\n", ($2 - $1) * 1000 }' | median)
+        if [[ $kind == free ]]; then FLOOR_FREE_MED[$l]=$med; else FLOOR_MED[$l]=$med; fi
+        docker rm -f "$c" >/dev/null 2>&1 || true
+    done
 
     # (a) docker run --rm per job, sequentially
     : >"$WORK/docker-$l.ms"
@@ -289,7 +298,7 @@ for l in "${LANGS[@]}"; do
     STACK_P50[$l]=$(jget "$WORK/stack-$l.json" latency_ms/p50)
     STACK_OK[$l]=$(jget "$WORK/stack-$l.json" ok)
     STACK_N[$l]=$(jget "$WORK/stack-$l.json" requests)
-    say "$l: docker run ${DOCKER_MED[$l]} ms, floor ${FLOOR_MED[$l]} ms, stack p50 ${STACK_P50[$l]} ms (${STACK_OK[$l]}/${STACK_N[$l]} ok at ${RATE[$l]}/s)"
+    say "$l: docker run ${DOCKER_MED[$l]} ms, floor ${FLOOR_MED[$l]} ms (${FLOOR_FREE_MED[$l]} ms without limits), stack p50 ${STACK_P50[$l]} ms (${STACK_OK[$l]}/${STACK_N[$l]} ok at ${RATE[$l]}/s)"
 done
 
 # --- throughput at concurrency 8 vs raw container churn ------------------------------------------
@@ -426,10 +435,11 @@ echo "rce benchmarks ($( ((QUICK)) && echo 'loadtest/bench.sh --quick: a smoke r
 echo "machine: $(nproc) cpus ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); load average $LOADAVG_START at start, $LOADAVG_END at end"
 echo
 echo "Hello world, medians in ms (docker run and floor: $SEQ sequential runs each; stack: rce-load open loop)"
-printf '| %-10s | %15s | %19s | %-22s | %12s | %12s |\n' language "(a) docker run" "(b) floor" "(c) stack p50" "(c)/(a)" "(c)-(b)"
-printf '|%s|%s|%s|%s|%s|%s|\n' ------------ ----------------: ---------------------: ------------------------ --------------: --------------:
+printf '| %-10s | %15s | %19s | %19s | %-22s | %12s | %12s |\n' language "(a) docker run" "(b) floor, 1 cpu" "(b') floor, no limit" "(c) stack p50" "(c)/(a)" "(c)-(b)"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------ ----------------: ---------------------: ---------------------: ------------------------ --------------: --------------:
 for l in "${LANGS[@]}"; do
-    printf '| %-10s | %15s | %19s | %-22s | %12s | %12s |\n' "$l" "$(f1 "${DOCKER_MED[$l]}")" "$(f1 "${FLOOR_MED[$l]}")" \
+    printf '| %-10s | %15s | %19s | %19s | %-22s | %12s | %12s |\n' "$l" "$(f1 "${DOCKER_MED[$l]}")" "$(f1 "${FLOOR_MED[$l]}")" \
+        "$(f1 "${FLOOR_FREE_MED[$l]}")" \
         "$(f1 "${STACK_P50[$l]}") (${RATE[$l]}/s, ${STACK_OK[$l]}/${STACK_N[$l]} ok)" \
         "$(arith "${STACK_P50[$l]}" / "${DOCKER_MED[$l]}")" \
         "$(f1 "$(arith "${STACK_P50[$l]}" - "${FLOOR_MED[$l]}")")"
@@ -457,7 +467,7 @@ row "... overhead over the floor <= 10 ms" "$(f1 "$(arith "$py_p50" - "${FLOOR_M
     "$(verdict "$(arith "$py_p50" - "${FLOOR_MED[python]}")" 10)"
 for l in javascript java; do
     row "$(tr j J <<<"${l:0:1}")${l:1} hello p50 <= floor + 30 ms" \
-        "$(f1 "${STACK_P50[$l]}") ms (floor $(f1 "${FLOOR_MED[$l]}") ms, at ${RATE[$l]}/s)" \
+        "$(f1 "${STACK_P50[$l]}") ms (floor $(f1 "${FLOOR_MED[$l]}"), no limit $(f1 "${FLOOR_FREE_MED[$l]}"))" \
         "$(verdict "${STACK_P50[$l]}" "$(arith "${FLOOR_MED[$l]}" + "30")")"
 done
 tp_verdict=$(verdict "$(arith "0.9" '*' "$CHURN_RPS")" "$TP_RPS")

@@ -364,6 +364,8 @@ struct run_warm *pool_take(struct pool *p, const struct lang *lang, const struct
             && same_shape(&it->shape, shape) && strcmp(it->image_id, lang->image_id) == 0)
             break;
     if (it) {
+        /* The refill waits for pool_release: starting a container costs Docker a few
+         * hundred ms of cpu, which would slow this job down on a small machine. */
         it->state = ITEM_LENT;
         p->warm++;
     } else if (!same_shape(&l->shape, shape)) {
@@ -374,8 +376,8 @@ struct run_warm *pool_take(struct pool *p, const struct lang *lang, const struct
         if (l->want < most)
             l->want++;
         l->last_miss = now;
+        pthread_cond_signal(&p->wake);  /* grow */
     }
-    pthread_cond_signal(&p->wake);      /* refill, or grow */
 done:
     pthread_mutex_unlock(&p->lock);
     return it ? &it->warm : NULL;
@@ -395,7 +397,7 @@ void pool_release(struct pool *p, struct run_warm *w, long memory_mb)
         unlink_item(p, (struct item *)w);
     else
         p->committed_mb -= memory_mb;
-    pthread_cond_signal(&p->wake);      /* memory for a warm container, perhaps */
+    pthread_cond_signal(&p->wake);      /* a refill, or memory for one */
     pthread_mutex_unlock(&p->lock);
 }
 
