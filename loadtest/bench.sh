@@ -347,7 +347,7 @@ CHURN_RPS=$(arith "$CHURN_OK" / "$CHURN_S")
 say "stack, python, -c 8: $TP_OK/$TP_N ok, $TP_RPS ok/s, $TP_BAD errors or wrong outputs"
 say "raw churn, 8 at a time: $CHURN_OK/$CHURN_N containers, $CHURN_RPS/s"
 
-sleep 2
+sleep 11    # idle: workerd gives freed memory back every 10 s when no job runs
 RSS_IDLE_AFTER=$(rss_kib "$WD_PID") ANON_IDLE_AFTER=$(anon_kib "$WD_PID")
 say "workerd idle after the runs: RSS $RSS_IDLE_AFTER KiB, anonymous $ANON_IDLE_AFTER KiB"
 stop_workerd

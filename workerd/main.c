@@ -4,6 +4,7 @@
  * run it, answer), the warm pool's fillers, one housekeeper (refreshes the language table,
  * reaps orphan containers, rescues and steals jobs), and the main thread (signals,
  * heartbeat, start-up and shutdown). */
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -32,6 +33,8 @@
 #define STEAL_INTERVAL_MS 250       /* how often an idle node looks for others' queued jobs */
 #define RESCUE_INTERVAL_MS 1000     /* how often it looks for dead nodes */
 #define REAP_INTERVAL_MS 60000
+#define TRIM_INTERVAL_MS 10000      /* an idle node gives freed memory back this often */
+#define MALLOC_ARENAS 2             /* glibc would give each of the slot threads its own */
 #define DRAIN_GIVE_UP_ATTEMPTS 10   /* Redis retries for an answer once shutting down */
 
 static struct config cfg;
@@ -319,7 +322,7 @@ static void *housekeeper_main(void *arg)
     struct queue q;
     int64_t next_langs = clock_mono_ms() + LANG_REFRESH_MS;
     int64_t next_reap = clock_mono_ms() + REAP_INTERVAL_MS;
-    int64_t next_rescue = clock_mono_ms(), next_steal = next_rescue;
+    int64_t next_rescue = clock_mono_ms(), next_steal = next_rescue, next_trim = next_rescue;
     queue_init(&q, &cfg);
     while (!atomic_load(&housekeeper_stop)) {
         clock_sleep_ms(50);
@@ -339,6 +342,11 @@ static void *housekeeper_main(void *arg)
         if (now >= next_reap) {
             reap(d, false);
             next_reap = now + REAP_INTERVAL_MS;
+        }
+        if (now >= next_trim) {
+            if (atomic_load(&busy) == 0)
+                malloc_trim(0);     /* an idle node keeps only what it uses */
+            next_trim = now + TRIM_INTERVAL_MS;
         }
     }
     queue_close(&q);
@@ -457,6 +465,7 @@ int main(int argc, char **argv)
         return 1;
     }
     json_object_seed(0);        /* jansson's hash seed, set once before threads race to do it */
+    mallopt(M_ARENA_MAX, MALLOC_ARENAS);
     lang_registry_init(&languages);
     queue_init(&q, &cfg);
     running_ids = calloc((size_t)cfg.slots, sizeof *running_ids);
