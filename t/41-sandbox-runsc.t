@@ -1,8 +1,8 @@
 #!/usr/bin/perl
 # The hostile suite again with workerd --runtime runsc: every job container in
-# gVisor.  Skipped, saying why, when the Docker engine has no runsc runtime
-# (apt-get install runsc, then register it: see README "Security model";
-# ./deploy.sh test does both as root).
+# gVisor, first with the warm pool on, then with it off.  Skipped, saying why,
+# when the Docker engine has no runsc runtime (apt-get install runsc, then
+# register it: see README "Security model"; ./deploy.sh test does both as root).
 
 use strict;
 use warnings;
@@ -16,5 +16,6 @@ plan skip_all => 'the Docker engine has no runsc runtime registered (apt-get ins
     unless $runtimes =~ /"runsc"/;
 
 require HostileSuite;
-HostileSuite::run(runtime => 'runsc');
+HostileSuite::run(runtime => 'runsc', pool => 1);
+HostileSuite::run(runtime => 'runsc', pool => 0);
 done_testing;
