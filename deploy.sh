@@ -647,19 +647,19 @@ project_nodes() {
     done
 }
 
-# job_containers NODE...: ids of job containers (label rce.job) run by these nodes
+# job_containers NODE...: ids of the containers (label rce.node) of these nodes: jobs' and warm ones
 job_containers() {
     local -A mine=()
     local n id node
     for n in "$@"; do [[ -z $n ]] || mine[$n]=1; done
     (( ${#mine[@]} )) || return 0
-    docker ps -a --filter label=rce.job --format '{{.ID}} {{.Label "rce.node"}}' \
+    docker ps -a --filter label=rce.node --format '{{.ID}} {{.Label "rce.node"}}' \
         | while read -r id node; do
             [[ -z ${mine[$node]:-} ]] || printf '%s\n' "$id"
         done
 }
 
-cmd_down() { # stop and remove the cluster and its job containers (down -v: also the Redis volume)
+cmd_down() { # stop and remove the cluster and its job and warm containers (down -v: also the Redis volume)
     local args=() nodes jobs
     case ${1:-} in
         '') ;;
@@ -675,8 +675,8 @@ cmd_down() { # stop and remove the cluster and its job containers (down -v: also
         || die "'${COMPOSE[*]} down' failed (output above): check 'docker ps -a --filter label=com.docker.compose.project=${PROJECT}', then rerun"
     mapfile -t jobs < <(job_containers "${nodes[@]}")
     if (( ${#jobs[@]} )); then
-        say "removing ${#jobs[@]} job container(s) the worker nodes left"
-        docker rm -f "${jobs[@]}" >/dev/null || warn "some job containers could not be removed: docker ps -a --filter label=rce.job"
+        say "removing ${#jobs[@]} job or warm container(s) the worker nodes left"
+        docker rm -f "${jobs[@]}" >/dev/null || warn "some job containers could not be removed: docker ps -a --filter label=rce.node"
     fi
     if [[ -n $(project_containers) ]]; then
         warn "containers of project ${PROJECT} remain: docker ps -a --filter label=com.docker.compose.project=${PROJECT}"
@@ -722,13 +722,13 @@ cmd_status() { # containers, /health, nodes with queue and running lengths, job 
             done' \
             || warn "could not ask ${s} (is it running? './deploy.sh logs ${s}')"
     done
-    printf '\n== job containers of these nodes\n'
+    printf '\n== job containers (rce.job) and warm ones (rce.pool) of these nodes\n'
     local nodes jobs
     mapfile -t nodes < <(project_nodes | sort -u)
     mapfile -t jobs < <(job_containers "${nodes[@]}")
     if (( ${#jobs[@]} )); then
-        docker ps -a --format 'table {{.ID}}\t{{.Label "rce.node"}}\t{{.Label "rce.job"}}\t{{.Image}}\t{{.Status}}' \
-            --filter label=rce.job | grep -E "^(CONTAINER|$(IFS='|'; echo "${jobs[*]}"))"
+        docker ps -a --format 'table {{.ID}}\t{{.Label "rce.node"}}\t{{.Label "rce.job"}}\t{{.Label "rce.pool"}}\t{{.Image}}\t{{.Status}}' \
+            --filter label=rce.node | grep -E "^(CONTAINER|$(IFS='|'; echo "${jobs[*]}"))"
     else
         echo "(none)"
     fi

@@ -163,9 +163,10 @@ char *docker_label_filter(const char *label)
     return copy;
 }
 
-/* One container call whose answer must be want (or also_ok); fills err otherwise. */
+/* One container call whose answer must be one of the statuses ok (three; repeat one to
+ * have fewer); fills err otherwise. */
 static int container_call(struct docker *d, const char *step, const char *method, const char *path,
-                          const char *body, long timeout_ms, long want, long also_ok,
+                          const char *body, long timeout_ms, const long ok[3],
                           struct docker_response *resp, char *err, size_t errlen)
 {
     char why[300];
@@ -173,7 +174,7 @@ static int container_call(struct docker *d, const char *step, const char *method
         snprintf(err, errlen, "%s failed: %s", step, why);
         return -1;
     }
-    if (resp->status != want && resp->status != also_ok) {
+    if (resp->status != ok[0] && resp->status != ok[1] && resp->status != ok[2]) {
         docker_describe(resp, why, sizeof why);
         snprintf(err, errlen, "%s failed: %s", step, why);
         return -1;
@@ -183,6 +184,7 @@ static int container_call(struct docker *d, const char *step, const char *method
 
 int docker_create(struct docker *d, json_t *spec, char id[DOCKER_ID_SIZE], char *err, size_t errlen)
 {
+    static const long created_ok[3] = { 201, 201, 201 };
     struct docker_response resp = { 0 };
     json_t *created = NULL;
     int rc = -1;
@@ -192,7 +194,7 @@ int docker_create(struct docker *d, json_t *spec, char id[DOCKER_ID_SIZE], char 
         return -1;
     }
     if (container_call(d, "create", "POST", "/containers/create", body, DOCKER_CALL_TIMEOUT_MS,
-                       201, 201, &resp, err, errlen) != 0)
+                       created_ok, &resp, err, errlen) != 0)
         goto fail;
     created = docker_response_json(&resp);
     const char *cid = json_string_value(json_object_get(created, "Id"));
@@ -209,42 +211,35 @@ fail:
     return rc;
 }
 
-int docker_start(struct docker *d, const char *id, char *err, size_t errlen)
+/* METHOD /containers/<id><suffix>, answered with one of ok. */
+static int container_op(struct docker *d, const char *id, const char *step, const char *method,
+                        const char *suffix, long timeout_ms, const long ok[3], char *err, size_t errlen)
 {
     struct docker_response resp = { 0 };
-    char path[128];
-    snprintf(path, sizeof path, "/containers/%s/start", id);
-    /* 304: already started */
-    int rc = container_call(d, "start", "POST", path, NULL, DOCKER_CALL_TIMEOUT_MS, 204, 304,
-                            &resp, err, errlen);
+    char path[160];
+    snprintf(path, sizeof path, "/containers/%s%s", id, suffix);
+    int rc = container_call(d, step, method, path, NULL, timeout_ms, ok, &resp, err, errlen);
     docker_response_free(&resp);
     return rc;
+}
+
+int docker_start(struct docker *d, const char *id, char *err, size_t errlen)
+{
+    static const long ok[3] = { 204, 304, 304 };       /* 304: already started */
+    return container_op(d, id, "start", "POST", "/start", DOCKER_CALL_TIMEOUT_MS, ok, err, errlen);
 }
 
 int docker_kill(struct docker *d, const char *id, char *err, size_t errlen)
 {
-    struct docker_response resp = { 0 };
-    char path[128];
-    snprintf(path, sizeof path, "/containers/%s/kill", id);
-    /* 409: it is not running */
-    int rc = container_call(d, "kill", "POST", path, NULL, DOCKER_QUICK_TIMEOUT_MS, 204, 409,
-                            &resp, err, errlen);
-    docker_response_free(&resp);
-    return rc;
+    static const long ok[3] = { 204, 409, 409 };       /* 409: it is not running */
+    return container_op(d, id, "kill", "POST", "/kill", DOCKER_QUICK_TIMEOUT_MS, ok, err, errlen);
 }
 
 int docker_remove(struct docker *d, const char *id, char *err, size_t errlen)
 {
-    struct docker_response resp = { 0 };
-    char path[128];
-    snprintf(path, sizeof path, "/containers/%s?force=1", id);
-    int rc = container_call(d, "remove", "DELETE", path, NULL, DOCKER_CALL_TIMEOUT_MS, 204, 404,
-                            &resp, err, errlen);
     /* 404: already gone; 409: a removal is already under way (the reaper met a slot) */
-    if (rc != 0 && resp.status == 409)
-        rc = 0;
-    docker_response_free(&resp);
-    return rc;
+    static const long ok[3] = { 204, 404, 409 };
+    return container_op(d, id, "remove", "DELETE", "?force=1", DOCKER_CALL_TIMEOUT_MS, ok, err, errlen);
 }
 
 /* Header callback: the blank line ends the attach answer's headers; from then on Docker has
