@@ -22,8 +22,8 @@ note sprintf 'bench.sh --quick took %.0f s', $took;
 
 like($out, qr/^machine: \d+ cpus .*load average/m, 'it names the machine and its load');
 for my $lang (qw(python javascript java)) {
-    like($out, qr/^\| $lang +\| +[\d.]+ \| +[\d.]+ \| [\d.]+ \(\d+\/s, (\d+)\/\1 ok\)/m,
-         "side-by-side row for $lang: docker run, floor, stack p50, every request ok");
+    like($out, qr/^\| $lang +\| +[\d.]+ \| +[\d.]+ \| +[\d.]+ \| [\d.]+ \(\d+\/s, (\d+)\/\1 ok\)/m,
+         "side-by-side row for $lang: docker run, floor with limits and without, stack p50, every request ok");
 }
 like($out, qr/bench node \S+ up: \/health shows "bench":true, answers carry X-RCE-Reason/,
      'the benchmark-mode node shows in /health and marks its answers');

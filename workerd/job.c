@@ -322,9 +322,10 @@ void job_result_clip_output(struct job_result *r)
         }
 }
 
-void job_result_set_marker(struct job_result *r, const char *marker)
+void job_result_set_end(struct job_result *r, const char *end)
 {
-    if ((size_t)snprintf(r->end_line, sizeof r->end_line, "%s" SANDBOX_END, marker) >= sizeof r->end_line)
+    r->end_line[0] = '\0';
+    if (end && *end && (size_t)snprintf(r->end_line, sizeof r->end_line, "%s\n", end) >= sizeof r->end_line)
         r->end_line[0] = '\0';     /* too long to be ours: never matched */
 }
 
@@ -349,10 +350,11 @@ bool job_result_take_figures(struct job_result *r, const char *buf, size_t *len)
 {
     struct sandbox_stats st;
     size_t n = *len;
-    take_end(r, buf, &n);
+    bool ended = take_end(r, buf, &n);
     if (!sandbox_take_stats(buf, &n, &st))
         return false;
     *len = n;
+    r->figures_trusted = ended;
     r->cpu_ms = st.cpu_us >= 0 ? st.cpu_us / 1000 : -1;
     r->memory_kb = st.maxrss_kb;
     r->exit_status = st.status >= 0 && st.status <= 255 ? (int)st.status : -1;

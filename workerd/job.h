@@ -64,13 +64,14 @@ struct job_result {
     long long memory_kb;    /* peak memory; -1 if unknown */
     int exit_status;        /* the container's, as its wrapper reported it; -1 if unknown */
     long long oom_kills;    /* its memory cgroup's, as its wrapper reported them; -1 if unknown */
+    bool figures_trusted;   /* the end line followed them: the wrapper's, not the program's */
     char reason[512];       /* IE only; empty otherwise */
     bool compiled;          /* a compile step ran: the compile_* fields hold it */
     int compile_exit_code;  /* -1: it did not finish */
     long compile_wall_ms;   /* -1: unknown */
     char *compile_out, *compile_err;
     size_t compile_out_len, compile_err_len;
-    char end_line[SANDBOX_END_MAX];   /* the wrapper's last line on each stream; "" if unknown */
+    char end_line[SANDBOX_END_MAX];   /* the wrapper's last line on each stream; "" if none */
     const char *version;    /* the language's, or NULL (not owned) */
     struct limits limits;   /* what the run had, for the answer */
     unsigned clamped;       /* as in struct job */
@@ -82,16 +83,16 @@ void job_result_free(struct job_result *r);
 /* Marks the result IE with a reason (printf-style). */
 void job_result_fail(struct job_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Sets the end line from the job's marker (see SANDBOX_END). */
-void job_result_set_marker(struct job_result *r, const char *marker);
+/* Sets the end line from the job's end token (see struct sandbox_job); "" or NULL: none. */
+void job_result_set_end(struct job_result *r, const char *end);
 
 /* True when stdout and stderr both end with the end line: the wrapper wrote its last words,
  * after every process of the job was gone. */
 bool job_result_ended(const struct job_result *r);
 
 /* Takes the wrapper's last lines off the end of buf (*len shrinks): its end line, if there,
- * then its figures (cpu_ms, memory_kb, exit_status, oom_kills into r). Returns true if the
- * figures were there. */
+ * then its figures (cpu_ms, memory_kb, exit_status, oom_kills into r; figures_trusted when
+ * the end line followed them). Returns true if the figures were there. */
 bool job_result_take_figures(struct job_result *r, const char *buf, size_t *len);
 
 /* After the output ended: takes the wrapper's lines off the end of stdout and stderr (the

@@ -234,7 +234,8 @@ static bool in_use(const char *id, const char *job_id, const char *pool_token)
 {
     if (job_id)
         return running_contains(job_id);
-    return pool && pool_owns(pool, id, pool_token);
+    (void)id;
+    return pool && pool_owns(pool, pool_token);
 }
 
 static bool never_in_use(const char *id, const char *job_id, const char *pool_token)
@@ -420,6 +421,8 @@ static int wait_signal(const sigset_t *set, int64_t ms)
     }
     log_info("%s: draining; running jobs finish, no new ones are taken", strsignal(sig));
     atomic_store(&draining, true);
+    if (pool)
+        pool_drain(pool);
     return sig;
 }
 

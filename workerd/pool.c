@@ -25,6 +25,7 @@ struct item {
     struct run_warm warm;
     struct item *next;
     enum item_state state;
+    unsigned long seq;      /* its label: rce.pool=<token>-<seq> */
     char language[NAME_SIZE];
     char *image_id;
     struct run_shape shape;
@@ -46,17 +47,18 @@ struct pool_lang {
 struct pool {
     const struct config *cfg;
     struct lang_registry *registry;
-    char token[33];         /* the rce.pool label of this run's containers */
+    char token[33];         /* in the rce.pool label of this run's containers */
+    unsigned long next_seq;
     long budget_mb;
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stop;
+    bool draining;          /* no more fills */
     struct item *items;
     struct pool_lang *langs;
     size_t n_langs;
     int64_t synced_at;
     long committed_mb;      /* memory limits of every container of the node */
-    int starting;           /* warm containers being created (their ids not known yet) */
     long long warm, cold, custom;
     pthread_t *fillers;
     int n_fillers;
@@ -90,45 +92,64 @@ static void unlink_item(struct pool *p, struct item *victim)
     free(victim);
 }
 
-/* Re-reads the node's languages (called with the lock held; the registry has its own). */
-static void sync_langs(struct pool *p)
+/* What a sync learned of one language. */
+struct lang_seen {
+    char name[NAME_SIZE];
+    char *image_id;
+    struct run_shape shape;
+};
+
+/* Reads the node's languages from the registry, without the pool's lock. */
+static struct lang_seen *read_langs(struct pool *p, size_t *n)
 {
-    json_t *names = json_array(), *aliases = json_object();
-    if (!names || !aliases || lang_registry_describe(p->registry, names, aliases) != 0)
-        goto done;
-    for (size_t i = 0; i < p->n_langs; i++)
-        p->langs[i].present = false;
+    json_t *names = json_array(), *aliases = json_object(), *name;
+    struct lang_seen *seen = NULL;
     size_t k;
-    json_t *n;
-    json_array_foreach(names, k, n) {
-        const char *name = json_string_value(n);
-        struct pool_lang *l = find_lang(p, name);
-        struct lang *lang = lang_registry_lookup(p->registry, name);
-        if (!lang || strlen(name) >= NAME_SIZE)
-            goto next;
-        if (!l) {
-            struct pool_lang *grown = realloc(p->langs, (p->n_langs + 1) * sizeof *grown);
-            if (!grown)
-                goto next;
-            p->langs = grown;
-            l = &p->langs[p->n_langs++];
-            memset(l, 0, sizeof *l);
-            strcpy(l->name, name);
-            l->base = l->want = config_pool_size(p->cfg, name);
+    *n = 0;
+    if (!names || !aliases || lang_registry_describe(p->registry, names, aliases) != 0
+        || !(seen = calloc(json_array_size(names) + 1, sizeof *seen)))
+        goto done;
+    json_array_foreach(names, k, name) {
+        struct lang *lang = lang_registry_lookup(p->registry, json_string_value(name));
+        if (lang && strlen(lang->name) < NAME_SIZE && (seen[*n].image_id = strdup(lang->image_id))) {
+            strcpy(seen[*n].name, lang->name);
+            run_shape(p->cfg, &p->cfg->defaults, lang, &seen[*n].shape);
+            (*n)++;
         }
-        char *image_id = strdup(lang->image_id);
-        if (!image_id)
-            goto next;
-        free(l->image_id);
-        l->image_id = image_id;
-        run_shape(p->cfg, &p->cfg->defaults, lang, &l->shape);
-        l->present = true;
-next:
         lang_free(lang);
     }
 done:
     json_decref(names);
     json_decref(aliases);
+    return seen;
+}
+
+/* Brings the pool's languages up to date with what read_langs saw (lock held; frees seen). */
+static void merge_langs(struct pool *p, struct lang_seen *seen, size_t n)
+{
+    for (size_t i = 0; i < p->n_langs; i++)
+        p->langs[i].present = false;
+    for (size_t i = 0; i < n; i++) {
+        struct pool_lang *l = find_lang(p, seen[i].name);
+        if (!l) {
+            struct pool_lang *grown = realloc(p->langs, (p->n_langs + 1) * sizeof *grown);
+            if (!grown)
+                continue;
+            p->langs = grown;
+            l = &p->langs[p->n_langs++];
+            memset(l, 0, sizeof *l);
+            strcpy(l->name, seen[i].name);
+            l->base = l->want = config_pool_size(p->cfg, seen[i].name);
+        }
+        free(l->image_id);
+        l->image_id = seen[i].image_id;
+        seen[i].image_id = NULL;
+        l->shape = seen[i].shape;
+        l->present = true;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(seen[i].image_id);
+    free(seen);
 }
 
 /* A waiting container that must go: its language is gone, its image was replaced, or its
@@ -161,7 +182,8 @@ static struct pool_lang *pick_deficit(struct pool *p, int64_t now)
     int best_gap = 0;
     for (size_t i = 0; i < p->n_langs; i++) {
         struct pool_lang *l = &p->langs[i];
-        if (!l->present || now < l->retry_at || p->committed_mb + l->shape.memory_mb > p->budget_mb)
+        if (p->draining || !l->present || now < l->retry_at
+            || p->committed_mb + l->shape.memory_mb > p->budget_mb)
             continue;
         int gap = l->want - count(p, l->name, ITEM_READY) - count(p, l->name, ITEM_STARTING);
         if (gap > best_gap || (gap > 0 && gap == best_gap && l->last_take > best->last_take)) {
@@ -182,27 +204,28 @@ static void fill(struct pool *p, struct docker *d, struct pool_lang *l)
         return;
     }
     it->state = ITEM_STARTING;
+    it->seq = ++p->next_seq;
     strcpy(it->language, l->name);
     strcpy(name, l->name);
     it->shape = l->shape;
     it->next = p->items;
     p->items = it;
     p->committed_mb += it->shape.memory_mb;
-    p->starting++;
     pthread_mutex_unlock(&p->lock);
 
     int rc = -1;
+    char label[64];
+    snprintf(label, sizeof label, "%s-%lu", p->token, it->seq);
     struct lang *lang = lang_registry_lookup(p->registry, name);
     if (!lang)
         snprintf(err, sizeof err, "the language is gone");
     else if (strcmp(lang->image_id, it->image_id) != 0)
         snprintf(err, sizeof err, "its image was replaced meanwhile");
     else
-        rc = run_warm_start(d, p->cfg, lang, p->token, &it->warm, err, sizeof err);
+        rc = run_warm_start(d, p->cfg, lang, label, &it->warm, err, sizeof err);
     lang_free(lang);
 
     pthread_mutex_lock(&p->lock);
-    p->starting--;
     l = find_lang(p, name);     /* the array may have moved */
     if (rc == 0 && !p->stop) {
         it->state = ITEM_READY;
@@ -237,8 +260,14 @@ static void *filler_main(void *arg)
     while (!p->stop) {
         int64_t now = clock_mono_ms();
         if (now - p->synced_at >= SYNC_INTERVAL_MS) {
-            sync_langs(p);
+            size_t n;
             p->synced_at = now;
+            pthread_mutex_unlock(&p->lock);
+            struct lang_seen *seen = read_langs(p, &n);
+            pthread_mutex_lock(&p->lock);
+            if (seen)
+                merge_langs(p, seen, n);
+            continue;
         }
         struct item *surplus = pick_surplus(p, now);
         if (surplus) {
@@ -311,7 +340,8 @@ struct pool *pool_start(const struct config *cfg, struct lang_registry *langs)
         if (pthread_create(&p->fillers[p->n_fillers], NULL, filler_main, p) != 0)
             goto fail;
     log_info("pool: %d warm container(s) per language%s, up to %d under demand, %d filler(s), "
-             "memory budget %ld MiB, label %s=%s", cfg->pool.all, cfg->pool.n ? " (some languages differ)" : "",
+             "memory budget %ld MiB, label %s=%s-<n>", cfg->pool.all,
+             cfg->pool.n ? " not named, as many as named for the others" : "",
              cfg->pool_max, cfg->pool_fillers, p->budget_mb, RCE_LABEL_POOL, p->token);
     return p;
 fail:
@@ -332,6 +362,8 @@ void pool_stop(struct pool *p)
         pthread_join(p->fillers[i], NULL);
     while (p->items) {
         log_warn("pool: container %.12s was never released", p->items->warm.id);
+        if (p->items->warm.attached)
+            docker_stream_close(&p->items->warm.stream);
         unlink_item(p, p->items);
     }
     for (size_t i = 0; i < p->n_langs; i++)
@@ -401,15 +433,26 @@ void pool_release(struct pool *p, struct run_warm *w, long memory_mb)
     pthread_mutex_unlock(&p->lock);
 }
 
-bool pool_owns(struct pool *p, const char *id, const char *pool_token)
+void pool_drain(struct pool *p)
 {
+    pthread_mutex_lock(&p->lock);
+    p->draining = true;
+    pthread_mutex_unlock(&p->lock);
+}
+
+bool pool_owns(struct pool *p, const char *pool_label)
+{
+    size_t n = strlen(p->token);
+    char *end;
     bool owned = false;
-    if (!pool_token || strcmp(pool_token, p->token) != 0)
+    if (!pool_label || strncmp(pool_label, p->token, n) != 0 || pool_label[n] != '-')
+        return false;
+    unsigned long seq = strtoul(pool_label + n + 1, &end, 10);
+    if (*end != '\0')
         return false;
     pthread_mutex_lock(&p->lock);
-    owned = p->starting > 0;        /* one of ours, perhaps, whose id we have not heard yet */
     for (struct item *it = p->items; it && !owned; it = it->next)
-        owned = strcmp(it->warm.id, id) == 0;
+        owned = it->seq == seq;
     pthread_mutex_unlock(&p->lock);
     return owned;
 }

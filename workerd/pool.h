@@ -31,9 +31,12 @@ void pool_reserve(struct pool *p, long memory_mb);
  * freed) or the memory_mb pool_reserve counted. */
 void pool_release(struct pool *p, struct run_warm *w, long memory_mb);
 
-/* For the reaper: true if the container labelled with this pool token is a warm container
- * this pool answers for (waiting, being started or handed out). */
-bool pool_owns(struct pool *p, const char *id, const char *pool_token);
+/* Starts no more warm containers (the node is draining). */
+void pool_drain(struct pool *p);
+
+/* For the reaper: true if the container with this rce.pool label is a warm container this
+ * pool answers for (waiting, being started or handed out). */
+bool pool_owns(struct pool *p, const char *pool_label);
 
 /* Fills the node JSON's pool object (RCE_POOL_*). */
 int pool_describe(struct pool *p, json_t *pool);

@@ -132,16 +132,18 @@ fail:
 
 /* The job as the prelude of a warm container reads it; NULL with err on failure. */
 static char *job_payload(const struct config *cfg, const struct job *job, const struct lang *lang,
-                         const char *marker, size_t *len, char *err, size_t errlen)
+                         const char *marker, const char *end, size_t *len, char *err, size_t errlen)
 {
     struct sandbox_job sj;
     struct sandbox_file *files = NULL;
     char **compile_argv = NULL, **run_argv = NULL;
     char *payload = NULL;
-    if (describe(cfg, job, lang, marker, NULL, &sj, &files, &compile_argv, &run_argv) != 0)
+    if (describe(cfg, job, lang, marker, NULL, &sj, &files, &compile_argv, &run_argv) != 0) {
         snprintf(err, errlen, "out of memory building the job's payload");
-    else
+    } else {
+        sj.end = end;
         payload = sandbox_payload(&sj, len, err, errlen);
+    }
     free(files);
     free(compile_argv);
     free(run_argv);
@@ -340,7 +342,7 @@ static int collect_exit(struct docker *d, const char *id, int64_t deadline, int6
     int rc = -1;
     json_t *info = NULL;
 
-    if (r->exit_status >= 0 && r->oom_kills >= 0) {
+    if (r->figures_trusted && r->exit_status >= 0 && r->oom_kills >= 0) {
         /* The wrapper said it all, after every process of the job was gone. */
         *t_exit = clock_mono_ms();
         bool oom = r->oom_kills > 0;
@@ -392,16 +394,17 @@ done:
     return rc;
 }
 
-/* After the compile step the wrapper prints this marker: random, so that the compiler's
- * output cannot end early by printing it. */
-static void make_marker(const char *job_id, char *marker, size_t len)
+/* A random token: prefix and 24 hex digits. The compile marker is one, so that the
+ * compiler's output cannot end early by printing it; the end token another (see
+ * struct sandbox_job). */
+static void make_token(const char *job_id, const char *prefix, char *token, size_t len)
 {
     unsigned char rnd[12] = { 0 };
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
         memcpy(rnd, job_id, strlen(job_id) < sizeof rnd ? strlen(job_id) : sizeof rnd);
-    snprintf(marker, len, "\036rce-compiled-");
-    for (size_t i = 0; i < sizeof rnd; i++)
-        snprintf(marker + strlen(marker), 3, "%02x", rnd[i]);
+    snprintf(token, len, "%s", prefix);
+    for (size_t i = 0; i < sizeof rnd && strlen(token) + 3 <= len; i++)
+        snprintf(token + strlen(token), 3, "%02x", rnd[i]);
 }
 
 /* Cold start: creates the job's container, attaches to it and starts it. Fills id (kept on
@@ -431,25 +434,28 @@ static int start_cold(struct docker *d, const struct config *cfg, const struct j
     return 0;
 }
 
-/* Warm start: hands the job to a container that waits for it. Returns 1 if the container
- * was no longer waiting or took no job (discarded: start cold instead), 0 when the job is
- * on its way (*t_start: when), -1 after failing r. */
+/* Warm start: hands the job to a container that waits for it, with an end token, which
+ * a container fed on stdin can keep secret. Returns 1 if the container was no longer waiting
+ * or took no job (discarded: start cold instead), 0 when the job is on its way (*t_start:
+ * when), -1 after failing r. */
 static int start_warm(struct docker *d, const struct config *cfg, const struct job *job,
                       const struct lang *lang, const char *marker, struct run_warm *warm,
                       int64_t *t_start, struct job_result *r)
 {
-    char err[400];
+    char err[400], end[48];
     size_t len = 0;
     if (!docker_stream_idle(&warm->stream)) {
         log_warn("job %s: warm container %.12s stopped waiting; starting a cold one", job->id, warm->id);
         run_warm_discard(d, warm);
         return 1;
     }
-    char *payload = job_payload(cfg, job, lang, marker, &len, err, sizeof err);
+    make_token(job->id, "\036rce-end-", end, sizeof end);
+    char *payload = job_payload(cfg, job, lang, marker, end, &len, err, sizeof err);
     if (!payload) {
         job_result_fail(r, "%s", err);
         return -1;
     }
+    job_result_set_end(r, end);
     docker_stream_bind(&warm->stream, &r->out, &r->err);
     *t_start = clock_mono_ms();
     int rc = docker_stream_send(&warm->stream, payload, len, ATTACH_TIMEOUT_MS);
@@ -472,8 +478,7 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
     bool stream_open = false;
     int64_t t_start = 0;
 
-    make_marker(job->id, marker, sizeof marker);
-    job_result_set_marker(r, marker);
+    make_token(job->id, "\036rce-compiled-", marker, sizeof marker);
     r->version = lang->version;
     r->limits = job->limits;
     r->clamped = job->clamped;
@@ -498,8 +503,6 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
 
     /* With one CPU the job cannot use cpu_ms sooner than cpu_ms after its start. */
     int64_t t_cpu = job->limits.cpu_ms < wall ? t_start + job->limits.cpu_ms : deadline;
-    /* The end line is trusted from a warm container only: a cold one has the marker in its
-     * command line, which any process can read in /proc. */
     int killed = read_output(d, id, stream, deadline, t_cpu, job->limits.cpu_ms, warm_rc == 0, r);
     int64_t t_end = clock_mono_ms();
     if (killed == KILL_NONE) {
@@ -509,6 +512,10 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
         killed = collect_exit(d, id, deadline, &t_end, job, over_cap, r);
     }
     r->wall_ms = (long)(t_end - t_start);
+    if (warm_rc == 0 && killed == KILL_NONE && r->exit_status < 0 && r->has_exit_code
+        && r->exit_code == 125 && r->out.len == 0 && r->err.len == 0)
+        job_result_fail(r, "the warm container %.12s exited 125 without running the job "
+                        "(its PID 1 could not read it)", id);
     if (killed == KILL_OUTPUT_CAP && drain_after_cap(stream, deadline, OLE_DRAIN_MS, r))
         killed = KILL_OUTPUT_CAP_ENDED;
     if (killed == KILL_DEADLINE || killed == KILL_OUTPUT_CAP || killed == KILL_CPU

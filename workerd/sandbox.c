@@ -10,17 +10,16 @@
 
 /* The container's PID 1, a perl program (perl is Essential in Debian, so in every image
  * built on rce/base; no docker-init). Its arguments (build_words):
- *   getrusage's, clock_gettime's and prctl's syscall numbers, the job's marker (random: the
- *   program cannot guess it, and cannot read it from this process's memory, which it first
- *   makes undumpable, so unreadable to any process without CAP_SYS_PTRACE), the compile command
+ *   getrusage's, clock_gettime's and prctl's syscall numbers, the compile marker, the end
+ *   token (or ""; see 6), the compile command
  *   (a count, then its words; 0 for an interpreted language), the run command (the same),
  *   the number of files, the name and base64 content of each, the base64 stdin, then the
  *   program's arguments. It
  *   1. writes the job's files into the work dir and its stdin to /tmp/.rce-stdin (base64,
  *      because a cold container gets them in argv);
- *   2. runs the compile command, if any, with stdin from /dev/null, and prints
- *      "<marker> <exit code> <ms>" on stdout and on stderr after it, so that workerd can tell
- *      the compiler's output from the program's;
+ *   2. runs the compile command, if any, with stdin from /dev/null, kills what it left, and
+ *      prints "<marker> <exit code> <ms>" on stdout and on stderr after it, so that workerd
+ *      can tell the compiler's output from the program's;
  *   3. if that succeeded, runs the program as its child with stdin from the file, with the
  *      environment the image gives minus Docker's HOSTNAME, and no shell in between. Being a
  *      child, the program is not PID 1, so `kill -9 $$`, abort() and `kill -9 -1` act as
@@ -33,13 +32,17 @@
  *      program's, 128 + n for signal n, or the compiler's when that failed) and the OOM kills
  *      its memory cgroup (v1 or v2) counted, so that a job that ended by itself needs no
  *      Docker call to be judged;
- *   6. ends stdout and then stderr with the end line, "<marker> end": once both streams end
- *      with it, workerd has all the output and the figures, without waiting for Docker to
- *      close the stream (tens of ms after the exit).
+ *   6. given an end token, ends stdout and then stderr with it (after the figures): once both
+ *      streams end with it, workerd has all the output and figures it can trust, without
+ *      waiting for Docker to close the stream (tens of ms after the exit). The token must be
+ *      a secret: random per job, handed over on stdin (a warm container), written only when
+ *      no process of the job is left to read the pipes, and kept from the program by making
+ *      this process undumpable first (PR_SET_DUMPABLE 0: its memory and /proc/1/environ are
+ *      then closed to any process without CAP_SYS_PTRACE). If that fails, no end line.
  * A file it cannot write ends it with status 126, a command it cannot run with 127. */
 static const char wrapper[] =
-    "my ($rusage_nr, $clock_nr, $prctl_nr, $marker) = splice(@ARGV, 0, 4);\n"
-    "syscall($prctl_nr, 4, 0, 0, 0, 0) if $prctl_nr > 0;\n"
+    "my ($rusage_nr, $clock_nr, $prctl_nr, $marker, $end) = splice(@ARGV, 0, 5);\n"
+    "my $hidden = $prctl_nr > 0 && syscall($prctl_nr, 4, 0, 0, 0, 0) == 0;\n"
     "sub words { my $n = shift(@ARGV); return splice(@ARGV, 0, $n) }\n"
     "my @compile = words();\n"
     "my @run = words();\n"
@@ -67,10 +70,11 @@ static const char wrapper[] =
     "    my ($s, $ns) = unpack(q(q2), $ts);\n"
     "    return int($s * 1000 + $ns / 1000000);\n"
     "}\n"
+    "sub reap_all { for (1 .. 10000) { kill(9, -1); last if waitpid(-1, 0) <= 0 } }\n"
     "sub run_child {\n"
     "    my ($in, @argv) = @_;\n"
     "    my $pid = fork();\n"
-    "    return 126 << 8 unless defined $pid;\n"
+    "    return 126 unless defined $pid;\n"
     "    if ($pid == 0) {\n"
     "        open(STDIN, q(<), $in) or exit 126;\n"
     "        exec { $argv[0] } @argv;\n"
@@ -84,12 +88,13 @@ static const char wrapper[] =
     "if (@compile) {\n"
     "    my $t0 = now_ms();\n"
     "    $rc = run_child(q(/dev/null), @compile);\n"
+    "    reap_all();\n"
     "    my $line = sprintf(qq(%s %d %d\\n), $marker, $rc, now_ms() - $t0);\n"
     "    syswrite(STDOUT, $line);\n"
     "    syswrite(STDERR, $line);\n"
     "}\n"
     "$rc = run_child(q(/tmp/.rce-stdin), @run, @ARGV) if $rc == 0;\n"
-    "for (1 .. 10000) { kill(9, -1); last if waitpid(-1, 0) <= 0 }\n"
+    "reap_all();\n"
     "my ($cpu, $rss, $ru, $oom) = (q(), q(), qq(\\0) x 256, q());\n"
     "if ($rusage_nr > 0 && syscall($rusage_nr, -1, $ru) == 0) {\n"
     "    my @r = unpack(q(q5), $ru);\n"
@@ -100,25 +105,31 @@ static const char wrapper[] =
     "    while (<$fh>) { $oom = $1 if /^oom_kill (\\d+)$/ }\n"
     "    last;\n"
     "}\n"
-    "syswrite(STDOUT, qq($marker end\\n));\n"
-    "syswrite(STDERR, qq(\\036rce-stats cpu_us=$cpu maxrss_kb=$rss status=$rc oom=$oom\\n$marker end\\n));\n"
+    "my $stats = qq(\\036rce-stats cpu_us=$cpu maxrss_kb=$rss status=$rc oom=$oom\\n);\n"
+    "if ($end ne q() && $hidden) {\n"
+    "    syswrite(STDOUT, qq($end\\n));\n"
+    "    syswrite(STDERR, $stats . qq($end\\n));\n"
+    "} else {\n"
+    "    syswrite(STDERR, $stats);\n"
+    "}\n"
     "exit($rc);\n";
 
 /* What a warm container's PID 1 runs first: waits on stdin for the job (sandbox_payload: a
  * line of the byte lengths of the wrapper's arguments, then the arguments), puts /dev/null in
  * place of stdin and goes on as the wrapper with them. A short or malformed payload, or stdin
- * closing first (workerd went away: StdinOnce), ends it with status 125. */
+ * closing first (workerd went away: StdinOnce), ends it with status 125 and no output. */
 static const char prelude[] =
     "binmode(STDIN);\n"
-    "sub take {\n"
-    "    my ($n, $b) = (shift, q());\n"
-    "    while (length($b) < $n) { sysread(STDIN, $b, $n - length($b), length($b)) or exit 125 }\n"
-    "    return $b;\n"
-    "}\n"
-    "my $head = q();\n"
-    "while ((my $c = take(1)) ne qq(\\n)) { $head .= $c; exit 125 if length($head) > 65536 }\n"
-    "$head =~ /^\\d+( \\d+)*$/ or exit 125;\n"
-    "@ARGV = map { take($_) } split(/ /, $head);\n"
+    "my $in = q();\n"
+    "sub more { sysread(STDIN, $in, 1 << 16, length($in)) or exit 125 }\n"
+    "my $nl;\n"
+    "while (($nl = index($in, qq(\\n))) < 0) { exit 125 if length($in) > 1 << 24; more() }\n"
+    "my @lengths = split(/ /, substr($in, 0, $nl + 1, q()));\n"
+    "chomp(@lengths);\n"
+    "my $total = 0;\n"
+    "for (@lengths) { /^\\d+$/ or exit 125; $total += $_ }\n"
+    "more() while length($in) < $total;\n"
+    "@ARGV = map { substr($in, 0, $_, q()) } @lengths;\n"
     "open(STDIN, q(<), q(/dev/null)) or exit 125;\n";
 
 /* Syscall numbers for perl's syscall(): the containers run on this machine's kernel. */
@@ -214,6 +225,7 @@ static json_t *build_words(const struct sandbox_job *job, char *err, size_t errl
     if (!words || append_number(words, GETRUSAGE_NR) != 0 || append_number(words, CLOCK_GETTIME_NR) != 0
         || append_number(words, PRCTL_NR) != 0
         || json_array_append_new(words, json_string(job->marker)) != 0
+        || json_array_append_new(words, json_string(job->end ? job->end : "")) != 0
         || append_command(words, job->compile_argv, job->compile_argv ? job->compile_argc : 0) != 0
         || append_command(words, job->run_argv, job->run_argc) != 0
         || append_number(words, (long long)job->n_files) != 0)

@@ -33,6 +33,9 @@ struct sandbox_job {
     char *const *run_argv;       /* how the image runs it */
     size_t run_argc;
     const char *marker;          /* printed after the compile step: unguessable per job */
+    const char *end;             /* the end token, a secret per job (see SANDBOX_END_MAX); NULL
+                                  * or "": none (a cold container, whose command line any
+                                  * process can read) */
     long memory_mb;
     long pids;
     long cpu_ms;                 /* RLIMIT_CPU of every process: ceil(cpu_ms / 1000) s */
@@ -59,9 +62,7 @@ struct sandbox_job {
 #define SANDBOX_STATS_MARK "\036rce-stats "
 #define SANDBOX_STATS_MAX 120        /* bytes the line can take */
 
-/* After it, the wrapper ends stdout and then stderr with the end line: the job's marker then
- * SANDBOX_END. */
-#define SANDBOX_END " end\n"
+/* Given an end token, the wrapper then ends stdout and stderr with it, a line each. */
 #define SANDBOX_END_MAX 64           /* bytes the end line can take */
 /* Room kept beyond the job's output cap: on stdout for the end line, on stderr for both. */
 #define SANDBOX_OUT_RESERVE SANDBOX_END_MAX

@@ -216,28 +216,30 @@ static void test_finish_output(void)
 
     /* The end lines: only both together say the wrapper is done; they are taken off. */
     job_result_init(&r, 64);
-    job_result_set_marker(&r, "\036rce-m1");
-    capture_append(&r.out, "hello\n\036rce-m1 end\n", 18);
+    job_result_set_end(&r, "\036rce-e1");
+    capture_append(&r.out, "hello\n\036rce-e1\n", 14);
     assert(!job_result_ended(&r));
-    const char err_lines[] = "warn\n" SANDBOX_STATS_MARK "cpu_us=2000 maxrss_kb=9 status=0 oom=0\n\036rce-m1 end\n";
+    const char err_lines[] = "warn\n" SANDBOX_STATS_MARK "cpu_us=2000 maxrss_kb=9 status=0 oom=0\n\036rce-e1\n";
     capture_append(&r.err, err_lines, sizeof err_lines - 1);
     assert(job_result_ended(&r));
     assert(!job_result_finish_output(&r));
     assert(r.out.len == 6 && memcmp(r.out.data, "hello\n", 6) == 0 && r.err.len == 5);
-    assert(r.cpu_ms == 2 && r.exit_status == 0 && r.oom_kills == 0);
+    assert(r.cpu_ms == 2 && r.exit_status == 0 && r.oom_kills == 0 && r.figures_trusted);
     job_result_free(&r);
-    /* another marker's end line is the program's output */
+    /* another token's end line is the program's output, and figures without the end line
+     * after them are not trusted (the program may have printed them) */
     job_result_init(&r, 64);
-    job_result_set_marker(&r, "\036rce-m1");
-    capture_append(&r.out, "\036rce-m2 end\n", 12);
-    capture_append(&r.err, "\036rce-m2 end\n", 12);
+    job_result_set_end(&r, "\036rce-e1");
+    capture_append(&r.out, "\036rce-e2\n", 9);
+    capture_append(&r.err, SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1 status=0 oom=0\n", 47);
     assert(!job_result_ended(&r));
-    assert(!job_result_finish_output(&r) && r.out.len == 12);
+    assert(!job_result_finish_output(&r) && r.out.len == 9);
+    assert(r.exit_status == 0 && !r.figures_trusted);
     job_result_free(&r);
     /* stdout over the cap by less than the end line's room is still OLE */
     job_result_init(&r, 4);
-    job_result_set_marker(&r, "\036rce-m1");
-    capture_append(&r.out, "12345\036rce-m1 end\n", 17);
+    job_result_set_end(&r, "\036rce-e1");
+    capture_append(&r.out, "12345\036rce-e1\n", 13);
     assert(!r.out.overflowed && job_result_finish_output(&r) && r.out.len == 4);
     job_result_free(&r);
 

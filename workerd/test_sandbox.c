@@ -71,18 +71,19 @@ static void test_spec_settings(void)
     /* perl -e WRAPPER -- NR NR MARKER NCOMPILE COMPILE... NRUN RUN... NFILES (NAME B64)...
      * STDIN_B64 ARGS... */
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 17);
+    assert(json_array_size(cmd) == 18);
     assert(STREQ(str_at(cmd, 0), "perl") && STREQ(str_at(cmd, 1), "-e") && STREQ(str_at(cmd, 3), "--"));
     assert(strstr(str_at(cmd, 2), "delete $ENV{HOSTNAME}") && strstr(str_at(cmd, 2), "kill(9, -1)"));
     /* getrusage, clock_gettime, prctl */
     assert(atoi(str_at(cmd, 4)) > 0 && atoi(str_at(cmd, 5)) > 0 && atoi(str_at(cmd, 6)) > 0);
     assert(STREQ(str_at(cmd, 7), "\036rce-compiled-ab12"));
-    assert(STREQ(str_at(cmd, 8), "0"));                 /* interpreted: no compile command */
-    assert(STREQ(str_at(cmd, 9), "3") && STREQ(str_at(cmd, 10), "python3") && STREQ(str_at(cmd, 12), "main.py"));
-    assert(STREQ(str_at(cmd, 13), "1"));
-    assert(STREQ(str_at(cmd, 14), "main.py"));
-    assert(STREQ(str_at(cmd, 15), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
-    assert(STREQ(str_at(cmd, 16), ""));                /* empty stdin */
+    assert(STREQ(str_at(cmd, 8), ""));                  /* a cold container gets no end token */
+    assert(STREQ(str_at(cmd, 9), "0"));                 /* interpreted: no compile command */
+    assert(STREQ(str_at(cmd, 10), "3") && STREQ(str_at(cmd, 11), "python3") && STREQ(str_at(cmd, 13), "main.py"));
+    assert(STREQ(str_at(cmd, 14), "1"));
+    assert(STREQ(str_at(cmd, 15), "main.py"));
+    assert(STREQ(str_at(cmd, 16), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
+    assert(STREQ(str_at(cmd, 17), ""));                /* empty stdin */
 
     json_t *hc = json_object_get(spec, "HostConfig");
     assert(STREQ(json_string_value(json_object_get(hc, "NetworkMode")), "none"));
@@ -130,11 +131,11 @@ static void test_compile_stdin_args(void)
     json_t *spec = sandbox_container_spec(&job, err, sizeof err);
     assert(spec);
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 22);
-    assert(STREQ(str_at(cmd, 8), "3") && STREQ(str_at(cmd, 11), "it's.c"));   /* words, no shell */
-    assert(STREQ(str_at(cmd, 12), "3") && STREQ(str_at(cmd, 13), "python3"));
-    assert(STREQ(str_at(cmd, 19), "aGk="));            /* base64 of the stdin */
-    assert(STREQ(str_at(cmd, 20), "a b") && STREQ(str_at(cmd, 21), "-x"));
+    assert(json_array_size(cmd) == 23);
+    assert(STREQ(str_at(cmd, 9), "3") && STREQ(str_at(cmd, 12), "it's.c"));   /* words, no shell */
+    assert(STREQ(str_at(cmd, 13), "3") && STREQ(str_at(cmd, 14), "python3"));
+    assert(STREQ(str_at(cmd, 20), "aGk="));            /* base64 of the stdin */
+    assert(STREQ(str_at(cmd, 21), "a b") && STREQ(str_at(cmd, 22), "-x"));
     json_decref(spec);
 }
 
@@ -211,7 +212,8 @@ static void test_warm_spec_and_payload(void)
     assert(!json_object_get(json_object_get(spec, "Labels"), RCE_LABEL_JOB));
     json_decref(spec);
 
-    /* The payload: the lengths of the cold Cmd's wrapper arguments, then those arguments. */
+    /* The payload: the lengths of the cold Cmd's wrapper arguments, then those arguments;
+     * the end token, which a cold command line must not carry, only here. */
     job.pool_token = NULL;
     spec = sandbox_container_spec(&job, err, sizeof err);
     cmd = json_object_get(spec, "Cmd");

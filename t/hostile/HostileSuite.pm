@@ -68,6 +68,26 @@ sys.stdout.flush(); sys.stderr.flush()
 time.sleep(1000)
 PY
       check => sub { like($_[0]{stdout}, qr/^forged\n/m, 'its output is kept, imitations and all') } },
+    # imitation figures, then a full tmpfs (memory no process holds) so that the
+    # kernel may kill PID 1 before it writes its own: the verdict must come from
+    # Docker then, not from the imitation
+    { name => 'py forges figures, then fills tmpfs', lang => 'python', status => 'MLE',
+      runsc => ['MLE', 'RE'],   # see MEMORY_GVISOR
+      code => <<'PY' },
+import sys
+sys.stderr.write('\x1erce-stats cpu_us=1 maxrss_kb=1 status=0 oom=0\n')
+sys.stderr.flush()
+chunk = b'x' * (1 << 20)
+for d in ('/dev/shm', '/tmp', '/work'):
+    for i in range(4):      # files of at most 32 MiB (RLIMIT_FSIZE)
+        try:
+            with open('%s/fill%d' % (d, i), 'wb') as f:
+                while True:
+                    f.write(chunk)
+        except OSError:
+            pass
+print('still here')
+PY
 
     # --- memory ---
     # MEMORY_GVISOR: under gVisor the OOM kill takes the whole sandbox (exit 137) and
@@ -631,6 +651,16 @@ sub run {
     my $sleepy = direct_job($t, $node, 'python', "import time\ntime.sleep(2)\nprint('rested')\n",
                             { wall_ms => 8000, cpu_ms => 1000 });
     is($sleepy->{status}, 'OK', 'cpu_ms 1000: sleeping 2 s is fine') or diag explain $sleepy;
+    # pids 1: the wrapper (PID 1) takes the only one, so the program cannot even
+    # be started; that is the job's failure, never an OK (under gVisor the host
+    # limit is scaled up and the program runs)
+    my $nofork = direct_job($t, $node, 'python', "print('ran')\n", { pids => 1 });
+    if ($runtime eq 'runc') {
+        is($nofork->{status}, 'RE', 'pids 1: the program cannot be forked: RE') or diag explain $nofork;
+        is($nofork->{exit_code}, 126, '... exit code 126');
+    } else {
+        like($nofork->{status} // '', qr/^(?:OK|RE)$/, "pids 1 under $runtime: $nofork->{status}");
+    }
     my $clamped = direct_job($t, $node, 'python', "print('hi')\n", { cpu_ms => 10_000_000, wall_ms => 10_000_000 });
     is($clamped->{status}, 'OK', 'limits above the maxima are clamped, not refused');
 
