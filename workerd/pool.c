@@ -152,8 +152,9 @@ static void merge_langs(struct pool *p, struct lang_seen *seen, size_t n)
     free(seen);
 }
 
-/* A waiting container that must go: its language is gone, its image was replaced, or its
- * pool shrank. Lock held. */
+/* A waiting container that must go: it stopped waiting (killed from outside: its attach
+ * connection ended), its language is gone, its image was replaced, or its pool shrank.
+ * Lock held. */
 static struct item *pick_surplus(struct pool *p, int64_t now)
 {
     for (size_t i = 0; i < p->n_langs; i++) {
@@ -168,7 +169,7 @@ static struct item *pick_surplus(struct pool *p, int64_t now)
             continue;
         struct pool_lang *l = find_lang(p, it->language);
         if (!l || !l->present || strcmp(l->image_id, it->image_id) != 0
-            || count(p, it->language, ITEM_READY) > l->want)
+            || count(p, it->language, ITEM_READY) > l->want || !docker_stream_idle(&it->warm.stream))
             return it;
     }
     return NULL;
@@ -397,9 +398,9 @@ struct run_warm *pool_take(struct pool *p, const struct lang *lang, const struct
             break;
     if (it) {
         /* The refill waits for pool_release: starting a container costs Docker a few
-         * hundred ms of cpu, which would slow this job down on a small machine. */
+         * hundred ms of cpu, which would slow this job down on a small machine. The job is
+         * counted there too: this container may turn out dead, and the job run cold. */
         it->state = ITEM_LENT;
-        p->warm++;
     } else if (!same_shape(&l->shape, shape)) {
         p->custom++;
     } else {
@@ -425,10 +426,15 @@ void pool_reserve(struct pool *p, long memory_mb)
 void pool_release(struct pool *p, struct run_warm *w, long memory_mb)
 {
     pthread_mutex_lock(&p->lock);
-    if (w)
+    if (w) {
+        if (w->id[0])
+            p->warm++;
+        else
+            p->cold++;      /* it had stopped waiting: run_job discarded it and ran cold */
         unlink_item(p, (struct item *)w);
-    else
+    } else {
         p->committed_mb -= memory_mb;
+    }
     pthread_cond_signal(&p->wake);      /* a refill, or memory for one */
     pthread_mutex_unlock(&p->lock);
 }

@@ -28,7 +28,8 @@ struct run_warm *pool_take(struct pool *p, const struct lang *lang, const struct
 void pool_reserve(struct pool *p, long memory_mb);
 
 /* After a job's container was removed: gives back its memory, the warm one's (w, which is
- * freed) or the memory_mb pool_reserve counted. */
+ * freed; the job counts as warm unless run_job found it dead and discarded it) or the
+ * memory_mb pool_reserve counted. */
 void pool_release(struct pool *p, struct run_warm *w, long memory_mb);
 
 /* Starts no more warm containers (the node is draining). */
