@@ -135,6 +135,22 @@ sub read_all { my $s = shift; local $/; my $r = <$s>; close $s; return $r // '' 
        'requests run again after redis returns');
 }
 
+# --- a job in running that no slot holds -------------------------------------------------------
+# BLMOVE moved it, and Redis went away before its answer reached the node (a
+# restart): the node puts it back on its queue and runs it.
+{
+    my $node = $t->node_name('a');
+    my $future = int((time + 60) * 1000);
+    $t->redis('LPUSH', "rce:running:$node",
+        qq({"id":"orphan-1","language":"python","code":"print('found')","reply_to":"rce:reply:test","deadline_ms":$future,"limits":{}}));
+    my $result;
+    ok(wait_until(sub { $result = $t->redis('GET', 'rce:result:orphan-1'); length $result }, 15),
+       'a job left in running with no slot holding it is run');
+    is(($t->json($result) // {})->{stdout}, "found\n", '... with its output');
+    is($t->redis('LLEN', "rce:running:$node"), 0, '... and leaves running');
+    like($t->worker_log('a'), qr/with no slot running it .*put back on/, '... and the node says so');
+}
+
 # --- no live node for a language ------------------------------------------------------------
 {
     $t->stop_worker('a');

@@ -34,6 +34,7 @@
 #define RESCUE_INTERVAL_MS 1000     /* how often it looks for dead nodes */
 #define REAP_INTERVAL_MS 60000
 #define TRIM_INTERVAL_MS 10000      /* an idle node gives freed memory back this often */
+#define RECONCILE_INTERVAL_MS 2000  /* how often running is compared with what the slots hold */
 #define MALLOC_ARENAS 2             /* glibc would give each of the slot threads its own */
 #define DRAIN_GIVE_UP_ATTEMPTS 10   /* Redis retries for an answer once shutting down */
 
@@ -45,9 +46,31 @@ static atomic_bool housekeeper_stop;
 static atomic_int busy;                 /* slots holding a job */
 static atomic_int live_slots;           /* slot threads not yet finished */
 
-/* Job id each slot is running (NULL when idle), so the reaper spares their containers. */
+/* Job id each slot is running (NULL when idle), so the reaper spares their containers; and
+ * the queue element each slot holds, so that what sits in running with no slot holding it
+ * can be told apart (see reconcile). */
 static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
 static char **running_ids;
+static char **held;
+
+static void hold(int slot, const char *text)
+{
+    char *copy = text ? strdup(text) : NULL;
+    pthread_mutex_lock(&running_lock);
+    free(held[slot]);
+    held[slot] = copy;
+    pthread_mutex_unlock(&running_lock);
+}
+
+static bool held_by_a_slot(const char *text)
+{
+    bool found = false;
+    pthread_mutex_lock(&running_lock);
+    for (int i = 0; i < cfg.slots && !found; i++)
+        found = held[i] && strcmp(held[i], text) == 0;
+    pthread_mutex_unlock(&running_lock);
+    return found;
+}
 
 static void running_set(int slot, const char *id)
 {
@@ -190,9 +213,11 @@ static void *slot_main(void *arg)
                 break;
             continue;   /* nothing within 1 s, or a Redis failure already backed off */
         }
+        hold(slot, text);
         atomic_fetch_add(&busy, 1);
         handle_job(slot, &q, &d, text, len);
         atomic_fetch_sub(&busy, 1);
+        hold(slot, NULL);
         free(text);
     }
     docker_close(&d);
@@ -289,6 +314,40 @@ static void rescue(struct queue *q, struct docker *d)
     rescue_free(&res);
 }
 
+/* A job can be in running with no slot holding it: BLMOVE moved it, and the connection was
+ * lost before the answer came (Redis restarting). Such a job would wait there until the node's
+ * next start. One found so in two passes RECONCILE_INTERVAL_MS apart (a slot holds its job
+ * microseconds after BLMOVE answers) goes back to the queue. *orphans (NULL-terminated,
+ * malloc'd) carries what the last pass found. */
+static void reconcile(struct queue *q, char ***orphans)
+{
+    char **now = queue_running(q), **before = *orphans;
+    size_t kept = 0;
+    if (!now)
+        return;
+    for (size_t i = 0; now[i]; i++) {
+        if (held_by_a_slot(now[i])) {
+            free(now[i]);
+            continue;
+        }
+        bool seen = false;
+        for (size_t k = 0; before && before[k] && !seen; k++)
+            seen = strcmp(before[k], now[i]) == 0;
+        if (seen && !held_by_a_slot(now[i]) && queue_requeue_one(q, now[i]) == 1) {
+            log_warn("a job sat in %s with no slot running it (the answer to its BLMOVE was lost); "
+                     "put back on %s", q->running_key, q->queue_key);
+            free(now[i]);
+            continue;
+        }
+        now[kept++] = now[i];
+    }
+    now[kept] = NULL;
+    for (size_t k = 0; before && before[k]; k++)
+        free(before[k]);
+    free(before);
+    *orphans = now;
+}
+
 /* An idle node takes queued jobs of busy nodes, up to its free slots (the script checks that
  * its own queue is empty). */
 static void steal(struct queue *q)
@@ -324,6 +383,8 @@ static void *housekeeper_main(void *arg)
     int64_t next_langs = clock_mono_ms() + LANG_REFRESH_MS;
     int64_t next_reap = clock_mono_ms() + REAP_INTERVAL_MS;
     int64_t next_rescue = clock_mono_ms(), next_steal = next_rescue, next_trim = next_rescue;
+    int64_t next_reconcile = next_rescue + RECONCILE_INTERVAL_MS;
+    char **orphans = NULL;
     queue_init(&q, &cfg);
     while (!atomic_load(&housekeeper_stop)) {
         clock_sleep_ms(50);
@@ -344,12 +405,19 @@ static void *housekeeper_main(void *arg)
             reap(d, false);
             next_reap = now + REAP_INTERVAL_MS;
         }
+        if (!atomic_load(&draining) && now >= next_reconcile) {
+            reconcile(&q, &orphans);
+            next_reconcile = now + RECONCILE_INTERVAL_MS;
+        }
         if (now >= next_trim) {
             if (atomic_load(&busy) == 0)
                 malloc_trim(0);     /* an idle node keeps only what it uses */
             next_trim = now + TRIM_INTERVAL_MS;
         }
     }
+    for (size_t k = 0; orphans && orphans[k]; k++)
+        free(orphans[k]);
+    free(orphans);
     queue_close(&q);
     return NULL;
 }
@@ -472,8 +540,9 @@ int main(int argc, char **argv)
     lang_registry_init(&languages);
     queue_init(&q, &cfg);
     running_ids = calloc((size_t)cfg.slots, sizeof *running_ids);
+    held = calloc((size_t)cfg.slots, sizeof *held);
     slots = calloc((size_t)cfg.slots, sizeof *slots);
-    if (!running_ids || !slots || docker_open(&hk_docker, cfg.docker_socket) != 0) {
+    if (!running_ids || !held || !slots || docker_open(&hk_docker, cfg.docker_socket) != 0) {
         log_error("out of memory");
         goto stop;
     }
@@ -552,6 +621,9 @@ stop:
     for (int i = 0; running_ids && i < cfg.slots; i++)
         free(running_ids[i]);
     free(running_ids);
+    for (int i = 0; held && i < cfg.slots; i++)
+        free(held[i]);
+    free(held);
     free(slots);
     lang_registry_destroy(&languages);
     curl_global_cleanup();

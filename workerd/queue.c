@@ -182,6 +182,37 @@ long queue_requeue_running(struct queue *q)
     }
 }
 
+char **queue_running(struct queue *q)
+{
+    redisReply *r = queue_command(q, "LRANGE", REDIS_REPLY_ARRAY, 0, "LRANGE %s 0 -1", q->running_key);
+    if (!r)
+        return NULL;
+    char **jobs = calloc(r->elements + 1, sizeof *jobs);
+    for (size_t i = 0; jobs && i < r->elements; i++)
+        if (r->element[i]->type != REDIS_REPLY_STRING || !(jobs[i] = strdup(r->element[i]->str))) {
+            for (size_t k = 0; k < i; k++)
+                free(jobs[k]);
+            free(jobs);
+            jobs = NULL;
+        }
+    freeReplyObject(r);
+    return jobs;
+}
+
+int queue_requeue_one(struct queue *q, const char *job)
+{
+    static const char script[] =
+        "if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then "
+        "redis.call('RPUSH', KEYS[2], ARGV[1]) return 1 end return 0";
+    redisReply *r = queue_command(q, "requeue", REDIS_REPLY_INTEGER, 0, "EVAL %s 2 %s %s %s", script,
+                                  q->running_key, q->queue_key, job);
+    if (!r)
+        return -1;
+    int moved = r->integer == 1;
+    freeReplyObject(r);
+    return moved;
+}
+
 int queue_heartbeat(struct queue *q, const char *node_json)
 {
     static const int want[] = { REDIS_REPLY_STATUS, REDIS_REPLY_INTEGER };

@@ -41,6 +41,14 @@ int queue_drop(struct queue *q, const char *job, size_t len);
  * oldest first in line. Returns how many, or -1. */
 long queue_requeue_running(struct queue *q);
 
+/* The jobs now in running (LRANGE), NULL-terminated, malloc'd strings in a malloc'd array;
+ * NULL on failure (or out of memory). */
+char **queue_running(struct queue *q);
+
+/* Moves one job from running back to the consumer end of the queue, if it is still in
+ * running (atomically). Returns 1 if moved, 0 if it was not there, -1 on failure. */
+int queue_requeue_one(struct queue *q, const char *job);
+
 /* SET rce:node:<node> node_json PX ttl and SADD rce:nodes <node>. */
 int queue_heartbeat(struct queue *q, const char *node_json);
 
