@@ -53,43 +53,31 @@ static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
 static char **running_ids;
 static char **held;
 
-static void hold(int slot, const char *text)
+/* Sets one slot's entry of running_ids or held (a copy of value; NULL: none). */
+static void slot_note(char **per_slot, int slot, const char *value)
 {
-    char *copy = text ? strdup(text) : NULL;
+    char *copy = value ? strdup(value) : NULL;
     pthread_mutex_lock(&running_lock);
-    free(held[slot]);
-    held[slot] = copy;
+    free(per_slot[slot]);
+    per_slot[slot] = copy;
     pthread_mutex_unlock(&running_lock);
 }
 
-static bool held_by_a_slot(const char *text)
+/* True if some slot's entry of running_ids or held is value. */
+static bool slot_noted(char *const *per_slot, const char *value)
 {
     bool found = false;
     pthread_mutex_lock(&running_lock);
     for (int i = 0; i < cfg.slots && !found; i++)
-        found = held[i] && strcmp(held[i], text) == 0;
+        found = per_slot[i] && strcmp(per_slot[i], value) == 0;
     pthread_mutex_unlock(&running_lock);
     return found;
 }
 
-static void running_set(int slot, const char *id)
-{
-    char *copy = id ? strdup(id) : NULL;
-    pthread_mutex_lock(&running_lock);
-    free(running_ids[slot]);
-    running_ids[slot] = copy;
-    pthread_mutex_unlock(&running_lock);
-}
-
-static bool running_contains(const char *id)
-{
-    bool found = false;
-    pthread_mutex_lock(&running_lock);
-    for (int i = 0; i < cfg.slots && !found; i++)
-        found = running_ids[i] && strcmp(running_ids[i], id) == 0;
-    pthread_mutex_unlock(&running_lock);
-    return found;
-}
+static void hold(int slot, const char *text) { slot_note(held, slot, text); }
+static bool held_by_a_slot(const char *text) { return slot_noted(held, text); }
+static void running_set(int slot, const char *id) { slot_note(running_ids, slot, id); }
+static bool running_contains(const char *id) { return slot_noted(running_ids, id); }
 
 /* Publishes r and removes the job from running, retrying through Redis outages. Once
  * draining it gives up after a few tries: the job then stays in running and the next start
