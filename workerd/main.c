@@ -50,21 +50,21 @@ static atomic_int live_slots;           /* slot threads not yet finished */
  * the queue element each slot holds, so that what sits in running with no slot holding it
  * can be told apart (see reconcile). */
 static pthread_mutex_t running_lock = PTHREAD_MUTEX_INITIALIZER;
-static char **running_ids;
-static char **held;
+static const char **running_ids;
+static const char **held;
 
-/* Sets one slot's entry of running_ids or held (a copy of value; NULL: none). */
-static void slot_note(char **per_slot, int slot, const char *value)
+/* Sets one slot's entry of running_ids or held (NULL: none). Not a copy: the slot owns
+ * value and clears its entry before freeing it, so a job's text (up to a few MiB) is not
+ * copied on every job's path. */
+static void slot_note(const char **per_slot, int slot, const char *value)
 {
-    char *copy = value ? strdup(value) : NULL;
     pthread_mutex_lock(&running_lock);
-    free(per_slot[slot]);
-    per_slot[slot] = copy;
+    per_slot[slot] = value;
     pthread_mutex_unlock(&running_lock);
 }
 
 /* True if some slot's entry of running_ids or held is value. */
-static bool slot_noted(char *const *per_slot, const char *value)
+static bool slot_noted(const char *const *per_slot, const char *value)
 {
     bool found = false;
     pthread_mutex_lock(&running_lock);
@@ -606,11 +606,7 @@ stop:
     log_info("node %s: stopped", cfg.node);
     queue_close(&q);
     docker_close(&hk_docker);
-    for (int i = 0; running_ids && i < cfg.slots; i++)
-        free(running_ids[i]);
     free(running_ids);
-    for (int i = 0; held && i < cfg.slots; i++)
-        free(held[i]);
     free(held);
     free(slots);
     lang_registry_destroy(&languages);
