@@ -140,7 +140,7 @@ static void handle_job(int slot, struct queue *q, struct docker *d, const char *
         return;
     }
 
-    char container[RUN_CONTAINER_ID_SIZE] = "";
+    char container[DOCKER_ID_SIZE] = "";
     struct run_shape shape = { 0 };
     struct run_warm *warm = NULL;
     bool ran = false;

@@ -16,7 +16,6 @@
 #define STATS_TIMEOUT_MS 2000L      /* figures of a container we are about to kill */
 #define CPU_POLL_MS 200             /* how often the cpu total is read when it can run out first */
 #define OLE_DRAIN_MS 300            /* past the output cap: time for a program that already ended */
-#define CONTAINER_ID_SIZE DOCKER_ID_SIZE
 #define KILL_OUTPUT_CAP_ENDED 100   /* over the cap, but it ended by itself: nothing to kill */
 
 _Static_assert(SANDBOX_ERR_RESERVE <= DEMUX_TAIL, "the wrapper's last lines must fit in the demux tail");
@@ -473,7 +472,7 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
              char *left, size_t left_len)
 {
     struct docker_stream cold_stream, *stream = &cold_stream;
-    char cold_id[CONTAINER_ID_SIZE] = "", *id = cold_id;
+    char cold_id[DOCKER_ID_SIZE] = "", *id = cold_id;
     char marker[48];
     bool stream_open = false;
     int64_t t_start = 0;
@@ -606,7 +605,7 @@ int run_reap(struct docker *d, const char *node, bool (*in_use)(const char *id, 
         json_t *labels = json_object_get(c, "Labels");
         const char *job = json_string_value(json_object_get(labels, RCE_LABEL_JOB));
         const char *pool = json_string_value(json_object_get(labels, RCE_LABEL_POOL));
-        if (!id || strlen(id) >= CONTAINER_ID_SIZE || in_use(id, job, pool))
+        if (!id || strlen(id) >= DOCKER_ID_SIZE || in_use(id, job, pool))
             continue;
         log_info("reaper: removing container %.12s of %s %s, which this process is not running",
                  id, job ? "job" : "warm pool", job ? job : pool ? pool : "(none)");

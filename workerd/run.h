@@ -43,16 +43,13 @@ void run_warm_discard(struct docker *d, struct run_warm *w);
  * (also when the warm one turns out dead: it is removed). The wall limit is the job's, cut
  * short by its deadline. The container is stopped by then; it is removed on every path:
  * here, or, when left is given, by the caller with run_remove(left) after answering, which
- * keeps the removal off the answer's path. */
+ * keeps the removal off the answer's path (left: DOCKER_ID_SIZE bytes). */
 void run_job(struct docker *d, const struct config *cfg, const struct job *job,
              const struct lang *lang, struct run_warm *warm, struct job_result *r,
              char *left, size_t left_len);
 
 /* Force-removes a container run_job left (an empty id is nothing). */
 void run_remove(struct docker *d, const char *id);
-
-/* Room for a container id in run_job's left. */
-#define RUN_CONTAINER_ID_SIZE DOCKER_ID_SIZE
 
 /* Force-removes every container labelled with this node that in_use() denies (given its id
  * and its job and pool labels, NULL when absent): the leftovers of a crash, or of a remove
