@@ -200,7 +200,7 @@ ensure_base() {
 
 # Bump when the labels made from a lang.conf change meaning: every image rebuilds.
 LABEL_SCHEMA=2
-CONF_KEYS="name aliases version main compile run"
+CONF_KEYS="name aliases version main compile run cpus"
 LIMIT_KEYS="wall_ms cpu_ms memory_mb pids output_bytes compile_wall_ms compile_cpu_ms compile_memory_mb compile_pids compile_output_bytes"
 MAX_MEMORY_MB=1024
 
@@ -318,6 +318,11 @@ conf_labels() {
     LABELS=(--label "rce.language=${lang}" --label "rce.aliases=${aliases[*]}"
         --label "rce.main=${CONF[main]}" --label "rce.run=${run}" --label "rce.limits={${limits}}")
     [[ -z $compile ]] || LABELS+=(--label "rce.compile=${compile}")
+    if [[ -n ${CONF[cpus]+set} ]]; then
+        [[ ${CONF[cpus]} =~ ^[1-9][0-9]{0,3}$ && ${CONF[cpus]} -le 1024 ]] \
+            || conf_die "$file" "cpus must be a whole number from 1 to 1024, got '${CONF[cpus]}'"
+        LABELS+=(--label "rce.cpus=${CONF[cpus]}")
+    fi
 }
 
 # --- language images --------------------------------------------------------

@@ -109,6 +109,8 @@
 #define RCE_LABEL_COMPILE           "rce.compile"    /* image: JSON array, the compile command */
 #define RCE_LABEL_VERSION           "rce.version"    /* image: the toolchain's version */
 #define RCE_LABEL_LIMITS            "rce.limits"     /* image: JSON object, limits the language needs */
+#define RCE_LABEL_CPUS              "rce.cpus"       /* image: CPUs a job's container may use at once
+                                                      * (absent: one) */
 
 
 #endif /* RCE_PROTOCOL_H */

@@ -63,6 +63,9 @@ static const struct option_def options[] = {
       "1048576", "largest output cap a job may ask for, bytes" },
     { "max-cpu-ms", "RCE_MAX_CPU_MS", NUM(KIND_LONG, maxima.cpu_ms, 1, 3600000), "30000",
       "largest cpu-time limit a job may ask for, ms" },
+    { "max-cpus", "RCE_MAX_CPUS", NUM(KIND_INT, max_cpus, 0, 1024), "0",
+      "CPUs a job's container may use at once, at most (a language's image declares how many it "
+      "uses, rce.cpus, else one); 0 or more than the machine has: the machine's online CPUs" },
     { "pool", "RCE_POOL", KIND_POOL, FIELD(pool), 0, CONFIG_POOL_MAX, "1",
       "warm containers kept ready per language: N for every language, LANG=N for one, "
       "comma-separated, later wins (e.g. 2,java=1; python=3 alone: python only); 0 disables" },
@@ -351,5 +354,11 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
     }
     if (check_defaults_within_maxima(cfg, err, errlen) != 0)
         return CONFIG_ERROR;
+    /* Docker refuses a container more CPUs than the machine has. */
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (online < 1)
+        online = 1;
+    if (cfg->max_cpus == 0 || cfg->max_cpus > online)
+        cfg->max_cpus = (int)online;
     return CONFIG_OK;
 }

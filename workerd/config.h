@@ -35,6 +35,8 @@ struct config {
     char runtime[64];          /* OCI runtime of job containers ("runsc" for gVisor); empty: the engine's default */
     struct limits defaults;    /* for a job that names no limit */
     struct limits maxima;      /* a job's limits are clamped to these */
+    int max_cpus;              /* CPUs a job's container may use at most, whatever its language
+                               * declares; at most the machine's online CPUs */
     struct pool_sizes pool;    /* warm containers per language; 0 disables */
     int pool_max;              /* a language's pool grows up to this while jobs find it empty */
     int pool_fillers;          /* threads starting warm containers */

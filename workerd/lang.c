@@ -1,6 +1,7 @@
 #include "lang.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,18 @@ static int parse_limits(const char *text, struct limits *needs, struct limits *c
     return rc;
 }
 
+/* Reads rce.cpus: a whole number from 1 to LANG_CPUS_MAX; -1 if anything else. */
+static int parse_cpus(const char *text, long *cpus)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end != '\0' || !isdigit((unsigned char)text[0]) || v < 1 || v > LANG_CPUS_MAX)
+        return -1;
+    *cpus = v;
+    return 0;
+}
+
 /* Splits rce.aliases on spaces, dropping the canonical name itself and unusable words. */
 static char **parse_aliases(const char *text, const char *name, size_t *count)
 {
@@ -180,6 +193,7 @@ static int lang_from_image(json_t *image, const char *prefix, struct lang *l)
     const char *version = json_string_value(json_object_get(labels, RCE_LABEL_VERSION));
     const char *compile = json_string_value(json_object_get(labels, RCE_LABEL_COMPILE));
     const char *limits = json_string_value(json_object_get(labels, RCE_LABEL_LIMITS));
+    const char *cpus = json_string_value(json_object_get(labels, RCE_LABEL_CPUS));
 
     memset(l, 0, sizeof *l);
     if (!name || !valid_name(name))
@@ -210,6 +224,12 @@ static int lang_from_image(json_t *image, const char *prefix, struct lang *l)
     if (parse_limits(limits, &l->needs, &l->compile) != 0) {
         log_warn("image %s: %s must be an object of positive integer limits", l->image,
                  RCE_LABEL_LIMITS);
+        lang_clear(l);
+        return 0;
+    }
+    if (cpus && parse_cpus(cpus, &l->cpus) != 0) {
+        log_warn("image %s: %s must be a whole number of CPUs from 1 to %d", l->image, RCE_LABEL_CPUS,
+                 LANG_CPUS_MAX);
         lang_clear(l);
         return 0;
     }
@@ -352,6 +372,7 @@ struct lang *lang_dup(const struct lang *l)
     c->compile_argc = l->compile_argc;
     c->needs = l->needs;
     c->compile = l->compile;
+    c->cpus = l->cpus;
     if (!(c->name = strdup(l->name)) || !(c->image = strdup(l->image))
         || !(c->image_id = strdup(l->image_id))
         || !(c->main_file = strdup(l->main_file)) || !(c->run_argv = dup_strv(l->run_argv, l->run_argc))

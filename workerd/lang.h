@@ -9,6 +9,8 @@
 #include "config.h"
 #include "docker.h"
 
+#define LANG_CPUS_MAX 1024         /* a bound on rce.cpus; the node clamps it to its --max-cpus */
+
 struct lang {
     char *name;             /* canonical, from rce.language */
     char *image;            /* <prefix><name>:latest */
@@ -23,6 +25,7 @@ struct lang {
     size_t compile_argc;
     struct limits needs;    /* rce.limits: what a run needs at least (0: nothing special) */
     struct limits compile;  /* rce.limits compile_*: the compile step's limits (0: defaults) */
+    long cpus;              /* rce.cpus: CPUs its containers may use at once (0: one) */
 };
 
 struct lang_table {

@@ -68,6 +68,14 @@ void run_shape(const struct config *cfg, const struct limits *limits, const stru
     shape->cpu_s = (limits->cpu_ms + 999) / 1000;       /* RLIMIT_CPU counts whole seconds */
 }
 
+/* One CPU, unless the language declares more (a JVM compiles and collects on other threads
+ * while it starts); never more than the node allows. The cpu_ms limit still bounds the total. */
+static long container_cpus(const struct config *cfg, const struct lang *lang)
+{
+    long cpus = lang->cpus > 0 ? lang->cpus : 1;
+    return cpus > cfg->max_cpus ? cfg->max_cpus : cpus;
+}
+
 /* The sandbox description of job (or, with job NULL, of a warm container for lang with the
  * node's default limits). files and the two argv copies are the caller's to free. */
 static int describe(const struct config *cfg, const struct job *job, const struct lang *lang,
@@ -99,7 +107,7 @@ static int describe(const struct config *cfg, const struct job *job, const struc
         .compile_argv = *compile_argv, .compile_argc = lang->compile_argc,
         .run_argv = *run_argv, .run_argc = lang->run_argc, .marker = marker ? marker : "",
         .memory_mb = container_memory_mb(cfg, limits, lang), .pids = limits->pids,
-        .cpu_ms = limits->cpu_ms, .runtime = cfg->runtime, .pool_token = pool_token,
+        .cpu_ms = limits->cpu_ms, .cpus = container_cpus(cfg, lang), .runtime = cfg->runtime, .pool_token = pool_token,
     };
     return 0;
 }
@@ -500,8 +508,9 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
         wall = job->deadline_ms - clock_unix_ms();
     int64_t deadline = t_start + (wall > 0 ? wall : 1);
 
-    /* With one CPU the job cannot use cpu_ms sooner than cpu_ms after its start. */
-    int64_t t_cpu = job->limits.cpu_ms < wall ? t_start + job->limits.cpu_ms : deadline;
+    /* With n CPUs the job cannot use cpu_ms sooner than cpu_ms / n after its start. */
+    int64_t cpu_soonest = job->limits.cpu_ms / container_cpus(cfg, lang);
+    int64_t t_cpu = cpu_soonest < wall ? t_start + cpu_soonest : deadline;
     int killed = read_output(d, id, stream, deadline, t_cpu, job->limits.cpu_ms, warm_rc == 0, r);
     int64_t t_end = clock_mono_ms();
     if (killed == KILL_NONE) {

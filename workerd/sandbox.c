@@ -332,7 +332,7 @@ static json_t *build_host_config(const struct sandbox_job *job)
         "Memory", memory,
         "MemorySwap", memory,              /* equal to Memory: no swap on top */
         "PidsLimit", pids_limit,
-        "NanoCpus", (json_int_t)1000000000, /* one CPU */
+        "NanoCpus", (json_int_t)(job->cpus > 0 ? job->cpus : 1) * 1000000000,
         "ReadonlyRootfs", 1,
         "Privileged", 0,
         /* Our wrapper is PID 1 (see above), not docker-init. */

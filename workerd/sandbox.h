@@ -39,6 +39,7 @@ struct sandbox_job {
     long memory_mb;
     long pids;
     long cpu_ms;                 /* RLIMIT_CPU of every process: ceil(cpu_ms / 1000) s */
+    long cpus;                   /* CPUs the container may use at once (NanoCpus); 0: one */
     const char *runtime;         /* HostConfig.Runtime; NULL or "" for the engine's default */
     const char *pool_token;      /* set: the spec of a warm container, labelled with it, whose
                                   * job comes later on stdin (sandbox_payload); the job's id,

@@ -1,5 +1,6 @@
 /* Flags, environment fallback, defaults and the errors that name the culprit. */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "test.h"
@@ -9,6 +10,7 @@ static const char *env_vars[] = {
     "RCE_MEMORY_MB", "RCE_PIDS", "RCE_OUTPUT_BYTES", "RCE_MAX_WALL_MS", "RCE_MAX_MEMORY_MB",
     "RCE_MAX_PIDS", "RCE_MAX_OUTPUT_BYTES", "RCE_RUNTIME", "RCE_CPU_MS", "RCE_MAX_CPU_MS",
     "RCE_BENCH_NO_CONTAINER", "RCE_POOL", "RCE_POOL_MAX", "RCE_POOL_FILLERS", "RCE_MEMORY_BUDGET_MB",
+    "RCE_MAX_CPUS",
 };
 
 static void clear_env(void)
@@ -43,6 +45,24 @@ static void test_defaults(void)
     assert(cfg.maxima.wall_ms == 30000);
     assert(cfg.defaults.cpu_ms == 10000 && cfg.maxima.cpu_ms == 30000);
     assert(cfg.runtime[0] == '\0');                     /* the engine's default runtime */
+    assert(cfg.max_cpus == sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+/* --max-cpus: never more than the machine has, which Docker would refuse. */
+static void test_max_cpus(void)
+{
+    struct config cfg;
+    char err[256];
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    clear_env();
+    setenv("RCE_NODE", "n1", 1);
+    assert(PARSE(&cfg, err, "--max-cpus", "1") == CONFIG_OK && cfg.max_cpus == 1);
+    assert(PARSE(&cfg, err, "--max-cpus", "1024") == CONFIG_OK && cfg.max_cpus == online);
+    setenv("RCE_MAX_CPUS", "0", 1);
+    assert(PARSE(&cfg, err, "--slots", "2") == CONFIG_OK && cfg.max_cpus == online);
+    assert(PARSE(&cfg, err, "--max-cpus", "-1") == CONFIG_ERROR && strstr(err, "--max-cpus"));
+    assert(PARSE(&cfg, err, "--max-cpus", "1025") == CONFIG_ERROR && strstr(err, "--max-cpus"));
+    clear_env();
 }
 
 static void test_flags_win_over_env(void)
@@ -146,6 +166,7 @@ int main(void)
 {
     RUN(test_defaults);
     RUN(test_flags_win_over_env);
+    RUN(test_max_cpus);
     RUN(test_errors_name_the_culprit);
     RUN(test_bench_flag);
     RUN(test_pool_sizes);

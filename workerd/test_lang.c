@@ -12,7 +12,7 @@ static const char images_json[] =
     "             \"rce.main\":\"main.py\",\"rce.run\":\"[\\\"python3\\\",\\\"main.py\\\"]\"}},"
     " {\"Id\":\"sha256:2\",\"RepoTags\":[\"rce/java:latest\"],"
     "  \"Labels\":{\"rce.language\":\"java\",\"rce.aliases\":\"\",\"rce.main\":\"Main.java\","
-    "             \"rce.run\":\"[\\\"java\\\",\\\"Main.java\\\"]\"}},"
+    "             \"rce.run\":\"[\\\"java\\\",\\\"Main.java\\\"]\",\"rce.cpus\":\"2\"}},"
     /* not named <prefix><language>:latest: an old build, another prefix */
     " {\"Id\":\"sha256:3\",\"RepoTags\":[\"<none>:<none>\"],"
     "  \"Labels\":{\"rce.language\":\"python\",\"rce.main\":\"main.py\",\"rce.run\":\"[\\\"python3\\\"]\"}},"
@@ -21,6 +21,9 @@ static const char images_json[] =
     /* unusable labels */
     " {\"Id\":\"sha256:5\",\"RepoTags\":[\"rce/go:latest\"],"
     "  \"Labels\":{\"rce.language\":\"go\",\"rce.main\":\"main.go\",\"rce.run\":\"go run main.go\"}},"
+    " {\"Id\":\"sha256:8\",\"RepoTags\":[\"rce/kotlin:latest\"],"
+    "  \"Labels\":{\"rce.language\":\"kotlin\",\"rce.main\":\"main.kt\",\"rce.run\":\"[\\\"java\\\"]\","
+    "             \"rce.cpus\":\"0\"}},"
     " {\"Id\":\"sha256:6\",\"RepoTags\":[\"rce/c:latest\"],"
     "  \"Labels\":{\"rce.language\":\"c\",\"rce.main\":\"../etc/x\",\"rce.run\":\"[\\\"cc\\\"]\"}},"
     /* an alias that a canonical name already owns */
@@ -52,6 +55,8 @@ static void test_table_from_labels(void)
     assert(lang_table_find(t, "java") == lang_table_find(t, "java") && STREQ(lang_table_find(t, "java")->name, "java"));
     assert(STREQ(lang_table_find(t, "node")->name, "javascript"));
     assert(!lang_table_find(t, "ruby") && !lang_table_find(t, "go") && !lang_table_find(t, "c"));
+    assert(!lang_table_find(t, "kotlin"));                  /* rce.cpus 0 */
+    assert(lang_table_find(t, "java")->cpus == 2 && py->cpus == 0);
     lang_table_free(t);
 }
 
@@ -81,6 +86,9 @@ static void test_registry_copies(void)
     lang_registry_replace(&r, load());      /* the copy outlives the table it came from */
     assert(py && STREQ(py->name, "python") && STREQ(py->run_argv[1], "main.py"));
     lang_free(py);
+    struct lang *java = lang_registry_lookup(&r, "java");
+    assert(java && java->cpus == 2);
+    lang_free(java);
     lang_registry_destroy(&r);
 }
 

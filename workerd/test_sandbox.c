@@ -156,6 +156,18 @@ static void test_runtime(void)
     json_decref(spec);
 }
 
+/* The CPU quota: one unless the job's language declares more. */
+static void test_cpus(void)
+{
+    char err[128];
+    struct sandbox_job job = example("1", 1);
+    job.cpus = 2;
+    json_t *spec = sandbox_container_spec(&job, err, sizeof err);
+    assert(spec);
+    assert(json_integer_value(json_object_get(json_object_get(spec, "HostConfig"), "NanoCpus")) == 2000000000);
+    json_decref(spec);
+}
+
 static void take(const char *text, int want, long long cpu, long long rss, size_t left)
 {
     size_t len = strlen(text);
@@ -281,6 +293,7 @@ int main(void)
     RUN(test_compile_stdin_args);
     RUN(test_code_size_cap);
     RUN(test_runtime);
+    RUN(test_cpus);
     RUN(test_take_stats);
     RUN(test_warm_spec_and_payload);
     RUN(test_stats_figures);

@@ -62,13 +62,17 @@ IMAGE=${IMAGE:-$PREFIX$LANG_NAME}
 # --- the labels ---------------------------------------------------------------
 
 fmt='{{index .Config.Labels "rce.main"}}{{"\n"}}{{index .Config.Labels "rce.run"}}{{"\n"}}'
-fmt+='{{index .Config.Labels "rce.compile"}}{{"\n"}}{{index .Config.Labels "rce.limits"}}'
-{ IFS= read -r MAIN; IFS= read -r RUN_JSON; IFS= read -r COMPILE_JSON; IFS= read -r LIMITS; } \
+fmt+='{{index .Config.Labels "rce.compile"}}{{"\n"}}{{index .Config.Labels "rce.limits"}}{{"\n"}}'
+fmt+='{{index .Config.Labels "rce.cpus"}}'
+{ IFS= read -r MAIN; IFS= read -r RUN_JSON; IFS= read -r COMPILE_JSON; IFS= read -r LIMITS; IFS= read -r CPUS; } \
     < <(docker image inspect -f "$fmt" "$IMAGE" 2>/dev/null) || die "no image $IMAGE (docker/build-images.sh $LANG_NAME)"
-for v in MAIN RUN_JSON COMPILE_JSON LIMITS; do
+for v in MAIN RUN_JSON COMPILE_JSON LIMITS CPUS; do
     [[ ${!v} != '<no value>' ]] || printf -v "$v" '%s' ''
 done
 [[ -n $MAIN && -n $RUN_JSON ]] || die "$IMAGE lacks rce.main or rce.run"
+# CPUs at once: rce.cpus, else one; at most the machine's (as workerd clamps it)
+[[ $CPUS =~ ^[1-9][0-9]*$ ]] || CPUS=1
+(( CPUS <= $(getconf _NPROCESSORS_ONLN) )) || CPUS=$(getconf _NPROCESSORS_ONLN)
 
 # json_argv JSON: a JSON array of strings into the array ARGV.
 ARGV=()
@@ -143,7 +147,7 @@ trap 'exit 130' INT TERM
 # What workerd's container spec sets (workerd/sandbox.c), as docker run flags.
 sandbox_flags() { # sandbox_flags MEMORY_MB PIDS
     printf '%s\n' --read-only --network none --cap-drop ALL --security-opt no-new-privileges \
-        --pids-limit "$2" --memory "${1}m" --memory-swap "${1}m" --cpus 1 \
+        --pids-limit "$2" --memory "${1}m" --memory-swap "${1}m" --cpus "$CPUS" \
         --ulimit nofile=256:256 --ulimit core=0:0 --ulimit fsize=$(( 32 << 20 )):$(( 32 << 20 )) \
         --ipc private --shm-size 64m --hostname sandbox \
         --tmpfs "/tmp:rw,exec,nosuid,nodev,size=${TMPFS_MB}m,mode=1777" \

@@ -89,6 +89,43 @@ for d in ('/dev/shm', '/tmp', '/work'):
 print('still here')
 PY
 
+    # --- cpu quota: one CPU, two for the JVM languages (their lang.conf), at most the machine's ---
+    { name => 'py reads its cpu quota', lang => 'python', status => 'OK', code => <<'PY',
+try:
+    q, p = open('/sys/fs/cgroup/cpu.max').read().split()
+except OSError:
+    try:
+        q, p = (open('/sys/fs/cgroup/cpu/cpu.cfs_%s_us' % k).read() for k in ('quota', 'period'))
+    except OSError:
+        q, p = 'unknown', '1'
+print('quota', q if q == 'unknown' else int(q) / int(p))
+PY
+      check => sub { is($_[0]{stdout}, "quota 1.0\n", 'one CPU') },
+      runsc_check => sub { like($_[0]{stdout}, qr/^quota /, 'ran') } },
+    { name => 'java reads its cpu quota', lang => 'java', status => 'OK',
+      code => <<'JAVA',
+import java.nio.file.*;
+public class Quota {
+    static String read(String p) throws Exception { return Files.readString(Path.of(p)).trim(); }
+    public static void main(String[] a) {
+        String q;
+        try {
+            String[] f = read("/sys/fs/cgroup/cpu.max").split(" ");
+            q = "" + Long.parseLong(f[0]) / Long.parseLong(f[1]);
+        } catch (Exception e) {
+            try {
+                q = "" + Long.parseLong(read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"))
+                         / Long.parseLong(read("/sys/fs/cgroup/cpu/cpu.cfs_period_us"));
+            } catch (Exception e2) { q = "unknown"; }
+        }
+        System.out.println("quota " + q + " jvm " + Runtime.getRuntime().availableProcessors());
+    }
+}
+JAVA
+      check => sub { my $n = online_cpus() < 2 ? online_cpus() : 2;
+          is($_[0]{stdout}, "quota $n jvm $n\n", "$n CPUs, and the JVM sizes itself to them") },
+      runsc_check => sub { like($_[0]{stdout}, qr/^quota /, 'ran') } },
+
     # --- memory ---
     # MEMORY_GVISOR: under gVisor the OOM kill takes the whole sandbox (exit 137) and
     # Docker does not always learn it was one (no OOMKilled, no oom event): then the
@@ -417,6 +454,8 @@ PY
     );
 }
 
+sub online_cpus { my $n = `getconf _NPROCESSORS_ONLN`; chomp $n; return $n || 1 }
+
 # Honest jobs, sent among the hostile ones: each must come back OK with its output.
 sub honest {
     return (
@@ -648,6 +687,25 @@ sub run {
     cmp_ok($cpu->{cpu_ms} // 0, '>=', 800, '... having used about its cpu limit');
     push @table, sprintf "%-38s %-11s %-5s wall %5s ms  cpu %5s ms  mem %7s kB", 'py busy loop, cpu_ms 1000 (direct)',
         'python', $cpu->{status} // '?', $cpu->{wall_ms} // '-', $cpu->{cpu_ms} // 'null', $cpu->{memory_kb} // 'null';
+    if ($runtime eq 'runc' && online_cpus() >= 2) {
+        # java has two CPUs: two spinning threads use them at once, and the cpu limit
+        # (RLIMIT_CPU counts the whole process) still ends it
+        my $spin2 = direct_job($t, $node, 'java', <<'JAVA', { wall_ms => 8000, cpu_ms => 2000 });
+public class Spin2 {
+    public static void main(String[] a) {
+        Runnable spin = () -> { long x = 0; while (true) x++; };
+        new Thread(spin).start();
+        spin.run();
+    }
+}
+JAVA
+        is($spin2->{status}, 'TLE', 'java cpu_ms 2000, two spinning threads: TLE') or diag explain $spin2;
+        cmp_ok($spin2->{cpu_ms} // 0, '>', $spin2->{wall_ms} // 1e9, '... having used more cpu than wall time')
+            or diag explain $spin2;
+        cmp_ok($spin2->{wall_ms} // 1e9, '<', 7000, '... before its 8 s wall limit');
+        push @table, sprintf "%-38s %-11s %-5s wall %5s ms  cpu %5s ms  mem %7s kB", 'java 2 threads, cpu_ms 2000 (direct)',
+            'java', $spin2->{status} // '?', $spin2->{wall_ms} // '-', $spin2->{cpu_ms} // 'null', $spin2->{memory_kb} // 'null';
+    }
     my $sleepy = direct_job($t, $node, 'python', "import time\ntime.sleep(2)\nprint('rested')\n",
                             { wall_ms => 8000, cpu_ms => 1000 });
     is($sleepy->{status}, 'OK', 'cpu_ms 1000: sleeping 2 s is fine') or diag explain $sleepy;
