@@ -7,9 +7,10 @@
 # Latency, per language (python, javascript, java), medians in ms:
 #   (a) docker run --rm --network none <image> <run command>   one container per job (the seed)
 #   (b) the floor: the same run command inside one already running container with the
-#       sandbox's cpu and memory limits (1 cpu, workerd's default memory, 64 pids), timed in a
-#       loop by the container's own shell (no docker exec on the clock); the targets are judged
-#       against it. (b') the same in a container without limits, shown beside it.
+#       sandbox's cpu and memory limits (the language's rce.cpus, else 1 cpu; workerd's default
+#       memory, 64 pids), timed in a loop by the container's own shell (no docker exec on the
+#       clock). (b') the same in a container without limits. The targets are judged against
+#       the lower of the two.
 #   (c) the whole stack: rce-load open loop (python and javascript at 4/s, java at 1/s), p50
 # Throughput at concurrency 8: rce-load -c 8 through the stack, against the raw container churn
 #   rate: create-start-wait-remove through the Docker Engine API (curl --unix-socket), 8 at a time.
@@ -18,7 +19,9 @@
 #   at 1,000/s (p99); then 10,000 requests held waiting at once (the node frozen with SIGSTOP,
 #   its heartbeat kept fresh by this script so the gateway keeps routing to it), all answered
 #   after SIGCONT.
-# workerd idle RSS: a normal workerd with 25 slots, idle, before and after the latency runs.
+# workerd idle RSS: a normal workerd with 25 slots, idle, before and after the latency runs;
+#   beside it the floor of any libcurl Docker client here (loadtest/curl-floor: libcurl
+#   initialised, one GET /_ping).
 #
 # Everything is started here on 127.0.0.1 (redis-server, the stock nginx with the module,
 # workerd) and stopped on exit, whatever happens (trap); every loop is bounded in count and time.
@@ -34,6 +37,8 @@ LOAD=$ROOT/loadtest/rce-load
 MIX=$ROOT/loadtest/mix
 MODULE_SO=${RCE_MODULE_SO:-$ROOT/build/nginx/objs/ngx_rce_module.so}
 WORKERD=${RCE_WORKERD:-$ROOT/workerd/workerd}
+# nginx reads the module path relative to its own prefix: make both absolute
+MODULE_SO=$(realpath -m "$MODULE_SO") WORKERD=$(realpath -m "$WORKERD")
 SOCK=${RCE_DOCKER_SOCKET:-/var/run/docker.sock}
 PREFIX=${RCE_IMAGE_PREFIX:-rce/}
 API=v1.41
@@ -246,14 +251,21 @@ wait_node
 sleep 3
 RSS_IDLE_START=$(rss_kib "$WD_PID") ANON_IDLE_START=$(anon_kib "$WD_PID")
 say "workerd idle (25 slots, just started): RSS $RSS_IDLE_START KiB, anonymous $ANON_IDLE_START KiB"
+read -r _ CURL_RSS _ CURL_ANON _ < <("$ROOT/loadtest/curl-floor" "$SOCK") || die "loadtest/curl-floor failed"
+say "a program that only calls Docker once through libcurl: RSS $CURL_RSS KiB, anonymous $CURL_ANON KiB"
 
 # --- (a), (b), (c): latency per language --------------------------------------------------------
-declare -A DOCKER_MED FLOOR_MED FLOOR_FREE_MED STACK_P50 STACK_OK STACK_N
+declare -A DOCKER_MED FLOOR_MED FLOOR_FREE_MED FLOOR_LOW FLOOR_CPUS STACK_P50 STACK_OK STACK_N
 for l in "${LANGS[@]}"; do
     image=$PREFIX$l
     mapfile -t RUN < <(docker image inspect -f '{{index .Config.Labels "rce.run"}}' "$image" \
         | perl -MJSON::PP -0777 -ne 'print "$_\n" for @{ decode_json($_) }')
     (( ${#RUN[@]} )) || die "$image has no rce.run label"
+    # the CPUs its jobs get, as workerd decides it: rce.cpus, else one, at most the machine's
+    cpus=$(docker image inspect -f '{{index .Config.Labels "rce.cpus"}}' "$image")
+    [[ $cpus =~ ^[1-9][0-9]*$ ]] || cpus=1
+    (( cpus <= $(getconf _NPROCESSORS_ONLN) )) || cpus=$(getconf _NPROCESSORS_ONLN)
+    FLOOR_CPUS[$l]=$cpus
     # warm the engine's and the stack's caches (not counted)
     for _ in 1 2; do
         curl -s --max-time 60 --data-binary "@$MIX/${SRC[$l]}" "$URL/lang/$l" >/dev/null || true
@@ -265,7 +277,7 @@ for l in "${LANGS[@]}"; do
         c=$TAG-floor-$kind-$l
         FLOOR_CONTAINERS+=("$c")
         limits=()
-        [[ $kind == free ]] || limits=(--cpus 1 --memory "${FLOOR_MB}m" --memory-swap "${FLOOR_MB}m" --pids-limit 64)
+        [[ $kind == free ]] || limits=(--cpus "$cpus" --memory "${FLOOR_MB}m" --memory-swap "${FLOOR_MB}m" --pids-limit 64)
         timeout 60 docker run -d --rm --name "$c" --label "rce.bench=$TAG" --network none "${limits[@]}" \
             -v "$WORK/progs:/src:ro" -w /src "$image" sleep 900 >/dev/null
         out=$(timeout 60 docker exec "$c" "${RUN[@]}" 2>&1 || true)
@@ -279,6 +291,7 @@ for l in "${LANGS[@]}"; do
         if [[ $kind == free ]]; then FLOOR_FREE_MED[$l]=$med; else FLOOR_MED[$l]=$med; fi
         docker rm -f "$c" >/dev/null 2>&1 || true
     done
+    FLOOR_LOW[$l]=$(awk -v a="${FLOOR_MED[$l]}" -v b="${FLOOR_FREE_MED[$l]}" 'BEGIN { print (a < b ? a : b) }')
 
     # (a) docker run --rm per job, sequentially
     : >"$WORK/docker-$l.ms"
@@ -298,7 +311,7 @@ for l in "${LANGS[@]}"; do
     STACK_P50[$l]=$(jget "$WORK/stack-$l.json" latency_ms/p50)
     STACK_OK[$l]=$(jget "$WORK/stack-$l.json" ok)
     STACK_N[$l]=$(jget "$WORK/stack-$l.json" requests)
-    say "$l: docker run ${DOCKER_MED[$l]} ms, floor ${FLOOR_MED[$l]} ms (${FLOOR_FREE_MED[$l]} ms without limits), stack p50 ${STACK_P50[$l]} ms (${STACK_OK[$l]}/${STACK_N[$l]} ok at ${RATE[$l]}/s)"
+    say "$l: docker run ${DOCKER_MED[$l]} ms, floor ${FLOOR_MED[$l]} ms with ${FLOOR_CPUS[$l]} cpu (${FLOOR_FREE_MED[$l]} ms without limits), stack p50 ${STACK_P50[$l]} ms (${STACK_OK[$l]}/${STACK_N[$l]} ok at ${RATE[$l]}/s)"
 done
 
 # --- throughput at concurrency 8 vs raw container churn ------------------------------------------
@@ -435,21 +448,22 @@ echo "rce benchmarks ($( ((QUICK)) && echo 'loadtest/bench.sh --quick: a smoke r
 echo "machine: $(nproc) cpus ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); load average $LOADAVG_START at start, $LOADAVG_END at end"
 echo
 echo "Hello world, medians in ms (docker run and floor: $SEQ sequential runs each; stack: rce-load open loop)"
-printf '| %-10s | %15s | %19s | %19s | %-22s | %12s | %12s |\n' language "(a) docker run" "(b) floor, 1 cpu" "(b') floor, no limit" "(c) stack p50" "(c)/(a)" "(c)-(b)"
+printf '| %-10s | %15s | %19s | %19s | %-22s | %12s | %12s |\n' language "(a) docker run" "(b) floor, limits" "(b') floor, no limit" "(c) stack p50" "(c)/(a)" "(c)-min(b,b')"
 printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------ ----------------: ---------------------: ---------------------: ------------------------ --------------: --------------:
 for l in "${LANGS[@]}"; do
-    printf '| %-10s | %15s | %19s | %19s | %-22s | %12s | %12s |\n' "$l" "$(f1 "${DOCKER_MED[$l]}")" "$(f1 "${FLOOR_MED[$l]}")" \
+    printf '| %-10s | %15s | %19s | %19s | %-22s | %12s | %12s |\n' "$l" "$(f1 "${DOCKER_MED[$l]}")" \
+        "$(f1 "${FLOOR_MED[$l]}") (${FLOOR_CPUS[$l]} cpu)" \
         "$(f1 "${FLOOR_FREE_MED[$l]}")" \
         "$(f1 "${STACK_P50[$l]}") (${RATE[$l]}/s, ${STACK_OK[$l]}/${STACK_N[$l]} ok)" \
         "$(arith "${STACK_P50[$l]}" / "${DOCKER_MED[$l]}")" \
-        "$(f1 "$(arith "${STACK_P50[$l]}" - "${FLOOR_MED[$l]}")")"
+        "$(f1 "$(arith "${STACK_P50[$l]}" - "${FLOOR_LOW[$l]}")")"
 done
 echo
 echo "Throughput at concurrency 8 (python hello): stack $(f1 "$TP_RPS") ok/s ($TP_OK/$TP_N ok), raw container churn $(f1 "$CHURN_RPS")/s ($CHURN_OK/$CHURN_N)"
 echo "Benchmark mode (workerd --bench-no-container, $BENCH_SLOTS slots, bench.mix): closed loop -c $CAP_C for ${CAP_S} s $(f1 "$CAP_RPS") ok/s; open loop 1000/s for ${OPEN_S} s p50 $(f1 "$OPEN_P50") p99 $(f1 "$OPEN_P99") p99.9 $(f1 "$OPEN_P999") ms"
 echo "Held at once: $HELD_QUEUE jobs waiting / $HELD_CONN client connections of $HOLD sent (node frozen with SIGSTOP), $HOLD_OK answered ok after SIGCONT in $HOLD_DRAIN_S s; /health $HEALTH_MS ms while holding; nginx workers $NGINX_RSS MiB"
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-echo "workerd RSS, 25 slots, idle: $(mib "$RSS_IDLE_START") MiB at start, $(mib "$RSS_IDLE_AFTER") MiB after the runs (anonymous memory $(mib "$ANON_IDLE_START") and $(mib "$ANON_IDLE_AFTER") MiB; the rest is file-backed: the binary and its shared libraries)"
+echo "workerd RSS, 25 slots, idle: $(mib "$RSS_IDLE_START") MiB at start, $(mib "$RSS_IDLE_AFTER") MiB after the runs (anonymous memory $(mib "$ANON_IDLE_START") and $(mib "$ANON_IDLE_AFTER") MiB; the rest is file-backed: the binary and its shared libraries); a program that only calls Docker once through libcurl: $(mib "$CURL_RSS") MiB ($(mib "$CURL_ANON") MiB anonymous)"
 echo
 
 py_p50=${STACK_P50[python]}
@@ -463,12 +477,12 @@ printf '|%s|%s|%s|\n' ------------------------------------------------------ ---
 row "Python hello p50 via the stack at 4/s <= 25 ms" "$(f1 "$py_p50") ms" "$(verdict "$py_p50" 25)"
 row "... <= 0.1 x docker run (same run)" "$(arith "$py_p50" / "${DOCKER_MED[python]}") x ($(f1 "${DOCKER_MED[python]}") ms)" \
     "$(verdict "$(arith "$py_p50" / "${DOCKER_MED[python]}")" 0.1)"
-row "... overhead over the floor <= 10 ms" "$(f1 "$(arith "$py_p50" - "${FLOOR_MED[python]}")") ms (floor $(f1 "${FLOOR_MED[python]}") ms)" \
-    "$(verdict "$(arith "$py_p50" - "${FLOOR_MED[python]}")" 10)"
+row "... overhead over the floor <= 10 ms" "$(f1 "$(arith "$py_p50" - "${FLOOR_LOW[python]}")") ms (floor $(f1 "${FLOOR_LOW[python]}") ms)" \
+    "$(verdict "$(arith "$py_p50" - "${FLOOR_LOW[python]}")" 10)"
 for l in javascript java; do
     row "$(tr j J <<<"${l:0:1}")${l:1} hello p50 <= floor + 30 ms" \
         "$(f1 "${STACK_P50[$l]}") ms (floor $(f1 "${FLOOR_MED[$l]}"), no limit $(f1 "${FLOOR_FREE_MED[$l]}"))" \
-        "$(verdict "${STACK_P50[$l]}" "$(arith "${FLOOR_MED[$l]}" + "30")")"
+        "$(verdict "${STACK_P50[$l]}" "$(arith "${FLOOR_LOW[$l]}" + "30")")"
 done
 tp_verdict=$(verdict "$(arith "0.9" '*' "$CHURN_RPS")" "$TP_RPS")
 (( TP_BAD == 0 )) || tp_verdict="not met ($TP_BAD errors)"
@@ -483,7 +497,7 @@ if (( HOLD < 10000 )); then hold_verdict="not measured (--hold $HOLD)"
 elif (( HELD_QUEUE >= 10000 && HOLD_OK == HOLD )); then hold_verdict=met
 else hold_verdict="not met"; fi
 row "One gateway holds 10,000 waiting requests" "$HELD_QUEUE held at once, $HOLD_OK/$HOLD answered ok" "$hold_verdict"
-row "workerd idle RSS (25 slots) <= 10 MiB" "$rss_mib MiB ($anon_mib MiB anonymous)" "$(verdict "$rss_mib" 10)"
+row "workerd idle RSS (25 slots) <= 10 MiB" "$rss_mib MiB ($anon_mib anonymous; libcurl alone $(mib "$CURL_RSS"))" "$(verdict "$rss_mib" 10)"
 echo
 
 # a measurement that did not run as planned makes the exit status 1

@@ -22,7 +22,7 @@ note sprintf 'bench.sh --quick took %.0f s', $took;
 
 like($out, qr/^machine: \d+ cpus .*load average/m, 'it names the machine and its load');
 for my $lang (qw(python javascript java)) {
-    like($out, qr/^\| $lang +\| +[\d.]+ \| +[\d.]+ \| +[\d.]+ \| [\d.]+ \(\d+\/s, (\d+)\/\1 ok\)/m,
+    like($out, qr/^\| $lang +\| +[\d.]+ \| +[\d.]+ \(\d+ cpu\) \| +[\d.]+ \| [\d.]+ \(\d+\/s, (\d+)\/\1 ok\)/m,
          "side-by-side row for $lang: docker run, floor with limits and without, stack p50, every request ok");
 }
 like($out, qr/bench node \S+ up: \/health shows "bench":true, answers carry X-RCE-Reason/,
@@ -45,6 +45,8 @@ for my $target (@targets) {
     like($out, qr/^\| $target.*\| (?:met|not met|not measured)[^|]* \|$/m,
          "target row with a result: $target");
 }
+like($out, qr/^workerd RSS, 25 slots, idle: .* a program that only calls Docker once through libcurl: [\d.]+ MiB/m,
+     'workerd idle RSS, with the floor of a libcurl client beside it');
 like($out, qr/(\d+) held at once, \1\/\1 answered ok/, 'the held requests were all held and all answered');
 unlike($out, qr/\(\d+ errors\)/, 'no run had errors (refused or failed requests, wrong outputs)');
 
