@@ -73,7 +73,7 @@ declare -A DUR=([python]=$RATE_S [javascript]=$RATE_S [java]=$JAVA_S)
 declare -A SRC=([python]=hello.py [javascript]=hello.js [java]=Hello.java)
 declare -A MAIN=([python]=main.py [javascript]=main.js [java]=Main.java)
 EXPECT="hello from rce"
-FLOOR_MB=$(( ${RCE_MEMORY_MB:-256} > 512 ? ${RCE_MEMORY_MB:-256} : 512 ))  # room for the JVM too
+FLOOR_MB=${RCE_MEMORY_MB:-256}   # what the stack's jobs get: workerd's default memory limit (these languages need no more)
 
 say() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf 'bench.sh: %s\n' "$*" >&2; exit 1; }
