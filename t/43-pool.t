@@ -3,7 +3,8 @@
 # Redis and the containers in Docker. Warm containers are ready when the node
 # says so, serve one job each and are replaced, use no cpu while waiting; jobs
 # with their own limits run cold; a pool grows under demand and stays within the
-# memory budget; a killed warm container or a killed node leaves nothing behind.
+# memory budget; a killed warm container or a killed node leaves nothing behind;
+# when a language's image is replaced or removed, its waiting containers go too.
 
 use strict;
 use warnings;
@@ -331,6 +332,63 @@ my @b_args = ('--slots', '2', '--pool', '0,python=4', '--memory-budget-mb', '600
     my %old = map { ($_ => 1) } @orphans;
     ok(wait_until(sub { my @r = ready('b', 'python'); @r == 2 && !grep { $old{$_} } @r }, 30),
        'and fills its pool again, with new containers');
+}
+
+# --- a language's image replaced, then removed ------------------------------------------
+# Node i reads its languages from a prefix of its own, holding only a tag of
+# rce/python. When the tag is moved to a new image, the containers waiting on the
+# old one are replaced by ones of the new image (at the node's next image
+# listing, every 10 s); when the tag is removed, they are discarded.
+my $prefix = "rcet43-$$/";
+my $image_tagged;
+END { system("docker rmi -f ${prefix}python:latest ${prefix}keep:latest >/dev/null 2>&1") if $image_tagged }
+{
+    is($t->stop_worker('b'), 0, 'node b stops (node i is then the only python node)');
+    is((capture('docker', 'tag', 'rce/python:latest', "${prefix}python:latest"))[0], 0,
+       "docker tag rce/python ${prefix}python");
+    $image_tagged = 1;
+    $t->start_worker('i', '--slots', '1', '--pool', '0,python=1', '--image-prefix', $prefix);
+    ok($t->wait_nodes('i'), 'node i is live');
+    ok(wait_until(sub { ready('i', 'python') == 1 }, 30), 'node i has 1 ready python container')
+        or diag $t->worker_log('i');
+    my ($old) = ready('i', 'python');
+    my ($rc, $image) = capture('docker', 'inspect', '-f', '{{.Image}}', $old);
+    chomp $image;
+    is($image, $python_image, "it ($old) runs rce/python's image");
+
+    # a new image under the same tag: the same labels, one more, another id
+    my ($rc1, $tmp) = capture('docker', 'create', "${prefix}python:latest", 'true');
+    chomp $tmp;
+    my ($rc2, $new_image) = capture('docker', 'commit', '--change', 'LABEL rce.test-rebuild=1', $tmp,
+                                    "${prefix}python:latest");
+    chomp $new_image;
+    capture('docker', 'rm', '-f', $tmp);
+    ok($rc1 == 0 && $rc2 == 0 && $new_image ne $python_image, "${prefix}python now names a new image");
+    ok(wait_until(sub { my @r = ready('i', 'python'); @r == 1 && $r[0] ne $old }, 30),
+       'the waiting container is replaced') or diag $t->worker_log('i');
+    my ($new) = ready('i', 'python');
+    ($rc, $image) = capture('docker', 'inspect', '-f', '{{.Image}}', $new // '');
+    chomp $image;
+    is($image, $new_image, "its successor ($new) runs the new image");
+    ok(wait_until(sub { !exists_in_docker($old) }, 10), 'the old one is removed from Docker');
+    my $warm = counter('i', 'warm');
+    my $res = $t->post('/lang/python', "print('new image')\n");
+    is($res->{content}, "new image\n", 'a job runs');
+    ok(wait_until(sub { counter('i', 'warm') == $warm + 1 }, 5), '... warm');
+
+    # the tag removed (the image keeps another name, as a running container's must):
+    # the language is gone, and so are its waiting containers
+    ok(pool_full('i', 'python', 1), 'the pool is full again');
+    my @last = ready('i', 'python');
+    is((capture('docker', 'tag', "${prefix}python:latest", "${prefix}keep:latest"))[0], 0,
+       "docker tag ${prefix}python ${prefix}keep");
+    my ($rc3, $out3) = capture('docker', 'rmi', "${prefix}python:latest");
+    is($rc3, 0, "docker rmi ${prefix}python") or diag $out3;
+    ok(wait_until(sub { !grep { exists_in_docker($_) } @last }, 30),
+       'its waiting container is removed') or diag $t->worker_log('i');
+    ok(wait_until(sub { !ready('i', 'python') && !node_containers('i') }, 10),
+       'none is ready, none is started again');
+    is($t->stop_worker('i'), 0, 'node i exits 0 on SIGTERM');
 }
 
 $t->stop_all;
