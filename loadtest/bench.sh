@@ -265,6 +265,7 @@ for l in "${LANGS[@]}"; do
     cpus=$(docker image inspect -f '{{index .Config.Labels "rce.cpus"}}' "$image")
     [[ $cpus =~ ^[1-9][0-9]*$ ]] || cpus=1
     (( cpus <= $(getconf _NPROCESSORS_ONLN) )) || cpus=$(getconf _NPROCESSORS_ONLN)
+    (( ${RCE_MAX_CPUS:-0} == 0 || cpus <= RCE_MAX_CPUS )) || cpus=$RCE_MAX_CPUS   # workerd's --max-cpus
     FLOOR_CPUS[$l]=$cpus
     # warm the engine's and the stack's caches (not counted)
     for _ in 1 2; do

@@ -32,23 +32,24 @@ static long status_kib(const char *key)
 int main(int argc, char **argv)
 {
     const char *socket = argc > 1 ? argv[1] : "/var/run/docker.sock";
-    CURL *easy;
+    CURL *easy = NULL;
     CURLcode rc = CURLE_FAILED_INIT;
 
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(easy = curl_easy_init())) {
-        fprintf(stderr, "curl-floor: libcurl did not initialise\n");
-        return 1;
-    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        goto fail;
+    if (!(easy = curl_easy_init()))
+        goto fail;
     curl_easy_setopt(easy, CURLOPT_UNIX_SOCKET_PATH, socket);
     curl_easy_setopt(easy, CURLOPT_URL, "http://docker/_ping");
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(easy, CURLOPT_FAILONERROR, 1L);
     rc = curl_easy_perform(easy);
-    if (rc != CURLE_OK)
-        fprintf(stderr, "curl-floor: GET /_ping on %s: %s\n", socket, curl_easy_strerror(rc));
-    else
+    if (rc == CURLE_OK)
         printf("rss %ld anon %ld file %ld\n", status_kib("VmRSS"), status_kib("RssAnon"),
                status_kib("RssFile"));
+fail:
+    if (rc != CURLE_OK)
+        fprintf(stderr, "curl-floor: GET /_ping on %s: %s\n", socket, curl_easy_strerror(rc));
     curl_easy_cleanup(easy);
     curl_global_cleanup();
     return rc == CURLE_OK ? 0 : 1;

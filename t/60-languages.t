@@ -97,6 +97,8 @@ for my $lang (@langs) {
     $compiled{$lang} = $has_compile;
     is($has_compile ? 1 : 0, -f "$LANGS/$lang/test/compile-error.src" ? 1 : 0,
        "$lang: compiled exactly when it has test/compile-error.src");
+    ok(!exists $l->{'rce.cpus'} || $l->{'rce.cpus'} =~ /^[1-9][0-9]{0,3}$/ && $l->{'rce.cpus'} <= 1024,
+       "$lang: rce.cpus absent or 1 to 1024: " . ($l->{'rce.cpus'} // 'absent'));
     my $limits = eval { $json->decode($l->{'rce.limits'} // '') };
     ok(ref $limits eq 'HASH', "$lang: rce.limits is a JSON object: " . ($l->{'rce.limits'} // 'absent'));
     for my $k (sort keys %{ $limits || {} }) {

@@ -73,7 +73,9 @@ void run_shape(const struct config *cfg, const struct limits *limits, const stru
 static long container_cpus(const struct config *cfg, const struct lang *lang)
 {
     long cpus = lang->cpus > 0 ? lang->cpus : 1;
-    return cpus > cfg->max_cpus ? cfg->max_cpus : cpus;
+    if (cpus > cfg->max_cpus)
+        cpus = cfg->max_cpus;
+    return cpus > 0 ? cpus : 1;
 }
 
 /* The sandbox description of job (or, with job NULL, of a warm container for lang with the
@@ -245,7 +247,7 @@ static long long read_stats(struct docker *d, const char *id, struct job_result 
  * cpu limit can run out before the wall one) the container's cpu total reaches cpu_ms, or,
  * with trust_end, both streams end with the wrapper's end line (the container is then
  * exiting; Docker ends the stream tens of ms later). From
- * t_cpu on, when it could first have used that much on its one CPU, the total is read every
+ * t_cpu on, when it could first have used that much on its CPUs, the total is read every
  * CPU_POLL_MS. RLIMIT_CPU already stops each process at the limit; this catches a job whose
  * processes add up to it, and runtimes without RLIMIT_CPU (gVisor). Returns how we must kill
  * the container (KILL_NONE if it ended by itself), or -1 after failing r. */
