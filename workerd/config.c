@@ -103,8 +103,7 @@ void config_usage(FILE *out)
             "--help", "show this text");
 }
 
-/* Parses a whole decimal integer in [min, max]; -1 if anything else is there. */
-static int parse_long(const char *text, long min, long max, long *out)
+int config_parse_long(const char *text, long min, long max, long *out)
 {
     char *end;
     errno = 0;
@@ -148,7 +147,7 @@ static int parse_redis(struct config *cfg, const char *text, char *err, size_t e
     cfg->redis_host[host_len] = '\0';
     if (colon) {
         long port;
-        if (parse_long(colon + 1, 1, 65535, &port) != 0)
+        if (config_parse_long(colon + 1, 1, 65535, &port) != 0)
             goto bad;
         cfg->redis_port = (int)port;
     }
@@ -174,7 +173,7 @@ static int parse_pool(struct pool_sizes *p, const char *text, long max, char *er
         char *eq = strchr(item, '=');
         if (eq)
             *eq = '\0';
-        if (parse_long(eq ? eq + 1 : item, 0, max, &v) != 0)
+        if (config_parse_long(eq ? eq + 1 : item, 0, max, &v) != 0)
             goto bad;
         if (!eq) {
             p->all = (int)v;
@@ -260,7 +259,7 @@ static int apply(struct config *cfg, const struct option_def *o, const char *val
         return 0;
     case KIND_LONG:
     case KIND_INT:
-        if (parse_long(value, o->min, o->max, &v) != 0) {
+        if (config_parse_long(value, o->min, o->max, &v) != 0) {
             snprintf(err, errlen, "%s: expected an integer from %ld to %ld, got '%s'", who, o->min,
                      o->max, value);
             return -1;

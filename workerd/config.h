@@ -51,6 +51,9 @@ enum config_result { CONFIG_OK, CONFIG_HELP, CONFIG_ERROR };
  * holds a message naming the offending flag or variable. */
 enum config_result config_parse(struct config *cfg, int argc, char **argv, char *err, size_t errlen);
 
+/* Parses a whole decimal integer in [min, max]; -1 if anything else is there. */
+int config_parse_long(const char *text, long min, long max, long *out);
+
 /* The configured pool size of a language (canonical name). */
 int config_pool_size(const struct config *cfg, const char *language);
 

@@ -1,7 +1,6 @@
 #include "lang.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,18 +121,6 @@ static int parse_limits(const char *text, struct limits *needs, struct limits *c
     return rc;
 }
 
-/* Reads rce.cpus: a whole number from 1 to LANG_CPUS_MAX; -1 if anything else. */
-static int parse_cpus(const char *text, long *cpus)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end != '\0' || !isdigit((unsigned char)text[0]) || v < 1 || v > LANG_CPUS_MAX)
-        return -1;
-    *cpus = v;
-    return 0;
-}
-
 /* Splits rce.aliases on spaces, dropping the canonical name itself and unusable words. */
 static char **parse_aliases(const char *text, const char *name, size_t *count)
 {
@@ -227,7 +214,7 @@ static int lang_from_image(json_t *image, const char *prefix, struct lang *l)
         lang_clear(l);
         return 0;
     }
-    if (cpus && parse_cpus(cpus, &l->cpus) != 0) {
+    if (cpus && config_parse_long(cpus, 1, LANG_CPUS_MAX, &l->cpus) != 0) {
         log_warn("image %s: %s must be a whole number of CPUs from 1 to %d", l->image, RCE_LABEL_CPUS,
                  LANG_CPUS_MAX);
         lang_clear(l);

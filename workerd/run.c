@@ -109,7 +109,8 @@ static int describe(const struct config *cfg, const struct job *job, const struc
         .compile_argv = *compile_argv, .compile_argc = lang->compile_argc,
         .run_argv = *run_argv, .run_argc = lang->run_argc, .marker = marker ? marker : "",
         .memory_mb = container_memory_mb(cfg, limits, lang), .pids = limits->pids,
-        .cpu_ms = limits->cpu_ms, .cpus = container_cpus(cfg, lang), .runtime = cfg->runtime, .pool_token = pool_token,
+        .cpu_ms = limits->cpu_ms, .cpus = container_cpus(cfg, lang),
+        .runtime = cfg->runtime, .pool_token = pool_token,
     };
     return 0;
 }
