@@ -618,6 +618,13 @@ sub direct_job {
     return $t->json($result);
 }
 
+# the table line of a direct job's result
+sub direct_row {
+    my ($name, $lang, $j) = @_;
+    return sprintf "%-38s %-11s %-5s wall %5s ms  cpu %5s ms  mem %7s kB", $name, $lang, $j->{status} // '?',
+        $j->{wall_ms} // '-', $j->{cpu_ms} // 'null', $j->{memory_kb} // 'null';
+}
+
 sub run {
     my (%opt) = @_;
     my $runtime = $opt{runtime} // 'runc';
@@ -685,8 +692,7 @@ sub run {
     is($cpu->{status}, 'TLE', 'cpu_ms 1000: a busy loop is TLE') or diag explain $cpu;
     cmp_ok($cpu->{wall_ms} // 1e9, '<', 7000, '... before its 8 s wall limit');
     cmp_ok($cpu->{cpu_ms} // 0, '>=', 800, '... having used about its cpu limit');
-    push @table, sprintf "%-38s %-11s %-5s wall %5s ms  cpu %5s ms  mem %7s kB", 'py busy loop, cpu_ms 1000 (direct)',
-        'python', $cpu->{status} // '?', $cpu->{wall_ms} // '-', $cpu->{cpu_ms} // 'null', $cpu->{memory_kb} // 'null';
+    push @table, direct_row('py busy loop, cpu_ms 1000 (direct)', 'python', $cpu);
     if ($runtime eq 'runc' && online_cpus() >= 2) {
         # java has two CPUs: two spinning threads use them at once (their cpu time
         # outgrows the wall time, shown in the table; not asserted, as a loaded machine
@@ -704,8 +710,7 @@ JAVA
         is($spin2->{status}, 'TLE', 'java cpu_ms 2000, two spinning threads: TLE') or diag explain $spin2;
         cmp_ok($spin2->{cpu_ms} // 0, '>=', 1600, '... having used about its cpu limit') or diag explain $spin2;
         cmp_ok($spin2->{wall_ms} // 1e9, '<', 7000, '... before its 8 s wall limit');
-        push @table, sprintf "%-38s %-11s %-5s wall %5s ms  cpu %5s ms  mem %7s kB", 'java 2 threads, cpu_ms 2000 (direct)',
-            'java', $spin2->{status} // '?', $spin2->{wall_ms} // '-', $spin2->{cpu_ms} // 'null', $spin2->{memory_kb} // 'null';
+        push @table, direct_row('java 2 threads, cpu_ms 2000 (direct)', 'java', $spin2);
     }
     my $sleepy = direct_job($t, $node, 'python', "import time\ntime.sleep(2)\nprint('rested')\n",
                             { wall_ms => 8000, cpu_ms => 1000 });
