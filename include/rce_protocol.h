@@ -43,11 +43,32 @@
 #define RCE_FILE_CONTENT            "content"
 #define RCE_FILE_ENCODING           "encoding"       /* "utf8" or "base64" */
 
+/* The keys of "limits" (in the job and in the result). */
 #define RCE_LIMIT_WALL_MS           "wall_ms"
 #define RCE_LIMIT_MEMORY_MB         "memory_mb"
 #define RCE_LIMIT_PIDS              "pids"
 #define RCE_LIMIT_OUTPUT_BYTES      "output_bytes"
 #define RCE_LIMIT_CPU_MS            "cpu_ms"         /* cpu time of the whole job, ms */
+
+/*
+ * Every limit, once: X(field, key).  The order is the order of the bits of a
+ * result's "clamped" set and of the fields of workerd's struct limits; the
+ * gateway validates a request's limits against this list, so a new limit is
+ * one line here (and its handling in workerd).
+ */
+#define RCE_LIMITS(X)                                                         \
+    X(wall_ms,      RCE_LIMIT_WALL_MS)                                        \
+    X(memory_mb,    RCE_LIMIT_MEMORY_MB)                                      \
+    X(pids,         RCE_LIMIT_PIDS)                                           \
+    X(output_bytes, RCE_LIMIT_OUTPUT_BYTES)                                   \
+    X(cpu_ms,       RCE_LIMIT_CPU_MS)
+
+enum rce_limit_index {
+#define RCE_LIMIT_INDEX(field, key)  RCE_LIMIT_INDEX_##field,
+    RCE_LIMITS(RCE_LIMIT_INDEX)
+#undef RCE_LIMIT_INDEX
+    RCE_LIMIT_COUNT
+};
 
 /* Result JSON: workerd -> gateway, PUBLISHed on reply_to and SET at rce:result:<id>. */
 #define RCE_RES_ID                  "id"
@@ -68,6 +89,27 @@
                                                         wall_ms} or null: the compile step */
 #define RCE_RES_LIMITS              "limits"         /* object: the limits the run had */
 #define RCE_RES_CLAMPED             "clamped"        /* array: limits cut to the node's maxima */
+
+/*
+ * Language names.  A canonical name becomes part of an image name, so it uses
+ * Docker's lowercase repository alphabet; an alias is any visible ASCII but
+ * '/' (it is the last segment of /lang/<alias>, percent-decoded: "c++", "c#").
+ * The gateway's route, its API and workerd's registry use these same rules.
+ */
+#define RCE_NAME_MAX                32       /* bytes in a name or an alias */
+
+static inline int
+rce_name_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+           || c == '.' || c == '_' || c == '-';
+}
+
+static inline int
+rce_alias_char(unsigned char c)
+{
+    return c > 0x20 && c < 0x7f && c != '/';
+}
 
 /* Verdicts. */
 #define RCE_STATUS_OK               "OK"
