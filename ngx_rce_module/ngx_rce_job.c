@@ -1,7 +1,7 @@
 
 /*
- * Jobs: from a request to the Redis queue of a node, and from the reply
- * channel back to the request.
+ * Jobs: from a route to the Redis queue of a node, and from the reply
+ * channel back through the job's renderer to the request.
  *
  * A job lives in its own pool, outside the request: a Redis reply may arrive
  * after the client left.  It is freed when nobody holds it any more: the
@@ -15,16 +15,11 @@
 #define NGX_RCE_PUSH_TRIES  3
 
 
-/* KEYS: rce:node:<node>, rce:queue:<node>; ARGV: the job JSON */
-static const char  ngx_rce_push_lua[] =
-    "if redis.call('EXISTS', KEYS[1]) == 1 then "
-    "return redis.call('LPUSH', KEYS[2], ARGV[1]) end "
-    "return 0";
-
-
+static ngx_rce_job_t *ngx_rce_job_create(ngx_http_request_t *r,
+    ngx_str_t *language, json_t *input, ngx_rce_renderer_t *renderer);
+static void ngx_rce_job_wait(ngx_rce_job_t *job);
 static json_t *ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job,
     json_t *input);
-static ngx_int_t ngx_rce_job_push(ngx_rce_job_t *job);
 static const char *ngx_rce_job_refusal(ngx_int_t rc);
 static void ngx_rce_job_pushed(redisAsyncContext *ac, void *reply,
     void *data);
@@ -32,9 +27,6 @@ static void ngx_rce_job_timeout(ngx_event_t *ev);
 static void ngx_rce_job_cleanup(void *data);
 static void ngx_rce_job_detach(ngx_rce_job_t *job);
 static void ngx_rce_job_release(ngx_rce_job_t *job);
-static void ngx_rce_job_cancel(ngx_rce_job_t *job);
-static void ngx_rce_job_cancelled(redisAsyncContext *ac, void *reply,
-    void *data);
 static void ngx_rce_job_answer(ngx_rce_job_t *job, ngx_uint_t status,
     const char *reason);
 static void ngx_rce_job_message(redisAsyncContext *ac, void *reply,
@@ -45,35 +37,97 @@ static ngx_rce_job_t *ngx_rce_job_find(ngx_rce_worker_t *w, ngx_str_t *id);
 
 
 /*
+ * Before a body is read: is there anywhere to send a job?  NULL if so, else
+ * why not, for a 503.  With no live node nobody can tell which languages
+ * exist, so that is a 503 too, not a 404.
+ */
+const char *
+ngx_rce_job_unavailable(void)
+{
+    ngx_rce_worker_t  *w;
+
+    w = ngx_rce_worker;
+
+    if (w == NULL || !w->command.connected || !w->subscribed) {
+        return "redis is unavailable";
+    }
+
+    if (w->nodes.nelts == 0) {
+        return "no live worker node";
+    }
+
+    return NULL;
+}
+
+
+/*
  * Queues a job and suspends the request.  input (stolen) holds what the job
  * runs: "code", or "files" with "stdin" and "args", and "limits" that
- * override the location's defaults.  format says how the result is answered.
+ * override the location's defaults.  renderer is how it will be answered.
  * Returns NGX_DONE when the request now waits, or a status to answer with.
  */
 ngx_int_t
 ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
-    ngx_uint_t format)
+    ngx_rce_renderer_t *renderer)
+{
+    ngx_rce_worker_t  *w;
+    ngx_rce_job_t     *job;
+    ngx_int_t          rc;
+
+    w = ngx_rce_worker;
+
+    if (!w->command.connected || !w->subscribed) {
+        json_decref(input);
+        return renderer->send_error(r, NULL, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    "redis is unavailable");
+    }
+
+    job = ngx_rce_job_create(r, language, input, renderer);
+    if (job == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_rce_queue_push(job, ngx_rce_job_pushed);
+
+    if (rc != NGX_OK) {
+        free(job->json);
+        ngx_destroy_pool(job->pool);
+
+        return renderer->send_error(r, NULL, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                    ngx_rce_job_refusal(rc));
+    }
+
+    job->cleanup = ngx_http_cleanup_add(r, 0);
+    if (job->cleanup == NULL) {
+        /* the push callback frees the job; the job runs unanswered */
+        job->request = NULL;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_rce_job_wait(job);
+
+    return NGX_DONE;
+}
+
+
+/* a job in its own pool with its id and its JSON; input is stolen */
+static ngx_rce_job_t *
+ngx_rce_job_create(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
+    ngx_rce_renderer_t *renderer)
 {
     ngx_rce_worker_t    *w;
     ngx_rce_loc_conf_t  *rlcf;
     ngx_rce_job_t       *job;
     ngx_pool_t          *pool;
-    ngx_int_t            rc;
     json_t              *json;
 
     w = ngx_rce_worker;
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
 
-    if (!w->command.connected || !w->subscribed) {
-        json_decref(input);
-        return ngx_rce_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "redis is unavailable", NULL);
-    }
-
     pool = ngx_create_pool(1024, w->log);
     if (pool == NULL) {
         json_decref(input);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NULL;
     }
 
     job = ngx_pcalloc(pool, sizeof(ngx_rce_job_t));
@@ -83,11 +137,14 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
 
     job->pool = pool;
     job->request = r;
-    job->format = format;
+    job->renderer = renderer;
     job->balance = rlcf->balance;
 
     job->id.data = ngx_pnalloc(pool, sizeof(w->id_prefix) + NGX_INT64_LEN);
-    if (job->id.data == NULL) {
+    job->language.data = ngx_pstrdup(pool, language);
+    job->language.len = language->len;
+
+    if (job->id.data == NULL || job->language.data == NULL) {
         goto failed;
     }
 
@@ -95,13 +152,6 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
                               sizeof(w->id_prefix), w->id_prefix,
                               ++w->job_seq)
                   - job->id.data;
-
-    job->language.data = ngx_pstrdup(pool, language);
-    job->language.len = language->len;
-
-    if (job->language.data == NULL) {
-        goto failed;
-    }
 
     json = ngx_rce_job_json(r, job, input);
     input = NULL;       /* taken by ngx_rce_job_json */
@@ -119,29 +169,32 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
 
     job->json_len = ngx_strlen(job->json);
 
-    rc = ngx_rce_job_push(job);
+    return job;
 
-    if (rc != NGX_OK) {
-        free(job->json);
-        ngx_destroy_pool(pool);
+failed:
 
-        return ngx_rce_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  ngx_rce_job_refusal(rc), NULL);
-    }
+    json_decref(input);
+    ngx_destroy_pool(pool);
+    return NULL;
+}
 
-    job->cleanup = ngx_http_cleanup_add(r, 0);
-    if (job->cleanup == NULL) {
-        /* the push callback frees the job; the job runs unanswered */
-        job->request = NULL;
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+
+/* the job is queued: the request waits for its result or its deadline */
+static void
+ngx_rce_job_wait(ngx_rce_job_t *job)
+{
+    ngx_http_request_t  *r;
+    ngx_rce_loc_conf_t  *rlcf;
+
+    r = job->request;
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
 
     job->cleanup->handler = ngx_rce_job_cleanup;
     job->cleanup->data = job;
 
     job->sn.str = job->id;
     job->sn.node.key = ngx_crc32_short(job->id.data, job->id.len);
-    ngx_rbtree_insert(&w->jobs, &job->sn.node);
+    ngx_rbtree_insert(&ngx_rce_worker->jobs, &job->sn.node);
     job->waiting = 1;
 
     job->timeout.handler = ngx_rce_job_timeout;
@@ -153,17 +206,10 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
     r->read_event_handler = ngx_http_test_reading;
     r->write_event_handler = ngx_http_request_empty_handler;
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "rce: job %V (%V) queued on %V",
-                   &job->id, &job->language, &job->node);
-
-    return NGX_DONE;
-
-failed:
-
-    json_decref(input);
-    ngx_destroy_pool(pool);
-    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "rce: job %V (%V) queued on %V, answered as %s",
+                   &job->id, &job->language, &job->node,
+                   job->renderer->name);
 }
 
 
@@ -221,69 +267,6 @@ ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job, json_t *input)
 }
 
 
-/*
- * Chooses a node and queues the job there, if that node is still alive when
- * Redis runs the push: the heartbeat check and the LPUSH are one script, so a
- * job never lands in the queue of a node that a rescuer already buried.
- */
-static ngx_int_t
-ngx_rce_job_push(ngx_rce_job_t *job)
-{
-    ngx_rce_worker_t  *w;
-    ngx_rce_node_t    *node;
-    ngx_int_t          rc;
-    u_char            *p;
-
-    w = ngx_rce_worker;
-
-    if (!w->command.connected) {
-        return NGX_ERROR;
-    }
-
-    rc = ngx_rce_nodes_choose(w, &job->language, job->balance, &node);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    job->node.len = node->name.len;
-    job->queue.len = sizeof(RCE_KEY_QUEUE) - 1 + node->name.len;
-    job->heartbeat.len = sizeof(RCE_KEY_NODE) - 1 + node->name.len;
-
-    p = ngx_pnalloc(job->pool,
-                    job->node.len + job->queue.len + job->heartbeat.len + 2);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    job->node.data = p;
-    p = ngx_cpymem(p, node->name.data, node->name.len);
-
-    job->queue.data = p;
-    p = ngx_cpymem(p, RCE_KEY_QUEUE, sizeof(RCE_KEY_QUEUE) - 1);
-    p = ngx_cpymem(p, node->name.data, node->name.len);
-    *p++ = '\0';
-
-    job->heartbeat.data = p;
-    p = ngx_cpymem(p, RCE_KEY_NODE, sizeof(RCE_KEY_NODE) - 1);
-    p = ngx_cpymem(p, node->name.data, node->name.len);
-    *p = '\0';
-
-    if (redisAsyncCommand(w->command.ac, ngx_rce_job_pushed, job,
-                          "EVAL %s 2 %s %s %b", ngx_rce_push_lua,
-                          job->heartbeat.data, job->queue.data, job->json,
-                          job->json_len)
-        != REDIS_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    job->push_pending = 1;
-    job->pushes++;
-
-    return NGX_OK;
-}
-
-
 static const char *
 ngx_rce_job_refusal(ngx_int_t rc)
 {
@@ -337,7 +320,7 @@ ngx_rce_job_pushed(redisAsyncContext *ac, void *reply, void *data)
             return;
         }
 
-        rc = (job->pushes < NGX_RCE_PUSH_TRIES) ? ngx_rce_job_push(job)
+        rc = (job->pushes < NGX_RCE_PUSH_TRIES) ? ngx_rce_queue_push(job, ngx_rce_job_pushed)
                                                 : NGX_DECLINED;
         if (rc != NGX_OK) {
             ngx_rce_job_answer(job, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -350,7 +333,7 @@ ngx_rce_job_pushed(redisAsyncContext *ac, void *reply, void *data)
 
     if (job->request == NULL && !job->waiting) {
         /* the client left before the job was queued: take it back */
-        ngx_rce_job_cancel(job);
+        ngx_rce_queue_cancel(job);
     }
 
     ngx_rce_job_release(job);
@@ -366,7 +349,7 @@ ngx_rce_job_timeout(ngx_event_t *ev)
                   "rce: job %V: no result from node %V in time",
                   &job->id, &job->node);
 
-    ngx_rce_job_cancel(job);
+    ngx_rce_queue_cancel(job);
     ngx_rce_job_answer(job, NGX_HTTP_GATEWAY_TIME_OUT,
                        "no result before the deadline");
     ngx_rce_job_release(job);
@@ -389,7 +372,7 @@ ngx_rce_job_cleanup(void *data)
         ngx_rce_job_detach(job);
 
         if (!job->push_pending) {
-            ngx_rce_job_cancel(job);
+            ngx_rce_queue_cancel(job);
         }
     }
 
@@ -424,59 +407,11 @@ ngx_rce_job_release(ngx_rce_job_t *job)
 }
 
 
-/* take a job that has not started back out of its node's queue */
-static void
-ngx_rce_job_cancel(ngx_rce_job_t *job)
-{
-    ngx_rce_worker_t  *w;
-    u_char            *id;
-
-    w = ngx_rce_worker;
-
-    if (!w->command.connected || w->exiting) {
-        return;
-    }
-
-    /* the callback only logs: it gets a copy of the id, not the job */
-    id = ngx_alloc(job->id.len + 1, w->log);
-    if (id == NULL) {
-        return;
-    }
-
-    ngx_cpystrn(id, job->id.data, job->id.len + 1);
-
-    if (redisAsyncCommand(w->command.ac, ngx_rce_job_cancelled, id,
-                          "LREM %s 1 %b", job->queue.data, job->json,
-                          job->json_len)
-        != REDIS_OK)
-    {
-        ngx_free(id);
-    }
-}
-
-
-static void
-ngx_rce_job_cancelled(redisAsyncContext *ac, void *reply, void *data)
-{
-    redisReply  *r = reply;
-    u_char      *id = data;
-
-    ngx_log_error(NGX_LOG_INFO, ngx_rce_worker->log, 0,
-                  "rce: job %s: %s", id,
-                  r == NULL || r->type != REDIS_REPLY_INTEGER
-                  ? "cancel failed"
-                  : r->integer == 1 ? "cancelled before it started"
-                                    : "already started, result will be dropped");
-    ngx_free(id);
-}
-
-
 /* answer the waiting request, if any, with an error */
 static void
 ngx_rce_job_answer(ngx_rce_job_t *job, ngx_uint_t status, const char *reason)
 {
     ngx_http_request_t  *r;
-    json_t              *extra;
 
     ngx_rce_job_detach(job);
 
@@ -488,9 +423,7 @@ ngx_rce_job_answer(ngx_rce_job_t *job, ngx_uint_t status, const char *reason)
     job->request = NULL;
     job->cleanup->handler = NULL;
 
-    extra = json_pack("{s:s%}", "id", job->id.data, job->id.len);
-
-    ngx_rce_finish(r, ngx_rce_send_error(r, status, reason, extra));
+    ngx_rce_finish(r, job->renderer->send_error(r, &job->id, status, reason));
 }
 
 
@@ -553,7 +486,7 @@ ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload, size_t len)
     ngx_http_request_t  *r;
     json_t              *json, *id;
     json_error_t         err;
-    ngx_str_t            key;
+    ngx_str_t            key, text;
 
     json = json_loadb(payload, len, 0, &err);
     id = json_object_get(json, RCE_RES_ID);
@@ -583,8 +516,10 @@ ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload, size_t len)
     job->request = NULL;
 
     if (r != NULL) {
+        text.data = (u_char *) payload;
+        text.len = len;
         job->cleanup->handler = NULL;
-        ngx_rce_finish(r, ngx_rce_send_result(r, job, json, payload, len));
+        ngx_rce_finish(r, job->renderer->send_result(r, job, json, &text));
     }
 
     json_decref(json);
@@ -619,7 +554,7 @@ ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
         node = ngx_rbtree_min(w->jobs.root, w->jobs.sentinel);
         job = (ngx_rce_job_t *) node;
 
-        ngx_rce_job_cancel(job);
+        ngx_rce_queue_cancel(job);
         ngx_rce_job_answer(job, status, reason);
         ngx_rce_job_release(job);
     }

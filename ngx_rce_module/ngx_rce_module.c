@@ -1,17 +1,14 @@
 
 /*
- * ngx_rce_module: directives, configuration, the per-worker state and the
- * two location handlers, "rce_run" (POST /lang/<language>) and
- * "rce_health" (GET /health).
+ * ngx_rce_module: directives, configuration, and the per-worker state from
+ * process start to exit (the two Redis connections and what their connect
+ * and disconnect start or stop).  Each route directive puts its location's
+ * content handler in place: the routes are ngx_rce_lang.c, ngx_rce_api.c
+ * and ngx_rce_health.c.
  */
 
 
 #include "ngx_rce_module.h"
-
-
-typedef struct {
-    ngx_str_t                   language;    /* canonical name */
-} ngx_rce_ctx_t;
 
 
 /* like ngx_conf_num_bounds_t, but the error names the directive */
@@ -22,11 +19,6 @@ typedef struct {
 } ngx_rce_bounds_t;
 
 
-static ngx_int_t ngx_rce_run_handler(ngx_http_request_t *r);
-static void ngx_rce_body_handler(ngx_http_request_t *r);
-
-static ngx_int_t ngx_rce_health_handler(ngx_http_request_t *r);
-
 static void *ngx_rce_create_main_conf(ngx_conf_t *cf);
 static char *ngx_rce_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_rce_create_loc_conf(ngx_conf_t *cf);
@@ -34,18 +26,29 @@ static char *ngx_rce_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_rce_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_rce_api_gone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_check_positive(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_rce_check_bounds(ngx_conf_t *cf, void *post, void *data);
 
 static ngx_int_t ngx_rce_init_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_rce_init_names(ngx_rce_worker_t *w);
 static void ngx_rce_exit_process(ngx_cycle_t *cycle);
 static void ngx_rce_command_connected(ngx_rce_redis_t *rr);
-static void ngx_rce_subscriber_connected(ngx_rce_redis_t *rr);
 static void ngx_rce_subscriber_lost(ngx_rce_redis_t *rr);
 
 
 ngx_rce_worker_t  *ngx_rce_worker;
+
+
+/* the content handler of each route, by ngx_rce_handler_e */
+static ngx_http_handler_pt  ngx_rce_handlers[] = {
+    NULL,
+    ngx_rce_lang_handler,
+    ngx_rce_health_handler,
+    ngx_rce_api_run_handler,
+    ngx_rce_api_languages_handler
+};
 
 
 static ngx_conf_post_t  ngx_rce_positive = { ngx_rce_check_positive };
@@ -82,11 +85,26 @@ static ngx_command_t  ngx_rce_commands[] = {
       NGX_RCE_HEALTH,
       NULL },
 
-    { ngx_string("rce_api"),
+    { ngx_string("rce_api_run"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_rce_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
-      NGX_RCE_API,
+      NGX_RCE_API_RUN,
+      NULL },
+
+    { ngx_string("rce_api_languages"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_rce_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_RCE_API_LANGUAGES,
+      NULL },
+
+    /* routed by URI suffix until one directive per endpoint replaced it */
+    { ngx_string("rce_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_rce_api_gone,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("rce_max_files"),
@@ -180,321 +198,6 @@ ngx_module_t  ngx_rce_module = {
 };
 
 
-static ngx_int_t
-ngx_rce_run_handler(ngx_http_request_t *r)
-{
-    ngx_rce_worker_t    *w;
-    ngx_rce_loc_conf_t  *rlcf;
-    ngx_rce_ctx_t       *ctx;
-    ngx_str_t            name, canonical;
-    ngx_int_t            rc;
-    const char          *why;
-    u_char              *p, c;
-    size_t               i;
-    json_t              *extra;
-
-    w = ngx_rce_worker;
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
-
-    if (!(r->method & NGX_HTTP_POST)) {
-        ngx_str_set(&name, "POST");
-
-        if (ngx_rce_add_header(r, "Allow", &name) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_rce_refuse(r, NGX_HTTP_NOT_ALLOWED,
-                              "method not allowed: POST the source code",
-                              NULL);
-    }
-
-    /* the language is the last path segment: /lang/<language> */
-    p = r->uri.data + r->uri.len;
-
-    while (p > r->uri.data && p[-1] != '/') {
-        p--;
-    }
-
-    name.data = p;
-    name.len = r->uri.data + r->uri.len - p;
-
-    for (i = 0; i < name.len; i++) {
-        c = ngx_tolower(name.data[i]);
-
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-              || c == '+' || c == '-' || c == '_' || c == '.'))
-        {
-            break;
-        }
-    }
-
-    why = ngx_rce_unavailable();
-    if (why != NULL) {
-        return ngx_rce_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE, why, NULL);
-    }
-
-    if (i < name.len
-        || ngx_rce_nodes_resolve(w, &name, &canonical) != NGX_OK)
-    {
-        return ngx_rce_unknown_language(r, &name);
-    }
-
-    if (r->headers_in.content_length_n > (off_t) rlcf->max_code_size) {
-        extra = json_pack("{s:I}", "max_code_size",
-                          (json_int_t) rlcf->max_code_size);
-        return ngx_rce_refuse(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                              "the code is larger than the limit", extra);
-    }
-
-    ctx = ngx_pcalloc(r->pool, sizeof(ngx_rce_ctx_t));
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->language.data = ngx_pstrdup(r->pool, &canonical);
-    if (ctx->language.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx->language.len = canonical.len;
-
-    ngx_http_set_ctx(r, ctx, ngx_rce_module);
-
-    rc = ngx_http_read_client_request_body(r, ngx_rce_body_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
-}
-
-
-static void
-ngx_rce_body_handler(ngx_http_request_t *r)
-{
-    ngx_rce_loc_conf_t  *rlcf;
-    ngx_rce_ctx_t       *ctx;
-    ngx_str_t            code;
-    ngx_int_t            rc;
-    json_t              *extra, *source;
-
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_rce_module);
-
-    rc = ngx_rce_read_body(r, &code);
-
-    if (rc != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    if (code.len == 0) {
-        rc = ngx_rce_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                "empty body: POST the source code", NULL);
-
-    } else if (code.len > rlcf->max_code_size) {
-        extra = json_pack("{s:I}", "max_code_size",
-                          (json_int_t) rlcf->max_code_size);
-        rc = ngx_rce_send_error(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
-                                "the code is larger than the limit", extra);
-
-    } else {
-        /* jansson checks UTF-8: a job is readable JSON, so the code is text */
-        source = json_stringn((char *) code.data, code.len);
-
-        if (source == NULL) {
-            rc = ngx_rce_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                    "the code is not valid UTF-8", NULL);
-
-        } else {
-            rc = ngx_rce_job_submit(r, &ctx->language,
-                                    json_pack("{s:o}", RCE_JOB_CODE, source),
-                                    ngx_rce_accepts_json(r)
-                                    ? NGX_RCE_FORMAT_RESULT
-                                    : NGX_RCE_FORMAT_TEXT);
-
-            if (rc == NGX_DONE) {
-                return;     /* the job's result or timeout finalizes */
-            }
-        }
-    }
-
-    ngx_http_finalize_request(r, rc);
-}
-
-
-/* the whole request body in one piece, from memory or its temp file */
-ngx_int_t
-ngx_rce_read_body(ngx_http_request_t *r, ngx_str_t *code)
-{
-    ngx_chain_t  *cl;
-    ngx_buf_t    *b;
-    size_t        len;
-    ssize_t       n;
-    u_char       *p;
-
-    ngx_str_null(code);
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return NGX_OK;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        len += ngx_buf_size(cl->buf);
-    }
-
-    if (len == 0) {
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    code->data = p;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->in_file) {
-            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
-                              b->file_pos);
-            if (n != b->file_last - b->file_pos) {
-                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                              "rce: could not read the request body file");
-                return NGX_ERROR;
-            }
-
-            p += n;
-
-        } else {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-        }
-    }
-
-    code->len = p - code->data;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_rce_unknown_language(ngx_http_request_t *r, ngx_str_t *name)
-{
-    json_t  *extra;
-
-    extra = json_pack("{s:s%, s:o}", "language", name->data, name->len,
-                      "known", ngx_rce_nodes_languages(ngx_rce_worker));
-
-    if (extra == NULL) {
-        /* the name itself was not UTF-8 */
-        extra = json_pack("{s:o}", "known",
-                          ngx_rce_nodes_languages(ngx_rce_worker));
-    }
-
-    return ngx_rce_refuse(r, NGX_HTTP_NOT_FOUND, "unknown language", extra);
-}
-
-
-static ngx_int_t
-ngx_rce_health_handler(ngx_http_request_t *r)
-{
-    ngx_rce_worker_t  *w;
-    ngx_str_t          allow;
-    ngx_int_t          rc;
-    ngx_uint_t         status;
-    json_t            *health;
-
-    w = ngx_rce_worker;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        ngx_str_set(&allow, "GET, HEAD");
-
-        if (ngx_rce_add_header(r, "Allow", &allow) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_rce_refuse(r, NGX_HTTP_NOT_ALLOWED, "method not allowed",
-                              NULL);
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    if (w == NULL) {
-        return ngx_rce_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                                  "not started", NULL);
-    }
-
-    health = ngx_rce_nodes_health(w);
-    if (health == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    status = (w->command.connected && w->subscribed && w->nodes.nelts > 0)
-             ? NGX_HTTP_OK : NGX_HTTP_SERVICE_UNAVAILABLE;
-
-    if (status == NGX_HTTP_SERVICE_UNAVAILABLE) {
-        if (ngx_rce_add_header(r, "Retry-After",
-                               &(ngx_str_t) ngx_string(NGX_RCE_RETRY_AFTER))
-            != NGX_OK)
-        {
-            json_decref(health);
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    return ngx_rce_send_json(r, status, health);
-}
-
-
-/*
- * Before a body is read: is there anywhere to send a job?  NULL if so, else
- * why not, for a 503.  With no live node nobody can tell which languages
- * exist, so that is a 503 too, not a 404.
- */
-const char *
-ngx_rce_unavailable(void)
-{
-    ngx_rce_worker_t  *w;
-
-    w = ngx_rce_worker;
-
-    if (w == NULL || !w->command.connected || !w->subscribed) {
-        return "redis is unavailable";
-    }
-
-    if (w->nodes.nelts == 0) {
-        return "no live worker node";
-    }
-
-    return NULL;
-}
-
-
-/* an error answered before the body was read: drop the body first */
-ngx_int_t
-ngx_rce_refuse(ngx_http_request_t *r, ngx_uint_t status, const char *message,
-    json_t *extra)
-{
-    ngx_int_t  rc;
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        json_decref(extra);
-        return rc;
-    }
-
-    return ngx_rce_send_error(r, status, message, extra);
-}
-
-
 static void *
 ngx_rce_create_main_conf(ngx_conf_t *cf)
 {
@@ -586,7 +289,7 @@ ngx_rce_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if ((conf->handler == NGX_RCE_RUN || conf->handler == NGX_RCE_API)
+    if ((conf->handler == NGX_RCE_RUN || conf->handler == NGX_RCE_API_RUN)
         && conf->timeout <= conf->wall_limit)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -660,7 +363,7 @@ ngx_rce_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* rce_run; rce_health; */
+/* rce_run; rce_health; rce_api_run; rce_api_languages; */
 static char *
 ngx_rce_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -679,11 +382,18 @@ ngx_rce_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     rlcf->handler = cmd->offset;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = (rlcf->handler == NGX_RCE_RUN) ? ngx_rce_run_handler
-                    : (rlcf->handler == NGX_RCE_API) ? ngx_rce_api_handler
-                                                     : ngx_rce_health_handler;
+    clcf->handler = ngx_rce_handlers[rlcf->handler];
 
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_rce_api_gone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    return "is replaced by one directive per endpoint: "
+           "\"location = /api/v1/run { rce_api_run; }\" and "
+           "\"location = /api/v1/languages { rce_api_languages; }\"";
 }
 
 
@@ -758,9 +468,6 @@ ngx_rce_init_process(ngx_cycle_t *cycle)
 {
     ngx_rce_main_conf_t  *rmcf;
     ngx_rce_worker_t     *w;
-    ngx_fd_t              fd;
-    u_char                random[sizeof(w->id_prefix) / 2];
-    u_char               *p;
 
     if (ngx_process != NGX_PROCESS_WORKER
         && ngx_process != NGX_PROCESS_SINGLE)
@@ -793,37 +500,9 @@ ngx_rce_init_process(ngx_cycle_t *cycle)
     w->nodes.nelts = 0;
 
     w->seen = json_object();
-    if (w->seen == NULL) {
+    if (w->seen == NULL || ngx_rce_init_names(w) != NGX_OK) {
         return NGX_ERROR;
     }
-
-    /* job ids and the reply channel must be unique across gateways */
-    fd = ngx_open_file("/dev/urandom", NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE
-        || read(fd, random, sizeof(random)) != (ssize_t) sizeof(random))
-    {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
-                      "rce: could not read /dev/urandom");
-        if (fd != NGX_INVALID_FILE) {
-            ngx_close_file(fd);
-        }
-        return NGX_ERROR;
-    }
-
-    ngx_close_file(fd);
-
-    ngx_hex_dump(w->id_prefix, random, sizeof(random));
-
-    w->reply_channel.len = sizeof(RCE_CHANNEL_REPLY) - 1
-                           + sizeof(w->id_prefix);
-    w->reply_channel.data = ngx_pnalloc(cycle->pool, w->reply_channel.len);
-    if (w->reply_channel.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_cpymem(w->reply_channel.data, RCE_CHANNEL_REPLY,
-                   sizeof(RCE_CHANNEL_REPLY) - 1);
-    ngx_memcpy(p, w->id_prefix, sizeof(w->id_prefix));
 
     ngx_rce_worker = w;
 
@@ -838,11 +517,50 @@ ngx_rce_init_process(ngx_cycle_t *cycle)
 
     w->subscriber.role = "subscriber";
     w->subscriber.log = cycle->log;
-    w->subscriber.on_connect = ngx_rce_subscriber_connected;
+    w->subscriber.on_connect = ngx_rce_job_subscribe;
     w->subscriber.on_disconnect = ngx_rce_subscriber_lost;
 
     ngx_rce_redis_start(&w->command);
     ngx_rce_redis_start(&w->subscriber);
+
+    return NGX_OK;
+}
+
+
+/* job ids and the reply channel must be unique across gateways */
+static ngx_int_t
+ngx_rce_init_names(ngx_rce_worker_t *w)
+{
+    ngx_fd_t   fd;
+    u_char     random[sizeof(w->id_prefix) / 2];
+    u_char    *p;
+
+    fd = ngx_open_file("/dev/urandom", NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE
+        || read(fd, random, sizeof(random)) != (ssize_t) sizeof(random))
+    {
+        ngx_log_error(NGX_LOG_EMERG, w->log, ngx_errno,
+                      "rce: could not read /dev/urandom");
+        if (fd != NGX_INVALID_FILE) {
+            ngx_close_file(fd);
+        }
+        return NGX_ERROR;
+    }
+
+    ngx_close_file(fd);
+
+    ngx_hex_dump(w->id_prefix, random, sizeof(random));
+
+    w->reply_channel.len = sizeof(RCE_CHANNEL_REPLY) - 1
+                           + sizeof(w->id_prefix);
+    w->reply_channel.data = ngx_pnalloc(w->cycle->pool, w->reply_channel.len);
+    if (w->reply_channel.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(w->reply_channel.data, RCE_CHANNEL_REPLY,
+                   sizeof(RCE_CHANNEL_REPLY) - 1);
+    ngx_memcpy(p, w->id_prefix, sizeof(w->id_prefix));
 
     return NGX_OK;
 }
@@ -884,13 +602,6 @@ ngx_rce_command_connected(ngx_rce_redis_t *rr)
     }
 
     ngx_rce_nodes_refresh(&w->refresh);
-}
-
-
-static void
-ngx_rce_subscriber_connected(ngx_rce_redis_t *rr)
-{
-    ngx_rce_job_subscribe(rr);
 }
 
 

@@ -2,11 +2,29 @@
 /*
  * ngx_rce_module: send code, we will run it.
  *
- * A content handler turns "POST /lang/<language>" into a job, pushes it onto
- * the Redis list of a live worker node and suspends the request; the result
- * comes back on this worker process's reply channel and is dispatched to the
- * waiting request by job id.  Everything runs in nginx's event loop through
- * hiredis' async API: no blocking call is ever made in a worker process.
+ * A route (a content handler: /lang, /api/v1) turns a request into a job,
+ * chooses the renderer its answer will take, pushes the job onto the Redis
+ * list of a live worker node and suspends the request; the result comes back
+ * on this worker process's reply channel, is dispatched to the waiting job
+ * by id, and the job hands it to its renderer.  Everything runs in nginx's
+ * event loop through hiredis' async API: no blocking call is ever made in a
+ * worker process.
+ *
+ * The files, each importing only those below it:
+ *
+ *     ngx_rce_module.c      directives, configuration, process start/stop
+ *     ngx_rce_lang.c        route: POST /lang/<language>
+ *     ngx_rce_api.c         routes: POST /api/v1/run, GET /api/v1/languages
+ *     ngx_rce_health.c      route: GET /health
+ *     ngx_rce_input.c       the /api/v1/run document, checked (no nginx HTTP)
+ *     ngx_rce_render_raw.c  renderers: text with X-RCE-* headers, result JSON
+ *     ngx_rce_render_v1.c   renderer: the /api/v1/run answer
+ *     ngx_rce_job.c         a job: queued, waited for, answered once
+ *     ngx_rce_queue.c       a job onto a node's queue, or back out of it
+ *     ngx_rce_catalogue.c   what the live nodes offer, as JSON
+ *     ngx_rce_nodes.c       the node cache and the choice of a node
+ *     ngx_rce_http.c        HTTP helpers: bodies, refusals, sending
+ *     ngx_rce_redis.c       a hiredis connection in nginx's event loop
  */
 
 
@@ -30,11 +48,11 @@
 #define NGX_RCE_CONNECT_TIMEOUT      1000    /* ms */
 #define NGX_RCE_BACKOFF_MIN          100     /* ms */
 #define NGX_RCE_BACKOFF_MAX          1000    /* ms: serve again soon after */
-#define NGX_RCE_LANGUAGE_MAX         32      /* bytes in a language name */
 
 
-typedef struct ngx_rce_redis_s  ngx_rce_redis_t;
-typedef struct ngx_rce_job_s    ngx_rce_job_t;
+typedef struct ngx_rce_redis_s     ngx_rce_redis_t;
+typedef struct ngx_rce_job_s       ngx_rce_job_t;
+typedef struct ngx_rce_renderer_s  ngx_rce_renderer_t;
 
 typedef void (*ngx_rce_redis_handler_pt)(ngx_rce_redis_t *rr);
 
@@ -67,20 +85,14 @@ typedef struct {
 } ngx_rce_main_conf_t;
 
 
+/* the route a location serves: one directive each */
 typedef enum {
     NGX_RCE_OFF = 0,
-    NGX_RCE_RUN,
-    NGX_RCE_HEALTH,
-    NGX_RCE_API
+    NGX_RCE_RUN,                 /* rce_run */
+    NGX_RCE_HEALTH,              /* rce_health */
+    NGX_RCE_API_RUN,             /* rce_api_run */
+    NGX_RCE_API_LANGUAGES        /* rce_api_languages */
 } ngx_rce_handler_e;
-
-
-/* how a result is answered */
-typedef enum {
-    NGX_RCE_FORMAT_TEXT = 0,     /* stdout + stderr, verdict in headers */
-    NGX_RCE_FORMAT_RESULT,       /* the node's result JSON as it is */
-    NGX_RCE_FORMAT_API           /* the /api/v1/run document */
-} ngx_rce_format_e;
 
 
 typedef enum {
@@ -135,9 +147,29 @@ struct ngx_rce_job_s {
     ngx_uint_t                  pushes;
     char                       *json;        /* job JSON as pushed */
     size_t                      json_len;
-    ngx_uint_t                  format;      /* ngx_rce_format_e */
+    ngx_rce_renderer_t         *renderer;    /* chosen by the route */
     unsigned                    waiting:1;   /* in worker.jobs */
     unsigned                    push_pending:1;
+};
+
+
+/*
+ * How a job's answer reaches its client, chosen by the route that creates
+ * the job.  The job calls one of these, once, while its request is there:
+ * send_result with the node's result (parsed, and the payload as it came),
+ * or send_error when no result will come (id is NULL before the job was
+ * queued).  Both return what the request is finalized with.  Renderers use
+ * the HTTP helpers, nothing of the routes; a streaming renderer will add a
+ * callback for the chunks of a running job beside these.
+ */
+struct ngx_rce_renderer_s {
+    const char                 *name;
+    ngx_int_t                 (*send_result)(ngx_http_request_t *r,
+                                  ngx_rce_job_t *job, json_t *result,
+                                  ngx_str_t *payload);
+    ngx_int_t                 (*send_error)(ngx_http_request_t *r,
+                                  ngx_str_t *id, ngx_uint_t status,
+                                  const char *reason);
 };
 
 
@@ -174,6 +206,29 @@ extern ngx_rce_worker_t  *ngx_rce_worker;
 ngx_int_t ngx_rce_redis_start(ngx_rce_redis_t *rr);
 void ngx_rce_redis_stop(ngx_rce_redis_t *rr);
 
+/* ngx_rce_http.c */
+ngx_int_t ngx_rce_read_body(ngx_http_request_t *r, ngx_str_t *body);
+ngx_int_t ngx_rce_refuse(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message, json_t *extra);
+ngx_int_t ngx_rce_not_allowed(ngx_http_request_t *r, const char *allow,
+    const char *message);
+ngx_int_t ngx_rce_get_only(ngx_http_request_t *r);
+ngx_int_t ngx_rce_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *body);
+ngx_int_t ngx_rce_send_bytes(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, ngx_str_t *parts, ngx_uint_t n);
+ngx_int_t ngx_rce_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message, json_t *extra);
+ngx_int_t ngx_rce_send_job_error(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_uint_t status, const char *reason);
+ngx_int_t ngx_rce_add_header(ngx_http_request_t *r, const char *key,
+    ngx_str_t *value);
+ngx_int_t ngx_rce_add_header_json(ngx_http_request_t *r, const char *key,
+    json_t *value);
+ngx_int_t ngx_rce_add_retry_after(ngx_http_request_t *r);
+ngx_uint_t ngx_rce_accepts_json(ngx_http_request_t *r);
+void ngx_rce_finish(ngx_http_request_t *r, ngx_int_t rc);
+
 /* ngx_rce_nodes.c */
 void ngx_rce_nodes_refresh(ngx_event_t *ev);
 void ngx_rce_nodes_free(ngx_rce_worker_t *w);
@@ -182,40 +237,36 @@ ngx_int_t ngx_rce_nodes_resolve(ngx_rce_worker_t *w, ngx_str_t *name,
     ngx_str_t *canonical);
 ngx_int_t ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language,
     ngx_uint_t balance, ngx_rce_node_t **chosen);
-json_t *ngx_rce_nodes_languages(ngx_rce_worker_t *w);
-json_t *ngx_rce_nodes_health(ngx_rce_worker_t *w);
-json_t *ngx_rce_nodes_version(ngx_rce_worker_t *w, ngx_str_t *language);
-json_t *ngx_rce_nodes_catalogue(ngx_rce_worker_t *w);
 
-/* ngx_rce_module.c */
-ngx_int_t ngx_rce_read_body(ngx_http_request_t *r, ngx_str_t *body);
-const char *ngx_rce_unavailable(void);
-ngx_int_t ngx_rce_refuse(ngx_http_request_t *r, ngx_uint_t status,
-    const char *message, json_t *extra);
-ngx_int_t ngx_rce_unknown_language(ngx_http_request_t *r, ngx_str_t *name);
-
-/* ngx_rce_api.c */
-ngx_int_t ngx_rce_api_handler(ngx_http_request_t *r);
-json_t *ngx_rce_api_result(json_t *res);
+/* ngx_rce_catalogue.c */
+json_t *ngx_rce_catalogue_names(ngx_rce_worker_t *w);
+json_t *ngx_rce_catalogue_versions(ngx_rce_worker_t *w, ngx_str_t *language);
+json_t *ngx_rce_catalogue_languages(ngx_rce_worker_t *w);
+json_t *ngx_rce_catalogue_unknown(ngx_rce_worker_t *w, ngx_str_t *name);
+json_t *ngx_rce_catalogue_health(ngx_rce_worker_t *w);
 
 /* ngx_rce_job.c */
+const char *ngx_rce_job_unavailable(void);
 ngx_int_t ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language,
-    json_t *input, ngx_uint_t format);
+    json_t *input, ngx_rce_renderer_t *renderer);
 void ngx_rce_job_subscribe(ngx_rce_redis_t *rr);
 void ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
     const char *reason);
 
-/* ngx_rce_response.c */
-ngx_int_t ngx_rce_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    json_t *body);
-ngx_int_t ngx_rce_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *message, json_t *extra);
-ngx_int_t ngx_rce_send_result(ngx_http_request_t *r, ngx_rce_job_t *job,
-    json_t *result, const char *payload, size_t len);
-ngx_int_t ngx_rce_add_header(ngx_http_request_t *r, const char *key,
-    ngx_str_t *value);
-ngx_uint_t ngx_rce_accepts_json(ngx_http_request_t *r);
-void ngx_rce_finish(ngx_http_request_t *r, ngx_int_t rc);
+/* ngx_rce_queue.c */
+ngx_int_t ngx_rce_queue_push(ngx_rce_job_t *job, redisCallbackFn *pushed);
+void ngx_rce_queue_cancel(ngx_rce_job_t *job);
+
+/* ngx_rce_render_raw.c, ngx_rce_render_v1.c */
+extern ngx_rce_renderer_t  ngx_rce_render_text;
+extern ngx_rce_renderer_t  ngx_rce_render_result;
+extern ngx_rce_renderer_t  ngx_rce_render_v1;
+
+/* the routes: ngx_rce_lang.c, ngx_rce_api.c, ngx_rce_health.c */
+ngx_int_t ngx_rce_lang_handler(ngx_http_request_t *r);
+ngx_int_t ngx_rce_api_run_handler(ngx_http_request_t *r);
+ngx_int_t ngx_rce_api_languages_handler(ngx_http_request_t *r);
+ngx_int_t ngx_rce_health_handler(ngx_http_request_t *r);
 
 
 #endif /* _NGX_RCE_MODULE_H_INCLUDED_ */

@@ -4,7 +4,8 @@
  *
  * Read from Redis at most once per NGX_RCE_NODES_REFRESH (SMEMBERS rce:nodes,
  * then MGET of their heartbeat keys), never per request: routing and /health
- * use the cached list.  A node whose heartbeat key expired is dead.
+ * use the cached list.  A node whose heartbeat key expired is dead.  What
+ * the list offers, as JSON, is ngx_rce_catalogue.c's.
  */
 
 
@@ -77,13 +78,15 @@ ngx_rce_nodes_members(redisAsyncContext *ac, void *reply, void *data)
         return;
     }
 
-    n = r->elements + 1;
+    argv = ngx_alloc((r->elements + 1) * sizeof(char *), w->log);
+    argvlen = ngx_alloc((r->elements + 1) * sizeof(size_t), w->log);
 
-    argv = ngx_alloc(n * sizeof(char *), w->log);
-    argvlen = ngx_alloc(n * sizeof(size_t), w->log);
+    /* argv[1 .. n - 1] are the keys made so far: none yet */
+    n = 1;
+    rc = REDIS_ERR;
 
     if (argv == NULL || argvlen == NULL) {
-        goto failed;
+        goto done;
     }
 
     argv[0] = "MGET";
@@ -92,23 +95,25 @@ ngx_rce_nodes_members(redisAsyncContext *ac, void *reply, void *data)
     for (i = 0; i < r->elements; i++) {
         p = ngx_alloc(sizeof(RCE_KEY_NODE) - 1 + r->element[i]->len, w->log);
         if (p == NULL) {
-            n = i + 1;
-            goto failed;
+            goto done;
         }
 
-        argvlen[i + 1] = ngx_cpymem(p, RCE_KEY_NODE, sizeof(RCE_KEY_NODE) - 1)
-                         - p;
-        ngx_memcpy(p + argvlen[i + 1], r->element[i]->str,
-                   r->element[i]->len);
-        argvlen[i + 1] += r->element[i]->len;
-        argv[i + 1] = (char *) p;
+        argv[n] = (char *) p;
+        p = ngx_cpymem(p, RCE_KEY_NODE, sizeof(RCE_KEY_NODE) - 1);
+        p = ngx_cpymem(p, r->element[i]->str, r->element[i]->len);
+        argvlen[n] = p - (u_char *) argv[n];
+        n++;
     }
 
     rc = redisAsyncCommandArgv(ac, ngx_rce_nodes_values, w, (int) n, argv,
                                argvlen);
 
-    for (i = 1; i < n; i++) {
-        ngx_free((void *) argv[i]);
+done:
+
+    if (argv != NULL) {
+        for (i = 1; i < n; i++) {
+            ngx_free((void *) argv[i]);
+        }
     }
 
     ngx_free(argv);
@@ -117,24 +122,6 @@ ngx_rce_nodes_members(redisAsyncContext *ac, void *reply, void *data)
     if (rc != REDIS_OK) {
         ngx_rce_nodes_done(w);
     }
-
-    return;
-
-failed:
-
-    if (argv != NULL) {
-        for (i = 1; i < n; i++) {
-            ngx_free((void *) argv[i]);
-        }
-
-        ngx_free(argv);
-    }
-
-    if (argvlen != NULL) {
-        ngx_free(argvlen);
-    }
-
-    ngx_rce_nodes_done(w);
 }
 
 
@@ -352,9 +339,9 @@ ngx_rce_nodes_resolve(ngx_rce_worker_t *w, ngx_str_t *name,
     ngx_str_t *canonical)
 {
     json_t  *target;
-    char     key[NGX_RCE_LANGUAGE_MAX + 1];
+    char     key[RCE_NAME_MAX + 1];
 
-    if (name->len == 0 || name->len > NGX_RCE_LANGUAGE_MAX) {
+    if (name->len == 0 || name->len > RCE_NAME_MAX) {
         return NGX_DECLINED;
     }
 
@@ -446,228 +433,4 @@ ngx_rce_node_has(ngx_rce_node_t *node, ngx_str_t *language)
     }
 
     return 0;
-}
-
-
-/* the sorted, distinct canonical names the live nodes can run */
-json_t *
-ngx_rce_nodes_languages(ngx_rce_worker_t *w)
-{
-    ngx_rce_node_t  *node;
-    ngx_uint_t       i;
-    size_t           j, k, n;
-    json_t          *all, *name, *a, *b;
-
-    all = json_array();
-    if (all == NULL) {
-        return NULL;
-    }
-
-    node = w->nodes.elts;
-
-    for (i = 0; i < w->nodes.nelts; i++) {
-        json_array_foreach(node[i].languages, j, name) {
-            if (!json_is_string(name)) {
-                continue;
-            }
-
-            n = json_array_size(all);
-
-            for (k = 0; k < n; k++) {
-                if (json_equal(json_array_get(all, k), name)) {
-                    break;
-                }
-            }
-
-            if (k == n) {
-                json_array_append(all, name);
-            }
-        }
-    }
-
-    /* insertion sort: a handful of names */
-    n = json_array_size(all);
-
-    for (j = 1; j < n; j++) {
-        for (k = j; k > 0; k--) {
-            a = json_array_get(all, k - 1);
-            b = json_array_get(all, k);
-
-            if (ngx_strcmp(json_string_value(a), json_string_value(b)) <= 0) {
-                break;
-            }
-
-            json_incref(a);
-            json_array_set(all, k - 1, b);
-            json_array_set_new(all, k, a);
-        }
-    }
-
-    return all;
-}
-
-
-/* the version live nodes advertise for a language, or NULL */
-json_t *
-ngx_rce_nodes_version(ngx_rce_worker_t *w, ngx_str_t *language)
-{
-    ngx_rce_node_t  *node;
-    ngx_uint_t       i;
-    json_t          *v;
-    char             key[NGX_RCE_LANGUAGE_MAX + 1];
-
-    if (language->len > NGX_RCE_LANGUAGE_MAX) {
-        return NULL;
-    }
-
-    ngx_cpystrn((u_char *) key, language->data, language->len + 1);
-
-    node = w->nodes.elts;
-
-    for (i = 0; i < w->nodes.nelts; i++) {
-        v = json_object_get(json_object_get(node[i].json, RCE_NODE_VERSIONS),
-                            key);
-        if (json_is_string(v)) {
-            return v;
-        }
-    }
-
-    return NULL;
-}
-
-
-/* [{"name", "version", "aliases", "compiled"}], sorted by name */
-json_t *
-ngx_rce_nodes_catalogue(ngx_rce_worker_t *w)
-{
-    ngx_rce_node_t  *node;
-    ngx_uint_t       i;
-    size_t           j, k;
-    const char      *alias;
-    json_t          *names, *list, *entry, *aliases, *name, *target,
-                    *compiled, *c;
-    ngx_str_t        lang;
-    ngx_uint_t       is_compiled;
-
-    names = ngx_rce_nodes_languages(w);
-    list = json_array();
-
-    if (names == NULL || list == NULL) {
-        json_decref(names);
-        json_decref(list);
-        return NULL;
-    }
-
-    node = w->nodes.elts;
-
-    json_array_foreach(names, j, name) {
-        lang.data = (u_char *) json_string_value(name);
-        lang.len = json_string_length(name);
-
-        aliases = json_array();
-        is_compiled = 0;
-
-        for (i = 0; i < w->nodes.nelts; i++) {
-            json_object_foreach(node[i].aliases, alias, target) {
-                if (json_equal(target, name)
-                    && ngx_strcmp(alias, json_string_value(name)) != 0)
-                {
-                    json_array_append_new(aliases, json_string(alias));
-                }
-            }
-
-            compiled = json_object_get(node[i].json, RCE_NODE_COMPILED);
-
-            for (k = 0; k < json_array_size(compiled); k++) {
-                c = json_array_get(compiled, k);
-                is_compiled |= json_equal(c, name);
-            }
-
-            if (json_array_size(aliases)) {
-                break;      /* one node's view is enough */
-            }
-        }
-
-        entry = json_pack("{s:O, s:O?, s:o, s:b}",
-                          "name", name,
-                          "version", ngx_rce_nodes_version(w, &lang),
-                          "aliases", aliases,
-                          "compiled", (int) is_compiled);
-
-        if (entry != NULL) {
-            json_array_append_new(list, entry);
-        }
-    }
-
-    json_decref(names);
-
-    return list;
-}
-
-
-/* the /health document: {"redis": ..., "nodes": [...]} */
-json_t *
-ngx_rce_nodes_health(ngx_rce_worker_t *w)
-{
-    ngx_rce_node_t  *node;
-    ngx_uint_t       i;
-    json_t          *health, *nodes, *entry, *v;
-
-    health = json_object();
-    nodes = json_array();
-
-    if (health == NULL || nodes == NULL) {
-        json_decref(health);
-        json_decref(nodes);
-        return NULL;
-    }
-
-    json_object_set_new(health, "redis",
-                        json_string(w->command.connected ? "ok" : "down"));
-
-    node = w->nodes.elts;
-
-    for (i = 0; i < w->nodes.nelts; i++) {
-        entry = json_object();
-        if (entry == NULL) {
-            continue;
-        }
-
-        json_object_set_new(entry, "name",
-                            json_stringn((char *) node[i].name.data,
-                                         node[i].name.len));
-
-        v = node[i].languages;
-        json_object_set_new(entry, "languages",
-                            v ? json_incref(v) : json_array());
-
-        json_object_set_new(entry, "slots", json_integer(node[i].slots));
-
-        v = json_object_get(node[i].json, RCE_NODE_BUSY);
-        json_object_set_new(entry, "busy",
-                            json_integer(json_integer_value(v)));
-
-        json_object_set_new(entry, "queued", json_integer(node[i].queued));
-        json_object_set_new(entry, "queue_max",
-                            json_integer(node[i].queue_max));
-
-        json_object_set_new(entry, "draining",
-                            json_boolean(node[i].draining));
-
-        if (json_is_true(json_object_get(node[i].json, RCE_NODE_BENCH))) {
-            /* workerd --bench-no-container: it answers without running */
-            json_object_set_new(entry, "bench", json_true());
-        }
-
-        json_array_append_new(nodes, entry);
-    }
-
-    json_object_set_new(health, "nodes", nodes);
-    json_object_set_new(health, "age_ms",
-                        json_integer(w->nodes_known
-                                     ? (json_int_t) (ngx_current_msec
-                                                     - w->nodes_time)
-                                     : -1));
-
-    return health;
 }

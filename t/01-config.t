@@ -15,7 +15,8 @@ ok($so && -e $so, 'RCE_MODULE_SO points at the built module') or BAIL_OUT('no mo
 my $dir = tempdir('rce-conf-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
 sub nginx_t {
-    my ($http, $location) = @_;
+    my ($http, $location, $server) = @_;
+    $server //= '';
     open my $fh, '>', "$dir/nginx.conf" or die;
     print $fh <<"CONF";
 load_module $so;
@@ -30,6 +31,9 @@ http {
         listen 127.0.0.1:1;
         location /lang/ { rce_run; $location }
         location = /health { rce_health; }
+        location = /api/v1/run { rce_api_run; }
+        location = /api/v1/languages { rce_api_languages; }
+        $server
     }
 }
 CONF
@@ -61,13 +65,23 @@ my @bad = (
     ['', 'rce_wall_limit 20s; rce_timeout 10s;', qr/"rce_timeout".*"rce_wall_limit"/],
     ['', 'rce_run;', qr/"rce_run" directive is duplicate/],
     ['', 'rce_balance fastest;', qr/"rce_balance"/],
+    # one directive per API endpoint, each in its own location
+    ['', '', qr/"rce_api" directive is replaced by.*rce_api_run;.*rce_api_languages;/,
+     'location /api/v1/ { rce_api; }'],
+    ['', '', qr/"rce_api_languages" directive is duplicate/,
+     'location = /api/v1/other { rce_api_run; rce_api_languages; }'],
+    ['', '', qr/"rce_timeout".*"rce_wall_limit"/,
+     'location = /api/v2/run { rce_api_run; rce_wall_limit 20s; rce_timeout 10s; }'],
+    ['', '', qr/"rce_api_languages" directive is not allowed here/,
+     'rce_api_languages;'],
 );
 
 for my $case (@bad) {
-    my ($http, $loc, $re) = @$case;
-    ($ok, $out) = nginx_t($http, $loc);
-    ok(!$ok, "rejected: $http $loc");
-    like($out, $re, "message names the directive: $http $loc");
+    my ($http, $loc, $re, $server) = @$case;
+    ($ok, $out) = nginx_t($http, $loc, $server);
+    my $what = join ' ', grep { length } $http, $loc, $server // '';
+    ok(!$ok, "rejected: $what");
+    like($out, $re, "message names the directive: $what");
 }
 
 done_testing;

@@ -74,6 +74,20 @@ for my $c (@cases) {
     ($res, $j) = api({ language => 'python', files => [{ name => 'big.py', content => encode_base64('x' x 70000, '') , encoding => 'base64' }] });
     is($res->{status}, 413, 'decoded files over the code limit: 413');
 
+    # a version no node runs: 404 naming the field and the versions there are
+    my $langs = $t->json($t->{http}->get($t->url('/api/v1/languages'))->{content}) // [];
+    my ($py) = grep { $_->{name} eq 'python' } @$langs;
+    ($res, $j) = api({ language => 'python', version => '0.0.0-none', code => 'print(1)' });
+    is($res->{status}, 404, 'a version no node runs: 404');
+    is($j->{field}, 'version', 'the 404 names the field version');
+    like($j->{error} // '', qr/version/, 'the message is about the version') or diag $res->{content};
+    is_deeply($j->{versions}, [$py->{version}], 'and lists the versions that exist')
+        or diag $res->{content};
+    ok(!exists $j->{known}, 'not taken for an unknown language');
+
+    ($res, $j) = api({ language => 'python', version => $py->{version}, code => 'print(1)' });
+    is($res->{status}, 200, 'the version the nodes run is accepted');
+
     $res = $t->{http}->get($t->url('/api/v1/run'));
     is($res->{status}, 405, 'GET /api/v1/run: 405');
     is($res->{headers}{allow}, 'POST', 'with Allow: POST');

@@ -96,6 +96,18 @@ SKIP: {
     ok($j->{compile}{exit_code}, 'c: the compiler failed');
 }
 
+# --- the raw route with an alias that must be percent-encoded ----------------------------
+SKIP: {
+    my $langs = $t->json($t->{http}->get($t->url('/api/v1/languages'))->{content}) // [];
+    my ($cs) = grep { $_->{name} eq 'csharp' } @$langs;
+    skip 'no rce/csharp image on this node (docker/build-images.sh csharp)', 3 unless $cs;
+    ok((grep { $_ eq 'c#' } @{ $cs->{aliases} }), 'csharp has the alias c#');
+
+    my $res = $t->run_code('c%23', "class P { static void Main() { System.Console.WriteLine(6 * 7); } }\n");
+    is($res->{status}, 200, 'POST /lang/c%23: 200') or diag $res->{content};
+    is($res->{content}, "42\n", 'POST /lang/c%23 runs C#');
+}
+
 ok(wait_until(sub { !$t->containers }, 10), 'no container left');
 $t->stop_all;
 done_testing;

@@ -236,7 +236,8 @@ http {
         location /short/ { rce_run; rce_wall_limit 1s; rce_timeout 2s; }
         location /tiny/ { rce_run; rce_output_limit 1k; rce_max_code_size 1k; }
         location = /health { rce_health; }
-        location /api/v1/ { rce_api; rce_wall_limit 5s; rce_timeout 30s; rce_max_files 4; }
+        location = /api/v1/run { rce_api_run; rce_wall_limit 5s; rce_timeout 30s; rce_max_files 4; }
+        location = /api/v1/languages { rce_api_languages; }
         $extra
     }
 }

@@ -1,0 +1,557 @@
+
+/*
+ * The /api/v1/run request document, checked before anything is queued: a
+ * bad one gets its status with the field's name and what is wrong with it.
+ * See ngx_rce_input.h for why nothing here knows about HTTP requests.
+ */
+
+
+#include "ngx_rce_input.h"
+
+
+static const char *ngx_rce_input_unknown(json_t *object, const char **known);
+static ngx_int_t ngx_rce_input_code(json_t *code, json_t *input,
+    size_t max_size, ngx_rce_input_error_t *err);
+static ngx_int_t ngx_rce_input_files(json_t *files, json_t *input,
+    ngx_rce_input_bounds_t *bounds, ngx_rce_input_error_t *err);
+static json_t *ngx_rce_input_file(json_t *files, size_t i, size_t *total,
+    size_t max_size, ngx_rce_input_error_t *err);
+static ngx_int_t ngx_rce_input_file_name(json_t *files, size_t i,
+    json_t *name, ngx_rce_input_error_t *err);
+static ngx_int_t ngx_rce_input_plain_name(const char *name, size_t len);
+static ngx_int_t ngx_rce_input_file_size(json_t *content, json_t *encoding,
+    size_t i, size_t *total, ngx_rce_input_error_t *err);
+static ngx_int_t ngx_rce_input_stdin(json_t *value, json_t *input,
+    size_t max_size, ngx_rce_input_error_t *err);
+static ngx_int_t ngx_rce_input_args(json_t *value, json_t *input,
+    ngx_rce_input_error_t *err);
+static ngx_int_t ngx_rce_input_limits(json_t *limits, json_t *input,
+    ngx_rce_input_error_t *err);
+
+
+static const char  *ngx_rce_input_request_fields[] = {
+    "language", "version", "code", "files", "stdin", "args", "limits", NULL
+};
+
+static const char  *ngx_rce_input_file_fields[] = {
+    RCE_FILE_NAME, RCE_FILE_CONTENT, RCE_FILE_ENCODING, NULL
+};
+
+/* a new limit in RCE_LIMITS is accepted here, and named in the 400 */
+static const char  *ngx_rce_input_limit_names[] = {
+#define NGX_RCE_INPUT_LIMIT_NAME(field, key)  key,
+    RCE_LIMITS(NGX_RCE_INPUT_LIMIT_NAME)
+#undef NGX_RCE_INPUT_LIMIT_NAME
+    NULL
+};
+
+
+ngx_int_t
+ngx_rce_input_parse(const u_char *body, size_t len, json_t **req,
+    ngx_str_t *language, ngx_str_t *version, ngx_rce_input_error_t *err)
+{
+    json_error_t   jerr;
+    json_t        *value;
+    const char    *key;
+
+    ngx_str_null(language);
+    ngx_str_null(version);
+
+    *req = json_loadb((const char *) body, len, JSON_REJECT_DUPLICATES, &jerr);
+
+    if (*req == NULL) {
+        /* jansson says where, and "unable to decode" for bad UTF-8 */
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "",
+                                  "invalid JSON at line %d column %d: %s",
+                                  jerr.line, jerr.column, jerr.text);
+    }
+
+    if (!json_is_object(*req)) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "",
+                                  "the body must be a JSON object");
+    }
+
+    key = ngx_rce_input_unknown(*req, ngx_rce_input_request_fields);
+    if (key != NULL) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, key,
+                                  "unknown field");
+    }
+
+    value = json_object_get(*req, "language");
+    if (!json_is_string(value) || json_string_length(value) == 0) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "language",
+                                  "must be a non-empty string");
+    }
+
+    language->data = (u_char *) json_string_value(value);
+    language->len = json_string_length(value);
+
+    value = json_object_get(*req, "version");
+    if (value != NULL) {
+        if (!json_is_string(value)) {
+            return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "version",
+                                      "must be a string");
+        }
+
+        version->data = (u_char *) json_string_value(value);
+        version->len = json_string_length(value);
+    }
+
+    return NGX_OK;
+}
+
+
+json_t *
+ngx_rce_input_job(json_t *req, ngx_rce_input_bounds_t *bounds,
+    ngx_rce_input_error_t *err)
+{
+    json_t     *input, *files, *code;
+    ngx_int_t   rc;
+
+    input = json_object();
+    if (input == NULL) {
+        (void) ngx_rce_input_fail(err, NGX_RCE_INPUT_NO_MEMORY, "",
+                                  "out of memory");
+        return NULL;
+    }
+
+    files = json_object_get(req, "files");
+    code = json_object_get(req, "code");
+
+    if (files != NULL && code != NULL) {
+        rc = ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "code",
+                                "give \"code\" or \"files\", not both");
+
+    } else if (code != NULL) {
+        rc = ngx_rce_input_code(code, input, bounds->max_size, err);
+
+    } else {
+        rc = ngx_rce_input_files(files, input, bounds, err);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_rce_input_stdin(json_object_get(req, "stdin"), input,
+                                 bounds->max_size, err);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_rce_input_args(json_object_get(req, "args"), input, err);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_rce_input_limits(json_object_get(req, "limits"), input, err);
+    }
+
+    if (rc != NGX_OK) {
+        json_decref(input);
+        return NULL;
+    }
+
+    return input;
+}
+
+
+ngx_int_t
+ngx_rce_input_fail(ngx_rce_input_error_t *err, ngx_uint_t status,
+    const char *field, const char *fmt, ...)
+{
+    va_list  args;
+    u_char  *p;
+
+    err->status = status;
+    err->field = field;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(err->text, err->text + sizeof(err->text) - 1, fmt,
+                      args);
+    va_end(args);
+
+    *p = '\0';
+
+    return NGX_ERROR;
+}
+
+
+/* the first key of object that is not in the NULL-terminated known list */
+static const char *
+ngx_rce_input_unknown(json_t *object, const char **known)
+{
+    const char   *key, **k;
+    json_t       *value;
+
+    json_object_foreach(object, key, value) {
+        for (k = known; *k != NULL; k++) {
+            if (ngx_strcmp(key, *k) == 0) {
+                break;
+            }
+        }
+
+        if (*k == NULL) {
+            return key;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* "code": the shorthand for one file, the language's main file */
+static ngx_int_t
+ngx_rce_input_code(json_t *code, json_t *input, size_t max_size,
+    ngx_rce_input_error_t *err)
+{
+    if (!json_is_string(code) || json_string_length(code) == 0) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "code",
+                                  "must be a non-empty string");
+    }
+
+    if (json_string_length(code) > max_size) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_TOO_LARGE, "code",
+                                  "is larger than %uz bytes", max_size);
+    }
+
+    json_object_set(input, RCE_JOB_CODE, code);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_rce_input_files(json_t *files, json_t *input,
+    ngx_rce_input_bounds_t *bounds, ngx_rce_input_error_t *err)
+{
+    json_t  *out, *f;
+    size_t   i, n, total;
+
+    if (!json_is_array(files) || json_array_size(files) == 0) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
+                                  "must be a non-empty array (or give "
+                                  "\"code\")");
+    }
+
+    n = json_array_size(files);
+
+    if (n > bounds->max_files) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
+                                  "at most %uz files", bounds->max_files);
+    }
+
+    out = json_array();
+    if (out == NULL) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_NO_MEMORY, "",
+                                  "out of memory");
+    }
+
+    total = 0;
+
+    for (i = 0; i < n; i++) {
+        f = ngx_rce_input_file(files, i, &total, bounds->max_size, err);
+
+        if (f == NULL) {
+            json_decref(out);
+            return NGX_ERROR;
+        }
+
+        if (json_array_append_new(out, f) != 0) {
+            json_decref(out);
+            return ngx_rce_input_fail(err, NGX_RCE_INPUT_NO_MEMORY, "",
+                                      "out of memory");
+        }
+    }
+
+    json_object_set_new(input, RCE_JOB_FILES, out);
+
+    return NGX_OK;
+}
+
+
+/* files[i] as the job carries it; total adds its decoded size */
+static json_t *
+ngx_rce_input_file(json_t *files, size_t i, size_t *total, size_t max_size,
+    ngx_rce_input_error_t *err)
+{
+    json_t      *file, *name, *content, *encoding, *f;
+    const char  *key;
+
+    file = json_array_get(files, i);
+
+    if (!json_is_object(file)) {
+        (void) ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
+                                  "files[%uz] must be an object", i);
+        return NULL;
+    }
+
+    key = ngx_rce_input_unknown(file, ngx_rce_input_file_fields);
+    if (key != NULL) {
+        (void) ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
+                                  "files[%uz]: unknown field \"%s\"", i, key);
+        return NULL;
+    }
+
+    name = json_object_get(file, RCE_FILE_NAME);
+    content = json_object_get(file, RCE_FILE_CONTENT);
+    encoding = json_object_get(file, RCE_FILE_ENCODING);
+
+    if (ngx_rce_input_file_name(files, i, name, err) != NGX_OK) {
+        return NULL;
+    }
+
+    if (!json_is_string(content)) {
+        (void) ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
+                                  "files[%uz].content must be a string", i);
+        return NULL;
+    }
+
+    if (encoding != NULL
+        && !(json_is_string(encoding)
+             && (ngx_strcmp(json_string_value(encoding), "utf8") == 0
+                 || ngx_strcmp(json_string_value(encoding), "base64") == 0)))
+    {
+        (void) ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
+                                  "files[%uz].encoding must be \"utf8\" "
+                                  "or \"base64\"", i);
+        return NULL;
+    }
+
+    if (ngx_rce_input_file_size(content, encoding, i, total, err) != NGX_OK) {
+        return NULL;
+    }
+
+    if (*total > max_size) {
+        (void) ngx_rce_input_fail(err, NGX_RCE_INPUT_TOO_LARGE, "files",
+                                  "the files are larger than %uz bytes "
+                                  "in all", max_size);
+        return NULL;
+    }
+
+    f = json_pack("{s:O*, s:O, s:s}", RCE_FILE_NAME, name,
+                  RCE_FILE_CONTENT, content, RCE_FILE_ENCODING,
+                  encoding ? json_string_value(encoding) : "utf8");
+
+    if (f == NULL) {
+        (void) ngx_rce_input_fail(err, NGX_RCE_INPUT_NO_MEMORY, "",
+                                  "out of memory");
+    }
+
+    return f;
+}
+
+
+/* only the first file may go without a name; names are plain and distinct */
+static ngx_int_t
+ngx_rce_input_file_name(json_t *files, size_t i, json_t *name,
+    ngx_rce_input_error_t *err)
+{
+    size_t  j;
+
+    if (name == NULL) {
+        if (i == 0) {
+            return NGX_OK;
+        }
+
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
+                                  "files[%uz].name is required (only the "
+                                  "first file may go without)", i);
+    }
+
+    if (!json_is_string(name)
+        || ngx_rce_input_plain_name(json_string_value(name),
+                                    json_string_length(name))
+           != NGX_OK)
+    {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
+                                  "files[%uz].name must be a plain file "
+                                  "name: no \"/\", not \".\" or \"..\", "
+                                  "at most %d bytes", i,
+                                  NGX_RCE_INPUT_MAX_NAME);
+    }
+
+    for (j = 0; j < i; j++) {
+        if (json_equal(json_object_get(json_array_get(files, j),
+                                       RCE_FILE_NAME),
+                       name))
+        {
+            return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
+                                      "files[%uz].name repeats "
+                                      "files[%uz].name", i, j);
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_rce_input_plain_name(const char *name, size_t len)
+{
+    size_t  i;
+
+    if (len == 0 || len > NGX_RCE_INPUT_MAX_NAME
+        || (len == 1 && name[0] == '.')
+        || (len == 2 && name[0] == '.' && name[1] == '.'))
+    {
+        return NGX_DECLINED;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (name[i] == '/' || name[i] == '\\' || (u_char) name[i] < 0x20
+            || name[i] == 0x7f)
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* adds the file's size as it will be on disk: base64 is decoded to tell */
+static ngx_int_t
+ngx_rce_input_file_size(json_t *content, json_t *encoding, size_t i,
+    size_t *total, ngx_rce_input_error_t *err)
+{
+    ngx_str_t   src, dst;
+    ngx_int_t   rc;
+
+    src.data = (u_char *) json_string_value(content);
+    src.len = json_string_length(content);
+
+    if (encoding == NULL
+        || ngx_strcmp(json_string_value(encoding), "base64") != 0)
+    {
+        *total += src.len;
+        return NGX_OK;
+    }
+
+    /* malloc, not ngx_alloc: no nginx log is needed to run these checks */
+    dst.data = malloc(ngx_base64_decoded_length(src.len) + 1);
+    if (dst.data == NULL) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_NO_MEMORY, "",
+                                  "out of memory");
+    }
+
+    rc = ngx_decode_base64(&dst, &src);
+    free(dst.data);
+
+    if (rc != NGX_OK) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
+                                  "files[%uz].content is not valid base64",
+                                  i);
+    }
+
+    *total += dst.len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_rce_input_stdin(json_t *value, json_t *input, size_t max_size,
+    ngx_rce_input_error_t *err)
+{
+    if (value == NULL) {
+        return NGX_OK;
+    }
+
+    if (!json_is_string(value)) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "stdin",
+                                  "must be a string");
+    }
+
+    if (json_string_length(value) > max_size) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_TOO_LARGE, "stdin",
+                                  "is larger than %uz bytes", max_size);
+    }
+
+    json_object_set(input, RCE_JOB_STDIN, value);
+
+    return NGX_OK;
+}
+
+
+/* argv strings: a NUL would end one early in the container */
+static ngx_int_t
+ngx_rce_input_args(json_t *value, json_t *input, ngx_rce_input_error_t *err)
+{
+    json_t  *arg;
+    size_t   i;
+
+    if (value == NULL) {
+        return NGX_OK;
+    }
+
+    if (!json_is_array(value)
+        || json_array_size(value) > NGX_RCE_INPUT_MAX_ARGS)
+    {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "args",
+                                  "must be an array of at most %d strings",
+                                  NGX_RCE_INPUT_MAX_ARGS);
+    }
+
+    json_array_foreach(value, i, arg) {
+        if (!json_is_string(arg)
+            || json_string_length(arg) > NGX_RCE_INPUT_MAX_ARG
+            || ngx_strlen(json_string_value(arg)) != json_string_length(arg))
+        {
+            return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "args",
+                                      "args[%uz] must be a string of at "
+                                      "most %d bytes without NUL", i,
+                                      NGX_RCE_INPUT_MAX_ARG);
+        }
+    }
+
+    json_object_set(input, RCE_JOB_ARGS, value);
+
+    return NGX_OK;
+}
+
+
+/* every limit asked for is one of RCE_LIMITS, with a positive integer */
+static ngx_int_t
+ngx_rce_input_limits(json_t *limits, json_t *input,
+    ngx_rce_input_error_t *err)
+{
+    const char   *key, **name;
+    json_t       *value;
+    u_char        list[128], *p, *last;
+
+    if (limits == NULL) {
+        return NGX_OK;
+    }
+
+    if (!json_is_object(limits)) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "limits",
+                                  "must be an object");
+    }
+
+    key = ngx_rce_input_unknown(limits, ngx_rce_input_limit_names);
+
+    if (key != NULL) {
+        p = list;
+        last = list + sizeof(list) - 1;
+
+        for (name = ngx_rce_input_limit_names; *name != NULL; name++) {
+            p = ngx_slprintf(p, last, "%s%s",
+                             name == ngx_rce_input_limit_names ? "" : ", ",
+                             *name);
+        }
+
+        *p = '\0';
+
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "limits",
+                                  "unknown limit \"%s\": the limits are %s",
+                                  key, list);
+    }
+
+    json_object_foreach(limits, key, value) {
+        if (!json_is_integer(value) || json_integer_value(value) <= 0) {
+            return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "limits",
+                                      "limits.%s must be a positive integer",
+                                      key);
+        }
+    }
+
+    json_object_set(input, RCE_JOB_LIMITS, limits);
+
+    return NGX_OK;
+}

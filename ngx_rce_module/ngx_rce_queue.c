@@ -1,0 +1,132 @@
+
+/*
+ * The queues of the worker nodes, as a job sees them: pushed onto the list
+ * of a node chosen by ngx_rce_nodes.c, or taken back out of it before it
+ * started.  The job's own life is ngx_rce_job.c's.
+ */
+
+
+#include "ngx_rce_module.h"
+
+
+/* KEYS: rce:node:<node>, rce:queue:<node>; ARGV: the job JSON */
+static const char  ngx_rce_push_lua[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then "
+    "return redis.call('LPUSH', KEYS[2], ARGV[1]) end "
+    "return 0";
+
+
+static void ngx_rce_queue_cancelled(redisAsyncContext *ac, void *reply,
+    void *data);
+
+
+/*
+ * Chooses a node and queues the job there, if that node is still alive when
+ * Redis runs the push: the heartbeat check and the LPUSH are one script, so a
+ * job never lands in the queue of a node that a rescuer already buried.
+ * pushed gets the script's reply with the job: 0 if the node was gone.
+ * NGX_DECLINED: no live node offers the language; NGX_BUSY: all are full.
+ */
+ngx_int_t
+ngx_rce_queue_push(ngx_rce_job_t *job, redisCallbackFn *pushed)
+{
+    ngx_rce_worker_t  *w;
+    ngx_rce_node_t    *node;
+    ngx_int_t          rc;
+    u_char            *p;
+
+    w = ngx_rce_worker;
+
+    if (!w->command.connected) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_rce_nodes_choose(w, &job->language, job->balance, &node);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    job->node.len = node->name.len;
+    job->queue.len = sizeof(RCE_KEY_QUEUE) - 1 + node->name.len;
+    job->heartbeat.len = sizeof(RCE_KEY_NODE) - 1 + node->name.len;
+
+    p = ngx_pnalloc(job->pool,
+                    job->node.len + job->queue.len + job->heartbeat.len + 2);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->node.data = p;
+    p = ngx_cpymem(p, node->name.data, node->name.len);
+
+    job->queue.data = p;
+    p = ngx_cpymem(p, RCE_KEY_QUEUE, sizeof(RCE_KEY_QUEUE) - 1);
+    p = ngx_cpymem(p, node->name.data, node->name.len);
+    *p++ = '\0';
+
+    job->heartbeat.data = p;
+    p = ngx_cpymem(p, RCE_KEY_NODE, sizeof(RCE_KEY_NODE) - 1);
+    p = ngx_cpymem(p, node->name.data, node->name.len);
+    *p = '\0';
+
+    if (redisAsyncCommand(w->command.ac, pushed, job,
+                          "EVAL %s 2 %s %s %b", ngx_rce_push_lua,
+                          job->heartbeat.data, job->queue.data, job->json,
+                          job->json_len)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    job->push_pending = 1;
+    job->pushes++;
+
+    return NGX_OK;
+}
+
+
+/* take a job that has not started back out of its node's queue */
+void
+ngx_rce_queue_cancel(ngx_rce_job_t *job)
+{
+    ngx_rce_worker_t  *w;
+    u_char            *id;
+
+    w = ngx_rce_worker;
+
+    if (!w->command.connected || w->exiting) {
+        return;
+    }
+
+    /* the callback only logs: it gets a copy of the id, not the job */
+    id = ngx_alloc(job->id.len + 1, w->log);
+    if (id == NULL) {
+        return;
+    }
+
+    ngx_cpystrn(id, job->id.data, job->id.len + 1);
+
+    if (redisAsyncCommand(w->command.ac, ngx_rce_queue_cancelled, id,
+                          "LREM %s 1 %b", job->queue.data, job->json,
+                          job->json_len)
+        != REDIS_OK)
+    {
+        ngx_free(id);
+    }
+}
+
+
+static void
+ngx_rce_queue_cancelled(redisAsyncContext *ac, void *reply, void *data)
+{
+    redisReply  *r = reply;
+    u_char      *id = data;
+
+    ngx_log_error(NGX_LOG_INFO, ngx_rce_worker->log, 0,
+                  "rce: job %s: %s", id,
+                  r == NULL || r->type != REDIS_REPLY_INTEGER
+                  ? "cancel failed"
+                  : r->integer == 1 ? "cancelled before it started"
+                                    : "already started, result will be dropped");
+    ngx_free(id);
+}

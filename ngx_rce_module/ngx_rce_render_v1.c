@@ -1,0 +1,72 @@
+
+/*
+ * The renderer of POST /api/v1/run: the verdict, the compile step (null for
+ * an interpreted language) and the run (null when it never ran: a compile
+ * error, or an engine failure before it started), in the API's own field
+ * names rather than the node's.
+ */
+
+
+#include "ngx_rce_module.h"
+
+
+static ngx_int_t ngx_rce_render_v1_result(ngx_http_request_t *r,
+    ngx_rce_job_t *job, json_t *result, ngx_str_t *payload);
+static json_t *ngx_rce_render_v1_run(json_t *res, const char *verdict);
+
+
+ngx_rce_renderer_t  ngx_rce_render_v1 = {
+    "v1",
+    ngx_rce_render_v1_result,
+    ngx_rce_send_job_error
+};
+
+
+static ngx_int_t
+ngx_rce_render_v1_result(ngx_http_request_t *r, ngx_rce_job_t *job,
+    json_t *res, ngx_str_t *payload)
+{
+    json_t      *status;
+    const char  *verdict;
+
+    status = json_object_get(res, RCE_RES_STATUS);
+    verdict = json_is_string(status) ? json_string_value(status)
+                                     : RCE_STATUS_IE;
+
+    return ngx_rce_send_json(r, NGX_HTTP_OK,
+        json_pack("{s:O?, s:O?, s:O?, s:s, s:O?, s:o?, s:O?, s:O?, s:O*, "
+                  "s:O*}",
+                  "id", json_object_get(res, RCE_RES_ID),
+                  "language", json_object_get(res, RCE_RES_LANGUAGE),
+                  "version", json_object_get(res, RCE_RES_VERSION),
+                  "status", verdict,
+                  "compile", json_object_get(res, RCE_RES_COMPILE),
+                  "run", ngx_rce_render_v1_run(res, verdict),
+                  "node", json_object_get(res, RCE_RES_NODE),
+                  "reason", json_object_get(res, RCE_RES_REASON),
+                  "limits", json_object_get(res, RCE_RES_LIMITS),
+                  "clamped", json_object_get(res, RCE_RES_CLAMPED)));
+}
+
+
+/* the run's part of the answer, or NULL when nothing ran */
+static json_t *
+ngx_rce_render_v1_run(json_t *res, const char *verdict)
+{
+    if (ngx_strcmp(verdict, RCE_STATUS_CE) == 0
+        || (ngx_strcmp(verdict, RCE_STATUS_IE) == 0
+            && !json_is_integer(json_object_get(res, RCE_RES_EXIT_CODE))))
+    {
+        return NULL;
+    }
+
+    return json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}",
+                     "stdout", json_object_get(res, RCE_RES_STDOUT),
+                     "stderr", json_object_get(res, RCE_RES_STDERR),
+                     "exit_code", json_object_get(res, RCE_RES_EXIT_CODE),
+                     "signal", json_object_get(res, RCE_RES_SIGNAL),
+                     "wall_ms", json_object_get(res, RCE_RES_WALL_MS),
+                     "cpu_ms", json_object_get(res, RCE_RES_CPU_MS),
+                     "memory_kb", json_object_get(res, RCE_RES_MEMORY_KB),
+                     "truncated", json_object_get(res, RCE_RES_TRUNCATED));
+}
