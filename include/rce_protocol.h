@@ -25,8 +25,8 @@
 #define RCE_RESULT_TTL_S            60       /* lifetime of rce:result:<id> */
 #define RCE_RESCUED_TTL_S           3600     /* lifetime of rce:rescued:<id> */
 
-/* Job JSON: gateway -> workerd, one element of rce:queue:<node>.  (The Lua
- * scripts in workerd/cluster.c read "id" and "language" too.) */
+/* Job JSON: gateway -> workerd, one element of rce:queue:<node>.  (workerd's
+ * lua/steal.lua reads "language" too; workerd passes it the name.) */
 #define RCE_JOB_ID                  "id"             /* string, unique */
 #define RCE_JOB_LANGUAGE            "language"       /* string, canonical name */
 #define RCE_JOB_CODE                "code"           /* string, UTF-8 source */

@@ -1,84 +1,68 @@
 #include "cluster.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "rce_protocol.h"
+#include "script.h"
 
-/* Key prefixes and field names reach the scripts as arguments, from rce_protocol.h, so they
- * stay defined in one place. Node keys are computed inside the scripts: fine on a single
- * Redis, which is what rce uses (not Redis Cluster). */
-#define PROTOCOL_ARGS "%s %s %s %s %s %s %s"
-#define PROTOCOL_VALUES RCE_KEY_NODES, RCE_KEY_NODE, RCE_KEY_QUEUE, RCE_KEY_RUNNING, \
-                        RCE_KEY_RESCUED, RCE_JOB_ID, RCE_JOB_LANGUAGE
-#define PROTOCOL_LUA \
-    "local nodes_key, node_p, queue_p, running_p, rescued_p, f_id, f_lang =" \
-    " ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]\n"
+/* A script may touch only the keys it is given, so the ones that depend on which nodes exist
+ * are named here: the node list is read first (SMEMBERS), then one script runs per node, or
+ * one with every node's queue among its KEYS. A node that joins or leaves in between is seen
+ * at the next pass; each script re-checks what it relies on (the node still listed, still
+ * without heartbeat). */
 
-/* ARGV[8] = this node, ARGV[9] = rescued marker TTL. Returns {dead nodes, requeued, lost}. */
-static const char rescue_lua[] = PROTOCOL_LUA
-    "local me, ttl = ARGV[8], tonumber(ARGV[9])\n"
-    "local mine, my_running = queue_p .. me, running_p .. me\n"
-    "local dead, requeued, lost = {}, 0, {}\n"
-    "for _, node in ipairs(redis.call('SMEMBERS', nodes_key)) do\n"
-    "  if node ~= me and redis.call('EXISTS', node_p .. node) == 0 then\n"
-    "    local running = running_p .. node\n"
-    "    local job = redis.call('LPOP', running)\n"
-    "    while job do\n"
-    "      local ok, j = pcall(cjson.decode, job)\n"
-    "      local id = ok and type(j) == 'table' and j[f_id]\n"
-    "      if type(id) == 'string' and redis.call('SET', rescued_p .. id, node, 'NX', 'EX', ttl) then\n"
-    "        redis.call('RPUSH', mine, job)\n"
-    "        requeued = requeued + 1\n"
-    "      else\n"
-    "        redis.call('LPUSH', my_running, job)\n"
-    "        lost[#lost + 1] = job\n"
-    "      end\n"
-    "      job = redis.call('LPOP', running)\n"
-    "    end\n"
-    "    while redis.call('LMOVE', queue_p .. node, mine, 'LEFT', 'RIGHT') do\n"
-    "      requeued = requeued + 1\n"
-    "    end\n"
-    "    redis.call('SREM', nodes_key, node)\n"
-    "    dead[#dead + 1] = node\n"
-    "  end\n"
-    "end\n"
-    "return {dead, requeued, lost}\n";
+/* The keys of another node; -1 if the name is too long to be one (no node of ours has it). */
+struct node_keys {
+    char node[128];         /* rce:node:<node> */
+    char queue[128];        /* rce:queue:<node> */
+    char running[128];      /* rce:running:<node> */
+};
 
-/* ARGV[8] = this node, ARGV[9] = how many at most, ARGV[10..] = our languages. */
-static const char steal_lua[] = PROTOCOL_LUA
-    "local me, max = ARGV[8], tonumber(ARGV[9])\n"
-    "local langs = {}\n"
-    "for i = 10, #ARGV do langs[ARGV[i]] = true end\n"
-    "local mine, taken = queue_p .. me, 0\n"
-    "if redis.call('LLEN', mine) > 0 then return 0 end\n"
-    "for _, node in ipairs(redis.call('SMEMBERS', nodes_key)) do\n"
-    "  if node ~= me then\n"
-    "    local victim = queue_p .. node\n"
-    "    while taken < max do\n"
-    "      local job = redis.call('LINDEX', victim, -1)\n"
-    "      if not job then break end\n"
-    "      local ok, j = pcall(cjson.decode, job)\n"
-    "      if not (ok and type(j) == 'table' and langs[j[f_lang]]) then break end\n"
-    "      redis.call('RPOP', victim)\n"
-    "      redis.call('RPUSH', mine, job)\n"
-    "      taken = taken + 1\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "return taken\n";
+static int node_keys(const char *node, struct node_keys *k)
+{
+    if (strlen(node) >= CLUSTER_NODE_MAX)
+        return -1;
+    snprintf(k->node, sizeof k->node, "%s%s", RCE_KEY_NODE, node);
+    snprintf(k->queue, sizeof k->queue, "%s%s", RCE_KEY_QUEUE, node);
+    snprintf(k->running, sizeof k->running, "%s%s", RCE_KEY_RUNNING, node);
+    return 0;
+}
 
-/* ARGV[8] = this node. Returns 1 if it left rce:nodes, 0 if jobs keep it listed. */
-static const char leave_lua[] = PROTOCOL_LUA
-    "local me = ARGV[8]\n"
-    "redis.call('DEL', node_p .. me)\n"
-    "if redis.call('LLEN', queue_p .. me) == 0 and redis.call('LLEN', running_p .. me) == 0 then\n"
-    "  redis.call('SREM', nodes_key, me)\n"
-    "  return 1\n"
-    "end\n"
-    "return 0\n";
+static void nodes_free(char **nodes)
+{
+    for (size_t i = 0; nodes && nodes[i]; i++)
+        free(nodes[i]);
+    free(nodes);
+}
+
+/* The other listed nodes: a NULL-terminated array of malloc'd names, or NULL on failure. */
+static char **other_nodes(struct queue *q, size_t *n)
+{
+    redisReply *r = queue_command(q, "listing the nodes", REDIS_REPLY_ARRAY, 0, "SMEMBERS %s", RCE_KEY_NODES);
+    char **nodes = r ? calloc(r->elements + 1, sizeof *nodes) : NULL;
+    *n = 0;
+    for (size_t i = 0; nodes && i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING || strcmp(e->str, q->cfg->node) == 0
+            || strlen(e->str) >= CLUSTER_NODE_MAX)
+            continue;
+        if (!(nodes[*n] = strdup(e->str))) {
+            nodes_free(nodes);
+            nodes = NULL;
+            break;
+        }
+        (*n)++;
+    }
+    if (r && !nodes)
+        log_error("cluster: out of memory listing the nodes");
+    if (r)
+        freeReplyObject(r);
+    return nodes;
+}
 
 void rescue_free(struct rescue *r)
 {
@@ -89,95 +73,175 @@ void rescue_free(struct rescue *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Copies the script's {dead, requeued, lost} reply into out. */
-static int read_rescue(const redisReply *reply, struct rescue *out)
+/* Notes a job that stays in our running list for an IE answer. Out of memory, it is left
+ * there unanswered: the reconcile puts it back on the queue. */
+static void add_lost(struct rescue *out, const char *job, size_t len)
 {
-    const redisReply *dead = reply->element[0], *lost = reply->element[2];
-    for (size_t i = 0; i < dead->elements && out->n_dead < CLUSTER_MAX_DEAD; i++)
-        snprintf(out->dead[out->n_dead++], sizeof out->dead[0], "%s", dead->element[i]->str);
-    out->requeued = (long)reply->element[1]->integer;
-    if (lost->elements == 0)
-        return 0;
-    out->lost = calloc(lost->elements, sizeof *out->lost);
-    out->lost_len = calloc(lost->elements, sizeof *out->lost_len);
-    if (!out->lost || !out->lost_len)
-        return -1;
-    for (size_t i = 0; i < lost->elements; i++) {
-        if (!(out->lost[i] = malloc(lost->element[i]->len + 1)))
-            return -1;
-        memcpy(out->lost[i], lost->element[i]->str, lost->element[i]->len + 1);
-        out->lost_len[i] = lost->element[i]->len;
-        out->n_lost++;
+    char **lost = realloc(out->lost, (out->n_lost + 1) * sizeof *lost);
+    if (lost)
+        out->lost = lost;
+    size_t *lens = lost ? realloc(out->lost_len, (out->n_lost + 1) * sizeof *lens) : NULL;
+    if (lens)
+        out->lost_len = lens;
+    char *copy = lens ? malloc(len + 1) : NULL;
+    if (!copy) {
+        log_error("rescue: out of memory noting a job to answer");
+        return;
     }
+    memcpy(copy, job, len);
+    copy[len] = '\0';
+    out->lost[out->n_lost] = copy;
+    out->lost_len[out->n_lost++] = len;
+}
+
+/* The job's id, malloc'd, or NULL if it names none. */
+static char *job_id(const char *job, size_t len)
+{
+    json_t *root = json_loadb(job, len, JSON_ALLOW_NUL, NULL);
+    const char *id = json_string_value(json_object_get(root, RCE_JOB_ID));
+    char *copy = id && *id ? strdup(id) : NULL;
+    json_decref(root);
+    return copy;
+}
+
+/* Step 2 for one claimed job (now in our running list): run it again, or answer it. */
+static int rescue_job(struct queue *q, const char *node, const char *job, size_t len, struct rescue *out)
+{
+    char *id = job_id(job, len), *rescued = NULL, ttl[24];
+    int rc = 0;
+    if (!id || asprintf(&rescued, "%s%s", RCE_KEY_RESCUED, id) < 0) {
+        rescued = NULL;
+        add_lost(out, job, len);    /* no id (or no memory): not to be run twice either way */
+        goto done;
+    }
+    snprintf(ttl, sizeof ttl, "%d", RCE_RESCUED_TTL_S);
+    const char *keys[] = { rescued, q->running_key, q->queue_key };
+    const char *args[] = { job, node, ttl };
+    const size_t lens[] = { len, strlen(node), strlen(ttl) };
+    redisReply *r = script_run(q, SCRIPT_RESCUE_JOB, REDIS_REPLY_INTEGER, 0, SCRIPT_COUNT_OF(keys), keys,
+                               SCRIPT_COUNT_OF(args), args, lens);
+    if (!r) {
+        rc = -1;        /* it stays in our running list: the reconcile requeues it */
+        goto done;
+    }
+    if (r->integer == 1)
+        out->requeued++;
+    else
+        add_lost(out, job, len);
+    freeReplyObject(r);
+done:
+    free(id);
+    free(rescued);
+    return rc;
+}
+
+/* Step 3: the dead node's queue behind ours; the node leaves rce:nodes. */
+static int absorb(struct queue *q, const char *node, const struct node_keys *k, struct rescue *out)
+{
+    const char *keys[] = { RCE_KEY_NODES, k->node, k->queue, q->queue_key };
+    const char *args[] = { node };
+    redisReply *r = script_run(q, SCRIPT_RESCUE_ABSORB, REDIS_REPLY_ARRAY, 0, SCRIPT_COUNT_OF(keys), keys,
+                               SCRIPT_COUNT_OF(args), args, NULL);
+    if (!r)
+        return -1;
+    if (r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER
+        && r->element[1]->type == REDIS_REPLY_INTEGER) {
+        out->requeued += (long)r->element[1]->integer;
+        if (r->element[0]->integer == 1 && out->n_dead < CLUSTER_MAX_DEAD)
+            snprintf(out->dead[out->n_dead++], sizeof out->dead[0], "%s", node);
+    } else {
+        log_error("rescue: unexpected reply from %s", "lua/rescue_absorb.lua");
+    }
+    freeReplyObject(r);
     return 0;
+}
+
+/* Rescues node if it is dead: step 1 claims its running jobs, then steps 2 and 3. */
+static int rescue_node(struct queue *q, const char *node, struct rescue *out)
+{
+    struct node_keys k;
+    if (node_keys(node, &k) != 0)
+        return 0;
+    const char *keys[] = { RCE_KEY_NODES, k.node, k.running, q->running_key };
+    const char *args[] = { node };
+    redisReply *r = script_run(q, SCRIPT_RESCUE_CLAIM, REDIS_REPLY_ARRAY, 1, SCRIPT_COUNT_OF(keys), keys,
+                               SCRIPT_COUNT_OF(args), args, NULL);
+    int rc = 0;
+    if (!r)
+        return -1;
+    if (r->type == REDIS_REPLY_NIL) {
+        freeReplyObject(r);     /* alive, or rescued by another node already */
+        return 0;
+    }
+    /* Newest first, as LPOP took them: pushed in that order onto the consumer end of our
+     * queue, the oldest is next in line. */
+    for (size_t i = 0; i < r->elements && rc == 0; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            rc = rescue_job(q, node, r->element[i]->str, r->element[i]->len, out);
+    freeReplyObject(r);
+    return rc == 0 ? absorb(q, node, &k, out) : rc;
 }
 
 int cluster_rescue(struct queue *q, struct rescue *out)
 {
-    memset(out, 0, sizeof *out);
-    redisReply *r = queue_command(q, "rescuing dead nodes", REDIS_REPLY_ARRAY, 0,
-                                  "EVAL %s 0 " PROTOCOL_ARGS " %s %d", rescue_lua, PROTOCOL_VALUES,
-                                  q->cfg->node, RCE_RESCUED_TTL_S);
-    if (!r)
-        return -1;
+    size_t n;
     int rc = 0;
-    if (r->elements != 3 || r->element[0]->type != REDIS_REPLY_ARRAY
-        || r->element[2]->type != REDIS_REPLY_ARRAY) {
-        log_error("rescue: unexpected reply from the script");
-        rc = -1;
-    } else if (read_rescue(r, out) != 0) {
-        /* the lost jobs are safe in our running list: the next start answers them */
-        log_error("rescue: out of memory reading the reply");
-        rc = -1;
-    }
-    freeReplyObject(r);
+    memset(out, 0, sizeof *out);
+    char **nodes = other_nodes(q, &n);
+    if (!nodes)
+        return -1;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = rescue_node(q, nodes[i], out);
+    nodes_free(nodes);
     return rc;
 }
 
 long cluster_steal(struct queue *q, long max, char *const *languages, size_t n_languages)
 {
-    size_t argc = 0, fixed = 12;
-    const char **argv = calloc(fixed + n_languages, sizeof *argv);
-    size_t *argvlen = calloc(fixed + n_languages, sizeof *argvlen);
-    char max_text[24];
+    size_t n_nodes, n_keys = 0, n_args = 0;
+    char **nodes = other_nodes(q, &n_nodes), max_text[24];
+    char (*queues)[128] = nodes ? calloc(n_nodes + 1, sizeof *queues) : NULL;
+    const char **keys = queues ? calloc(n_nodes + 1, sizeof *keys) : NULL;
+    const char **args = keys ? calloc(n_languages + 2, sizeof *args) : NULL;
     long taken = -1;
-    if (!argv || !argvlen)
-        goto fail;
+    if (!args)
+        goto done;
+    taken = 0;
+    if (n_nodes == 0 || n_languages == 0)
+        goto done;
     snprintf(max_text, sizeof max_text, "%ld", max);
-    const char *head[] = { "EVAL", steal_lua, "0", PROTOCOL_VALUES, q->cfg->node, max_text };
-    for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
-        argv[argc++] = head[i];
+    keys[n_keys++] = q->queue_key;
+    for (size_t i = 0; i < n_nodes; i++) {
+        snprintf(queues[i], sizeof queues[i], "%s%s", RCE_KEY_QUEUE, nodes[i]);
+        keys[n_keys++] = queues[i];
+    }
+    args[n_args++] = RCE_JOB_LANGUAGE;
+    args[n_args++] = max_text;
     for (size_t i = 0; i < n_languages; i++)
-        argv[argc++] = languages[i];
-    for (size_t i = 0; i < argc; i++)
-        argvlen[i] = strlen(argv[i]);
-    if (queue_connect(q) != 0)
-        goto fail;
-    redisReply *r = redisCommandArgv(q->ctx, (int)argc, argv, argvlen);
-    if (r && r->type == REDIS_REPLY_INTEGER)
-        taken = (long)r->integer;
-    else
-        log_warn("steal: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+        args[n_args++] = languages[i];
+    redisReply *r = script_run(q, SCRIPT_STEAL, REDIS_REPLY_INTEGER, 0, n_keys, keys, n_args, args, NULL);
+    taken = r ? (long)r->integer : -1;
     if (r)
         freeReplyObject(r);
-    else
-        queue_close(q);     /* the connection is in an unknown state */
-fail:
-    free(argv);
-    free(argvlen);
+done:
+    free(args);
+    free(keys);
+    free(queues);
+    nodes_free(nodes);
     return taken;
 }
 
 int cluster_leave(struct queue *q)
 {
-    redisReply *r = queue_command(q, "leaving the cluster", REDIS_REPLY_INTEGER, 0,
-                                  "EVAL %s 0 " PROTOCOL_ARGS " %s", leave_lua, PROTOCOL_VALUES,
-                                  q->cfg->node);
+    const char *keys[] = { RCE_KEY_NODES, q->node_key, q->queue_key, q->running_key };
+    const char *args[] = { q->cfg->node };
+    redisReply *r = script_run(q, SCRIPT_LEAVE, REDIS_REPLY_INTEGER, 0, SCRIPT_COUNT_OF(keys), keys,
+                               SCRIPT_COUNT_OF(args), args, NULL);
     if (!r)
         return -1;
     if (r->integer == 0)
-        log_warn("jobs remain in %s%s or %s%s: the node stays listed for a rescuer", RCE_KEY_QUEUE,
-                 q->cfg->node, RCE_KEY_RUNNING, q->cfg->node);
+        log_warn("jobs remain in %s or %s: the node stays listed for a rescuer", q->queue_key,
+                 q->running_key);
     freeReplyObject(r);
     return 0;
 }

@@ -161,7 +161,7 @@ bad:
 static int parse_pool(struct pool_sizes *p, const char *text, long max, char *err, size_t errlen,
                       const char *who)
 {
-    char item[64];
+    char item[RCE_NAME_MAX + 24];      /* LANG=N */
     memset(p, 0, sizeof *p);
     for (const char *s = text; ; ) {
         size_t len = strcspn(s, ",");
@@ -182,7 +182,7 @@ static int parse_pool(struct pool_sizes *p, const char *text, long max, char *er
             if (eq == item || (size_t)(eq - item) >= sizeof p->one[0].language)
                 goto bad;
             for (const char *c = item; *c; c++)
-                if (!islower((unsigned char)*c) && !isdigit((unsigned char)*c) && !strchr("._-", *c))
+                if (!rce_name_char((unsigned char)*c))
                     goto bad;
             for (i = 0; i < p->n && strcmp(p->one[i].language, item) != 0; i++)
                 ;
@@ -273,22 +273,27 @@ static int apply(struct config *cfg, const struct option_def *o, const char *val
     return -1;
 }
 
-/* A default above its maximum would make every job ask for more than the node allows. */
+const struct limit_field limit_fields[RCE_LIMIT_COUNT] = {
+#define CONFIG_LIMIT_ENTRY(field, key) { key, offsetof(struct limits, field) },
+    RCE_LIMITS(CONFIG_LIMIT_ENTRY)
+#undef CONFIG_LIMIT_ENTRY
+};
+
+/* A default above its maximum would make every job ask for more than the node allows. The
+ * flags are the limits' keys with '-' for '_' (--wall-ms, --max-wall-ms). */
 static int check_defaults_within_maxima(const struct config *cfg, char *err, size_t errlen)
 {
-    const struct { const char *name; long dflt, max; } pairs[] = {
-        { "wall-ms", cfg->defaults.wall_ms, cfg->maxima.wall_ms },
-        { "memory-mb", cfg->defaults.memory_mb, cfg->maxima.memory_mb },
-        { "pids", cfg->defaults.pids, cfg->maxima.pids },
-        { "output-bytes", cfg->defaults.output_bytes, cfg->maxima.output_bytes },
-        { "cpu-ms", cfg->defaults.cpu_ms, cfg->maxima.cpu_ms },
-    };
-    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
-        if (pairs[i].dflt > pairs[i].max) {
-            snprintf(err, errlen, "--%s: %ld exceeds --max-%s %ld", pairs[i].name, pairs[i].dflt,
-                     pairs[i].name, pairs[i].max);
+    for (size_t i = 0; i < RCE_LIMIT_COUNT; i++) {
+        long dflt = *limits_at_const(&cfg->defaults, i), max = *limits_at_const(&cfg->maxima, i);
+        char flag[32];
+        snprintf(flag, sizeof flag, "%s", limit_fields[i].key);
+        for (char *c = flag; *c; c++)
+            *c = *c == '_' ? '-' : *c;
+        if (dflt > max) {
+            snprintf(err, errlen, "--%s: %ld exceeds --max-%s %ld", flag, dflt, flag, max);
             return -1;
         }
+    }
     return 0;
 }
 

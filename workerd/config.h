@@ -3,16 +3,35 @@
 #define WORKERD_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
-/* Resource limits of one job (also used for the node's defaults and maxima). */
+#include "rce_protocol.h"
+
+/* Resource limits of one job (also used for the node's defaults and maxima): a long per limit
+ * of RCE_LIMITS, in its order (cpu_ms is the cpu time, user + system, of the whole job). */
 struct limits {
-    long wall_ms;
-    long memory_mb;
-    long pids;
-    long output_bytes;
-    long cpu_ms;            /* cpu time (user + system) of the whole job */
+#define CONFIG_LIMIT_FIELD(field, key) long field;
+    RCE_LIMITS(CONFIG_LIMIT_FIELD)
+#undef CONFIG_LIMIT_FIELD
 };
+
+/* Each limit's protocol key and place in struct limits, indexed by enum rce_limit_index. */
+struct limit_field {
+    const char *key;
+    size_t offset;
+};
+extern const struct limit_field limit_fields[RCE_LIMIT_COUNT];
+
+static inline long *limits_at(struct limits *l, size_t i)
+{
+    return (long *)((char *)l + limit_fields[i].offset);
+}
+
+static inline const long *limits_at_const(const struct limits *l, size_t i)
+{
+    return (const long *)((const char *)l + limit_fields[i].offset);
+}
 
 /* --pool: how many warm containers each language keeps ready. */
 #define CONFIG_POOL_LANGS 64
@@ -20,7 +39,7 @@ struct limits {
 struct pool_sizes {
     int all;                        /* every language not named */
     size_t n;
-    struct { char language[32]; int size; } one[CONFIG_POOL_LANGS];
+    struct { char language[RCE_NAME_MAX + 1]; int size; } one[CONFIG_POOL_LANGS];
 };
 
 struct config {

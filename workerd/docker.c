@@ -38,15 +38,22 @@ static size_t collect_body(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-int docker_open(struct docker *d, const char *socket_path)
+int docker_open(struct docker *d, const char *socket_path, char *err, size_t errlen)
 {
     memset(d, 0, sizeof *d);
-    snprintf(d->socket_path, sizeof d->socket_path, "%s", socket_path);
-    d->easy = curl_easy_init();
+    if ((size_t)snprintf(d->socket_path, sizeof d->socket_path, "%s", socket_path) >= sizeof d->socket_path) {
+        snprintf(err, errlen, "docker socket path %s is longer than a unix socket path may be", socket_path);
+        return -1;
+    }
+    if (!(d->easy = curl_easy_init())) {
+        snprintf(err, errlen, "docker: curl_easy_init failed (libcurl could not set up a handle)");
+        return -1;
+    }
     /* "Expect:" stops curl from waiting for 100-continue before sending a large body. */
     d->headers = curl_slist_append(NULL, "Content-Type: application/json");
     struct curl_slist *h = d->headers ? curl_slist_append(d->headers, "Expect:") : NULL;
-    if (!d->easy || !h) {
+    if (!h) {
+        snprintf(err, errlen, "docker: out of memory for the request headers");
         docker_close(d);
         return -1;
     }

@@ -24,7 +24,8 @@ struct docker_response {
     size_t len;
 };
 
-int docker_open(struct docker *d, const char *socket_path);
+/* Sets up d for calls on the engine at socket_path. Returns 0, or -1 with what failed in err. */
+int docker_open(struct docker *d, const char *socket_path, char *err, size_t errlen);
 void docker_close(struct docker *d);
 
 enum { DOCKER_OK = 0, DOCKER_FAILED = -1, DOCKER_TIMEOUT = -2 };

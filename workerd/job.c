@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "rce_protocol.h"
-#include "sandbox.h"
+#include "wrapper.h"
 
 /* Copies a string member into *out. Only code (len != NULL) may be empty or hold NUL bytes:
  * the other fields are used as C strings. -1 (reason in err) if missing or unfit. */
@@ -156,6 +156,19 @@ static int take_input(json_t *root, struct job *job, char *err, size_t errlen)
     return 0;
 }
 
+/* Reads every limit of RCE_LIMITS the job names into job->limits, clamped to maxima. */
+static int take_limits(json_t *limits, const struct limits *maxima, struct job *job, char *err,
+                       size_t errlen)
+{
+    for (size_t i = 0; i < RCE_LIMIT_COUNT; i++) {
+        long floor = i == RCE_LIMIT_INDEX_memory_mb ? JOB_MIN_MEMORY_MB : 1;
+        if (take_limit(limits, limit_fields[i].key, floor, *limits_at_const(maxima, i),
+                       limits_at(&job->limits, i), &job->clamped, (unsigned)i, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int job_parse(const char *text, size_t len, const struct limits *defaults,
               const struct limits *maxima, struct job *job, char *err, size_t errlen)
 {
@@ -191,14 +204,7 @@ int job_parse(const char *text, size_t len, const struct limits *defaults,
             snprintf(err, errlen, "invalid job: \"%s\" must be an object", RCE_JOB_LIMITS);
             goto fail;
         }
-        unsigned *c = &job->clamped;
-        if (take_limit(limits, RCE_LIMIT_WALL_MS, 1, maxima->wall_ms, &job->limits.wall_ms, c, 0, err, errlen)
-            || take_limit(limits, RCE_LIMIT_MEMORY_MB, JOB_MIN_MEMORY_MB, maxima->memory_mb,
-                          &job->limits.memory_mb, c, 1, err, errlen)
-            || take_limit(limits, RCE_LIMIT_PIDS, 1, maxima->pids, &job->limits.pids, c, 2, err, errlen)
-            || take_limit(limits, RCE_LIMIT_OUTPUT_BYTES, 1, maxima->output_bytes,
-                          &job->limits.output_bytes, c, 3, err, errlen)
-            || take_limit(limits, RCE_LIMIT_CPU_MS, 1, maxima->cpu_ms, &job->limits.cpu_ms, c, 4, err, errlen))
+        if (take_limits(limits, maxima, job, err, errlen) != 0)
             goto fail;
     }
     json_decref(root);
@@ -233,8 +239,8 @@ void job_result_init(struct job_result *r, size_t output_limit)
     r->output_limit = output_limit;
     r->cpu_ms = r->memory_kb = r->oom_kills = -1;
     r->exit_status = -1;
-    capture_init(&r->out, output_limit + SANDBOX_OUT_RESERVE);
-    capture_init(&r->err, output_limit + SANDBOX_ERR_RESERVE);
+    capture_init(&r->out, output_limit + WRAPPER_OUT_RESERVE);
+    capture_init(&r->err, output_limit + WRAPPER_ERR_RESERVE);
 }
 
 void job_result_free(struct job_result *r)
@@ -245,61 +251,45 @@ void job_result_free(struct job_result *r)
     free(r->compile_err);
 }
 
-/* Cuts c at the first marker: what came before goes to *before (malloc'd); the marker line
- * is dropped. Returns the marker's offset or -1. */
-static long cut_at_marker(struct capture *c, const char *marker, char **before, size_t *before_len,
-                          int *code, long *ms)
+/* Moves what c holds before the compile line into *before (malloc'd; NULL if out of
+ * memory) and drops the line. */
+static void cut_compiled(struct capture *c, const struct wrapper_compiled *at, char **before,
+                         size_t *before_len)
 {
-    size_t mlen = strlen(marker);
-    const char *p = c->data && c->len >= mlen ? memmem(c->data, c->len, marker, mlen) : NULL;
-    if (!p)
-        return -1;
-    size_t at = (size_t)(p - c->data), end = at + mlen;
-    if (code) {
-        char line[48] = "";
-        size_t k = 0;
-        for (const char *q = p + mlen; q < c->data + c->len && *q != '\n' && k + 1 < sizeof line; q++)
-            line[k++] = *q;
-        if (sscanf(line, "%d %ld", code, ms) != 2)
-            *code = -1, *ms = -1;
-    }
-    while (end < c->len && c->data[end] != '\n')
-        end++;
-    if (end < c->len)
-        end++;
-    if (!(*before = malloc(at + 1)))
-        return -1;
-    memcpy(*before, c->data, at);
-    *before_len = at;
-    memmove(c->data, c->data + end, c->len - end);
-    c->len -= end;
-    return (long)at;
+    if ((*before = malloc(at->at + 1)))
+        memcpy(*before, c->data, at->at);
+    *before_len = *before ? at->at : 0;
+    memmove(c->data, c->data + at->next, c->len - at->next);
+    c->len -= at->next;
 }
 
-int job_result_split_compile(struct job_result *r, const char *marker)
+/* Moves all of c into *copy (malloc'd): the compiler never finished, all that came is its. */
+static void take_all(struct capture *c, char **copy, size_t *copy_len)
 {
-    int code = -1;
-    long ms = -1;
+    if ((*copy = malloc(c->len + 1)) && c->len)
+        memcpy(*copy, c->data, c->len);
+    *copy_len = *copy ? c->len : 0;
+    c->len = 0;
+}
+
+enum wrapper_compile job_result_split_compile(struct job_result *r, const char *marker)
+{
+    struct wrapper_compiled err_at, out_at;
+    enum wrapper_compile how = wrapper_find_compiled(r->err.data, r->err.len, marker, &err_at);
     r->compiled = true;
-    r->compile_exit_code = -1;
-    r->compile_wall_ms = -1;
-    if (cut_at_marker(&r->err, marker, &r->compile_err, &r->compile_err_len, &code, &ms) < 0) {
-        /* the compiler never finished: all that came is its output */
-        if ((r->compile_out = malloc(r->out.len + 1)) && r->out.len)
-            memcpy(r->compile_out, r->out.data, r->out.len);
-        if ((r->compile_err = malloc(r->err.len + 1)) && r->err.len)
-            memcpy(r->compile_err, r->err.data, r->err.len);
-        r->compile_out_len = r->compile_out ? r->out.len : 0;
-        r->compile_err_len = r->compile_err ? r->err.len : 0;
-        r->out.len = r->err.len = 0;
-        return -1;
+    r->compile_exit_code = err_at.exit_code;
+    r->compile_wall_ms = err_at.ms;
+    if (how == COMPILE_UNFINISHED) {
+        take_all(&r->out, &r->compile_out, &r->compile_out_len);
+        take_all(&r->err, &r->compile_err, &r->compile_err_len);
+        return how;
     }
-    cut_at_marker(&r->out, marker, &r->compile_out, &r->compile_out_len, NULL, NULL);
-    r->compile_exit_code = code;
-    r->compile_wall_ms = ms;
-    if (ms > 0 && r->wall_ms > ms)
-        r->wall_ms -= ms;       /* the run's own time */
-    return code;
+    cut_compiled(&r->err, &err_at, &r->compile_err, &r->compile_err_len);
+    if (wrapper_find_compiled(r->out.data, r->out.len, marker, &out_at) != COMPILE_UNFINISHED)
+        cut_compiled(&r->out, &out_at, &r->compile_out, &r->compile_out_len);
+    if (err_at.ms > 0 && r->wall_ms > err_at.ms)
+        r->wall_ms -= err_at.ms;       /* the run's own time */
+    return how;
 }
 
 void job_result_fail(struct job_result *r, const char *fmt, ...)
@@ -329,42 +319,30 @@ void job_result_set_end(struct job_result *r, const char *end)
         r->end_line[0] = '\0';     /* too long to be ours: never matched */
 }
 
-/* Takes the end line off the end of buf, if it is there. */
-static bool take_end(const struct job_result *r, const char *buf, size_t *len)
-{
-    size_t n = strlen(r->end_line);
-    if (n == 0 || *len < n || memcmp(buf + *len - n, r->end_line, n) != 0)
-        return false;
-    *len -= n;
-    return true;
-}
-
 bool job_result_ended(const struct job_result *r)
 {
     size_t out = r->out.len, err = r->err.len;
-    return !r->out.overflowed && !r->err.overflowed && take_end(r, r->out.data, &out)
-           && take_end(r, r->err.data, &err);
+    return !r->out.overflowed && !r->err.overflowed && wrapper_take_end(r->out.data, &out, r->end_line)
+           && wrapper_take_end(r->err.data, &err, r->end_line);
 }
 
 bool job_result_take_figures(struct job_result *r, const char *buf, size_t *len)
 {
-    struct sandbox_stats st;
-    size_t n = *len;
-    bool ended = take_end(r, buf, &n);
-    if (!sandbox_take_stats(buf, &n, &st))
+    struct wrapper_figures f;
+    enum wrapper_outcome got = wrapper_take_figures(buf, len, r->end_line, &f);
+    if (got == WRAPPER_NO_FIGURES)
         return false;
-    *len = n;
-    r->figures_trusted = ended;
-    r->cpu_ms = st.cpu_us >= 0 ? st.cpu_us / 1000 : -1;
-    r->memory_kb = st.maxrss_kb;
-    r->exit_status = st.status >= 0 && st.status <= 255 ? (int)st.status : -1;
-    r->oom_kills = st.oom_kills;
+    r->figures_trusted = got == WRAPPER_TRUSTED;
+    r->cpu_ms = f.cpu_us >= 0 ? f.cpu_us / 1000 : -1;
+    r->memory_kb = f.maxrss_kb;
+    r->exit_status = f.status >= 0 && f.status <= 255 ? (int)f.status : -1;
+    r->oom_kills = f.oom_kills;
     return true;
 }
 
 bool job_result_finish_output(struct job_result *r)
 {
-    take_end(r, r->out.data, &r->out.len);
+    wrapper_take_end(r->out.data, &r->out.len, r->end_line);
     job_result_take_figures(r, r->err.data, &r->err.len);
     job_result_clip_output(r);
     return r->out.overflowed || r->err.overflowed;
@@ -430,25 +408,21 @@ static json_t *compile_json(const struct job_result *r)
 /* the limits the run had, and which were cut to the node's maxima */
 static json_t *limits_json(const struct job_result *r)
 {
-    static const char *const names[] = JOB_LIMIT_NAMES;
-    const long values[] = { r->limits.wall_ms, r->limits.memory_mb, r->limits.pids,
-                            r->limits.output_bytes, r->limits.cpu_ms };
     json_t *o = json_object();
     if (!o)
         return json_null();
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (values[i] > 0)
-            json_object_set_new(o, names[i], json_integer(values[i]));
+    for (size_t i = 0; i < RCE_LIMIT_COUNT; i++)
+        if (*limits_at_const(&r->limits, i) > 0)
+            json_object_set_new(o, limit_fields[i].key, json_integer(*limits_at_const(&r->limits, i)));
     return o;
 }
 
 static json_t *clamped_json(const struct job_result *r)
 {
-    static const char *const names[] = JOB_LIMIT_NAMES;
     json_t *a = json_array();
-    for (size_t i = 0; a && i < sizeof names / sizeof names[0]; i++)
+    for (size_t i = 0; a && i < RCE_LIMIT_COUNT; i++)
         if (r->clamped & 1u << i)
-            json_array_append_new(a, json_string(names[i]));
+            json_array_append_new(a, json_string(limit_fields[i].key));
     return a ? a : json_null();
 }
 

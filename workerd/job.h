@@ -8,7 +8,7 @@
 
 #include "config.h"
 #include "output.h"
-#include "sandbox.h"
+#include "wrapper.h"
 
 /* Docker refuses a memory limit below 6 MiB: a job asking for less gets this much. */
 #define JOB_MIN_MEMORY_MB 6
@@ -31,15 +31,12 @@ struct job {
     size_t stdin_len;
     char **args;            /* arguments after the run command */
     size_t n_args;
-    unsigned clamped;       /* bit i: limit i of JOB_LIMIT_NAMES was cut to the node's maximum */
+    unsigned clamped;       /* bit i: limit i of RCE_LIMITS was cut to the node's maximum */
     char *reply_to;
     int64_t enqueued_ms;    /* 0 if absent */
     int64_t deadline_ms;    /* unix ms after which nobody waits; 0 if absent */
     struct limits limits;   /* the job's limits, defaults filled in, clamped to the maxima */
 };
-
-/* The limits in the order of job.clamped's bits. */
-#define JOB_LIMIT_NAMES { "wall_ms", "memory_mb", "pids", "output_bytes", "cpu_ms" }
 
 /* Parses one queue element. Returns 0, or -1 with the reason in err; even then id and
  * reply_to are filled when the element names them, so the caller can still answer IE. */
@@ -71,7 +68,7 @@ struct job_result {
     long compile_wall_ms;   /* -1: unknown */
     char *compile_out, *compile_err;
     size_t compile_out_len, compile_err_len;
-    char end_line[SANDBOX_END_MAX];   /* the wrapper's last line on each stream; "" if none */
+    char end_line[WRAPPER_END_MAX];   /* the wrapper's last line on each stream; "" if none */
     const char *version;    /* the language's, or NULL (not owned) */
     struct limits limits;   /* what the run had, for the answer */
     unsigned clamped;       /* as in struct job */
@@ -92,7 +89,8 @@ bool job_result_ended(const struct job_result *r);
 
 /* Takes the wrapper's last lines off the end of buf (*len shrinks): its end line, if there,
  * then its figures (cpu_ms, memory_kb, exit_status, oom_kills into r; figures_trusted when
- * the end line followed them). Returns true if the figures were there. */
+ * the end line followed them). Returns true if the figures were there. The lines are
+ * parsed in wrapper.c. */
 bool job_result_take_figures(struct job_result *r, const char *buf, size_t *len);
 
 /* After the output ended: takes the wrapper's lines off the end of stdout and stderr (the
@@ -111,11 +109,10 @@ void job_result_clip_output(struct job_result *r);
 void job_result_decide(struct job_result *r, enum kill_cause killed, bool oom_killed, int exit_code,
                        long cpu_limit_ms);
 
-/* After a compile step: moves what the compiler printed (everything before the marker the
- * wrapper prints on each stream when the compiler ends, "<marker> <exit code> <ms>\n") out of
- * the captures into compile_*. Returns the compiler's exit code, or -1 if the marker is
- * missing (the compiler did not finish). */
-int job_result_split_compile(struct job_result *r, const char *marker);
+/* After a compile step: moves what the compiler printed (everything before the compile line
+ * the wrapper writes on each stream when the compiler ends, see wrapper.h) out of the
+ * captures into compile_* and says how the compile step ended. */
+enum wrapper_compile job_result_split_compile(struct job_result *r, const char *marker);
 
 /* Encodes the result JSON (output repaired to valid UTF-8); malloc'd, NULL if out of memory.
  * language may be NULL (an unreadable job). */

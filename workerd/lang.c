@@ -13,21 +13,21 @@
 /* A canonical name becomes part of an image name: Docker's lowercase repository alphabet. */
 static int valid_name(const char *s)
 {
-    if (!*s || strlen(s) > 64)
+    if (!*s || strlen(s) > RCE_NAME_MAX)
         return 0;
     for (; *s; s++)
-        if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && !strchr("._-", *s))
+        if (!rce_name_char((unsigned char)*s))
             return 0;
     return 1;
 }
 
-/* An alias only ever appears in JSON: any visible ASCII will do ("c++", "c#"). */
+/* An alias is the last segment of /lang/<alias>: any visible ASCII but '/' ("c++", "c#"). */
 static int valid_alias(const char *s)
 {
-    if (!*s || strlen(s) > 64)
+    if (!*s || strlen(s) > RCE_NAME_MAX)
         return 0;
     for (; *s; s++)
-        if (!isgraph((unsigned char)*s))
+        if (!rce_alias_char((unsigned char)*s))
             return 0;
     return 1;
 }
@@ -35,8 +35,11 @@ static int valid_alias(const char *s)
 /* The main file is written inside the work dir: a plain file name, no path. */
 static int valid_main_file(const char *s)
 {
-    if (!valid_alias(s) || strchr(s, '/') || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+    if (!*s || strlen(s) > LANG_MAIN_MAX || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
         return 0;
+    for (; *s; s++)
+        if (!isgraph((unsigned char)*s) || *s == '/')
+            return 0;
     return 1;
 }
 
@@ -90,13 +93,6 @@ done:
  * -1 if the label is not such an object. */
 static int parse_limits(const char *text, struct limits *needs, struct limits *compile)
 {
-    static const struct { const char *key; size_t offset; } names[] = {
-        { RCE_LIMIT_WALL_MS, offsetof(struct limits, wall_ms) },
-        { RCE_LIMIT_CPU_MS, offsetof(struct limits, cpu_ms) },
-        { RCE_LIMIT_MEMORY_MB, offsetof(struct limits, memory_mb) },
-        { RCE_LIMIT_PIDS, offsetof(struct limits, pids) },
-        { RCE_LIMIT_OUTPUT_BYTES, offsetof(struct limits, output_bytes) },
-    };
     memset(needs, 0, sizeof *needs);
     memset(compile, 0, sizeof *compile);
     if (!text || !*text)
@@ -109,13 +105,13 @@ static int parse_limits(const char *text, struct limits *needs, struct limits *c
         int compile_key = strncmp(key, "compile_", 8) == 0;
         const char *name = compile_key ? key + 8 : key;
         size_t i = 0;
-        while (i < sizeof names / sizeof names[0] && strcmp(names[i].key, name) != 0)
+        while (i < RCE_LIMIT_COUNT && strcmp(limit_fields[i].key, name) != 0)
             i++;
-        if (i == sizeof names / sizeof names[0] || !json_is_integer(v) || json_integer_value(v) <= 0) {
+        if (i == RCE_LIMIT_COUNT || !json_is_integer(v) || json_integer_value(v) <= 0) {
             rc = -1;
             break;
         }
-        *(long *)((char *)(compile_key ? compile : needs) + names[i].offset) = (long)json_integer_value(v);
+        *limits_at(compile_key ? compile : needs, i) = (long)json_integer_value(v);
     }
     json_decref(o);
     return rc;
@@ -417,6 +413,27 @@ int lang_registry_describe(struct lang_registry *r, json_t *languages, json_t *a
     int rc = lang_table_describe(r->table, languages, aliases);
     pthread_mutex_unlock(&r->lock);
     return rc;
+}
+
+char **lang_registry_names(struct lang_registry *r)
+{
+    char **names;
+    pthread_mutex_lock(&r->lock);
+    size_t n = r->table ? r->table->n : 0;
+    if ((names = calloc(n + 1, sizeof *names)))
+        for (size_t i = 0; i < n; i++)
+            if (!(names[i] = strdup(r->table->langs[i].name))) {
+                lang_names_free(names);
+                names = NULL;
+                break;
+            }
+    pthread_mutex_unlock(&r->lock);
+    return names;
+}
+
+void lang_names_free(char **names)
+{
+    free_strv(names);
 }
 
 int lang_registry_details(struct lang_registry *r, json_t *versions, json_t *compiled)

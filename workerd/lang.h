@@ -10,6 +10,7 @@
 #include "docker.h"
 
 #define LANG_CPUS_MAX 1024         /* a bound on rce.cpus; the node clamps it to its --max-cpus */
+#define LANG_MAIN_MAX 64           /* bytes in rce.main, a file name */
 
 struct lang {
     char *name;             /* canonical, from rce.language */
@@ -64,6 +65,11 @@ void lang_registry_destroy(struct lang_registry *r);
 void lang_registry_replace(struct lang_registry *r, struct lang_table *t);   /* takes t */
 struct lang *lang_registry_lookup(struct lang_registry *r, const char *name); /* a copy, or NULL */
 int lang_registry_describe(struct lang_registry *r, json_t *languages, json_t *aliases);
+
+/* The canonical names of the current table, in name order: a NULL-terminated array of
+ * malloc'd copies (free with lang_names_free), or NULL if out of memory. */
+char **lang_registry_names(struct lang_registry *r);
+void lang_names_free(char **names);
 
 /* Fills the node JSON's "versions" object (language -> version) and "compiled" array. */
 int lang_registry_details(struct lang_registry *r, json_t *versions, json_t *compiled);

@@ -16,19 +16,19 @@
 #define IDLE_WAIT_MS 1000           /* a filler with nothing to do sleeps this long, or until woken */
 #define SHRINK_AFTER_MS 60000       /* a grown pool shrinks by one per quiet minute */
 #define BACKOFF_MAX_MS 60000        /* retries of a language whose containers fail to start */
-#define NAME_SIZE 65                /* language names are at most 64 characters */
+#define NAME_SIZE (RCE_NAME_MAX + 1)
 
 enum item_state { ITEM_STARTING, ITEM_READY, ITEM_LENT };
 
 /* One warm container. pool_take hands out &item->warm, so it must stay the first member. */
 struct item {
-    struct run_warm warm;
+    struct container_warm warm;
     struct item *next;
     enum item_state state;
     unsigned long seq;      /* its label: rce.pool=<token>-<seq> */
     char language[NAME_SIZE];
     char *image_id;
-    struct run_shape shape;
+    struct container_shape shape;
 };
 
 /* What the pool knows of one language. */
@@ -36,7 +36,7 @@ struct pool_lang {
     char name[NAME_SIZE];
     bool present;           /* the node has its image (at the last sync) */
     char *image_id;
-    struct run_shape shape; /* of a job with the default limits */
+    struct container_shape shape; /* of a job with the default limits */
     int base;               /* configured size */
     int want;               /* target: base, grown while jobs find no warm container */
     int64_t last_miss, last_take;
@@ -96,31 +96,31 @@ static void unlink_item(struct pool *p, struct item *victim)
 struct lang_seen {
     char name[NAME_SIZE];
     char *image_id;
-    struct run_shape shape;
+    struct container_shape shape;
 };
 
 /* Reads the node's languages from the registry, without the pool's lock. */
 static struct lang_seen *read_langs(struct pool *p, size_t *n)
 {
-    json_t *names = json_array(), *aliases = json_object(), *name;
+    char **names = lang_registry_names(p->registry);
     struct lang_seen *seen = NULL;
-    size_t k;
+    size_t k = 0;
     *n = 0;
-    if (!names || !aliases || lang_registry_describe(p->registry, names, aliases) != 0
-        || !(seen = calloc(json_array_size(names) + 1, sizeof *seen)))
+    while (names && names[k])
+        k++;
+    if (!names || !(seen = calloc(k + 1, sizeof *seen)))
         goto done;
-    json_array_foreach(names, k, name) {
-        struct lang *lang = lang_registry_lookup(p->registry, json_string_value(name));
+    for (k = 0; names[k]; k++) {
+        struct lang *lang = lang_registry_lookup(p->registry, names[k]);
         if (lang && strlen(lang->name) < NAME_SIZE && (seen[*n].image_id = strdup(lang->image_id))) {
             strcpy(seen[*n].name, lang->name);
-            run_shape(p->cfg, &p->cfg->defaults, lang, &seen[*n].shape);
+            container_shape(p->cfg, &p->cfg->defaults, lang, &seen[*n].shape);
             (*n)++;
         }
         lang_free(lang);
     }
 done:
-    json_decref(names);
-    json_decref(aliases);
+    lang_names_free(names);
     return seen;
 }
 
@@ -223,7 +223,7 @@ static void fill(struct pool *p, struct docker *d, struct pool_lang *l)
     else if (strcmp(lang->image_id, it->image_id) != 0)
         snprintf(err, sizeof err, "its image was replaced meanwhile");
     else
-        rc = run_warm_start(d, p->cfg, lang, label, &it->warm, err, sizeof err);
+        rc = container_warm_start(d, p->cfg, lang, label, &it->warm, err, sizeof err);
     lang_free(lang);
 
     pthread_mutex_lock(&p->lock);
@@ -244,7 +244,7 @@ static void fill(struct pool *p, struct docker *d, struct pool_lang *l)
                      name, err);
     }
     pthread_mutex_unlock(&p->lock);
-    run_warm_discard(d, &it->warm);
+    container_warm_discard(d, &it->warm);
     pthread_mutex_lock(&p->lock);
     unlink_item(p, it);
 }
@@ -253,8 +253,9 @@ static void *filler_main(void *arg)
 {
     struct pool *p = arg;
     struct docker d;
-    if (docker_open(&d, p->cfg->docker_socket) != 0) {
-        log_error("pool: cannot set up a curl handle; filler not running");
+    char err[200];
+    if (docker_open(&d, p->cfg->docker_socket, err, sizeof err) != 0) {
+        log_error("pool: %s; filler not running", err);
         return NULL;
     }
     pthread_mutex_lock(&p->lock);
@@ -274,7 +275,7 @@ static void *filler_main(void *arg)
         if (surplus) {
             surplus->state = ITEM_LENT;     /* nobody else may take or remove it */
             pthread_mutex_unlock(&p->lock);
-            run_warm_discard(&d, &surplus->warm);
+            container_warm_discard(&d, &surplus->warm);
             pthread_mutex_lock(&p->lock);
             unlink_item(p, surplus);
             continue;
@@ -297,7 +298,7 @@ static void *filler_main(void *arg)
             break;
         it->state = ITEM_LENT;
         pthread_mutex_unlock(&p->lock);
-        run_warm_discard(&d, &it->warm);
+        container_warm_discard(&d, &it->warm);
         pthread_mutex_lock(&p->lock);
         unlink_item(p, it);
     }
@@ -376,12 +377,12 @@ void pool_stop(struct pool *p)
     free(p);
 }
 
-static bool same_shape(const struct run_shape *a, const struct run_shape *b)
+static bool same_shape(const struct container_shape *a, const struct container_shape *b)
 {
     return a->memory_mb == b->memory_mb && a->pids == b->pids && a->cpu_s == b->cpu_s;
 }
 
-struct run_warm *pool_take(struct pool *p, const struct lang *lang, const struct run_shape *shape)
+struct container_warm *pool_take(struct pool *p, const struct lang *lang, const struct container_shape *shape)
 {
     struct item *it = NULL;
     if (p->n_fillers == 0)
@@ -423,7 +424,7 @@ void pool_reserve(struct pool *p, long memory_mb)
     pthread_mutex_unlock(&p->lock);
 }
 
-void pool_release(struct pool *p, struct run_warm *w, long memory_mb)
+void pool_release(struct pool *p, struct container_warm *w, long memory_mb)
 {
     pthread_mutex_lock(&p->lock);
     if (w) {

@@ -22,7 +22,7 @@ void pool_stop(struct pool *p);
 
 /* Hands out a warm container of lang's current image for a job of this shape, or NULL: the
  * job runs cold. Its memory stays counted in the budget until pool_release. */
-struct run_warm *pool_take(struct pool *p, const struct lang *lang, const struct run_shape *shape);
+struct container_warm *pool_take(struct pool *p, const struct lang *lang, const struct container_shape *shape);
 
 /* Counts a cold job container's memory in the budget while it exists. */
 void pool_reserve(struct pool *p, long memory_mb);
@@ -30,7 +30,7 @@ void pool_reserve(struct pool *p, long memory_mb);
 /* After a job's container was removed: gives back its memory, the warm one's (w, which is
  * freed; the job counts as warm unless run_job found it dead and discarded it) or the
  * memory_mb pool_reserve counted. */
-void pool_release(struct pool *p, struct run_warm *w, long memory_mb);
+void pool_release(struct pool *p, struct container_warm *w, long memory_mb);
 
 /* Starts no more warm containers (the node is draining). */
 void pool_drain(struct pool *p);

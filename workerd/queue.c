@@ -33,8 +33,7 @@ void queue_close(struct queue *q)
     q->ctx = NULL;
 }
 
-/* Every failure ends here: log, drop the connection (a reply may be half read), back off. */
-static int fail(struct queue *q, const char *what, const redisReply *reply)
+int queue_fail(struct queue *q, const char *what, const redisReply *reply)
 {
     const char *why = reply && reply->type == REDIS_REPLY_ERROR ? reply->str
                       : q->ctx && q->ctx->err                 ? q->ctx->errstr
@@ -48,8 +47,7 @@ static int fail(struct queue *q, const char *what, const redisReply *reply)
     return -1;
 }
 
-/* A command went through: the next failure starts backing off from the bottom again. */
-static void succeeded(struct queue *q)
+void queue_succeeded(struct queue *q)
 {
     if (q->failing)
         log_info("redis: working again");
@@ -72,13 +70,13 @@ int queue_connect(struct queue *q)
                                 : redisConnectWithTimeout(cfg->redis_host, cfg->redis_port, connect_timeout);
     if (!q->ctx) {
         log_warn("redis: out of memory connecting");
-        return fail(q, "connect", NULL);
+        return queue_fail(q, "connect", NULL);
     }
     if (q->ctx->err)
-        return fail(q, "connect", NULL);
+        return queue_fail(q, "connect", NULL);
     /* A dead server must not hang a thread forever: bound every read. */
     if (redisSetTimeout(q->ctx, ms_to_timeval(COMMAND_TIMEOUT_MS)) != REDIS_OK)
-        return fail(q, "set timeout", NULL);
+        return queue_fail(q, "set timeout", NULL);
     return 0;
 }
 
@@ -91,12 +89,12 @@ redisReply *queue_command(struct queue *q, const char *what, int want, int nil_o
     redisReply *r = redisvCommand(q->ctx, fmt, ap);
     va_end(ap);
     if (!r || (r->type != want && !(nil_ok && r->type == REDIS_REPLY_NIL))) {
-        fail(q, what, r);
+        queue_fail(q, what, r);
         if (r)
             freeReplyObject(r);
         return NULL;
     }
-    succeeded(q);
+    queue_succeeded(q);
     return r;
 }
 
@@ -106,14 +104,14 @@ static int read_pipeline(struct queue *q, const char *what, const int *want, int
     for (int i = 0; i < n; i++) {
         redisReply *r = NULL;
         if (redisGetReply(q->ctx, (void **)&r) != REDIS_OK || !r || r->type != want[i]) {
-            fail(q, what, r);
+            queue_fail(q, what, r);
             if (r)
                 freeReplyObject(r);
             return -1;
         }
         freeReplyObject(r);
     }
-    succeeded(q);
+    queue_succeeded(q);
     return 0;
 }
 
@@ -151,7 +149,7 @@ int queue_finish(struct queue *q, const char *job, size_t len, const char *reply
         || redisAppendCommand(q->ctx, "SET %s%s %s EX %d", RCE_KEY_RESULT, id, result, RCE_RESULT_TTL_S) != REDIS_OK
         || redisAppendCommand(q->ctx, "LREM %s 1 %b", q->running_key, job, len) != REDIS_OK
         || redisAppendCommand(q->ctx, "EXEC") != REDIS_OK)
-        return fail(q, "queueing a result", NULL);
+        return queue_fail(q, "queueing a result", NULL);
     return read_pipeline(q, "publishing a result", want, 5);
 }
 
@@ -199,20 +197,6 @@ char **queue_running(struct queue *q)
     return jobs;
 }
 
-int queue_requeue_one(struct queue *q, const char *job)
-{
-    static const char script[] =
-        "if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 1 then "
-        "redis.call('RPUSH', KEYS[2], ARGV[1]) return 1 end return 0";
-    redisReply *r = queue_command(q, "requeue", REDIS_REPLY_INTEGER, 0, "EVAL %s 2 %s %s %s", script,
-                                  q->running_key, q->queue_key, job);
-    if (!r)
-        return -1;
-    int moved = r->integer == 1;
-    freeReplyObject(r);
-    return moved;
-}
-
 int queue_heartbeat(struct queue *q, const char *node_json)
 {
     static const int want[] = { REDIS_REPLY_STATUS, REDIS_REPLY_INTEGER };
@@ -220,7 +204,7 @@ int queue_heartbeat(struct queue *q, const char *node_json)
         return -1;
     if (redisAppendCommand(q->ctx, "SET %s %s PX %d", q->node_key, node_json, RCE_NODE_TTL_MS) != REDIS_OK
         || redisAppendCommand(q->ctx, "SADD %s %s", RCE_KEY_NODES, q->cfg->node) != REDIS_OK)
-        return fail(q, "queueing the heartbeat", NULL);
+        return queue_fail(q, "queueing the heartbeat", NULL);
     return read_pipeline(q, "heartbeat", want, 2);
 }
 

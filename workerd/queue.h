@@ -9,6 +9,8 @@
 
 #include "config.h"
 
+#define QUEUE_SCRIPTS 8     /* room for script.c's scripts */
+
 struct queue {
     redisContext *ctx;      /* NULL while disconnected */
     const struct config *cfg;
@@ -17,6 +19,7 @@ struct queue {
     char node_key[128];     /* rce:node:<node> */
     int64_t backoff_ms;     /* pause after the next failure: 100 ms doubling to 1 s */
     bool failing;           /* an outage is under way: logged once, not on every retry */
+    char script_sha[QUEUE_SCRIPTS][41];   /* SCRIPT LOAD's answer per script (script.c); "": not loaded */
 };
 
 void queue_init(struct queue *q, const struct config *cfg);
@@ -45,15 +48,18 @@ long queue_requeue_running(struct queue *q);
  * NULL on failure (or out of memory). */
 char **queue_running(struct queue *q);
 
-/* Moves one job from running back to the consumer end of the queue, if it is still in
- * running (atomically). Returns 1 if moved, 0 if it was not there, -1 on failure. */
-int queue_requeue_one(struct queue *q, const char *job);
-
 /* SET rce:node:<node> node_json PX ttl and SADD rce:nodes <node>. */
 int queue_heartbeat(struct queue *q, const char *node_json);
 
 /* LLEN of this node's queue, or -1. */
 long queue_length(struct queue *q);
+
+/* Every failure ends here: logs (once per outage), drops the connection (a reply may be half
+ * read) and sleeps the backoff. what names the step, reply (may be NULL) says why. Returns -1. */
+int queue_fail(struct queue *q, const char *what, const redisReply *reply);
+
+/* A command went through: the next failure starts backing off from the bottom again. */
+void queue_succeeded(struct queue *q);
 
 /* Runs one command (printf-style, hiredis formats); the reply must have type `want`, or
  * REDIS_REPLY_NIL when nil_ok. Returns the reply (caller frees) or NULL after a failure, which

@@ -33,7 +33,7 @@ struct sandbox_job {
     char *const *run_argv;       /* how the image runs it */
     size_t run_argc;
     const char *marker;          /* printed after the compile step: unguessable per job */
-    const char *end;             /* the end token, a secret per job (see SANDBOX_END_MAX); NULL
+    const char *end;             /* the end token, a secret per job (see wrapper.h); NULL
                                   * or "": none (a cold container, whose command line any
                                   * process can read) */
     long memory_mb;
@@ -53,35 +53,6 @@ struct sandbox_job {
 #define SANDBOX_NOFILE 256           /* RLIMIT_NOFILE */
 #define SANDBOX_GVISOR_PIDS_BASE 64  /* runsc: host tasks of the Sentry ... */
 #define SANDBOX_GVISOR_PIDS_PER_TASK 8  /* ... and per task of the program */
-
-/* The wrapper, PID 1 of the container, ends stderr with one line of figures after the
- * program exited and every process it left was killed and reaped:
- *   SANDBOX_STATS_MARK "cpu_us=<n> maxrss_kb=<n> status=<n> oom=<n>\n"
- * (a value may be empty: unknown). cpu_us is the user + system time of every process of the
- * job, maxrss_kb the peak resident set of its largest process (getrusage RUSAGE_CHILDREN),
- * status what the container exits with, oom the OOM kills its memory cgroup counted. */
-#define SANDBOX_STATS_MARK "\036rce-stats "
-#define SANDBOX_STATS_MAX 120        /* bytes the line can take */
-
-/* Given an end token, the wrapper then ends stdout and stderr with it, a line each. */
-#define SANDBOX_END_MAX 64           /* bytes the end line can take */
-/* Room kept beyond the job's output cap: on stdout for the end line, on stderr for both. */
-#define SANDBOX_OUT_RESERVE SANDBOX_END_MAX
-#define SANDBOX_ERR_RESERVE (SANDBOX_STATS_MAX + SANDBOX_END_MAX)
-
-struct sandbox_stats {
-    long long cpu_us;       /* -1: unknown */
-    long long maxrss_kb;    /* -1: unknown */
-    long long status;       /* -1: unknown */
-    long long oom_kills;    /* -1: unknown */
-};
-
-/* Looks for the figures line at the very end of stderr (buf, *len bytes). If it is there,
- * fills st, removes the line (*len shrinks) and returns 1; otherwise leaves both alone, sets
- * st to unknown and returns 0. Only a line at the end counts: the wrapper writes it last,
- * after every process of the program is dead, so an imitation printed by the program is
- * never at the end and stays part of its output. */
-int sandbox_take_stats(const char *buf, size_t *len, struct sandbox_stats *st);
 
 /* The job as a warm container's prelude reads it from stdin: a line of the byte lengths of
  * the wrapper's arguments, then the arguments. malloc'd (its length in *len), or NULL with

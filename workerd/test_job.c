@@ -4,7 +4,7 @@
 
 #include "job.h"
 #include "rce_protocol.h"
-#include "sandbox.h"
+#include "wrapper.h"
 #include "test.h"
 
 static const struct limits defaults = { .wall_ms = 10000, .memory_mb = 256, .pids = 64, .output_bytes = 65536,
@@ -199,7 +199,7 @@ static void test_finish_output(void)
     /* The figures line is taken off stderr; the program's own output stays whole. */
     job_result_init(&r, 8);
     capture_append(&r.out, "out", 3);
-    const char tail[] = "no newline" SANDBOX_STATS_MARK "cpu_us=12345 maxrss_kb=7600 status=9 oom=0\n";
+    const char tail[] = "no newline" WRAPPER_STATS_MARK "cpu_us=12345 maxrss_kb=7600 status=9 oom=0\n";
     capture_append(&r.err, tail, sizeof tail - 1);          /* 10 bytes + figures: over 8 */
     assert(!r.err.overflowed);                                /* the reserve took the figures */
     assert(job_result_finish_output(&r));                     /* 10 > 8: OLE */
@@ -208,7 +208,7 @@ static void test_finish_output(void)
     job_result_free(&r);
 
     job_result_init(&r, 64);
-    const char ok[] = "err\n" SANDBOX_STATS_MARK "cpu_us= maxrss_kb= status= oom=\n";   /* figures unknown */
+    const char ok[] = "err\n" WRAPPER_STATS_MARK "cpu_us= maxrss_kb= status= oom=\n";   /* figures unknown */
     capture_append(&r.err, ok, sizeof ok - 1);
     assert(!job_result_finish_output(&r));
     assert(r.cpu_ms == -1 && r.memory_kb == -1 && r.exit_status == -1 && r.oom_kills == -1 && r.err.len == 4);
@@ -219,7 +219,7 @@ static void test_finish_output(void)
     job_result_set_end(&r, "\036rce-e1");
     capture_append(&r.out, "hello\n\036rce-e1\n", 14);
     assert(!job_result_ended(&r));
-    const char err_lines[] = "warn\n" SANDBOX_STATS_MARK "cpu_us=2000 maxrss_kb=9 status=0 oom=0\n\036rce-e1\n";
+    const char err_lines[] = "warn\n" WRAPPER_STATS_MARK "cpu_us=2000 maxrss_kb=9 status=0 oom=0\n\036rce-e1\n";
     capture_append(&r.err, err_lines, sizeof err_lines - 1);
     assert(job_result_ended(&r));
     assert(!job_result_finish_output(&r));
@@ -231,7 +231,7 @@ static void test_finish_output(void)
     job_result_init(&r, 64);
     job_result_set_end(&r, "\036rce-e1");
     capture_append(&r.out, "\036rce-e2\n", 9);
-    capture_append(&r.err, SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1 status=0 oom=0\n", 47);
+    capture_append(&r.err, WRAPPER_STATS_MARK "cpu_us=1 maxrss_kb=1 status=0 oom=0\n", 47);
     assert(!job_result_ended(&r));
     assert(!job_result_finish_output(&r) && r.out.len == 9);
     assert(r.exit_status == 0 && !r.figures_trusted);
@@ -248,6 +248,36 @@ static void test_finish_output(void)
     capture_append(&r.err, "plain\n", 6);
     assert(!job_result_finish_output(&r) && r.err.len == 6 && r.cpu_ms == -1);
     job_result_free(&r);
+}
+
+/* The clamped bits and the result's limits follow RCE_LIMITS. */
+static void test_limits_follow_protocol(void)
+{
+    struct job job;
+    char err[256];
+    assert(parse("{\"id\":\"a\",\"language\":\"sh\",\"code\":\"\",\"reply_to\":\"r\",\"limits\":"
+                 "{\"wall_ms\":1e9,\"memory_mb\":99999,\"pids\":99999,\"output_bytes\":999999999,"
+                 "\"cpu_ms\":99999999}}", &job, err) == -1);     /* 1e9 is not an integer */
+    job_free(&job);
+    assert(parse("{\"id\":\"a\",\"language\":\"sh\",\"code\":\"\",\"reply_to\":\"r\",\"limits\":"
+                 "{\"wall_ms\":999999,\"memory_mb\":99999,\"pids\":99999,\"output_bytes\":999999999,"
+                 "\"cpu_ms\":99999999}}", &job, err) == 0);
+    assert(job.clamped == (1u << RCE_LIMIT_COUNT) - 1);
+    assert(memcmp(&job.limits, &maxima, sizeof maxima) == 0);
+    struct job_result r;
+    job_result_init(&r, 0);
+    r.limits = job.limits;
+    r.clamped = job.clamped;
+    char *text = job_result_json(job.id, "sh", "n1", &r);
+    json_t *j = json_loads(text, 0, NULL), *clamped = json_object_get(j, RCE_RES_CLAMPED);
+    assert(json_array_size(clamped) == RCE_LIMIT_COUNT);
+    assert(STREQ(json_string_value(json_array_get(clamped, RCE_LIMIT_INDEX_wall_ms)), RCE_LIMIT_WALL_MS));
+    assert(STREQ(json_string_value(json_array_get(clamped, RCE_LIMIT_INDEX_cpu_ms)), RCE_LIMIT_CPU_MS));
+    assert(json_integer_value(json_object_get(json_object_get(j, RCE_RES_LIMITS), RCE_LIMIT_PIDS)) == maxima.pids);
+    json_decref(j);
+    free(text);
+    job_result_free(&r);
+    job_free(&job);
 }
 
 static void test_files_stdin_args(void)
@@ -281,7 +311,7 @@ static void test_split_compile(void)
     capture_append(&r.out, out, strlen(out));
     capture_append(&r.err, err, strlen(err));
     r.wall_ms = 500;
-    assert(job_result_split_compile(&r, marker) == 0);
+    assert(job_result_split_compile(&r, marker) == COMPILE_SUCCEEDED);
     assert(r.compile_out_len == 11 && memcmp(r.compile_out, "cc says hi\n", 11) == 0);
     assert(r.compile_err_len == 8 && memcmp(r.compile_err, "warning\n", 8) == 0);
     assert(r.out.len == 12 && memcmp(r.out.data, "program out\n", 12) == 0);
@@ -291,14 +321,22 @@ static void test_split_compile(void)
     job_result_init(&r, 1024);
     const char *failed = "main.c:1: error\n\036rce-compiled-x1 1 80\n";
     capture_append(&r.err, failed, strlen(failed));
-    assert(job_result_split_compile(&r, marker) == 1);
+    assert(job_result_split_compile(&r, marker) == COMPILE_FAILED);
     assert(r.compile_exit_code == 1 && r.err.len == 0);
     job_result_free(&r);
 
     job_result_init(&r, 1024);
     capture_append(&r.err, "still compiling", 15);
-    assert(job_result_split_compile(&r, marker) == -1);
+    assert(job_result_split_compile(&r, marker) == COMPILE_UNFINISHED);
     assert(r.compile_err_len == 15 && r.err.len == 0);
+    job_result_free(&r);
+
+    /* the marker with no status and time after it: cut there, but no finished compile */
+    job_result_init(&r, 1024);
+    const char garbled[] = "oops\n\036rce-compiled-x1 killed\n";
+    capture_append(&r.err, garbled, sizeof garbled - 1);
+    assert(job_result_split_compile(&r, marker) == COMPILE_GARBLED);
+    assert(r.compile_err_len == 5 && r.err.len == 0 && r.compile_exit_code == -1 && r.compile_wall_ms == -1);
     job_result_free(&r);
 }
 
@@ -312,6 +350,7 @@ int main(void)
     RUN(test_result_json);
     RUN(test_finish_output);
     RUN(test_files_stdin_args);
+    RUN(test_limits_follow_protocol);
     RUN(test_split_compile);
     return REPORT("test_job");
 }

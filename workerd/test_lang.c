@@ -92,10 +92,51 @@ static void test_registry_copies(void)
     lang_registry_destroy(&r);
 }
 
+static void test_registry_names(void)
+{
+    struct lang_registry r;
+    lang_registry_init(&r);
+    char **names = lang_registry_names(&r);
+    assert(names && names[0] == NULL);                  /* before the first load: none */
+    lang_names_free(names);
+    lang_registry_replace(&r, load());
+    names = lang_registry_names(&r);
+    assert(names && STREQ(names[0], "java") && STREQ(names[1], "javascript") && STREQ(names[2], "python")
+           && names[3] == NULL);
+    lang_names_free(names);
+    lang_registry_destroy(&r);
+}
+
+/* One rule for names and aliases (rce_protocol.h): RCE_NAME_MAX bytes, the same characters as
+ * the gateway's route. */
+static void test_name_rules(void)
+{
+    char name[RCE_NAME_MAX + 2], json[1024];
+    for (int over = 0; over < 2; over++) {
+        memset(name, 'a', sizeof name);
+        name[RCE_NAME_MAX + over] = '\0';
+        snprintf(json, sizeof json, "[{\"Id\":\"sha256:9\",\"RepoTags\":[\"rce/%s:latest\"],"
+                 "\"Labels\":{\"rce.language\":\"%s\",\"rce.aliases\":\"c# a/b %s\",\"rce.main\":\"m\","
+                 "\"rce.run\":\"[\\\"x\\\"]\"}}]", name, name, name);
+        json_t *images = json_loads(json, 0, NULL);
+        assert(images);
+        struct lang_table *t = lang_table_from_images(images, "rce/");
+        assert(t && t->n == (over ? 0u : 1u));
+        if (!over) {
+            assert(lang_table_find(t, "c#") && !lang_table_find(t, "a/b"));    /* '/' is no alias */
+            assert(t->langs[0].n_aliases == 1);
+        }
+        lang_table_free(t);
+        json_decref(images);
+    }
+}
+
 int main(void)
 {
     RUN(test_table_from_labels);
     RUN(test_describe_for_node_json);
     RUN(test_registry_copies);
+    RUN(test_registry_names);
+    RUN(test_name_rules);
     return REPORT("test_lang");
 }

@@ -5,6 +5,7 @@
 #include "rce_protocol.h"
 #include "docker.h"
 #include "sandbox.h"
+#include "embedded.h"
 #include "test.h"
 
 static void test_base64_rfc4648_vectors(void)
@@ -73,6 +74,7 @@ static void test_spec_settings(void)
     json_t *cmd = json_object_get(spec, "Cmd");
     assert(json_array_size(cmd) == 18);
     assert(STREQ(str_at(cmd, 0), "perl") && STREQ(str_at(cmd, 1), "-e") && STREQ(str_at(cmd, 3), "--"));
+    assert(STREQ(str_at(cmd, 2), embed_wrapper_pl.data));
     assert(strstr(str_at(cmd, 2), "delete $ENV{HOSTNAME}") && strstr(str_at(cmd, 2), "kill(9, -1)"));
     /* getrusage, clock_gettime, prctl */
     assert(atoi(str_at(cmd, 4)) > 0 && atoi(str_at(cmd, 5)) > 0 && atoi(str_at(cmd, 6)) > 0);
@@ -168,46 +170,6 @@ static void test_cpus(void)
     json_decref(spec);
 }
 
-static void take(const char *text, int want, long long cpu, long long rss, size_t left)
-{
-    size_t len = strlen(text);
-    struct sandbox_stats st;
-    assert(sandbox_take_stats(text, &len, &st) == want);
-    assert(st.cpu_us == cpu && st.maxrss_kb == rss && len == left);
-}
-
-#define FIG(cpu, rss) SANDBOX_STATS_MARK "cpu_us=" cpu " maxrss_kb=" rss " status=0 oom=0\n"
-
-static void test_take_stats(void)
-{
-    take("", 0, -1, -1, 0);
-    take(FIG("5", "6"), 1, 5, 6, 0);
-    take("x\n" FIG("1234567", ""), 1, 1234567, -1, 2);
-    /* Only the last line, and only at the very end, counts. */
-    take(FIG("1", "1") "ab" FIG("2", "3"), 1, 2, 3, strlen(FIG("1", "1") "ab"));
-    take(FIG("1", "1") "trailing\n", 0, -1, -1, strlen(FIG("1", "1") "trailing\n"));
-    take(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1 status=0 oom=0", 0, -1, -1,
-         strlen(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1 status=0 oom=0"));
-    take(FIG("x", "1"), 0, -1, -1, strlen(FIG("x", "1")));
-    take(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1 status=0 oom=0 extra\n", 0, -1, -1,
-         strlen(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1 status=0 oom=0 extra\n"));
-    take(FIG("99999999999999999999", "1"), 0, -1, -1, strlen(FIG("99999999999999999999", "1")));
-    /* the line of before the exit status was reported is not taken for one */
-    take(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1\n", 0, -1, -1, strlen(SANDBOX_STATS_MARK "cpu_us=1 maxrss_kb=1\n"));
-
-    const char full[] = "out" SANDBOX_STATS_MARK "cpu_us=10 maxrss_kb=20 status=137 oom=1\n";
-    size_t len = sizeof full - 1;
-    struct sandbox_stats st;
-    assert(sandbox_take_stats(full, &len, &st) == 1 && len == 3);
-    assert(st.cpu_us == 10 && st.maxrss_kb == 20 && st.status == 137 && st.oom_kills == 1);
-    const char unknown[] = SANDBOX_STATS_MARK "cpu_us=10 maxrss_kb=20 status=3 oom=\n";
-    len = sizeof unknown - 1;
-    assert(sandbox_take_stats(unknown, &len, &st) == 1 && st.status == 3 && st.oom_kills == -1);
-    /* the longest line fits in the room kept for it */
-    assert(strlen(SANDBOX_STATS_MARK "cpu_us=999999999999999999 maxrss_kb=999999999999999999 "
-                  "status=255 oom=999999999999999999\n") <= SANDBOX_STATS_MAX);
-}
-
 /* A warm container's spec: the prelude waits on stdin, the job comes as its payload. */
 static void test_warm_spec_and_payload(void)
 {
@@ -219,6 +181,8 @@ static void test_warm_spec_and_payload(void)
     json_t *cmd = json_object_get(spec, "Cmd");
     assert(json_array_size(cmd) == 3 && STREQ(json_string_value(json_array_get(cmd, 0)), "perl"));
     assert(strstr(str_at(cmd, 2), "sysread(STDIN") && strstr(str_at(cmd, 2), "kill(9, -1)"));
+    assert(strncmp(str_at(cmd, 2), embed_prelude_pl.data, embed_prelude_pl.len) == 0
+           && STREQ(str_at(cmd, 2) + embed_prelude_pl.len, embed_wrapper_pl.data));
     assert(json_is_true(json_object_get(spec, "OpenStdin")) && json_is_true(json_object_get(spec, "StdinOnce")));
     assert(STREQ(json_string_value(json_object_get(json_object_get(spec, "Labels"), RCE_LABEL_POOL)), "abc"));
     assert(!json_object_get(json_object_get(spec, "Labels"), RCE_LABEL_JOB));
@@ -294,7 +258,6 @@ int main(void)
     RUN(test_code_size_cap);
     RUN(test_runtime);
     RUN(test_cpus);
-    RUN(test_take_stats);
     RUN(test_warm_spec_and_payload);
     RUN(test_stats_figures);
     return REPORT("test_sandbox");

@@ -1,0 +1,69 @@
+#include "heartbeat.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "rce_protocol.h"
+
+/* The registry's languages, aliases, versions and compiled languages into node. */
+static int add_languages(struct node *n, json_t *node)
+{
+    json_t *names = json_array(), *aliases = json_object(), *versions = json_object(),
+           *compiled = json_array();
+    int rc = -1;
+    if (names && aliases && versions && compiled
+        && lang_registry_describe(&n->languages, names, aliases) == 0
+        && lang_registry_details(&n->languages, versions, compiled) == 0
+        && json_object_set(node, RCE_NODE_LANGUAGES, names) == 0
+        && json_object_set(node, RCE_NODE_ALIASES, aliases) == 0
+        && json_object_set(node, RCE_NODE_VERSIONS, versions) == 0
+        && json_object_set(node, RCE_NODE_COMPILED, compiled) == 0)
+        rc = 0;
+    json_decref(names);
+    json_decref(aliases);
+    json_decref(versions);
+    json_decref(compiled);
+    return rc;
+}
+
+/* The node JSON; malloc'd, NULL if out of memory. */
+static char *node_json(struct node *n, long queued)
+{
+    static json_int_t beat;     /* lets the gateway tell a new report from one it has seen */
+    json_t *node = json_pack("{s:s, s:i, s:i, s:I, s:i, s:b, s:I}",
+                             RCE_NODE_NAME, n->cfg.node,
+                             RCE_NODE_SLOTS, n->cfg.slots,
+                             RCE_NODE_BUSY, atomic_load(&n->busy),
+                             RCE_NODE_QUEUED, (json_int_t)queued,
+                             RCE_NODE_QUEUE_MAX, n->cfg.queue_max,
+                             RCE_NODE_DRAINING, (int)atomic_load(&n->draining),
+                             RCE_NODE_BEAT, ++beat);
+    json_t *warm = json_object();
+    char *text = NULL;
+    if (!node || !warm || add_languages(n, node) != 0)
+        goto done;
+    if (n->cfg.bench_no_container)
+        json_object_set_new(node, RCE_NODE_BENCH, json_true());
+    if (n->pool && pool_describe(n->pool, warm) == 0)
+        json_object_set(node, RCE_NODE_POOL, warm);
+    text = json_dumps(node, JSON_COMPACT);
+done:
+    json_decref(warm);
+    json_decref(node);
+    return text;
+}
+
+void heartbeat(struct node *n, struct queue *q)
+{
+    long queued = queue_length(q);
+    if (queued < 0)
+        return;     /* Redis trouble, already logged; the next beat retries */
+    char *text = node_json(n, queued);
+    if (!text) {
+        log_error("heartbeat: out of memory");
+        return;
+    }
+    queue_heartbeat(q, text);
+    free(text);
+}

@@ -1,0 +1,188 @@
+#include "slot.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "answer.h"
+#include "clock.h"
+#include "docker.h"
+#include "job.h"
+#include "log.h"
+#include "node.h"
+#include "queue.h"
+#include "rce_protocol.h"
+#include "run.h"
+
+int slot_registry_init(struct slot_registry *r, int n)
+{
+    pthread_mutex_init(&r->lock, NULL);
+    r->n = n;
+    r->running_ids = calloc((size_t)n, sizeof *r->running_ids);
+    r->held = calloc((size_t)n, sizeof *r->held);
+    return r->running_ids && r->held ? 0 : -1;
+}
+
+void slot_registry_destroy(struct slot_registry *r)
+{
+    free(r->running_ids);
+    free(r->held);
+    pthread_mutex_destroy(&r->lock);
+}
+
+/* Sets one slot's entry of running_ids or held (NULL: none). */
+static void note(struct slot_registry *r, const char **per_slot, int slot, const char *value)
+{
+    pthread_mutex_lock(&r->lock);
+    per_slot[slot] = value;
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* True if some slot's entry of running_ids or held is value. */
+static bool noted(struct slot_registry *r, const char *const *per_slot, const char *value)
+{
+    bool found = false;
+    pthread_mutex_lock(&r->lock);
+    for (int i = 0; i < r->n && !found; i++)
+        found = per_slot[i] && strcmp(per_slot[i], value) == 0;
+    pthread_mutex_unlock(&r->lock);
+    return found;
+}
+
+bool slot_runs_job(struct slot_registry *r, const char *job_id)
+{
+    return noted(r, r->running_ids, job_id);
+}
+
+bool slot_holds(struct slot_registry *r, const char *text)
+{
+    return noted(r, r->held, text);
+}
+
+/* --bench-no-container: measures the pipeline without Docker. The code is not run; the
+ * answer says so in its reason and as its only output (stderr), which is what
+ * loadtest/mix/bench.mix expects. */
+static void bench_result(struct job_result *r)
+{
+    r->status = RCE_STATUS_OK;
+    r->has_exit_code = true;
+    r->exit_code = 0;
+    snprintf(r->reason, sizeof r->reason, "%s", NODE_BENCH_REASON);
+    capture_append(&r->err, NODE_BENCH_REASON "\n", sizeof(NODE_BENCH_REASON "\n") - 1);
+}
+
+/* Runs a parsed job of an available language and answers it; the container is removed after
+ * the answer, where the client does not wait for it. */
+static void run_and_answer(struct slot *s, struct queue *q, struct docker *d, const char *text, size_t len,
+                           const struct job *job, const struct lang *lang)
+{
+    struct node *n = s->node;
+    char container[DOCKER_ID_SIZE] = "";
+    struct container_shape shape = { 0 };
+    struct container_warm *warm = NULL;
+    struct job_result r;
+    int64_t now = clock_unix_ms();
+
+    job_result_init(&r, (size_t)job->limits.output_bytes);
+    if (n->cfg.bench_no_container) {
+        bench_result(&r);
+    } else {
+        container_shape(&n->cfg, &job->limits, lang, &shape);
+        if (!(warm = pool_take(n->pool, lang, &shape)))
+            pool_reserve(n->pool, shape.memory_mb);
+        note(&n->slots, n->slots.running_ids, s->index, job->id);
+        run_job(d, &n->cfg, job, lang, warm, &r, container, sizeof container);
+    }
+    log_info("job %s: %s %s, %ld ms (queued %lld ms, %s container %.12s)%s%s", job->id, lang->name,
+             r.status, r.wall_ms, (long long)(job->enqueued_ms > 0 ? now - job->enqueued_ms : -1),
+             warm && warm->id[0] ? "warm" : "cold", container[0] ? container : "-",
+             r.reason[0] ? ": " : "", r.reason);
+    answer(n, q, text, len, job, lang->name, &r);
+    container_remove(d, container);
+    if (!n->cfg.bench_no_container)
+        pool_release(n->pool, warm, shape.memory_mb);
+    note(&n->slots, n->slots.running_ids, s->index, NULL);
+    job_result_free(&r);
+}
+
+/* Everything that happens to one job after it was taken from the queue. */
+static void handle_job(struct slot *s, struct queue *q, struct docker *d, const char *text, size_t len)
+{
+    struct node *n = s->node;
+    struct job job;
+    char err[512];
+
+    if (job_parse(text, len, &n->cfg.defaults, &n->cfg.maxima, &job, err, sizeof err) != 0) {
+        log_warn("job %s: %s", job.id ? job.id : "(no id)", err);
+        if (job.id && job.reply_to)
+            answer_ie(n, q, text, len, &job, "%s", err);
+        else
+            answer_forget(n, q, text, len);
+        job_free(&job);
+        return;
+    }
+    int64_t now = clock_unix_ms();
+    struct lang *lang = NULL;
+    if (job.deadline_ms > 0 && job.deadline_ms <= now) {
+        log_info("job %s: deadline passed %lld ms ago; dropped without running", job.id,
+                 (long long)(now - job.deadline_ms));
+        answer_forget(n, q, text, len);
+    } else if (!(lang = lang_registry_lookup(&n->languages, job.language))) {
+        log_info("job %s: %s IE: language '%s' is not available on node %s", job.id, job.language,
+                 job.language, n->cfg.node);
+        answer_ie(n, q, text, len, &job, "language '%s' is not available on node %s", job.language,
+                  n->cfg.node);
+    } else {
+        run_and_answer(s, q, d, text, len, &job, lang);
+    }
+    lang_free(lang);
+    job_free(&job);
+}
+
+static void *slot_main(void *arg)
+{
+    struct slot *s = arg;
+    struct node *n = s->node;
+    struct queue q;
+    struct docker d;
+    char err[200];
+
+    queue_init(&q, &n->cfg);
+    if (docker_open(&d, n->cfg.docker_socket, err, sizeof err) != 0) {
+        log_error("slot %d: %s; slot not running", s->index, err);
+        goto out;
+    }
+    for (;;) {
+        char *text;
+        size_t len;
+        if (queue_take(&q, &text, &len) != 1) {
+            if (atomic_load(&n->draining))
+                break;
+            continue;   /* nothing within 1 s, or a Redis failure already backed off */
+        }
+        note(&n->slots, n->slots.held, s->index, text);
+        atomic_fetch_add(&n->busy, 1);
+        handle_job(s, &q, &d, text, len);
+        atomic_fetch_sub(&n->busy, 1);
+        note(&n->slots, n->slots.held, s->index, NULL);
+        free(text);
+    }
+    docker_close(&d);
+out:
+    queue_close(&q);
+    atomic_fetch_sub(&n->live_slots, 1);
+    return NULL;
+}
+
+int slot_start(struct slot *s, struct node *node, int index)
+{
+    s->node = node;
+    s->index = index;
+    atomic_fetch_add(&node->live_slots, 1);
+    if (pthread_create(&s->thread, NULL, slot_main, s) != 0) {
+        atomic_fetch_sub(&node->live_slots, 1);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,114 @@
+#include "wrapper.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* Parses one "key=<digits or nothing>" field of the figures line at p; NULL if malformed. */
+static const char *stats_field(const char *p, const char *end, const char *key, long long *out)
+{
+    size_t klen = strlen(key);
+    if ((size_t)(end - p) < klen || memcmp(p, key, klen) != 0)
+        return NULL;
+    p += klen;
+    long long v = 0;
+    int digits = 0;
+    for (; p < end && *p >= '0' && *p <= '9' && digits < 18; p++, digits++)
+        v = v * 10 + (*p - '0');
+    if (p < end && *p >= '0' && *p <= '9')
+        return NULL;
+    *out = digits ? v : -1;
+    return p;
+}
+
+/* The offset of the last figures mark within reach of the end of buf, or -1. */
+static long last_mark(const char *buf, size_t n)
+{
+    const size_t mlen = sizeof WRAPPER_STATS_MARK - 1;
+    size_t from = n > WRAPPER_STATS_MAX ? n - WRAPPER_STATS_MAX : 0;
+    if (n < mlen + 1)
+        return -1;
+    for (size_t i = n - mlen; i + 1 > from; i--) {
+        if (memcmp(buf + i, WRAPPER_STATS_MARK, mlen) == 0)
+            return (long)i;
+        if (i == 0)
+            break;
+    }
+    return -1;
+}
+
+/* Reads a figures line that ends buf (n bytes); returns its offset, or -1 if there is none. */
+static long parse_figures(const char *buf, size_t n, struct wrapper_figures *f)
+{
+    long at = n > 0 && buf[n - 1] == '\n' ? last_mark(buf, n) : -1;
+    if (at < 0)
+        return -1;
+    const char *p = buf + at + sizeof WRAPPER_STATS_MARK - 1, *end = buf + n - 1;
+    if (!(p = stats_field(p, end, "cpu_us=", &f->cpu_us)) || p >= end || *p++ != ' '
+        || !(p = stats_field(p, end, "maxrss_kb=", &f->maxrss_kb)) || p >= end || *p++ != ' '
+        || !(p = stats_field(p, end, "status=", &f->status)) || p >= end || *p++ != ' '
+        || !(p = stats_field(p, end, "oom=", &f->oom_kills)) || p != end)
+        return -1;
+    return at;
+}
+
+bool wrapper_take_end(const char *buf, size_t *len, const char *end_line)
+{
+    size_t n = end_line ? strlen(end_line) : 0;
+    if (n == 0 || *len < n || memcmp(buf + *len - n, end_line, n) != 0)
+        return false;
+    *len -= n;
+    return true;
+}
+
+enum wrapper_outcome wrapper_take_figures(const char *buf, size_t *len, const char *end_line,
+                                          struct wrapper_figures *f)
+{
+    struct wrapper_figures got;
+    size_t n = *len;
+    bool ended = wrapper_take_end(buf, &n, end_line);
+    long at = parse_figures(buf, n, &got);
+    f->cpu_us = f->maxrss_kb = f->status = f->oom_kills = -1;
+    if (at < 0)
+        return WRAPPER_NO_FIGURES;
+    *f = got;
+    *len = (size_t)at;
+    return ended ? WRAPPER_TRUSTED : WRAPPER_FIGURES;
+}
+
+enum wrapper_compile wrapper_find_compiled(const char *buf, size_t len, const char *marker,
+                                           struct wrapper_compiled *c)
+{
+    size_t mlen = strlen(marker);
+    const char *p = buf && mlen && len >= mlen ? memmem(buf, len, marker, mlen) : NULL;
+    char line[48] = "";
+    size_t k = 0;
+    c->exit_code = -1;
+    c->ms = -1;
+    if (!p)
+        return COMPILE_UNFINISHED;
+    c->at = (size_t)(p - buf);
+    c->next = c->at + mlen;
+    while (c->next < len && buf[c->next] != '\n' && k + 1 < sizeof line)
+        line[k++] = buf[c->next++];
+    while (c->next < len && buf[c->next] != '\n')
+        c->next++;
+    if (c->next < len)
+        c->next++;
+    if (sscanf(line, "%d %ld", &c->exit_code, &c->ms) != 2 || c->exit_code < 0) {
+        c->exit_code = -1;
+        c->ms = -1;
+        return COMPILE_GARBLED;
+    }
+    return c->exit_code == 0 ? COMPILE_SUCCEEDED : COMPILE_FAILED;
+}
+
+void wrapper_token(const char *seed, const char *prefix, char token[WRAPPER_TOKEN_SIZE])
+{
+    unsigned char rnd[12] = { 0 };
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        memcpy(rnd, seed, strlen(seed) < sizeof rnd ? strlen(seed) : sizeof rnd);
+    snprintf(token, WRAPPER_TOKEN_SIZE, "%s", prefix);
+    for (size_t i = 0; i < sizeof rnd && strlen(token) + 3 <= WRAPPER_TOKEN_SIZE; i++)
+        snprintf(token + strlen(token), 3, "%02x", rnd[i]);
+}
