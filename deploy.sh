@@ -6,6 +6,9 @@
 #   ./deploy.sh test [prove args]   install what is missing, build everything, run the tests
 #   ./deploy.sh build               build the nginx module (build/nginx/objs/ngx_rce_module.so)
 #
+# The builds themselves are the root Makefile's (make module, workerd, check,
+# images, test); this script installs what they need and runs the cluster.
+#
 # Environment (all optional):
 #   RCE_BIND           address the cluster's gateway is published on (127.0.0.1; 0.0.0.0 opens it)
 #   RCE_PORT           its port                                     (8080)
@@ -22,104 +25,15 @@
 #   RCE_DOCKERD_LOG    log of a dockerd started by this script (/var/log/dockerd.log)
 set -euo pipefail
 
-# dockerd and debootstrap live in sbin, which a non-login PATH may lack.
-case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin ;; esac
-
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BUILD_ROOT=${RCE_BUILD_DIR:-$REPO/build/nginx}
-MODULE_DIR=${RCE_MODULE_DIR:-$REPO}
-NGINX_SRC=${RCE_NGINX_SRC:-/usr/share/nginx/src}
+LOG_TAG=deploy
+# shellcheck source-path=SCRIPTDIR source=docker/lib.sh
+. "$REPO/docker/lib.sh"
 DOCKERD_LOG=${RCE_DOCKERD_LOG:-/var/log/dockerd.log}
 
 # What the build and the tests need, from Debian 12.
 PACKAGES=(build-essential nginx nginx-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev
           redis-server docker.io debootstrap perl docker-compose curl gnuplot-nox)
-
-# --- output and timing ------------------------------------------------------
-
-say()  { printf '[deploy] %s\n' "$*"; }
-warn() { printf '[deploy] WARNING: %s\n' "$*" >&2; }
-die()  { printf '[deploy] ERROR: %s\n' "$*" >&2; exit 1; }
-now_ms() { date +%s%3N; }
-took() { # took START_MS -> "1.23 s"
-    local ms=$(( $(now_ms) - $1 ))
-    printf '%d.%02d s' $(( ms / 1000 )) $(( ms % 1000 / 10 ))
-}
-
-STEP_NAME=
-STEP_T0=
-TIMINGS=()
-step() { # step NAME: start a timed step (ends the previous one)
-    step_end
-    STEP_NAME=$1
-    STEP_T0=$(now_ms)
-    say "==> ${STEP_NAME}"
-}
-step_end() {
-    [[ -n $STEP_NAME ]] || return 0
-    local t; t=$(took "$STEP_T0")
-    TIMINGS+=("$(printf '%-34s %s' "$STEP_NAME" "$t")")
-    say "<== ${STEP_NAME} ($t)"
-    STEP_NAME=
-}
-print_timings() {
-    local line
-    say "timings:"
-    for line in "${TIMINGS[@]}"; do say "  $line"; done
-}
-
-# --- packages ---------------------------------------------------------------
-
-is_installed() {
-    [[ $(dpkg-query -W -f '${db:Status-Status}' "$1" 2>/dev/null) == installed ]]
-}
-
-APT_UPDATED=0
-# ensure_packages PKG...: install the missing ones (as root), apt-get update at
-# most once per run; without root, say what to install and fail.
-ensure_packages() {
-    local missing=() p
-    command -v dpkg-query >/dev/null 2>&1 \
-        || die "not a Debian system (no dpkg-query): install by hand the equivalents of: $*"
-    for p in "$@"; do
-        is_installed "$p" || missing+=("$p")
-    done
-    if (( ${#missing[@]} == 0 )); then
-        say "packages present: $*"
-        return 0
-    fi
-    say "missing packages: ${missing[*]}"
-    [[ $EUID -eq 0 ]] \
-        || die "run as root, or install them first: sudo apt-get update && sudo apt-get install -y ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    if [[ $APT_UPDATED == 0 ]]; then
-        local t0; t0=$(now_ms)
-        say "apt-get update"
-        apt-get update -q >/dev/null \
-            || die "apt-get update failed: check the network and /etc/apt/sources.list, then rerun"
-        APT_UPDATED=1
-        say "apt-get update done ($(took "$t0"))"
-    fi
-    # Don't let package scripts start services (redis, nginx, docker): the tests
-    # start their own.  Only when the system has no policy of its own.
-    local policy=/usr/sbin/policy-rc.d made_policy=0
-    if [[ ! -e $policy ]]; then
-        printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && made_policy=1
-    fi
-    # With recommends: that is the combination known to give a working docker.io.
-    local rc=0 t0 log
-    t0=$(now_ms)
-    log=$(mktemp /tmp/rce-apt-install.XXXXXX.log)
-    say "apt-get install -y ${missing[*]} (log: ${log})"
-    apt-get install -y -q -o Dpkg::Use-Pty=0 "${missing[@]}" >"$log" 2>&1 || rc=$?
-    [[ $made_policy == 0 ]] || rm -f "$policy"
-    if (( rc != 0 )); then
-        tail -n 40 "$log" >&2 || true
-        die "apt-get install failed (exit ${rc}; last lines above, full log ${log}): fix the cause, then rerun"
-    fi
-    say "installed $(grep -c '^Setting up ' "$log" || true) packages ($(took "$t0"))"
-    rm -f "$log"
-}
 
 # --- docker engine ----------------------------------------------------------
 
@@ -171,120 +85,11 @@ ensure_engine() {
     die "dockerd ${why}: read ${DOCKERD_LOG} (tail above), fix the cause (another dockerd or a stale /var/run/docker.pid? cgroups? iptables?), then rerun"
 }
 
-# --- the nginx module -------------------------------------------------------
+# --- builds: the Makefile -------------------------------------------------
 
-SRC_DIR=$BUILD_ROOT/src
-OBJ_DIR=$BUILD_ROOT/objs
-MODULE_SO=$OBJ_DIR/ngx_rce_module.so
-
-nginx_dev_version() { dpkg-query -W -f '${Version}' nginx-dev 2>/dev/null || echo unknown; }
-
-# The module must be built from the same nginx version as the binary that loads it.
-check_nginx_versions() {
-    local bin dev
-    command -v nginx >/dev/null 2>&1 || { warn "no nginx binary on PATH: the tests will need one (apt-get install nginx)"; return 0; }
-    bin=$(nginx -v 2>&1 | sed -n 's|.*nginx/\([0-9.]*\).*|\1|p')
-    dev=$(nginx_dev_version); dev=${dev%%-*}
-    if [[ -n $bin && $dev != unknown && $bin != "$dev" ]]; then
-        die "nginx is ${bin} but nginx-dev is ${dev}: the module would not load. Run 'apt-get install nginx nginx-dev' to align them, then rerun"
-    fi
-}
-
-# build_module: out-of-tree, incremental build of ngx_rce_module.so against the
-# Debian nginx's configure flags.  configure reruns only when its inputs change.
-build_module() {
-    local t0 stamp want have nproc
-    [[ -d $NGINX_SRC && -f $NGINX_SRC/configure && -f $NGINX_SRC/conf_flags ]] \
-        || die "no nginx source in ${NGINX_SRC}: install nginx-dev (apt-get install -y nginx-dev), then rerun"
-    [[ -f $MODULE_DIR/config ]] \
-        || die "no nginx addon config at ${MODULE_DIR}/config: the module cannot be built without it"
-    check_nginx_versions
-
-    # A private copy of the nginx source: configure writes into its tree.
-    # Refreshed (and everything rebuilt) when nginx-dev changes.
-    local dev_version; dev_version=$(nginx_dev_version)
-    if [[ ! -f $SRC_DIR/.rce-nginx-dev-version || $(cat "$SRC_DIR/.rce-nginx-dev-version") != "$dev_version" ]]; then
-        say "copying ${NGINX_SRC} (nginx-dev ${dev_version}) to ${SRC_DIR}"
-        rm -rf "$SRC_DIR" "$OBJ_DIR"
-        mkdir -p "$BUILD_ROOT"
-        cp -a "$NGINX_SRC" "$SRC_DIR"
-        printf '%s\n' "$dev_version" >"$SRC_DIR/.rce-nginx-dev-version"
-    fi
-
-    # Inputs of configure: the addon config, the flags, the paths, the nginx version.
-    stamp=$OBJ_DIR/.rce-configure-stamp
-    want=$( {
-        printf 'nginx-dev %s\nmodule %s\nobjs %s\ncc-opt %s\n' "$dev_version" "$MODULE_DIR" "$OBJ_DIR" "${RCE_NGX_CC_OPT:-}"
-        cat "$MODULE_DIR/config" "$SRC_DIR/conf_flags"
-    } | sha256sum | cut -c1-64)
-    have=$(cat "$stamp" 2>/dev/null || true)
-    if [[ $want != "$have" || ! -f $OBJ_DIR/Makefile ]]; then
-        t0=$(now_ms)
-        say "configure (${MODULE_DIR}/config or the nginx flags changed; log: ${BUILD_ROOT}/configure.log)"
-        mkdir -p "$OBJ_DIR"
-        rm -f "$stamp"
-        local extra=()
-        [[ -z ${RCE_NGX_CC_OPT:-} ]] || extra=(--with-cc-opt="$RCE_NGX_CC_OPT")
-        # conf_flags is Debian's, and defines the bash array NGX_CONF_FLAGS.
-        # shellcheck source=/dev/null
-        if ! ( cd "$SRC_DIR" && NGX_CONF_FLAGS=() \
-               && . ./conf_flags \
-               && ./configure "${NGX_CONF_FLAGS[@]}" "${extra[@]}" \
-                      --add-dynamic-module="$MODULE_DIR" --builddir="$OBJ_DIR" ) \
-                >"$BUILD_ROOT/configure.log" 2>&1; then
-            tail -n 25 "$BUILD_ROOT/configure.log" >&2 || true
-            die "nginx configure failed (last lines above, full log ${BUILD_ROOT}/configure.log): check ${MODULE_DIR}/config and that the -dev packages (libhiredis-dev, libjansson-dev, ...) are installed"
-        fi
-        printf '%s\n' "$want" >"$stamp"
-        say "configure done ($(took "$t0"))"
-    else
-        say "configure is up to date"
-    fi
-
-    t0=$(now_ms)
-    nproc=$(nproc 2>/dev/null || echo 2)
-    say "make -f ${OBJ_DIR}/Makefile -C ${SRC_DIR} -j${nproc} modules"
-    if ! make -s -f "$OBJ_DIR/Makefile" -C "$SRC_DIR" -j"$nproc" modules; then
-        die "building the nginx module failed (compiler output above; warnings are errors: nginx builds with -Werror). Fix the code and rerun './deploy.sh build'"
-    fi
-    [[ -f $MODULE_SO ]] || die "make succeeded but ${MODULE_SO} is missing: does ${MODULE_DIR}/config name the module ngx_rce_module?"
-    say "module built: ${MODULE_SO} ($(took "$t0"))"
-
-    # Smoke test: the module loads into this nginx.
-    if command -v nginx >/dev/null 2>&1; then
-        local conf=$OBJ_DIR/smoke.conf
-        printf 'load_module %s;\nerror_log stderr;\npid %s/smoke.pid;\nevents {}\n' "$MODULE_SO" "$OBJ_DIR" >"$conf"
-        nginx -t -q -p "$OBJ_DIR" -c "$conf" \
-            || die "nginx cannot load ${MODULE_SO} (nginx -t -c ${conf} failed, output above)"
-        say "nginx -t loads the module"
-    fi
-}
-
-# --- workerd ----------------------------------------------------------------
-
-WORKERD_BIN=
-
-build_workerd() {
-    [[ -f $REPO/workerd/Makefile ]] || die "no ${REPO}/workerd/Makefile: workerd cannot be built"
-    local nproc; nproc=$(nproc 2>/dev/null || echo 2)
-    if [[ ${RCE_SANITIZE:-0} == 1 ]]; then
-        say "make -C workerd asan (RCE_SANITIZE=1)"
-        make -C "$REPO/workerd" -j"$nproc" asan \
-            || die "'make -C workerd asan' failed (output above): fix workerd and rerun"
-        WORKERD_BIN=$REPO/workerd/workerd-asan
-    else
-        say "make -C workerd"
-        make -C "$REPO/workerd" -j"$nproc" \
-            || die "'make -C workerd' failed (output above): fix workerd and rerun"
-        WORKERD_BIN=$REPO/workerd/workerd
-    fi
-    [[ -x $WORKERD_BIN ]] || die "the workerd build succeeded but ${WORKERD_BIN} is missing: check workerd/Makefile's targets"
-}
-
-check_workerd() {
-    say "make -C workerd check"
-    make -C "$REPO/workerd" check \
-        || die "workerd's unit tests failed ('make -C workerd check', output above): fix them and rerun"
+# run_make TARGET... [VAR=VALUE...]: the root Makefile, on every core.
+run_make() {
+    make -C "$REPO" --no-print-directory -j"$(nproc 2>/dev/null || echo 2)" "$@"
 }
 
 # --- the cluster (docker-compose / docker compose) ----------------------------
@@ -367,10 +172,6 @@ ensure_cluster_tools() {
     say "compose: ${COMPOSE[*]} ($("${COMPOSE[@]}" version --short 2>/dev/null || echo '?'))"
 }
 
-image_label() { # image_label IMAGE LABEL -> value or empty
-    docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null | sed 's/^<no value>$//'
-}
-
 # The build of each cluster image: Dockerfile, context, and the files whose
 # change means a rebuild (what the context holds for it; see .dockerignore).
 image_dockerfile() { printf '%s/docker/%s/Dockerfile\n' "$REPO" "$1"; }
@@ -387,20 +188,11 @@ image_inputs() {
 image_hash() {
     local inputs base_id
     read -r -a inputs <<<"$(image_inputs "$1")"
-    base_id=$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")
-    {
-        printf 'base %s %s\n' "$BASE_IMAGE" "$base_id"
-        (cd "$REPO" && find "${inputs[@]}" \
-            \( -path 'workerd/build' -o -path 'workerd/build-*' \) -prune -o \
-            -type f ! -name '*.o' ! -name '*.d' ! -name '*.swp' ! -name '*~' \
-            ! -path workerd/workerd ! -path workerd/workerd-asan -print0 \
-            | LC_ALL=C sort -z | xargs -0 sha256sum)
-    } | sha256sum | cut -c1-64
-}
-
-image_size() {
-    local bytes; bytes=$(docker image inspect -f '{{.Size}}' "$1")
-    printf '%d MB' $(( bytes / 1000000 ))
+    base_id=$(image_id "$BASE_IMAGE")
+    printf 'base %s %s\n' "$BASE_IMAGE" "$base_id" | tree_hash "$REPO" "${inputs[@]}" \
+        \( -path 'workerd/build' -o -path 'workerd/build-*' \) -prune -o \
+        -type f ! -name '*.o' ! -name '*.d' ! -name '*.swp' ! -name '*~' \
+        ! -path workerd/workerd ! -path workerd/workerd-asan -print0
 }
 
 # docker_build LOG ARGS...: the classic builder (as in docker/build-images.sh:
@@ -453,7 +245,7 @@ build_cluster_image() {
     local name=$1 force=$2 nocache=$3 image=rce/$1 hash old_id new_id old_b new_b t0 log
     local args=() dockerfile context
     hash=$(image_hash "$name")
-    old_id=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
+    old_id=$(image_id "$image" || true)
     if [[ -n $old_id && $force == 0 && $(image_label "$image" rce.build-hash) == "$hash" ]]; then
         say "${image} up to date ($(image_size "$image")), skipped"
         return 0
@@ -468,7 +260,7 @@ build_cluster_image() {
     t0=$(now_ms)
     log=$(mktemp /tmp/rce-build-"$name".XXXXXX.log)
     say "  docker build --network host -f docker/${name}/Dockerfile -t ${image} (full log: ${log})"
-    old_b=$(docker image inspect -f '{{.Id}}' "${image}:builder" 2>/dev/null || true)
+    old_b=$(image_id "${image}:builder" || true)
     if grep -qiE '^FROM .* AS builder$' "$dockerfile"; then
         if ! docker_build "$log" "${args[@]}" --target builder -f "$dockerfile" -t "${image}:builder" "$context"; then
             build_failed "$image" "$log"
@@ -478,8 +270,8 @@ build_cluster_image() {
         build_failed "$image" "$log"
     fi
     rm -f "$log"
-    new_id=$(docker image inspect -f '{{.Id}}' "$image")
-    new_b=$(docker image inspect -f '{{.Id}}' "${image}:builder" 2>/dev/null || true)
+    new_id=$(image_id "$image")
+    new_b=$(image_id "${image}:builder" || true)
     say "  built ${image}: $(image_size "$image") ($(took "$t0"))"
     rmi_previous "$image" "$old_id" "$new_id"
     rmi_previous "${image}:builder" "$old_b" "$new_b"
@@ -496,6 +288,7 @@ build_all() {
     local force=$1 nocache=$2 args=() name
     step "language images"
     [[ $nocache == 0 ]] || args=(--force)
+    # the script itself, not make: 'up' needs no build tools on the host
     "$REPO/docker/build-images.sh" "${args[@]}" \
         || die "docker/build-images.sh failed (above): fix what it names, then rerun"
     step "cluster images"
@@ -792,8 +585,8 @@ cmd_engine() { # make sure a Docker engine answers, starting dockerd if needed
 cmd_build() { # build the nginx module
     local t0; t0=$(now_ms)
     ensure_packages build-essential nginx nginx-dev libhiredis-dev libjansson-dev
-    build_module
-    say "done ($(took "$t0")): ${MODULE_SO}"
+    run_make module || die "the module build failed (above): fix what it names, then rerun './deploy.sh build'"
+    say "done ($(took "$t0"))"
 }
 
 cmd_images() { # build the container images (docker/build-images.sh [--force] [lang...])
@@ -802,14 +595,14 @@ cmd_images() { # build the container images (docker/build-images.sh [--force] [l
 }
 
 cmd_test() { # install what is missing, build everything, run the tests (args go to prove)
-    local t0 rc=0; t0=$(now_ms)
+    local t0 rc=0 env; t0=$(now_ms)
     say "test: ${REPO} ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo 'no commit'))${RCE_SANITIZE:+, RCE_SANITIZE=${RCE_SANITIZE}}"
     step "packages";            ensure_packages "${PACKAGES[@]}"
     step "docker engine";       ensure_engine
-    step "workerd build";       build_workerd
-    step "workerd unit tests";  check_workerd
-    step "nginx module build";  build_module
-    step "images";              "$REPO/docker/build-images.sh"
+    step "workerd build";       run_make workerd || die "the workerd build failed (above)"
+    step "workerd unit tests";  run_make check || die "workerd's unit tests failed (above)"
+    step "nginx module build";  run_make module || die "the module build failed (above)"
+    step "images";              run_make images || die "the images failed (above)"
 
     step "prove"
     [[ -d $REPO/t ]] || die "no ${REPO}/t: there are no tests to run"
@@ -817,9 +610,11 @@ cmd_test() { # install what is missing, build everything, run the tests (args go
         [[ -n $(find "$REPO/t" -name '*.t' -print -quit) ]] || die "no t/**/*.t test files found: there are no tests to run"
         set -- -r t/
     fi
-    export RCE_MODULE_SO=$MODULE_SO RCE_WORKERD=$WORKERD_BIN
-    say "RCE_MODULE_SO=${RCE_MODULE_SO}"
-    say "RCE_WORKERD=${RCE_WORKERD}"
+    # RCE_MODULE_SO and RCE_WORKERD: where the Makefile built them
+    for env in $(make -s -C "$REPO" --no-print-directory test-env); do
+        export "${env?}"
+        say "$env"
+    done
     say "prove $*"
     (cd "$REPO" && prove "$@") || rc=$?
     step_end
@@ -849,7 +644,7 @@ declare -A COMMANDS=(
 )
 declare -A HELP=(
     [test]="install what is missing, start dockerd, build workerd, the module and the images, run prove -r t/ (extra args go to prove; RCE_SANITIZE=1 uses workerd-asan)"
-    [build]="build the nginx module into build/nginx (incremental)"
+    [build]="build the nginx module into build/nginx (incremental: make module)"
     [images]="build the container images: docker/build-images.sh [--force] [--check] [lang...]"
     [deps]="install the Debian packages the build and the tests need (root)"
     [engine]="start dockerd if no Docker engine answers (root)"

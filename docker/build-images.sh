@@ -28,10 +28,10 @@
 #   RCE_BUILD_LOCK     lock file serialising concurrent runs (/tmp/rce-build-images.lock)
 set -euo pipefail
 
-# dockerd and debootstrap live in sbin, which a non-login PATH may lack.
-case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin ;; esac
-
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LOG_TAG=build-images
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$HERE/lib.sh"
 LANG_DIR=$HERE/lang
 BASE_IMAGE=${RCE_BASE_IMAGE:-rce/base}
 PREFIX=${RCE_IMAGE_PREFIX:-rce/}
@@ -46,14 +46,6 @@ export DOCKER_BUILDKIT=0
 FORCE=0
 CHECK=0
 LANGS=()
-
-say()  { printf '[build-images] %s\n' "$*"; }
-die()  { printf '[build-images] ERROR: %s\n' "$*" >&2; exit 1; }
-now_ms() { date +%s%3N; }
-took() { # took START_MS -> "1.23 s"
-    local ms=$(( $(now_ms) - $1 ))
-    printf '%d.%02d s' $(( ms / 1000 )) $(( ms % 1000 / 10 ))
-}
 
 usage() {
     cat <<USAGE
@@ -78,12 +70,6 @@ available_langs() {
     for d in "$LANG_DIR"/*/; do
         [[ -f $d/Dockerfile ]] && basename "$d"
     done
-}
-
-image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
-
-label_of() { # label_of IMAGE LABEL -> value or empty
-    docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null | sed 's/^<no value>$//'
 }
 
 # --- base image -------------------------------------------------------------
@@ -115,11 +101,7 @@ try_pull_base() {
 bootstrap_base() {
     local t0 t1
     [[ $EUID -eq 0 ]] || die "building ${BASE_IMAGE} with debootstrap needs root. Run this script as root, or on a machine that reaches a registry run 'docker pull ${PULL_IMAGE} && docker tag ${PULL_IMAGE} ${BASE_IMAGE}'"
-    if ! command -v debootstrap >/dev/null 2>&1; then
-        say "debootstrap is missing: apt-get install -y debootstrap"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null \
-            || die "could not install debootstrap; run 'apt-get update && apt-get install -y debootstrap' and retry"
-    fi
+    command -v debootstrap >/dev/null 2>&1 || ensure_packages debootstrap
     BASE_TMP=$(mktemp -d /var/tmp/rce-base.XXXXXX)
     trap cleanup_base_tmp EXIT
     local root=$BASE_TMP/root log=$BASE_TMP/debootstrap.log
@@ -185,7 +167,7 @@ SOURCES
 ensure_base() {
     local t0; t0=$(now_ms)
     if image_exists "$BASE_IMAGE"; then
-        say "base image ${BASE_IMAGE} present ($(docker image inspect -f '{{.Id}}' "$BASE_IMAGE" | cut -c8-19)), using it"
+        say "base image ${BASE_IMAGE} present ($(image_id "$BASE_IMAGE" | cut -c8-19)), using it"
         return 0
     fi
     say "base image ${BASE_IMAGE} missing"
@@ -327,20 +309,11 @@ conf_labels() {
 
 # --- language images --------------------------------------------------------
 
-image_size() {
-    local bytes; bytes=$(docker image inspect -f '{{.Size}}' "$1")
-    printf '%d MB' $(( bytes / 1000000 ))
-}
-
 # Hash of everything that goes into a language image: the folder's files
 # (names and contents), the base image's id and the label schema.
 build_hash() {
-    local dir=$1 base_id
-    base_id=$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE")
-    {
-        printf 'base %s\nschema %s\n' "$base_id" "$LABEL_SCHEMA"
-        (cd "$dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
-    } | sha256sum | cut -c1-64
+    printf 'base %s\nschema %s\n' "$(image_id "$BASE_IMAGE")" "$LABEL_SCHEMA" \
+        | tree_hash "$1" . -type f -print0
 }
 
 # The sandbox's flags for a `docker run` of a toolchain command (the version).
@@ -394,10 +367,10 @@ build_lang() {
     conf_labels "$dir" "$lang"
     hash=$(build_hash "$dir")
     if image_exists "$image"; then
-        old_hash=$(label_of "$image" rce.build-hash)
-        old_id=$(docker image inspect -f '{{.Id}}' "$image")
+        old_hash=$(image_label "$image" rce.build-hash)
+        old_id=$(image_id "$image")
         if [[ $FORCE == 0 && $old_hash == "$hash" ]]; then
-            say "${image} up to date ($(image_size "$image"), version $(label_of "$image" rce.version)), skipped"
+            say "${image} up to date ($(image_size "$image"), version $(image_label "$image" rce.version)), skipped"
             [[ $CHECK == 0 ]] || smoke_test "$lang" \
                 || die "smoke test of ${image} failed (above); fix ${dir} and rerun with --force ${lang}"
             return 0
@@ -438,7 +411,7 @@ build_lang() {
     docker rmi "$stage" >/dev/null 2>&1 || true    # only the tag: the image's layers stay
     rm -f "$log"
     say "  built ${image}: $(image_size "$image"), version ${version} ($(took "$t0"))"
-    new_id=$(docker image inspect -f '{{.Id}}' "$image")
+    new_id=$(image_id "$image")
     if [[ -n $old_id && $old_id != "$new_id" ]]; then
         if docker rmi "$old_id" >/dev/null 2>&1; then
             say "  removed the previous ${image} ($(cut -c8-19 <<<"$old_id"))"

@@ -1,0 +1,155 @@
+# rce: the builds.  ./deploy.sh calls these targets after installing what they
+# need (./deploy.sh deps); each also works by hand.
+#
+#   make                the nginx module and workerd
+#   make module         build/nginx/objs/ngx_rce_module.so: out of tree, against
+#                       Debian's nginx (nginx-dev), checked with nginx -t
+#   make workerd        workerd/workerd (RCE_SANITIZE=1: workerd/workerd-asan)
+#   make workerd-asan   workerd/workerd-asan (AddressSanitizer and UBSan)
+#   make check          workerd's unit tests      (check-asan: with the sanitizers)
+#   make loadtest       loadtest/rce-load and loadtest/curl-floor (loadtest-check)
+#   make images         docker/build-images.sh $(IMAGES): the base and language images
+#   make test           all of the above that the tests need, then
+#                       prove $(PROVE_ARGS) (default -r t/)
+#   make test-env       the environment the tests read (RCE_MODULE_SO, RCE_WORKERD)
+#   make clean
+#
+# The same environment as deploy.sh: RCE_BUILD_DIR (build/nginx), RCE_MODULE_DIR
+# (the repository root), RCE_NGINX_SRC (/usr/share/nginx/src), RCE_NGX_CC_OPT,
+# RCE_SANITIZE.  The module's sources are listed once, in ./config.
+
+SHELL        := /bin/bash
+.SHELLFLAGS  := -euo pipefail -c
+.DELETE_ON_ERROR:
+
+RCE_BUILD_DIR  ?= $(CURDIR)/build/nginx
+RCE_MODULE_DIR ?= $(CURDIR)
+RCE_NGINX_SRC  ?= /usr/share/nginx/src
+
+SRC_DIR   = $(RCE_BUILD_DIR)/src
+OBJ_DIR   = $(RCE_BUILD_DIR)/objs
+MODULE_SO = $(OBJ_DIR)/ngx_rce_module.so
+# Everything the module is built from; which of it is compiled, ./config says.
+MODULE_INPUTS = $(wildcard $(RCE_MODULE_DIR)/ngx_rce_module/*.c $(RCE_MODULE_DIR)/ngx_rce_module/*.h \
+                           $(RCE_MODULE_DIR)/include/*.h)
+
+ifeq ($(RCE_SANITIZE),1)
+WORKERD_GOAL = asan
+WORKERD_BIN  = $(CURDIR)/workerd/workerd-asan
+else
+WORKERD_GOAL = all
+WORKERD_BIN  = $(CURDIR)/workerd/workerd
+endif
+
+.PHONY: all module workerd workerd-asan check check-asan loadtest loadtest-check images test test-env clean FORCE
+all: module workerd
+
+# --- the nginx module ---------------------------------------------------------
+
+module: $(MODULE_SO) $(OBJ_DIR)/smoke.ok
+	@echo "[make] module: $(MODULE_SO)"
+
+# $(call keep_if_same,FILE): move FILE.tmp over FILE only if they differ, so that
+# FILE's mtime says when its content last changed.
+keep_if_same = if cmp -s $(1).tmp $(1); then rm -f $(1).tmp; else mv -f $(1).tmp $(1); fi
+
+# The nginx-dev version; the module must be built from the nginx that loads it.
+$(RCE_BUILD_DIR)/nginx-dev.version: FORCE
+	@[[ -f $(RCE_NGINX_SRC)/configure && -f $(RCE_NGINX_SRC)/conf_flags ]] || { \
+	    echo "[make] ERROR: no nginx source in $(RCE_NGINX_SRC): install nginx-dev (apt-get install -y nginx-dev), then rerun" >&2; exit 1; }
+	@[[ -f $(RCE_MODULE_DIR)/config ]] || { \
+	    echo "[make] ERROR: no nginx addon config at $(RCE_MODULE_DIR)/config: the module cannot be built without it" >&2; exit 1; }
+	@dev=$$(dpkg-query -W -f '$${Version}' nginx-dev 2>/dev/null || echo unknown); \
+	if command -v nginx >/dev/null 2>&1; then \
+	    bin=$$(nginx -v 2>&1 | sed -n 's|.*nginx/\([0-9.]*\).*|\1|p'); \
+	    if [[ -n $$bin && $$dev != unknown && $$bin != "$${dev%%-*}" ]]; then \
+	        echo "[make] ERROR: nginx is $$bin but nginx-dev is $${dev%%-*}: the module would not load. Run 'apt-get install nginx nginx-dev' to align them, then rerun" >&2; exit 1; \
+	    fi; \
+	else \
+	    echo "[make] WARNING: no nginx binary on PATH: the tests will need one (apt-get install nginx)" >&2; \
+	fi; \
+	mkdir -p $(@D); printf '%s\n' "$$dev" >$@.tmp; $(call keep_if_same,$@)
+
+# The other inputs of configure: the paths, the extra compiler flags, Debian's flags.
+$(RCE_BUILD_DIR)/configure.inputs: FORCE
+	@mkdir -p $(@D)
+	@{ printf 'module %s\nobjs %s\ncc-opt %s\n' '$(RCE_MODULE_DIR)' '$(OBJ_DIR)' "$${RCE_NGX_CC_OPT:-}"; \
+	   cat $(RCE_NGINX_SRC)/conf_flags; } >$@.tmp; $(call keep_if_same,$@)
+
+# A private copy of the nginx source (configure writes into its tree), made
+# afresh with everything built from it when nginx-dev changes.
+$(SRC_DIR)/.rce-copied: $(RCE_BUILD_DIR)/nginx-dev.version
+	@echo "[make] copying $(RCE_NGINX_SRC) (nginx-dev $$(cat $<)) to $(SRC_DIR)"
+	@rm -rf $(SRC_DIR) $(OBJ_DIR)
+	@cp -a $(RCE_NGINX_SRC) $(SRC_DIR)
+	@touch $@
+
+# configure: only when the addon config, the flags or the nginx source changed.
+# conf_flags is Debian's, and defines the bash array NGX_CONF_FLAGS.
+$(OBJ_DIR)/Makefile: $(RCE_MODULE_DIR)/config $(RCE_BUILD_DIR)/configure.inputs $(SRC_DIR)/.rce-copied
+	@echo "[make] configure ($(RCE_MODULE_DIR)/config or the nginx flags changed; log: $(RCE_BUILD_DIR)/configure.log)"
+	@mkdir -p $(OBJ_DIR)
+	@cd $(SRC_DIR) && NGX_CONF_FLAGS=() && . ./conf_flags \
+	    && ./configure "$${NGX_CONF_FLAGS[@]}" $${RCE_NGX_CC_OPT:+"--with-cc-opt=$$RCE_NGX_CC_OPT"} \
+	           --add-dynamic-module=$(RCE_MODULE_DIR) --builddir=$(OBJ_DIR) >$(RCE_BUILD_DIR)/configure.log 2>&1 \
+	    || { rm -f $@; tail -n 25 $(RCE_BUILD_DIR)/configure.log >&2; \
+	         echo "[make] ERROR: nginx configure failed (last lines above, full log $(RCE_BUILD_DIR)/configure.log): check $(RCE_MODULE_DIR)/config and that the -dev packages (libhiredis-dev, libjansson-dev, ...) are installed" >&2; exit 1; }
+
+# nginx's Makefile tracks the .c files and the headers ./config lists in
+# ngx_module_deps; a changed header it may not know of recompiles the module.
+$(MODULE_SO): $(OBJ_DIR)/Makefile $(MODULE_INPUTS)
+	@$(if $(filter %.h,$?),rm -f $(OBJ_DIR)/addon/*/*.o)
+	@echo "[make] make -f $(OBJ_DIR)/Makefile -C $(SRC_DIR) modules"
+	@+$(MAKE) -s -f $(OBJ_DIR)/Makefile -C $(SRC_DIR) modules || { \
+	    echo "[make] ERROR: building the nginx module failed (compiler output above; warnings are errors: nginx builds with -Werror). Fix the code and rerun 'make module'" >&2; exit 1; }
+	@[[ -f $@ ]] || { echo "[make] ERROR: make succeeded but $@ is missing: does $(RCE_MODULE_DIR)/config name the module ngx_rce_module?" >&2; exit 1; }
+	@touch $@
+
+# Smoke test: the module loads into this nginx.
+$(OBJ_DIR)/smoke.ok: $(MODULE_SO)
+	@if command -v nginx >/dev/null 2>&1; then \
+	    printf 'load_module %s;\nerror_log stderr;\npid %s/smoke.pid;\nevents {}\n' $< $(OBJ_DIR) >$(OBJ_DIR)/smoke.conf; \
+	    nginx -t -q -p $(OBJ_DIR) -c $(OBJ_DIR)/smoke.conf || { \
+	        echo "[make] ERROR: nginx cannot load $< (nginx -t -c $(OBJ_DIR)/smoke.conf failed, output above)" >&2; exit 1; }; \
+	    echo "[make] nginx -t loads the module"; \
+	fi
+	@touch $@
+
+# --- workerd and the load generator: their own Makefiles ----------------------
+
+workerd:
+	@+$(MAKE) -C workerd $(WORKERD_GOAL) || { \
+	    echo "[make] ERROR: 'make -C workerd $(WORKERD_GOAL)' failed (output above): fix workerd and rerun" >&2; exit 1; }
+	@[[ -x $(WORKERD_BIN) ]] || { echo "[make] ERROR: the workerd build succeeded but $(WORKERD_BIN) is missing: check workerd/Makefile's targets" >&2; exit 1; }
+
+workerd-asan:
+	+$(MAKE) -C workerd asan
+
+check check-asan:
+	@+$(MAKE) -C workerd $@ || { \
+	    echo "[make] ERROR: workerd's unit tests failed ('make -C workerd $@', output above): fix them and rerun" >&2; exit 1; }
+
+loadtest:
+	+$(MAKE) -C loadtest
+
+loadtest-check:
+	+$(MAKE) -C loadtest check
+
+# --- images and tests ---------------------------------------------------------
+
+images:
+	@$(CURDIR)/docker/build-images.sh $(IMAGES) || { \
+	    echo "[make] ERROR: docker/build-images.sh failed (above): fix what it names, then rerun" >&2; exit 1; }
+
+test-env:
+	@printf 'RCE_MODULE_SO=%s\nRCE_WORKERD=%s\n' $(MODULE_SO) $(WORKERD_BIN)
+
+test: workerd check module images
+	cd $(CURDIR) && RCE_MODULE_SO=$(MODULE_SO) RCE_WORKERD=$(WORKERD_BIN) prove $(or $(PROVE_ARGS),-r t/)
+
+clean:
+	rm -rf $(RCE_BUILD_DIR)
+	+$(MAKE) -C workerd clean
+	+$(MAKE) -C loadtest clean
+
+FORCE:
