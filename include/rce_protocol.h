@@ -1,7 +1,8 @@
 /*
  * rce wire protocol: the one place that names Redis keys and JSON fields.
- * Shared by ngx_rce_module (the gateway) and workerd; documented in README.md
- * ("Redis key scheme" and "Job and result JSON").  Plain C, no dependencies.
+ * Shared by ngx_rce_module (the gateway) and workerd; documented in
+ * docs/protocol.md (t/02-protocol-doc.t holds the two together).  Plain C, no
+ * dependencies.
  */
 
 #ifndef RCE_PROTOCOL_H

@@ -2,7 +2,7 @@
 # The hostile suite again with workerd --runtime runsc: every job container in
 # gVisor, first with the warm pool on, then with it off.  Skipped, saying why,
 # when the Docker engine has no runsc runtime (apt-get install runsc, then
-# register it: see README "Security model"; ./deploy.sh test does both as root).
+# register it: see docs/security.md, "gVisor"; ./deploy.sh test does both as root).
 
 use strict;
 use warnings;
