@@ -9,6 +9,9 @@
 #define RCE_PROTOCOL_H
 
 
+#include <stddef.h>
+
+
 #define RCE_PROTOCOL_VERSION        1
 
 /* Redis keys.  <node> is a worker node name, <id> a job id. */
@@ -42,7 +45,11 @@
 /* One element of "files"; a missing name means the language's main file. */
 #define RCE_FILE_NAME               "name"
 #define RCE_FILE_CONTENT            "content"
-#define RCE_FILE_ENCODING           "encoding"       /* "utf8" or "base64" */
+#define RCE_FILE_ENCODING           "encoding"       /* RCE_ENCODING_UTF8 or _BASE64 */
+
+/* How bytes travel in a JSON string: a file's content, a result's stream. */
+#define RCE_ENCODING_UTF8           "utf8"           /* the string is the text itself */
+#define RCE_ENCODING_BASE64         "base64"         /* the string is the bytes' base64 */
 
 /* The keys of "limits" (in the job and in the result). */
 #define RCE_LIMIT_WALL_MS           "wall_ms"
@@ -77,8 +84,11 @@ enum rce_limit_index {
 #define RCE_RES_STATUS              "status"         /* one of RCE_STATUS_* */
 #define RCE_RES_EXIT_CODE           "exit_code"      /* integer or null */
 #define RCE_RES_SIGNAL              "signal"         /* integer or null */
-#define RCE_RES_STDOUT              "stdout"         /* string (invalid UTF-8 replaced by U+FFFD) */
+#define RCE_RES_STDOUT              "stdout"         /* string: the bytes, as encoded */
 #define RCE_RES_STDERR              "stderr"
+#define RCE_RES_STDOUT_ENCODING     "stdout_encoding"  /* RCE_ENCODING_BASE64 when stdout is
+                                                          not valid UTF-8; absent: text */
+#define RCE_RES_STDERR_ENCODING     "stderr_encoding"  /* the same for stderr */
 #define RCE_RES_TRUNCATED           "truncated"      /* bool: output cap reached */
 #define RCE_RES_WALL_MS             "wall_ms"        /* integer: container start to exit */
 #define RCE_RES_CPU_MS              "cpu_ms"         /* integer or null: cpu time used, user + system */
@@ -86,8 +96,9 @@ enum rce_limit_index {
 #define RCE_RES_NODE                "node"           /* string: node that ran it */
 #define RCE_RES_REASON              "reason"         /* string: why, for IE (null otherwise) */
 #define RCE_RES_VERSION             "version"        /* string: the language's version */
-#define RCE_RES_COMPILE             "compile"        /* object {stdout, stderr, exit_code,
-                                                        wall_ms} or null: the compile step */
+#define RCE_RES_COMPILE             "compile"        /* object {stdout, stderr (and their
+                                                        _encoding), exit_code, wall_ms} or
+                                                        null: the compile step */
 #define RCE_RES_LIMITS              "limits"         /* object: the limits the run had */
 #define RCE_RES_CLAMPED             "clamped"        /* array: limits cut to the node's maxima */
 
@@ -111,6 +122,112 @@ rce_alias_char(unsigned char c)
 {
     return c > 0x20 && c < 0x7f && c != '/';
 }
+
+/*
+ * UTF-8, as both sides judge it: a stream is sent as text when every byte
+ * is part of a valid sequence (NUL is; overlong forms, surrogates, code
+ * points above U+10FFFF and cut sequences are not), and a client that reads
+ * text gets each other byte as U+FFFD.
+ */
+
+/* the length (1-4) of the valid sequence at s, or 0 if s[0] starts none */
+static inline size_t
+rce_utf8_len(const unsigned char *s, size_t n)
+{
+    size_t    len, i;
+    unsigned  cp;
+
+    if (s[0] < 0x80) {
+        return 1;
+    }
+
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+        cp = s[0] & 0x1f;
+
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        cp = s[0] & 0x0f;
+
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        cp = s[0] & 0x07;
+
+    } else {
+        return 0;   /* a continuation byte, or a lead byte of no valid form */
+    }
+
+    if (len > n) {
+        return 0;
+    }
+
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+
+    if ((len == 3 && cp < 0x800)
+        || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
+        || (cp >= 0xd800 && cp <= 0xdfff))
+    {
+        return 0;
+    }
+
+    return len;
+}
+
+/* true when every byte of s is part of a valid sequence */
+static inline int
+rce_utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t  i, len;
+
+    for (i = 0; i < n; i += len) {
+        len = rce_utf8_len(s + i, n - i);
+
+        if (len == 0) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+/*
+ * Copies n bytes of s to out (room for 3 * n bytes), each byte outside a
+ * valid sequence as U+FFFD; returns the length written, n exactly when
+ * nothing was replaced (a replacement is 3 bytes for 1).
+ */
+static inline size_t
+rce_utf8_repair(const unsigned char *s, size_t n, unsigned char *out)
+{
+    size_t  i, o, len;
+
+    i = 0;
+    o = 0;
+
+    while (i < n) {
+        len = rce_utf8_len(s + i, n - i);
+
+        if (len == 0) {
+            out[o++] = 0xef;
+            out[o++] = 0xbf;
+            out[o++] = 0xbd;
+            i++;
+            continue;
+        }
+
+        while (len--) {
+            out[o++] = s[i++];
+        }
+    }
+
+    return o;
+}
+
 
 /* Verdicts. */
 #define RCE_STATUS_OK               "OK"

@@ -3,7 +3,8 @@
  * The JSON API routes, one directive each:
  *
  *     rce_api_run;        POST /api/v1/run  {"language", "files" | "code",
- *                                            "stdin", "args", "limits", ...}
+ *                                            "stdin", "args", "limits",
+ *                                            "output_encoding", ...}
  *     rce_api_languages;  GET /api/v1/languages: what the live nodes run
  *
  * ngx_rce_input.c checks the document; the answer is rendered by
@@ -118,6 +119,7 @@ ngx_rce_api_run(ngx_http_request_t *r, ngx_str_t *body)
     ngx_str_t                name, version, language;
     json_t                  *req, *input, *versions;
     ngx_int_t                rc;
+    ngx_uint_t               base64;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
     req = NULL;
@@ -146,11 +148,17 @@ ngx_rce_api_run(ngx_http_request_t *r, ngx_str_t *body)
     bounds.max_files = (size_t) rlcf->max_files;
     bounds.max_size = rlcf->max_code_size;
 
+    if (ngx_rce_input_output_encoding(req, &base64, &err) != NGX_OK) {
+        rc = ngx_rce_api_send_error(r, &err);
+        goto done;
+    }
+
     input = ngx_rce_input_job(req, &bounds, &err);
 
     rc = (input == NULL) ? ngx_rce_api_send_error(r, &err)
                          : ngx_rce_job_submit(r, &language, input,
-                                              &ngx_rce_render_v1);
+                                              base64 ? &ngx_rce_render_v1_base64
+                                                     : &ngx_rce_render_v1);
 
 done:
 

@@ -27,10 +27,12 @@ static ngx_int_t ngx_rce_input_args(json_t *value, json_t *input,
     ngx_rce_input_error_t *err);
 static ngx_int_t ngx_rce_input_limits(json_t *limits, json_t *input,
     ngx_rce_input_error_t *err);
+static ngx_int_t ngx_rce_input_encoding(json_t *value, ngx_uint_t *base64);
 
 
 static const char  *ngx_rce_input_request_fields[] = {
-    "language", "version", "code", "files", "stdin", "args", "limits", NULL
+    "language", "version", "code", "files", "stdin", "args", "limits",
+    "output_encoding", NULL
 };
 
 static const char  *ngx_rce_input_file_fields[] = {
@@ -148,6 +150,26 @@ ngx_rce_input_job(json_t *req, ngx_rce_input_bounds_t *bounds,
     }
 
     return input;
+}
+
+
+ngx_int_t
+ngx_rce_input_output_encoding(json_t *req, ngx_uint_t *base64,
+    ngx_rce_input_error_t *err)
+{
+    json_t  *value;
+
+    *base64 = 0;
+
+    value = json_object_get(req, "output_encoding");
+
+    if (value != NULL && ngx_rce_input_encoding(value, base64) != NGX_OK) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "output_encoding",
+                                  "must be \"" RCE_ENCODING_UTF8 "\" or \""
+                                  RCE_ENCODING_BASE64 "\"");
+    }
+
+    return NGX_OK;
 }
 
 
@@ -272,6 +294,7 @@ ngx_rce_input_file(json_t *files, size_t i, size_t *total, size_t max_size,
 {
     json_t      *file, *name, *content, *encoding, *f;
     const char  *key;
+    ngx_uint_t   base64;
 
     file = json_array_get(files, i);
 
@@ -303,13 +326,12 @@ ngx_rce_input_file(json_t *files, size_t i, size_t *total, size_t max_size,
     }
 
     if (encoding != NULL
-        && !(json_is_string(encoding)
-             && (ngx_strcmp(json_string_value(encoding), "utf8") == 0
-                 || ngx_strcmp(json_string_value(encoding), "base64") == 0)))
+        && ngx_rce_input_encoding(encoding, &base64) != NGX_OK)
     {
         (void) ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
-                                  "files[%uz].encoding must be \"utf8\" "
-                                  "or \"base64\"", i);
+                                  "files[%uz].encoding must be \""
+                                  RCE_ENCODING_UTF8 "\" or \""
+                                  RCE_ENCODING_BASE64 "\"", i);
         return NULL;
     }
 
@@ -326,7 +348,7 @@ ngx_rce_input_file(json_t *files, size_t i, size_t *total, size_t max_size,
 
     f = json_pack("{s:O*, s:O, s:s}", RCE_FILE_NAME, name,
                   RCE_FILE_CONTENT, content, RCE_FILE_ENCODING,
-                  encoding ? json_string_value(encoding) : "utf8");
+                  encoding ? json_string_value(encoding) : RCE_ENCODING_UTF8);
 
     if (f == NULL) {
         (void) ngx_rce_input_fail(err, NGX_RCE_INPUT_NO_MEMORY, "",
@@ -417,7 +439,7 @@ ngx_rce_input_file_size(json_t *content, json_t *encoding, size_t i,
     src.len = json_string_length(content);
 
     if (encoding == NULL
-        || ngx_strcmp(json_string_value(encoding), "base64") != 0)
+        || ngx_strcmp(json_string_value(encoding), RCE_ENCODING_BASE64) != 0)
     {
         *total += src.len;
         return NGX_OK;
@@ -554,4 +576,31 @@ ngx_rce_input_limits(json_t *limits, json_t *input,
     json_object_set(input, RCE_JOB_LIMITS, limits);
 
     return NGX_OK;
+}
+
+
+/* the name of an encoding: *base64 says which */
+static ngx_int_t
+ngx_rce_input_encoding(json_t *value, ngx_uint_t *base64)
+{
+    const char  *name;
+
+    /* no NUL can hide in a name: requests are parsed without JSON_ALLOW_NUL */
+    name = json_string_value(value);
+
+    if (name == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_strcmp(name, RCE_ENCODING_UTF8) == 0) {
+        *base64 = 0;
+        return NGX_OK;
+    }
+
+    if (ngx_strcmp(name, RCE_ENCODING_BASE64) == 0) {
+        *base64 = 1;
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
 }

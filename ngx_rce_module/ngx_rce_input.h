@@ -61,6 +61,14 @@ ngx_int_t ngx_rce_input_parse(const u_char *body, size_t len, json_t **req,
 json_t *ngx_rce_input_job(json_t *req, ngx_rce_input_bounds_t *bounds,
     ngx_rce_input_error_t *err);
 
+/*
+ * How the answer carries the program's output: "output_encoding" absent or
+ * "utf8" (*base64 0: text, bytes that are not UTF-8 replaced and flagged),
+ * or "base64" (1: every stream in base64).
+ */
+ngx_int_t ngx_rce_input_output_encoding(json_t *req, ngx_uint_t *base64,
+    ngx_rce_input_error_t *err);
+
 /* fills err and returns NGX_ERROR, for a one-line "return fail(...)" */
 ngx_int_t ngx_rce_input_fail(ngx_rce_input_error_t *err, ngx_uint_t status,
     const char *field, const char *fmt, ...);

@@ -488,7 +488,8 @@ ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload, size_t len)
     json_error_t         err;
     ngx_str_t            key, text;
 
-    json = json_loadb(payload, len, 0, &err);
+    /* output travels as text when it is UTF-8, and NUL is UTF-8 */
+    json = json_loadb(payload, len, JSON_ALLOW_NUL, &err);
     id = json_object_get(json, RCE_RES_ID);
 
     if (!json_is_string(id)) {

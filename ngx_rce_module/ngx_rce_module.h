@@ -19,6 +19,7 @@
  *     ngx_rce_input.c       the /api/v1/run document, checked (no nginx HTTP)
  *     ngx_rce_render_raw.c  renderers: text with X-RCE-* headers, result JSON
  *     ngx_rce_render_v1.c   renderer: the /api/v1/run answer
+ *     ngx_rce_output.c      a result's output: exact bytes, or JSON text
  *     ngx_rce_job.c         a job: queued, waited for, answered once
  *     ngx_rce_queue.c       a job onto a node's queue, or back out of it
  *     ngx_rce_catalogue.c   what the live nodes offer, as JSON
@@ -48,6 +49,9 @@
 #define NGX_RCE_CONNECT_TIMEOUT      1000    /* ms */
 #define NGX_RCE_BACKOFF_MIN          100     /* ms */
 #define NGX_RCE_BACKOFF_MAX          1000    /* ms: serve again soon after */
+
+#define NGX_RCE_OUTPUT_STDOUT        0       /* the streams of a result */
+#define NGX_RCE_OUTPUT_STDERR        1
 
 
 typedef struct ngx_rce_redis_s     ngx_rce_redis_t;
@@ -257,10 +261,35 @@ void ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
 ngx_int_t ngx_rce_queue_push(ngx_rce_job_t *job, redisCallbackFn *pushed);
 void ngx_rce_queue_cancel(ngx_rce_job_t *job);
 
+/* ngx_rce_output.c */
+
+/*
+ * The exact bytes of a stream of stage (the result, or its compile object),
+ * decoded into pool if they came as base64; valid says they are UTF-8.
+ * NGX_DECLINED: the stream is malformed.
+ */
+ngx_int_t ngx_rce_output_bytes(ngx_pool_t *pool, json_t *stage,
+    ngx_uint_t stream, ngx_str_t *bytes, ngx_uint_t *valid);
+
+/*
+ * Sets stage's "stdout" and "stderr" to from's as a client reads them: text
+ * (U+FFFD for bytes that are not UTF-8, the stream then named in "lossy")
+ * or base64, with "encoding" and "lossy"; drops the node's
+ * <stream>_encoding.  stage may be from itself; from not an object (a null
+ * compile step): nothing to do.  NGX_DECLINED: malformed.
+ */
+ngx_int_t ngx_rce_output_json(ngx_pool_t *pool, json_t *stage, json_t *from,
+    ngx_uint_t base64);
+
+/* the answer when those fail with rc: 502, logged with the job's id */
+ngx_int_t ngx_rce_output_unreadable(ngx_http_request_t *r,
+    ngx_rce_job_t *job, ngx_int_t rc);
+
 /* ngx_rce_render_raw.c, ngx_rce_render_v1.c */
 extern ngx_rce_renderer_t  ngx_rce_render_text;
 extern ngx_rce_renderer_t  ngx_rce_render_result;
 extern ngx_rce_renderer_t  ngx_rce_render_v1;
+extern ngx_rce_renderer_t  ngx_rce_render_v1_base64;
 
 /* the routes: ngx_rce_lang.c, ngx_rce_api.c, ngx_rce_health.c */
 ngx_int_t ngx_rce_lang_handler(ngx_http_request_t *r);

@@ -1,8 +1,9 @@
 
 /*
- * The renderers of the raw route, POST /lang/<language>: stdout then stderr
- * as text with the verdict in X-RCE-* headers, or, for a client that
- * accepts JSON, the node's result JSON as it came.
+ * The renderers of the raw route, POST /lang/<language>: the bytes of
+ * stdout then stderr exactly, with the verdict in X-RCE-* headers, or, for a
+ * client that accepts JSON, the node's result JSON with its streams as text
+ * (ngx_rce_output.c).
  */
 
 
@@ -50,22 +51,29 @@ static ngx_int_t
 ngx_rce_render_text_result(ngx_http_request_t *r, ngx_rce_job_t *job,
     json_t *result, ngx_str_t *payload)
 {
-    json_t     *text;
-    ngx_str_t   parts[2];
+    ngx_str_t    parts[2];
+    ngx_uint_t   i, valid, text;
+    ngx_int_t    rc;
+
+    text = 1;
+
+    for (i = 0; i < 2; i++) {
+        rc = ngx_rce_output_bytes(r->pool, result, i, &parts[i], &valid);
+        if (rc != NGX_OK) {
+            return ngx_rce_output_unreadable(r, job, rc);
+        }
+
+        text &= valid;
+    }
 
     if (ngx_rce_render_text_headers(r, job, result) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    text = json_object_get(result, RCE_RES_STDOUT);
-    parts[0].data = (u_char *) json_string_value(text);
-    parts[0].len = json_string_length(text);
-
-    text = json_object_get(result, RCE_RES_STDERR);
-    parts[1].data = (u_char *) json_string_value(text);
-    parts[1].len = json_string_length(text);
-
-    return ngx_rce_send_bytes(r, NGX_HTTP_OK, "text/plain; charset=utf-8",
+    /* two valid UTF-8 strings make one */
+    return ngx_rce_send_bytes(r, NGX_HTTP_OK,
+                              text ? "text/plain; charset=utf-8"
+                                   : "application/octet-stream",
                               parts, 2);
 }
 
@@ -98,10 +106,19 @@ static ngx_int_t
 ngx_rce_render_result_result(ngx_http_request_t *r, ngx_rce_job_t *job,
     json_t *result, ngx_str_t *payload)
 {
-    ngx_str_t  parts[2];
+    ngx_int_t  rc;
 
-    parts[0] = *payload;
-    ngx_str_set(&parts[1], "\n");
+    rc = ngx_rce_output_json(r->pool, result, result, 0);
 
-    return ngx_rce_send_bytes(r, NGX_HTTP_OK, "application/json", parts, 2);
+    if (rc == NGX_OK) {
+        rc = ngx_rce_output_json(r->pool,
+                                 json_object_get(result, RCE_RES_COMPILE),
+                                 json_object_get(result, RCE_RES_COMPILE), 0);
+    }
+
+    if (rc != NGX_OK) {
+        return ngx_rce_output_unreadable(r, job, rc);
+    }
+
+    return ngx_rce_send_json(r, NGX_HTTP_OK, json_incref(result));
 }

@@ -3,35 +3,79 @@
  * The renderer of POST /api/v1/run: the verdict, the compile step (null for
  * an interpreted language) and the run (null when it never ran: a compile
  * error, or an engine failure before it started), in the API's own field
- * names rather than the node's.
+ * names rather than the node's.  Each stage's streams are text (with
+ * "lossy"), or base64 for a request that asked "output_encoding": "base64"
+ * (ngx_rce_output.c).
  */
 
 
 #include "ngx_rce_module.h"
 
 
-static ngx_int_t ngx_rce_render_v1_result(ngx_http_request_t *r,
+static ngx_int_t ngx_rce_render_v1_text_result(ngx_http_request_t *r,
     ngx_rce_job_t *job, json_t *result, ngx_str_t *payload);
+static ngx_int_t ngx_rce_render_v1_base64_result(ngx_http_request_t *r,
+    ngx_rce_job_t *job, json_t *result, ngx_str_t *payload);
+static ngx_int_t ngx_rce_render_v1_answer(ngx_http_request_t *r,
+    ngx_rce_job_t *job, json_t *res, ngx_uint_t base64);
 static json_t *ngx_rce_render_v1_run(json_t *res, const char *verdict);
 
 
 ngx_rce_renderer_t  ngx_rce_render_v1 = {
     "v1",
-    ngx_rce_render_v1_result,
+    ngx_rce_render_v1_text_result,
+    ngx_rce_send_job_error
+};
+
+
+ngx_rce_renderer_t  ngx_rce_render_v1_base64 = {
+    "v1-base64",
+    ngx_rce_render_v1_base64_result,
     ngx_rce_send_job_error
 };
 
 
 static ngx_int_t
-ngx_rce_render_v1_result(ngx_http_request_t *r, ngx_rce_job_t *job,
+ngx_rce_render_v1_text_result(ngx_http_request_t *r, ngx_rce_job_t *job,
     json_t *res, ngx_str_t *payload)
 {
-    json_t      *status;
+    return ngx_rce_render_v1_answer(r, job, res, 0);
+}
+
+
+static ngx_int_t
+ngx_rce_render_v1_base64_result(ngx_http_request_t *r, ngx_rce_job_t *job,
+    json_t *res, ngx_str_t *payload)
+{
+    return ngx_rce_render_v1_answer(r, job, res, 1);
+}
+
+
+static ngx_int_t
+ngx_rce_render_v1_answer(ngx_http_request_t *r, ngx_rce_job_t *job,
+    json_t *res, ngx_uint_t base64)
+{
+    json_t      *status, *compile, *run;
     const char  *verdict;
+    ngx_int_t    rc;
 
     status = json_object_get(res, RCE_RES_STATUS);
     verdict = json_is_string(status) ? json_string_value(status)
                                      : RCE_STATUS_IE;
+
+    compile = json_object_get(res, RCE_RES_COMPILE);
+    run = ngx_rce_render_v1_run(res, verdict);
+
+    rc = ngx_rce_output_json(r->pool, compile, compile, base64);
+
+    if (rc == NGX_OK && run != NULL) {
+        rc = ngx_rce_output_json(r->pool, run, res, base64);
+    }
+
+    if (rc != NGX_OK) {
+        json_decref(run);
+        return ngx_rce_output_unreadable(r, job, rc);
+    }
 
     return ngx_rce_send_json(r, NGX_HTTP_OK,
         json_pack("{s:O?, s:O?, s:O?, s:s, s:O?, s:o?, s:O?, s:O?, s:O*, "
@@ -40,8 +84,8 @@ ngx_rce_render_v1_result(ngx_http_request_t *r, ngx_rce_job_t *job,
                   "language", json_object_get(res, RCE_RES_LANGUAGE),
                   "version", json_object_get(res, RCE_RES_VERSION),
                   "status", verdict,
-                  "compile", json_object_get(res, RCE_RES_COMPILE),
-                  "run", ngx_rce_render_v1_run(res, verdict),
+                  "compile", compile,
+                  "run", run,
                   "node", json_object_get(res, RCE_RES_NODE),
                   "reason", json_object_get(res, RCE_RES_REASON),
                   "limits", json_object_get(res, RCE_RES_LIMITS),
@@ -60,9 +104,9 @@ ngx_rce_render_v1_run(json_t *res, const char *verdict)
         return NULL;
     }
 
-    return json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}",
-                     "stdout", json_object_get(res, RCE_RES_STDOUT),
-                     "stderr", json_object_get(res, RCE_RES_STDERR),
+    /* the streams are placeholders here: ngx_rce_output_json sets them */
+    return json_pack("{s:n, s:n, s:O?, s:O?, s:O?, s:O?, s:O?, s:O?}",
+                     "stdout", "stderr",
                      "exit_code", json_object_get(res, RCE_RES_EXIT_CODE),
                      "signal", json_object_get(res, RCE_RES_SIGNAL),
                      "wall_ms", json_object_get(res, RCE_RES_WALL_MS),

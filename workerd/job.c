@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "rce_protocol.h"
 #include "wrapper.h"
 
@@ -64,34 +65,6 @@ static int take_limit(json_t *limits, const char *key, long floor, long max, lon
     return 0;
 }
 
-/* Decodes standard base64 (padding optional, no whitespace) into a malloc'd buffer. -1 if the
- * text is not base64 (the gateway already checked; a hand-pushed job may not be). */
-static int base64_decode(const char *in, size_t n, char **out, size_t *len)
-{
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    while (n > 0 && in[n - 1] == '=')
-        n--;
-    if (n % 4 == 1 || !(*out = malloc(n / 4 * 3 + 3)))
-        return -1;
-    unsigned acc = 0;
-    size_t bits = 0, k = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = in[i] ? strchr(alphabet, in[i]) : NULL;
-        if (!p) {
-            free(*out);
-            *out = NULL;
-            return -1;
-        }
-        acc = acc << 6 | (unsigned)(p - alphabet);
-        if ((bits += 6) >= 8) {
-            bits -= 8;
-            (*out)[k++] = (char)(acc >> bits & 0xff);
-        }
-    }
-    *len = k;
-    return 0;
-}
-
 /* Reads "files": [{"name", "content", "encoding"}]; a missing name is the main file. */
 static int take_files(json_t *root, struct job *job, char *err, size_t errlen)
 {
@@ -119,7 +92,7 @@ static int take_files(json_t *root, struct job *job, char *err, size_t errlen)
                      RCE_FILE_NAME);
             return -1;
         }
-        if (encoding && strcmp(encoding, "base64") == 0) {
+        if (encoding && strcmp(encoding, RCE_ENCODING_BASE64) == 0) {
             if (base64_decode(json_string_value(content), json_string_length(content), &jf->data,
                               &jf->len) != 0) {
                 snprintf(err, errlen, "invalid job: %s[%zu] is not valid base64", RCE_JOB_FILES, i);
@@ -378,12 +351,11 @@ void job_result_decide(struct job_result *r, enum kill_cause killed, bool oom_ki
         r->status = exit_code == 0 ? RCE_STATUS_OK : RCE_STATUS_RE;
 }
 
-/* A JSON string of arbitrary bytes, repaired to UTF-8 because jansson rejects anything else
- * (program output, or a reason that snprintf cut in the middle of a character). */
-static json_t *bytes_string(const char *data, size_t n)
+/* A JSON string of text that may have been cut mid-character (a reason snprintf cut). */
+static json_t *text_string(const char *text)
 {
     size_t len;
-    char *clean = utf8_sanitize(data ? data : "", n, &len);
+    char *clean = utf8_sanitize(text, strlen(text), &len);
     if (!clean)
         return NULL;
     json_t *s = json_stringn_nocheck(clean, len);
@@ -391,18 +363,45 @@ static json_t *bytes_string(const char *data, size_t n)
     return s;
 }
 
-/* "compile": {"stdout", "stderr", "exit_code", "wall_ms"} or null */
+/* Sets obj[key] to a stream's bytes, losslessly: the text itself when it is valid UTF-8 (a NUL
+ * travels as \u0000), else its base64 with obj[encoding_key] saying so. -1 if out of memory. */
+static int set_stream(json_t *obj, const char *key, const char *encoding_key, const char *data, size_t n)
+{
+    if (rce_utf8_valid((const unsigned char *)data, n))
+        return json_object_set_new(obj, key, json_stringn_nocheck(data ? data : "", n));
+    char *b64 = malloc(base64_encoded_len(n) + 1);
+    if (!b64)
+        return -1;
+    base64_encode((const unsigned char *)data, n, b64);
+    int rc = json_object_set_new(obj, key, json_stringn_nocheck(b64, base64_encoded_len(n)))
+             | json_object_set_new(obj, encoding_key, json_string(RCE_ENCODING_BASE64));
+    free(b64);
+    return rc;
+}
+
+/* stdout and stderr (of the run or of the compile step) into obj; -1 if out of memory. */
+static int set_streams(json_t *obj, const char *out, size_t out_len, const char *err, size_t err_len)
+{
+    return set_stream(obj, RCE_RES_STDOUT, RCE_RES_STDOUT_ENCODING, out, out_len)
+           | set_stream(obj, RCE_RES_STDERR, RCE_RES_STDERR_ENCODING, err, err_len);
+}
+
+/* "compile": {"stdout", "stderr", "exit_code", "wall_ms"} or null; NULL if out of memory. */
 static json_t *compile_json(const struct job_result *r)
 {
     if (!r->compiled)
         return json_null();
-    return json_pack("{s:o, s:o, s:o, s:o}",
-                     "stdout", bytes_string(r->compile_out, r->compile_out_len),
-                     "stderr", bytes_string(r->compile_err, r->compile_err_len),
-                     "exit_code", r->compile_exit_code >= 0 ? json_integer(r->compile_exit_code)
-                                                            : json_null(),
-                     "wall_ms", r->compile_wall_ms >= 0 ? json_integer(r->compile_wall_ms)
-                                                        : json_null());
+    /* The streams go first, as in the run's part of the result: set_streams fills them in. */
+    json_t *c = json_pack("{s:n, s:n, s:o, s:o}", RCE_RES_STDOUT, RCE_RES_STDERR,
+                          RCE_RES_EXIT_CODE, r->compile_exit_code >= 0 ? json_integer(r->compile_exit_code)
+                                                                       : json_null(),
+                          RCE_RES_WALL_MS, r->compile_wall_ms >= 0 ? json_integer(r->compile_wall_ms)
+                                                                   : json_null());
+    if (c && set_streams(c, r->compile_out, r->compile_out_len, r->compile_err, r->compile_err_len) != 0) {
+        json_decref(c);
+        return NULL;
+    }
+    return c;
 }
 
 /* the limits the run had, and which were cut to the node's maxima */
@@ -431,18 +430,15 @@ char *job_result_json(const char *id, const char *language, const char *node,
 {
     char *text = NULL;
     json_t *root = json_object();
-    json_t *out = bytes_string(r->out.data, r->out.len), *err = bytes_string(r->err.data, r->err.len);
-    if (!root || !out || !err)
-        goto done;
-    /* The _new setters take the reference, so out and err belong to root from here on. */
+    if (!root)
+        return NULL;
     int rc = json_object_set_new(root, RCE_RES_ID, json_string(id))
              | json_object_set_new(root, RCE_RES_LANGUAGE, language ? json_string(language) : json_null())
              | json_object_set_new(root, RCE_RES_STATUS, json_string(r->status))
              | json_object_set_new(root, RCE_RES_EXIT_CODE,
                                    r->has_exit_code ? json_integer(r->exit_code) : json_null())
              | json_object_set_new(root, RCE_RES_SIGNAL, r->has_signal ? json_integer(r->signal) : json_null())
-             | json_object_set_new(root, RCE_RES_STDOUT, out)
-             | json_object_set_new(root, RCE_RES_STDERR, err)
+             | set_streams(root, r->out.data, r->out.len, r->err.data, r->err.len)
              | json_object_set_new(root, RCE_RES_TRUNCATED, json_boolean(r->out.overflowed || r->err.overflowed))
              | json_object_set_new(root, RCE_RES_WALL_MS, json_integer(r->wall_ms))
              | json_object_set_new(root, RCE_RES_CPU_MS, r->cpu_ms >= 0 ? json_integer(r->cpu_ms) : json_null())
@@ -453,14 +449,9 @@ char *job_result_json(const char *id, const char *language, const char *node,
              | json_object_set_new(root, RCE_RES_COMPILE, compile_json(r))
              | json_object_set_new(root, RCE_RES_LIMITS, limits_json(r))
              | json_object_set_new(root, RCE_RES_CLAMPED, clamped_json(r))
-             | json_object_set_new(root, RCE_RES_REASON,
-                                   r->reason[0] ? bytes_string(r->reason, strlen(r->reason)) : json_null());
-    out = err = NULL;
+             | json_object_set_new(root, RCE_RES_REASON, r->reason[0] ? text_string(r->reason) : json_null());
     if (rc == 0)
         text = json_dumps(root, JSON_COMPACT);
-done:
-    json_decref(out);
-    json_decref(err);
     json_decref(root);
     return text;
 }

@@ -114,8 +114,9 @@ void job_result_decide(struct job_result *r, enum kill_cause killed, bool oom_ki
  * captures into compile_* and says how the compile step ended. */
 enum wrapper_compile job_result_split_compile(struct job_result *r, const char *marker);
 
-/* Encodes the result JSON (output repaired to valid UTF-8); malloc'd, NULL if out of memory.
- * language may be NULL (an unreadable job). */
+/* Encodes the result JSON; malloc'd, NULL if out of memory. Every stream keeps its bytes:
+ * valid UTF-8 (NUL included) as a string, anything else as base64 with <stream>_encoding
+ * "base64" beside it (docs/protocol.md). language may be NULL (an unreadable job). */
 char *job_result_json(const char *id, const char *language, const char *node,
                       const struct job_result *r);
 

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rce_protocol.h"
+
 void capture_init(struct capture *c, size_t limit)
 {
     memset(c, 0, sizeof *c);
@@ -110,60 +112,13 @@ enum demux_status demux_feed(struct demux *d, const char *buf, size_t n, struct 
     return d->full ? DEMUX_FULL : DEMUX_OK;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if the bytes there are not one. */
-static size_t utf8_sequence_len(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0x80)
-        return 1;
-    size_t len;
-    uint32_t cp;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2;
-        cp = s[0] & 0x1f;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        cp = s[0] & 0x0f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        cp = s[0] & 0x07;
-    } else {
-        return 0;       /* continuation byte, or a lead byte that can only be overlong / too big */
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))
-        || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 char *utf8_sanitize(const char *buf, size_t len, size_t *out_len)
 {
-    static const char replacement[] = "\xef\xbf\xbd";
     /* Worst case every byte becomes the 3-byte replacement. */
     char *out = malloc(len * 3 + 1);
     if (!out)
         return NULL;
-    const unsigned char *s = (const unsigned char *)buf;
-    size_t o = 0;
-    for (size_t i = 0; i < len;) {
-        size_t seq = utf8_sequence_len(s + i, len - i);
-        if (seq == 0) {
-            memcpy(out + o, replacement, 3);
-            o += 3;
-            i += 1;
-        } else {
-            memcpy(out + o, s + i, seq);
-            o += seq;
-            i += seq;
-        }
-    }
-    out[o] = '\0';
-    *out_len = o;
+    *out_len = rce_utf8_repair((const unsigned char *)buf, len, (unsigned char *)out);
+    out[*out_len] = '\0';
     return out;
 }

@@ -54,7 +54,7 @@ enum demux_status demux_feed(struct demux *d, const char *buf, size_t n, struct 
                              struct capture *err);
 
 /* Returns a NUL-terminated copy of buf in which every byte that is not part of a valid UTF-8
- * sequence (overlong, surrogate, beyond U+10FFFF, truncated) becomes U+FFFD; NULL if out of
+ * sequence (rce_utf8_len: overlong, surrogate, beyond U+10FFFF, truncated) becomes U+FFFD; NULL if out of
  * memory. The length (which may include NUL bytes from the program) goes to *out_len. */
 char *utf8_sanitize(const char *buf, size_t len, size_t *out_len);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 
+#include "base64.h"
 #include "rce_protocol.h"
 #include "wrapper.h"
 
@@ -25,33 +26,6 @@
 #else
 #define PRCTL_NR 0
 #endif
-
-size_t base64_encoded_len(size_t n)
-{
-    return (n + 2) / 3 * 4;
-}
-
-void base64_encode(const unsigned char *in, size_t n, char *out)
-{
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-        *out++ = alphabet[v >> 18 & 63];
-        *out++ = alphabet[v >> 12 & 63];
-        *out++ = alphabet[v >> 6 & 63];
-        *out++ = alphabet[v & 63];
-    }
-    if (i < n) {
-        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0);
-        *out++ = alphabet[v >> 18 & 63];
-        *out++ = alphabet[v >> 12 & 63];
-        *out++ = i + 1 < n ? alphabet[v >> 6 & 63] : '=';
-        *out++ = '=';
-    }
-    *out = '\0';
-}
 
 /* Appends the base64 of n bytes to cmd; -1 if too large for one argument or out of memory. */
 static int append_base64(json_t *cmd, const char *data, size_t n, size_t *total, char *err, size_t errlen)

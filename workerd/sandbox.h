@@ -63,9 +63,4 @@ char *sandbox_payload(const struct sandbox_job *job, size_t *len, char *err, siz
  * code is too large ("code too large for this node") or memory runs out. */
 json_t *sandbox_container_spec(const struct sandbox_job *job, char *err, size_t errlen);
 
-/* Standard base64 (RFC 4648, padded) of n bytes into out, which must hold
- * base64_encoded_len(n) + 1 bytes; NUL-terminates. */
-size_t base64_encoded_len(size_t n);
-void base64_encode(const unsigned char *in, size_t n, char *out);
-
 #endif

@@ -148,7 +148,7 @@ static void test_result_json(void)
 {
     struct job_result r;
     job_result_init(&r, 4);
-    capture_append(&r.out, "ab\xff" "cd", 5);       /* clipped to 4, with an invalid byte */
+    capture_append(&r.out, "ab\0" "cd", 5);         /* clipped to 4, with a NUL */
     capture_append(&r.err, "e", 1);
     job_result_clip_output(&r);
     job_result_decide(&r, KILL_OUTPUT_CAP, false, 0, 1000);
@@ -156,14 +156,17 @@ static void test_result_json(void)
     r.cpu_ms = 7;
     char *text = job_result_json("id1", "sh", "n1", &r);
     assert(text);
-    json_t *j = json_loads(text, 0, NULL);
+    assert(strstr(text, "\"ab\\u0000c\""));               /* NUL is text, escaped */
+    json_t *j = json_loads(text, JSON_ALLOW_NUL, NULL);
     assert(j);
     assert(STREQ(json_string_value(json_object_get(j, RCE_RES_ID)), "id1"));
     assert(STREQ(json_string_value(json_object_get(j, RCE_RES_LANGUAGE)), "sh"));
     assert(STREQ(json_string_value(json_object_get(j, RCE_RES_STATUS)), RCE_STATUS_OLE));
     assert(json_is_null(json_object_get(j, RCE_RES_EXIT_CODE)));
     assert(json_is_null(json_object_get(j, RCE_RES_SIGNAL)));
-    assert(STREQ(json_string_value(json_object_get(j, RCE_RES_STDOUT)), "ab\xef\xbf\xbd" "c"));
+    assert(json_string_length(json_object_get(j, RCE_RES_STDOUT)) == 4);
+    assert(memcmp(json_string_value(json_object_get(j, RCE_RES_STDOUT)), "ab\0c", 4) == 0);
+    assert(!json_object_get(j, RCE_RES_STDOUT_ENCODING));
     assert(STREQ(json_string_value(json_object_get(j, RCE_RES_STDERR)), "e"));
     assert(json_is_true(json_object_get(j, RCE_RES_TRUNCATED)));
     assert(json_integer_value(json_object_get(j, RCE_RES_WALL_MS)) == 42);
@@ -188,6 +191,38 @@ static void test_result_json(void)
     assert(j && json_is_null(json_object_get(j, RCE_RES_LANGUAGE)));
     assert(STREQ(json_string_value(json_object_get(j, RCE_RES_REASON)), "bad \xef\xbf\xbd\xef\xbf\xbd"));
     assert(json_is_null(json_object_get(j, RCE_RES_EXIT_CODE)));
+    json_decref(j);
+    free(text);
+    job_result_free(&r);
+}
+
+/* Output that is not UTF-8 travels as base64, marked, in the run and in the compile step. */
+static void test_result_json_bytes(void)
+{
+    struct job_result r;
+    job_result_init(&r, 16);
+    capture_append(&r.out, "\xff\xfe", 2);
+    capture_append(&r.err, "caf\xc3\xa9", 5);
+    job_result_decide(&r, KILL_NONE, false, 0, 1000);
+    r.compiled = true;
+    r.compile_exit_code = 0;
+    r.compile_wall_ms = 5;
+    r.compile_out = strdup("");
+    r.compile_err = strdup("warn\x80");
+    r.compile_err_len = 5;
+    char *text = job_result_json("id3", "c", "n1", &r);
+    assert(text);
+    json_t *j = json_loads(text, 0, NULL), *c = json_object_get(j, RCE_RES_COMPILE);
+    assert(j && json_is_object(c));
+    assert(STREQ(json_string_value(json_object_get(j, RCE_RES_STDOUT)), "//4="));
+    assert(STREQ(json_string_value(json_object_get(j, RCE_RES_STDOUT_ENCODING)), RCE_ENCODING_BASE64));
+    assert(STREQ(json_string_value(json_object_get(j, RCE_RES_STDERR)), "caf\xc3\xa9"));
+    assert(!json_object_get(j, RCE_RES_STDERR_ENCODING));
+    assert(STREQ(json_string_value(json_object_get(c, RCE_RES_STDOUT)), ""));
+    assert(!json_object_get(c, RCE_RES_STDOUT_ENCODING));
+    assert(STREQ(json_string_value(json_object_get(c, RCE_RES_STDERR)), "d2FyboA="));
+    assert(STREQ(json_string_value(json_object_get(c, RCE_RES_STDERR_ENCODING)), RCE_ENCODING_BASE64));
+    assert(json_integer_value(json_object_get(c, RCE_RES_WALL_MS)) == 5);
     json_decref(j);
     free(text);
     job_result_free(&r);
@@ -348,6 +383,7 @@ int main(void)
     RUN(test_parse_invalid_jobs);
     RUN(test_verdicts);
     RUN(test_result_json);
+    RUN(test_result_json_bytes);
     RUN(test_finish_output);
     RUN(test_files_stdin_args);
     RUN(test_limits_follow_protocol);

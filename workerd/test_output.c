@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "output.h"
+#include "rce_protocol.h"
 #include "test.h"
 
 static void test_capture_clips_at_limit(void)
@@ -133,6 +134,24 @@ static void test_utf8_sanitize(void)
     check_sanitize("", 0, "", 0);
 }
 
+/* What decides whether a stream travels as text or as base64 (rce_protocol.h). */
+static bool valid(const char *s, size_t n)
+{
+    return rce_utf8_valid((const unsigned char *)s, n);
+}
+
+static void test_utf8_valid(void)
+{
+    assert(valid("caf\xc3\xa9 \xf0\x9f\x98\x80", 10));
+    assert(valid("a\0b", 3));                      /* NUL travels as text */
+    assert(valid("\x1b[31mred\x1b[0m\r\n", 14));   /* so do escapes and CR */
+    assert(valid(NULL, 0));
+    assert(!valid("\xff\xfe", 2));
+    assert(!valid("ok\xe2\x82", 4));               /* cut by the output cap */
+    assert(!valid("\xed\xa0\x80", 3));             /* a surrogate */
+    assert(!valid("\xc0\x80", 2));                 /* an overlong NUL */
+}
+
 int main(void)
 {
     RUN(test_capture_clips_at_limit);
@@ -140,5 +159,6 @@ int main(void)
     RUN(test_demux_stops_at_cap);
     RUN(test_demux_rejects_other_framing);
     RUN(test_utf8_sanitize);
+    RUN(test_utf8_valid);
     return REPORT("test_output");
 }
