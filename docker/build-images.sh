@@ -14,14 +14,17 @@
 # warm machine: a language image is rebuilt only when its folder (or the base
 # image) changed since it was built, which the label rce.build-hash records.
 #
-# rce/base, in order of preference: the existing image; `docker pull
-# debian:bookworm-slim`; a debootstrap of bookworm (needs root and Debian's
-# mirror), imported with `docker import`.
+# rce/base is a Debian 12 root, rce/base-root, with docker/base/ on top (the
+# install helper every Dockerfile uses: rce-install PKG...).  The root, in order
+# of preference: the existing image; `docker pull debian:bookworm-slim`; a
+# debootstrap of bookworm (needs root and Debian's mirror), imported with
+# `docker import`.  rce/base is rebuilt on the root when docker/base/ changes.
 #
 # Environment:
 #   RCE_BASE_IMAGE     base image name                      (rce/base)
+#   RCE_BASE_ROOT      the root it is built on              (<base image>-root)
 #   RCE_IMAGE_PREFIX   language images are <prefix><lang>   (rce/)
-#   RCE_PULL_IMAGE     image to pull for the base           (debian:bookworm-slim)
+#   RCE_PULL_IMAGE     image to pull for the root           (debian:bookworm-slim)
 #   RCE_PULL_TIMEOUT   seconds allowed for that pull; 0 = don't try (20)
 #   RCE_DEBIAN_MIRROR  mirror for debootstrap               (http://deb.debian.org/debian)
 #   RCE_DEBIAN_SUITE   suite for debootstrap                (bookworm)
@@ -34,6 +37,8 @@ LOG_TAG=build-images
 . "$HERE/lib.sh"
 LANG_DIR=$HERE/lang
 BASE_IMAGE=${RCE_BASE_IMAGE:-rce/base}
+BASE_ROOT=${RCE_BASE_ROOT:-${BASE_IMAGE}-root}
+BASE_DIR=$HERE/base
 PREFIX=${RCE_IMAGE_PREFIX:-rce/}
 PULL_IMAGE=${RCE_PULL_IMAGE:-debian:bookworm-slim}
 PULL_TIMEOUT=${RCE_PULL_TIMEOUT:-20}
@@ -57,7 +62,7 @@ given (default: every folder in ${LANG_DIR}) from its Dockerfile and lang.conf
 
   --force   rebuild the language images even if they are up to date, without
             the build cache (fresh packages); the base image is kept: remove
-            it first ('docker rmi ${BASE_IMAGE}') to rebuild that too
+            it first ('docker rmi ${BASE_IMAGE} ${BASE_ROOT}') to rebuild that too
   --check   also smoke-test images that were up to date (built ones always are)
   -h        this help
 
@@ -90,8 +95,8 @@ try_pull_base() {
     local t0; t0=$(now_ms)
     say "trying: docker pull ${PULL_IMAGE} (at most ${PULL_TIMEOUT} s)"
     if timeout --kill-after=5 "$PULL_TIMEOUT" docker pull -q "$PULL_IMAGE" >/dev/null 2>&1 \
-        && docker tag "$PULL_IMAGE" "$BASE_IMAGE"; then
-        say "pulled ${PULL_IMAGE}, tagged ${BASE_IMAGE} ($(took "$t0"))"
+        && docker tag "$PULL_IMAGE" "$BASE_ROOT"; then
+        say "pulled ${PULL_IMAGE}, tagged ${BASE_ROOT} ($(took "$t0"))"
         return 0
     fi
     say "docker pull failed or timed out ($(took "$t0")); falling back to debootstrap"
@@ -100,7 +105,7 @@ try_pull_base() {
 
 bootstrap_base() {
     local t0 t1
-    [[ $EUID -eq 0 ]] || die "building ${BASE_IMAGE} with debootstrap needs root. Run this script as root, or on a machine that reaches a registry run 'docker pull ${PULL_IMAGE} && docker tag ${PULL_IMAGE} ${BASE_IMAGE}'"
+    [[ $EUID -eq 0 ]] || die "building ${BASE_ROOT} with debootstrap needs root. Run this script as root, or on a machine that reaches a registry run 'docker pull ${PULL_IMAGE} && docker tag ${PULL_IMAGE} ${BASE_ROOT}'"
     command -v debootstrap >/dev/null 2>&1 || ensure_packages debootstrap
     BASE_TMP=$(mktemp -d /var/tmp/rce-base.XXXXXX)
     trap cleanup_base_tmp EXIT
@@ -151,27 +156,57 @@ SOURCES
            "$root"/var/log/apt/* "$root"/tmp/* "$root"/root/.bash_history
 
     t1=$(now_ms)
-    say "docker import ${root} as ${BASE_IMAGE}"
+    say "docker import ${root} as ${BASE_ROOT}"
     tar --numeric-owner -C "$root" -c . | docker import \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
         --change 'ENV LANG=C.UTF-8' \
         --change 'CMD ["bash"]' \
         --change "LABEL rce.base-source=debootstrap rce.base-suite=${SUITE}" \
-        - "$BASE_IMAGE" >/dev/null \
+        - "$BASE_ROOT" >/dev/null \
         || die "docker import failed; check the engine ('docker info', its log) and free space under /var/lib/docker"
-    say "imported ${BASE_IMAGE} ($(took "$t1"))"
+    say "imported ${BASE_ROOT} ($(took "$t1"))"
     cleanup_base_tmp
     trap - EXIT
 }
 
+# ensure_root: the root image, made once.  A base made before docker/base/
+# existed (no rce.base-hash label) is such a root: it is kept as one.
+ensure_root() {
+    if image_exists "$BASE_ROOT"; then
+        return 0
+    fi
+    if image_exists "$BASE_IMAGE" && [[ -z $(image_label "$BASE_IMAGE" rce.base-hash) ]]; then
+        say "${BASE_IMAGE} has no docker/base/ layer yet: keeping it as the root ${BASE_ROOT}"
+        docker tag "$BASE_IMAGE" "$BASE_ROOT"
+        return 0
+    fi
+    say "root image ${BASE_ROOT} missing"
+    try_pull_base || bootstrap_base
+}
+
+# ensure_base: BASE_IMAGE is the root with docker/base/ on top; rebuilt when
+# docker/base/ or the root changed (the labels rce.base-hash, rce.base-root).
 ensure_base() {
-    local t0; t0=$(now_ms)
-    if image_exists "$BASE_IMAGE"; then
+    local t0 hash root_id log
+    t0=$(now_ms)
+    hash=$(tree_hash "$BASE_DIR" . -type f -print0 </dev/null)
+    root_id=$(image_id "$BASE_ROOT" || true)
+    if image_exists "$BASE_IMAGE" && [[ $(image_label "$BASE_IMAGE" rce.base-hash) == "$hash" ]] \
+        && [[ -z $root_id || $(image_label "$BASE_IMAGE" rce.base-root) == "$root_id" ]]; then
         say "base image ${BASE_IMAGE} present ($(image_id "$BASE_IMAGE" | cut -c8-19)), using it"
         return 0
     fi
-    say "base image ${BASE_IMAGE} missing"
-    try_pull_base || bootstrap_base
+    ensure_root
+    root_id=$(image_id "$BASE_ROOT")
+    log=$(mktemp /tmp/rce-build-base.XXXXXX.log)
+    say "building ${BASE_IMAGE}: ${BASE_ROOT} and ${BASE_DIR} (log: ${log})"
+    if ! docker build --pull=false --force-rm --build-arg "RCE_ROOT=${BASE_ROOT}" \
+            --label "rce.base-hash=${hash}" --label "rce.base-root=${root_id}" \
+            -t "$BASE_IMAGE" "$BASE_DIR" >"$log" 2>&1; then
+        tail -n 25 "$log" >&2 || true
+        die "building ${BASE_IMAGE} failed (last lines above, full log ${log}); check ${BASE_DIR}"
+    fi
+    rm -f "$log"
     say "base image ${BASE_IMAGE} ready: $(image_size "$BASE_IMAGE") ($(took "$t0") in all)"
 }
 
@@ -309,10 +344,18 @@ conf_labels() {
 
 # --- language images --------------------------------------------------------
 
+# What every language image ends with, after its own Dockerfile: the defaults
+# of a job's container.  workerd's container spec sets them again; they serve
+# `docker run` by hand.  Not in rce/base: a USER there would run every later
+# install step as nobody, and HOME and WORKDIR would reach the cluster images.
+LANG_IMAGE_TAIL='ENV HOME=/tmp LANG=C.UTF-8
+WORKDIR /work
+USER 65534:65534'
+
 # Hash of everything that goes into a language image: the folder's files
-# (names and contents), the base image's id and the label schema.
+# (names and contents), the base image's id, the label schema and the tail.
 build_hash() {
-    printf 'base %s\nschema %s\n' "$(image_id "$BASE_IMAGE")" "$LABEL_SCHEMA" \
+    printf 'base %s\nschema %s\n%s\n' "$(image_id "$BASE_IMAGE")" "$LABEL_SCHEMA" "$LANG_IMAGE_TAIL" \
         | tree_hash "$1" . -type f -print0
 }
 
@@ -386,11 +429,12 @@ build_lang() {
     say "  docker build --network host -t ${stage} ${dir} (log: ${log})"
     local cache=()
     [[ $FORCE == 0 ]] || cache=(--no-cache)
-    # 1. the install (the Dockerfile) with the declaration's labels
-    if ! docker build --network host --pull=false --force-rm "${cache[@]}" \
+    # 1. the install (the Dockerfile, then LANG_IMAGE_TAIL) with the declaration's labels
+    if ! { cat "$dir/Dockerfile"; printf '\n%s\n' "$LANG_IMAGE_TAIL"; } \
+        | docker build --network host --pull=false --force-rm "${cache[@]}" \
             --build-arg "RCE_BASE=${BASE_IMAGE}" \
             "${LABELS[@]}" \
-            -t "$stage" "$dir" >"$log" 2>&1; then
+            -t "$stage" -f - "$dir" >"$log" 2>&1; then
         tail -n 25 "$log" >&2 || true
         die "building ${image} failed (last lines above, full log ${log}). If apt-get failed, check that the host reaches the Debian mirror (apt-get update)"
     fi
