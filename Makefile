@@ -84,9 +84,14 @@ $(SRC_DIR)/.rce-copied: $(RCE_BUILD_DIR)/nginx-dev.version
 	@cp -a $(RCE_NGINX_SRC) $(SRC_DIR)
 	@touch $@
 
-# configure: only when the addon config, the flags or the nginx source changed.
-# conf_flags is Debian's, and defines the bash array NGX_CONF_FLAGS.
-$(OBJ_DIR)/Makefile: $(RCE_MODULE_DIR)/config $(RCE_BUILD_DIR)/configure.inputs $(SRC_DIR)/.rce-copied
+# The module's Redis scripts: ./config embeds them when configure runs.
+MODULE_LUA = $(wildcard $(RCE_MODULE_DIR)/ngx_rce_module/lua/*.lua)
+
+# configure: only when the addon config, its scripts, the flags or the nginx
+# source changed.  conf_flags is Debian's, and defines the bash array
+# NGX_CONF_FLAGS.
+$(OBJ_DIR)/Makefile: $(RCE_MODULE_DIR)/config $(MODULE_LUA) $(RCE_BUILD_DIR)/configure.inputs $(SRC_DIR)/.rce-copied
+	@sh $(CURDIR)/workerd/lua/check.sh $(MODULE_LUA)
 	@echo "[make] configure ($(RCE_MODULE_DIR)/config or the nginx flags changed; log: $(RCE_BUILD_DIR)/configure.log)"
 	@mkdir -p $(OBJ_DIR)
 	@cd $(SRC_DIR) && NGX_CONF_FLAGS=() && . ./conf_flags \

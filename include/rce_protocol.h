@@ -23,11 +23,21 @@
 #define RCE_KEY_RESULT              "rce:result:"        /* + <id>: STRING, result JSON, EX ttl */
 #define RCE_CHANNEL_REPLY           "rce:reply:"         /* + <gateway worker>: PUBLISH result JSON */
 #define RCE_KEY_RESCUED             "rce:rescued:"       /* + <id>: a dead node's job was re-run once */
+#define RCE_KEY_EPOCH               "rce:epoch:"         /* + <node>: INTEGER, the node's epoch: INCR when
+                                                            it registers and when it is declared dead */
+#define RCE_KEY_DEAD                "rce:dead"           /* HASH <node> -> "<epoch> <unix ms>": declared
+                                                            dead then, not back since */
 
 #define RCE_NODE_TTL_MS             3000     /* heartbeat key lifetime: 3 missed beats */
 #define RCE_NODE_HEARTBEAT_MS       1000     /* heartbeat period */
 #define RCE_RESULT_TTL_S            60       /* lifetime of rce:result:<id> */
 #define RCE_RESCUED_TTL_S           3600     /* lifetime of rce:rescued:<id> */
+#define RCE_NODE_DEAD_AFTER_MS      3000     /* a beat that has not moved this long, while
+                                                Redis answered every check, is a death */
+#define RCE_LIVENESS_SLOW_MS        500      /* a check answered slower than this is no evidence */
+#define RCE_LIVENESS_GAP_MS         2500     /* nor a check this long after the previous one */
+#define RCE_DEAD_REAP_GRACE_S       600      /* a peer removes a dead node's containers only
+                                                after this long with its epoch unchanged */
 
 /* Job JSON: gateway -> workerd, one element of rce:queue:<node>.  (workerd's
  * lua/steal.lua reads "language" too; workerd passes it the name.) */
@@ -228,6 +238,53 @@ rce_utf8_repair(const unsigned char *s, size_t n, unsigned char *out)
     return o;
 }
 
+/*
+ * Liveness, judged by an observer (a node's rescue check, a gateway's node
+ * cache) from what Redis answers: a peer is dead when its (epoch, beat) has
+ * not moved for RCE_NODE_DEAD_AFTER_MS of the observer's monotonic time during
+ * which every one of its checks counted.  A check that was slow, failed or came
+ * late (Redis stalled, or the observer itself was not scheduled) restarts every
+ * peer's window: heartbeat keys that expired by Redis's clock during a stall
+ * are no evidence.  One peer's record:
+ */
+typedef struct {
+    long long  epoch;
+    long long  beat;
+    long long  since_ms;       /* when it last moved, or the window restarted */
+} rce_liveness_t;
+
+/*
+ * A check sent at sent_ms and answered at answered_ms counts as evidence if it
+ * was prompt and the previous check (answered at previous_ms; 0: it failed, or
+ * there was none) was answered shortly before: the first check after a failure
+ * only restarts the windows.
+ */
+static inline int
+rce_liveness_counts(long long previous_ms, long long sent_ms,
+    long long answered_ms)
+{
+    return previous_ms != 0
+           && answered_ms - sent_ms <= RCE_LIVENESS_SLOW_MS
+           && answered_ms - previous_ms <= RCE_LIVENESS_GAP_MS;
+}
+
+/* What a counted check saw of a peer (present: its heartbeat key exists). */
+static inline void
+rce_liveness_seen(rce_liveness_t *p, int present, long long epoch,
+    long long beat, long long now_ms)
+{
+    if (present && (epoch != p->epoch || beat != p->beat)) {
+        p->epoch = epoch;
+        p->beat = beat;
+        p->since_ms = now_ms;
+    }
+}
+
+static inline int
+rce_liveness_dead(const rce_liveness_t *p, long long now_ms)
+{
+    return now_ms - p->since_ms >= RCE_NODE_DEAD_AFTER_MS;
+}
 
 /* Verdicts. */
 #define RCE_STATUS_OK               "OK"
@@ -248,6 +305,7 @@ rce_utf8_repair(const unsigned char *s, size_t n, unsigned char *out)
 #define RCE_NODE_QUEUE_MAX          "queue_max"      /* integer: the gateway queues no more */
 #define RCE_NODE_DRAINING           "draining"       /* bool: SIGTERM received */
 #define RCE_NODE_BEAT               "beat"           /* integer: counts heartbeats */
+#define RCE_NODE_EPOCH              "epoch"          /* integer: the node's epoch (rce:epoch:<node>) */
 #define RCE_NODE_VERSIONS           "versions"       /* object: language -> version */
 #define RCE_NODE_COMPILED           "compiled"       /* array: languages with a compile step */
 #define RCE_NODE_BENCH              "bench"          /* true: --bench-no-container, jobs are not run */

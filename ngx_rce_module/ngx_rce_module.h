@@ -131,7 +131,11 @@ typedef struct {
     ngx_uint_t                  queue_max;   /* 0: no bound */
     ngx_uint_t                  sent;        /* jobs we pushed since */
     json_int_t                  beat;        /* which heartbeat the report is */
+    json_int_t                  epoch;       /* the node's epoch, as reported */
+    rce_liveness_t              live;        /* its beat as this worker saw it */
     unsigned                    draining:1;
+    unsigned                    silent:1;    /* its key is gone: kept until
+                                                the liveness rule says dead */
 } ngx_rce_node_t;
 
 
@@ -146,7 +150,7 @@ struct ngx_rce_job_s {
     ngx_str_t                   language;
     ngx_str_t                   node;
     ngx_str_t                   queue;       /* rce:queue:<node> */
-    ngx_str_t                   heartbeat;   /* rce:node:<node> */
+    redisCallbackFn            *pushed;      /* the push's answer goes on to */
     ngx_uint_t                  balance;     /* ngx_rce_balance_e */
     ngx_uint_t                  pushes;
     char                       *json;        /* job JSON as pushed */
@@ -193,6 +197,13 @@ typedef struct {
     ngx_uint_t                  nodes_known; /* a refresh has completed */
     ngx_uint_t                  next_node;   /* round-robin tie breaker */
     ngx_msec_t                  nodes_time;  /* when the list was read */
+    ngx_msec_t                  refresh_sent;
+    ngx_msec_t                  refresh_previous; /* last refresh answered,
+                                                     0: the last one failed */
+    char                      **mget_argv;   /* the refresh's MGET: its keys
+                                                name the nodes of its reply */
+    size_t                     *mget_lens;
+    size_t                      mget_n;
     ngx_str_t                   reply_channel;
     u_char                      id_prefix[16];
     uint64_t                    job_seq;

@@ -4,8 +4,10 @@
  *
  * Read from Redis at most once per NGX_RCE_NODES_REFRESH (SMEMBERS rce:nodes,
  * then MGET of their heartbeat keys), never per request: routing and /health
- * use the cached list.  A node whose heartbeat key expired is dead.  What
- * the list offers, as JSON, is ngx_rce_catalogue.c's.
+ * use the cached list.  A node whose heartbeat key expired stays on it until
+ * the liveness rule of rce_protocol.h calls it dead, so that a Redis stall,
+ * which expires every key at once, empties nothing.  What the list offers, as
+ * JSON, is ngx_rce_catalogue.c's.
  */
 
 
@@ -16,6 +18,11 @@ static void ngx_rce_nodes_members(redisAsyncContext *ac, void *reply,
     void *data);
 static void ngx_rce_nodes_values(redisAsyncContext *ac, void *reply,
     void *data);
+static void ngx_rce_nodes_mget_free(ngx_rce_worker_t *w);
+static void ngx_rce_nodes_take(ngx_rce_worker_t *w, ngx_array_t *nodes,
+    redisReply *value, ngx_str_t *name, ngx_uint_t counted);
+static ngx_rce_node_t *ngx_rce_nodes_find(ngx_rce_worker_t *w,
+    ngx_str_t *name);
 static ngx_int_t ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value,
     ngx_log_t *log);
 static void ngx_rce_nodes_done(ngx_rce_worker_t *w);
@@ -37,6 +44,7 @@ ngx_rce_nodes_refresh(ngx_event_t *ev)
 
     if (!w->command.connected) {
         ngx_rce_nodes_free(w);
+        w->refresh_previous = 0;
         ngx_add_timer(&w->refresh, NGX_RCE_NODES_REFRESH);
         return;
     }
@@ -50,6 +58,7 @@ ngx_rce_nodes_refresh(ngx_event_t *ev)
     }
 
     w->refreshing = 1;
+    w->refresh_sent = ngx_current_msec;
 }
 
 
@@ -58,14 +67,12 @@ ngx_rce_nodes_members(redisAsyncContext *ac, void *reply, void *data)
 {
     ngx_rce_worker_t  *w = data;
     redisReply        *r = reply;
-    const char       **argv;
-    size_t            *argvlen;
-    size_t             i, n;
+    size_t             i;
     u_char            *p;
-    int                rc;
 
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         ngx_rce_nodes_free(w);
+        w->refresh_previous = 0;
         ngx_rce_nodes_done(w);
         return;
     }
@@ -74,101 +81,117 @@ ngx_rce_nodes_members(redisAsyncContext *ac, void *reply, void *data)
         ngx_rce_nodes_free(w);
         w->nodes_known = 1;
         w->nodes_time = ngx_current_msec;
+        w->refresh_previous = ngx_current_msec;
         ngx_rce_nodes_done(w);
         return;
     }
 
-    argv = ngx_alloc((r->elements + 1) * sizeof(char *), w->log);
-    argvlen = ngx_alloc((r->elements + 1) * sizeof(size_t), w->log);
+    w->mget_argv = ngx_alloc((r->elements + 1) * sizeof(char *), w->log);
+    w->mget_lens = ngx_alloc((r->elements + 1) * sizeof(size_t), w->log);
 
-    /* argv[1 .. n - 1] are the keys made so far: none yet */
-    n = 1;
-    rc = REDIS_ERR;
+    /* mget_argv[1 .. mget_n - 1] are the keys made so far: none yet */
+    w->mget_n = 1;
 
-    if (argv == NULL || argvlen == NULL) {
-        goto done;
+    if (w->mget_argv == NULL || w->mget_lens == NULL) {
+        goto failed;
     }
 
-    argv[0] = "MGET";
-    argvlen[0] = 4;
+    w->mget_argv[0] = "MGET";
+    w->mget_lens[0] = 4;
 
     for (i = 0; i < r->elements; i++) {
         p = ngx_alloc(sizeof(RCE_KEY_NODE) - 1 + r->element[i]->len, w->log);
         if (p == NULL) {
-            goto done;
+            goto failed;
         }
 
-        argv[n] = (char *) p;
+        w->mget_argv[w->mget_n] = (char *) p;
         p = ngx_cpymem(p, RCE_KEY_NODE, sizeof(RCE_KEY_NODE) - 1);
         p = ngx_cpymem(p, r->element[i]->str, r->element[i]->len);
-        argvlen[n] = p - (u_char *) argv[n];
-        n++;
+        w->mget_lens[w->mget_n] = p - (u_char *) w->mget_argv[w->mget_n];
+        w->mget_n++;
     }
 
-    rc = redisAsyncCommandArgv(ac, ngx_rce_nodes_values, w, (int) n, argv,
-                               argvlen);
-
-done:
-
-    if (argv != NULL) {
-        for (i = 1; i < n; i++) {
-            ngx_free((void *) argv[i]);
-        }
+    if (redisAsyncCommandArgv(ac, ngx_rce_nodes_values, w, (int) w->mget_n,
+                              (const char **) w->mget_argv, w->mget_lens)
+        == REDIS_OK)
+    {
+        return;
     }
 
-    ngx_free(argv);
-    ngx_free(argvlen);
+failed:
 
-    if (rc != REDIS_OK) {
-        ngx_rce_nodes_done(w);
-    }
+    ngx_rce_nodes_mget_free(w);
+    ngx_rce_nodes_done(w);
 }
 
 
+static void
+ngx_rce_nodes_mget_free(ngx_rce_worker_t *w)
+{
+    size_t  i;
+
+    if (w->mget_argv != NULL) {
+        for (i = 1; i < w->mget_n; i++) {
+            ngx_free(w->mget_argv[i]);
+        }
+    }
+
+    ngx_free(w->mget_argv);
+    ngx_free(w->mget_lens);
+
+    w->mget_argv = NULL;
+    w->mget_lens = NULL;
+    w->mget_n = 0;
+}
+
+
+/*
+ * The refresh's answer: nodes with a heartbeat key, and those whose key is
+ * gone but that the liveness rule of rce_protocol.h does not yet call dead
+ * (a Redis stall expires every key at once; the nodes beat again within a
+ * second of it).
+ */
 static void
 ngx_rce_nodes_values(redisAsyncContext *ac, void *reply, void *data)
 {
     ngx_rce_worker_t  *w = data;
     redisReply        *r = reply;
-    ngx_rce_node_t    *node;
     ngx_pool_t        *pool;
     ngx_array_t        nodes;
+    ngx_str_t          name;
+    ngx_uint_t         counted;
     size_t             i;
 
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY
+        || r->elements + 1 != w->mget_n)
+    {
         ngx_rce_nodes_free(w);
-        ngx_rce_nodes_done(w);
-        return;
+        w->refresh_previous = 0;
+        goto done;
     }
+
+    counted = rce_liveness_counts(w->refresh_previous, w->refresh_sent,
+                                  ngx_current_msec);
+    w->refresh_previous = ngx_current_msec;
 
     pool = ngx_create_pool(4096, w->log);
     if (pool == NULL) {
-        ngx_rce_nodes_done(w);
-        return;
+        goto done;
     }
 
     if (ngx_array_init(&nodes, pool, r->elements, sizeof(ngx_rce_node_t))
         != NGX_OK)
     {
         ngx_destroy_pool(pool);
-        ngx_rce_nodes_done(w);
-        return;
+        goto done;
     }
 
     for (i = 0; i < r->elements; i++) {
-        if (r->element[i]->type != REDIS_REPLY_STRING) {
-            continue;       /* heartbeat expired: the node is dead */
-        }
+        name.data = (u_char *) w->mget_argv[i + 1] + sizeof(RCE_KEY_NODE) - 1;
+        name.len = w->mget_lens[i + 1] - (sizeof(RCE_KEY_NODE) - 1);
 
-        if (ngx_rce_nodes_add(&nodes, r->element[i], w->log) != NGX_OK) {
-            continue;
-        }
-
-        node = (ngx_rce_node_t *) nodes.elts + nodes.nelts - 1;
-
-        if (json_is_object(node->aliases)) {
-            json_object_update(w->seen, node->aliases);
-        }
+        ngx_rce_nodes_take(w, &nodes, r->element[i], &name, counted);
     }
 
     ngx_rce_nodes_carry(w, &nodes);
@@ -179,7 +202,80 @@ ngx_rce_nodes_values(redisAsyncContext *ac, void *reply, void *data)
     w->nodes_known = 1;
     w->nodes_time = ngx_current_msec;
 
+done:
+
+    ngx_rce_nodes_mget_free(w);
     ngx_rce_nodes_done(w);
+}
+
+
+/* one node of the refresh into nodes: its report, or its last one if silent */
+static void
+ngx_rce_nodes_take(ngx_rce_worker_t *w, ngx_array_t *nodes,
+    redisReply *value, ngx_str_t *name, ngx_uint_t counted)
+{
+    ngx_rce_node_t  *node, *old;
+
+    old = ngx_rce_nodes_find(w, name);
+
+    if (value->type == REDIS_REPLY_STRING) {
+        if (ngx_rce_nodes_add(nodes, value, w->log) != NGX_OK) {
+            return;
+        }
+
+        node = (ngx_rce_node_t *) nodes->elts + nodes->nelts - 1;
+
+        if (json_is_object(node->aliases)) {
+            json_object_update(w->seen, node->aliases);
+        }
+
+        node->live = old ? old->live
+                         : (rce_liveness_t) { -1, -1, ngx_current_msec };
+
+    } else {
+        if (old == NULL
+            || (counted && rce_liveness_dead(&old->live, ngx_current_msec)))
+        {
+            return;     /* dead: its heartbeat stood still long enough */
+        }
+
+        node = ngx_array_push(nodes);
+        if (node == NULL) {
+            return;
+        }
+
+        *node = *old;
+        json_incref(node->json);
+        node->silent = 1;
+    }
+
+    if (!counted) {
+        node->live.since_ms = ngx_current_msec;
+
+    } else if (!node->silent) {
+        rce_liveness_seen(&node->live, 1, node->epoch, node->beat,
+                          ngx_current_msec);
+    }
+}
+
+
+static ngx_rce_node_t *
+ngx_rce_nodes_find(ngx_rce_worker_t *w, ngx_str_t *name)
+{
+    ngx_rce_node_t  *node;
+    ngx_uint_t       i;
+
+    node = w->nodes.elts;
+
+    for (i = 0; i < w->nodes.nelts; i++) {
+        if (node[i].name.len == name->len
+            && ngx_strncmp(node[i].name.data, name->data, name->len) == 0)
+        {
+            return &node[i];
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -189,7 +285,7 @@ ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value, ngx_log_t *log)
 {
     ngx_rce_node_t  *node;
     json_t          *json, *name, *slots, *busy, *queued, *queue_max, *draining,
-                    *beat;
+                    *beat, *epoch;
     json_error_t     err;
 
     json = json_loadb(value->str, value->len, 0, &err);
@@ -207,6 +303,7 @@ ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value, ngx_log_t *log)
     queue_max = json_object_get(json, RCE_NODE_QUEUE_MAX);
     draining = json_object_get(json, RCE_NODE_DRAINING);
     beat = json_object_get(json, RCE_NODE_BEAT);
+    epoch = json_object_get(json, RCE_NODE_EPOCH);
 
     if (!json_is_string(name) || !json_is_integer(slots)
         || json_integer_value(slots) <= 0)
@@ -239,7 +336,9 @@ ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value, ngx_log_t *log)
     node->load = node->queued + node->busy;
     node->sent = 0;
     node->beat = json_is_integer(beat) ? json_integer_value(beat) : -1;
+    node->epoch = json_is_integer(epoch) ? json_integer_value(epoch) : 0;
     node->draining = json_is_true(draining);
+    node->silent = 0;
 
     return NGX_OK;
 }
@@ -314,16 +413,11 @@ void
 ngx_rce_nodes_forget(ngx_rce_worker_t *w, ngx_str_t *name)
 {
     ngx_rce_node_t  *node;
-    ngx_uint_t       i;
 
-    node = w->nodes.elts;
+    node = ngx_rce_nodes_find(w, name);
 
-    for (i = 0; i < w->nodes.nelts; i++) {
-        if (node[i].name.len == name->len
-            && ngx_strncmp(node[i].name.data, name->data, name->len) == 0)
-        {
-            node[i].draining = 1;
-        }
+    if (node != NULL) {
+        node->draining = 1;
     }
 }
 
@@ -367,6 +461,8 @@ ngx_rce_nodes_resolve(ngx_rce_worker_t *w, ngx_str_t *name,
  * least outstanding work per slot (least-loaded), or the next one in turn
  * (round-robin); ties go round-robin.  The load is the node's own report
  * (at most NGX_RCE_NODES_REFRESH old) plus the jobs this worker sent since.
+ * A node whose heartbeat key is gone (silent) is chosen only if no other can
+ * take the job, which after a Redis stall is every node for a second or two.
  * NGX_DECLINED: no live node offers the language; NGX_BUSY: all are full.
  */
 ngx_int_t
@@ -396,8 +492,12 @@ ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language,
             continue;
         }
 
+        /* a silent node only when no node that beats can take it: it may
+         * be dead, and a rescue moves its queue only once */
         if (best == NULL
-            || (balance == NGX_RCE_LEAST_LOADED
+            || (best->silent && !node[i].silent)
+            || (best->silent == node[i].silent
+                && balance == NGX_RCE_LEAST_LOADED
                 && (node[i].load + node[i].sent) * best->slots
                    < (best->load + best->sent) * node[i].slots))
         {

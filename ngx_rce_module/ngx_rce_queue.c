@@ -7,23 +7,20 @@
 
 
 #include "ngx_rce_module.h"
+#include "ngx_rce_lua.h"
 
 
-/* KEYS: rce:node:<node>, rce:queue:<node>; ARGV: the job JSON */
-static const char  ngx_rce_push_lua[] =
-    "if redis.call('EXISTS', KEYS[1]) == 1 then "
-    "return redis.call('LPUSH', KEYS[2], ARGV[1]) end "
-    "return 0";
-
-
+static ngx_int_t ngx_rce_queue_send(ngx_rce_job_t *job, ngx_uint_t eval);
+static void ngx_rce_queue_pushed(redisAsyncContext *ac, void *reply,
+    void *data);
 static void ngx_rce_queue_cancelled(redisAsyncContext *ac, void *reply,
     void *data);
 
 
 /*
- * Chooses a node and queues the job there, if that node is still alive when
- * Redis runs the push: the heartbeat check and the LPUSH are one script, so a
- * job never lands in the queue of a node that a rescuer already buried.
+ * Chooses a node and queues the job there, if that node is still listed when
+ * Redis runs the push (lua/push.lua): a rescuer unlists a dead node and takes
+ * its queue in one script, so a job never lands in a queue nobody reads.
  * pushed gets the script's reply with the job: 0 if the node was gone.
  * NGX_DECLINED: no live node offers the language; NGX_BUSY: all are full.
  */
@@ -48,33 +45,24 @@ ngx_rce_queue_push(ngx_rce_job_t *job, redisCallbackFn *pushed)
 
     job->node.len = node->name.len;
     job->queue.len = sizeof(RCE_KEY_QUEUE) - 1 + node->name.len;
-    job->heartbeat.len = sizeof(RCE_KEY_NODE) - 1 + node->name.len;
 
-    p = ngx_pnalloc(job->pool,
-                    job->node.len + job->queue.len + job->heartbeat.len + 2);
+    p = ngx_pnalloc(job->pool, job->node.len + job->queue.len + 2);
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     job->node.data = p;
     p = ngx_cpymem(p, node->name.data, node->name.len);
+    *p++ = '\0';
 
     job->queue.data = p;
     p = ngx_cpymem(p, RCE_KEY_QUEUE, sizeof(RCE_KEY_QUEUE) - 1);
     p = ngx_cpymem(p, node->name.data, node->name.len);
-    *p++ = '\0';
-
-    job->heartbeat.data = p;
-    p = ngx_cpymem(p, RCE_KEY_NODE, sizeof(RCE_KEY_NODE) - 1);
-    p = ngx_cpymem(p, node->name.data, node->name.len);
     *p = '\0';
 
-    if (redisAsyncCommand(w->command.ac, pushed, job,
-                          "EVAL %s 2 %s %s %b", ngx_rce_push_lua,
-                          job->heartbeat.data, job->queue.data, job->json,
-                          job->json_len)
-        != REDIS_OK)
-    {
+    job->pushed = pushed;
+
+    if (ngx_rce_queue_send(job, 0) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -82,6 +70,47 @@ ngx_rce_queue_push(ngx_rce_job_t *job, redisCallbackFn *pushed)
     job->pushes++;
 
     return NGX_OK;
+}
+
+
+/* EVALSHA of the push; EVAL with the script's text when Redis lacks it */
+static ngx_int_t
+ngx_rce_queue_send(ngx_rce_job_t *job, ngx_uint_t eval)
+{
+    ngx_rce_worker_t  *w;
+
+    w = ngx_rce_worker;
+
+    if (!w->command.connected
+        || redisAsyncCommand(w->command.ac, ngx_rce_queue_pushed, job,
+                             "%s %s 2 %s %s %s %b",
+                             eval ? "EVAL" : "EVALSHA",
+                             eval ? ngx_rce_lua_push : ngx_rce_lua_push_sha,
+                             RCE_KEY_NODES, job->queue.data, job->node.data,
+                             job->json, job->json_len)
+           != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_rce_queue_pushed(redisAsyncContext *ac, void *reply, void *data)
+{
+    ngx_rce_job_t  *job = data;
+    redisReply     *r = reply;
+
+    if (r != NULL && r->type == REDIS_REPLY_ERROR
+        && ngx_strncmp(r->str, "NOSCRIPT", 8) == 0
+        && ngx_rce_queue_send(job, 1) == NGX_OK)
+    {
+        return;     /* Redis restarted, or its scripts were flushed */
+    }
+
+    job->pushed(ac, reply, job);
 }
 
 

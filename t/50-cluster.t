@@ -73,6 +73,23 @@ sub settle {
     diag sprintf 'kill -9: node declared dead after %.1f s; slowest request %d ms', $gone, $slowest;
     like($t->nginx_log . $t->worker_log('b') . $t->worker_log('c'), qr/node \S+-a is dead/,
          'kill -9: a survivor took over the dead node\'s jobs');
+    like($t->worker_log('b') . $t->worker_log('c'), qr/node \S+-a is dead .*epoch (\d+) fenced/,
+         'kill -9: and fenced its epoch');
+    # the dead node's containers stay: no peer can tell a death from a stall of
+    # its own; the node removes them when it comes back (docs/cluster.md)
+    my $node_a = $t->node_name('a');
+    my @left = grep { my $id = $_; `docker inspect -f '{{index .Config.Labels "rce.node"}}' $id 2>/dev/null` =~ /^\Q$node_a\E$/m }
+               $t->containers(1);
+    cmp_ok(scalar @left, '>', 0, 'kill -9: the dead node\'s containers were left alone by its peers ('
+           . scalar(@left) . ')');
+    unlike($t->worker_log('b') . $t->worker_log('c'), qr/container\(s\) of dead node/,
+           'kill -9: no peer removed them');
+    $t->start_worker('a', '--slots', '3');
+    ok($t->wait_nodes(qw(a b c)), 'kill -9: node a comes back');
+    like($t->worker_log('a'), qr/reaper: removed \d+ orphan container/, 'kill -9: and removes its orphans itself');
+    ok(wait_until(sub { !grep { my $id = $_; grep { $_ eq $id } @left } $t->containers(1) }, 20),
+       'kill -9: none of them is left');
+    is($t->stop_worker('a', 'TERM'), 0, 'kill -9: node a leaves again');
     settle('kill -9');
 }
 

@@ -1,23 +1,50 @@
 #include "answer.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
+#include "rce_protocol.h"
+#include "script.h"
+
+/* lua/finish.lua: 1 answered, 0 dropped (the job was taken over), -1 Redis failure. */
+static int finish(struct queue *q, const char *text, size_t len, const struct job *job,
+                  const char *result)
+{
+    char result_key[256], ttl[24], epoch[24];
+    snprintf(result_key, sizeof result_key, "%s%s", RCE_KEY_RESULT, job->id);
+    snprintf(ttl, sizeof ttl, "%d", RCE_RESULT_TTL_S);
+    snprintf(epoch, sizeof epoch, "%lld", job->epoch);
+    const char *keys[] = { q->running_key, result_key, q->epoch_key };
+    const char *args[] = { text, result, ttl, job->reply_to, epoch };
+    const size_t lens[] = { len, strlen(result), strlen(ttl), strlen(job->reply_to), strlen(epoch) };
+    redisReply *r = script_run(q, SCRIPT_FINISH, REDIS_REPLY_INTEGER, 0, SCRIPT_COUNT_OF(keys), keys,
+                               SCRIPT_COUNT_OF(args), args, lens);
+    int rc = r ? (int)r->integer : -1;
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
 
 void answer(struct node *n, struct queue *q, const char *text, size_t len, const struct job *job,
             const char *language, const struct job_result *r)
 {
     char *result = job_result_json(job->id, language, n->cfg.node, r);
+    int rc;
     if (!result) {
         log_error("job %s: out of memory encoding the result; it stays in %s", job->id, q->running_key);
         return;
     }
-    for (int attempt = 1; queue_finish(q, text, len, job->reply_to, job->id, result) != 0; attempt++)
+    for (int attempt = 1; (rc = finish(q, text, len, job, result)) < 0; attempt++)
         if (atomic_load(&n->draining) && attempt >= NODE_DRAIN_GIVE_UP_ATTEMPTS) {
             log_error("job %s: result not published; the job stays in %s", job->id, q->running_key);
             break;
         }
+    if (rc == 0)
+        log_warn("job %s: result dropped: a peer declared this node dead (epoch %lld) and runs the "
+                 "job again", job->id, job->epoch);
     free(result);
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "rce_protocol.h"
 #include "script.h"
@@ -20,6 +21,7 @@ struct node_keys {
     char node[128];         /* rce:node:<node> */
     char queue[128];        /* rce:queue:<node> */
     char running[128];      /* rce:running:<node> */
+    char epoch[128];        /* rce:epoch:<node> */
 };
 
 static int node_keys(const char *node, struct node_keys *k)
@@ -29,6 +31,7 @@ static int node_keys(const char *node, struct node_keys *k)
     snprintf(k->node, sizeof k->node, "%s%s", RCE_KEY_NODE, node);
     snprintf(k->queue, sizeof k->queue, "%s%s", RCE_KEY_QUEUE, node);
     snprintf(k->running, sizeof k->running, "%s%s", RCE_KEY_RUNNING, node);
+    snprintf(k->epoch, sizeof k->epoch, "%s%s", RCE_KEY_EPOCH, node);
     return 0;
 }
 
@@ -104,8 +107,9 @@ static char *job_id(const char *job, size_t len)
     return copy;
 }
 
-/* Step 2 for one claimed job (now in our running list): run it again, or answer it. */
-static int rescue_job(struct queue *q, const char *node, const char *job, size_t len, struct rescue *out)
+/* Step 2 for one claimed job (now in our running list): run it again, or answer it. The
+ * marker records whom it was taken from: "<node>@<epoch>". */
+static int rescue_job(struct queue *q, const char *from, const char *job, size_t len, struct rescue *out)
 {
     char *id = job_id(job, len), *rescued = NULL, ttl[24];
     int rc = 0;
@@ -116,8 +120,8 @@ static int rescue_job(struct queue *q, const char *node, const char *job, size_t
     }
     snprintf(ttl, sizeof ttl, "%d", RCE_RESCUED_TTL_S);
     const char *keys[] = { rescued, q->running_key, q->queue_key };
-    const char *args[] = { job, node, ttl };
-    const size_t lens[] = { len, strlen(node), strlen(ttl) };
+    const char *args[] = { job, from, ttl };
+    const size_t lens[] = { len, strlen(from), strlen(ttl) };
     redisReply *r = script_run(q, SCRIPT_RESCUE_JOB, REDIS_REPLY_INTEGER, 0, SCRIPT_COUNT_OF(keys), keys,
                                SCRIPT_COUNT_OF(args), args, lens);
     if (!r) {
@@ -145,55 +149,132 @@ static int absorb(struct queue *q, const char *node, const struct node_keys *k, 
     if (!r)
         return -1;
     if (r->elements == 2 && r->element[0]->type == REDIS_REPLY_INTEGER
-        && r->element[1]->type == REDIS_REPLY_INTEGER) {
+        && r->element[1]->type == REDIS_REPLY_INTEGER)
         out->requeued += (long)r->element[1]->integer;
-        if (r->element[0]->integer == 1 && out->n_dead < CLUSTER_MAX_DEAD)
-            snprintf(out->dead[out->n_dead++], sizeof out->dead[0], "%s", node);
-    } else {
+    else
         log_error("rescue: unexpected reply from %s", "lua/rescue_absorb.lua");
-    }
     freeReplyObject(r);
     return 0;
 }
 
-/* Rescues node if it is dead: step 1 claims its running jobs, then steps 2 and 3. */
-static int rescue_node(struct queue *q, const char *node, struct rescue *out)
+int cluster_rescue_node(struct queue *q, const char *node, struct rescue *out)
 {
     struct node_keys k;
+    char now[24], from[CLUSTER_NODE_MAX + 24];
     if (node_keys(node, &k) != 0)
         return 0;
-    const char *keys[] = { RCE_KEY_NODES, k.node, k.running, q->running_key };
-    const char *args[] = { node };
+    snprintf(now, sizeof now, "%lld", (long long)clock_unix_ms());
+    const char *keys[] = { RCE_KEY_NODES, k.node, k.running, q->running_key, k.epoch, RCE_KEY_DEAD };
+    const char *args[] = { node, now };
     redisReply *r = script_run(q, SCRIPT_RESCUE_CLAIM, REDIS_REPLY_ARRAY, 1, SCRIPT_COUNT_OF(keys), keys,
                                SCRIPT_COUNT_OF(args), args, NULL);
     int rc = 0;
     if (!r)
         return -1;
-    if (r->type == REDIS_REPLY_NIL) {
+    if (r->type == REDIS_REPLY_NIL || r->elements == 0 || r->element[0]->type != REDIS_REPLY_INTEGER) {
         freeReplyObject(r);     /* alive, or rescued by another node already */
         return 0;
     }
+    snprintf(from, sizeof from, "%s@%lld", node, r->element[0]->integer);
+    if (out->n_dead < CLUSTER_MAX_DEAD) {
+        snprintf(out->dead[out->n_dead].node, sizeof out->dead[0].node, "%s", node);
+        out->dead[out->n_dead++].epoch = r->element[0]->integer;
+    }
     /* Newest first, as LPOP took them: pushed in that order onto the consumer end of our
      * queue, the oldest is next in line. */
-    for (size_t i = 0; i < r->elements && rc == 0; i++)
+    for (size_t i = 1; i < r->elements && rc == 0; i++)
         if (r->element[i]->type == REDIS_REPLY_STRING)
-            rc = rescue_job(q, node, r->element[i]->str, r->element[i]->len, out);
+            rc = rescue_job(q, from, r->element[i]->str, r->element[i]->len, out);
     freeReplyObject(r);
     return rc == 0 ? absorb(q, node, &k, out) : rc;
 }
 
-int cluster_rescue(struct queue *q, struct rescue *out)
+/* The epoch and beat of a node JSON; false if it is not one. */
+static bool node_figures(const char *text, size_t len, long long *epoch, long long *beat)
 {
-    size_t n;
-    int rc = 0;
-    memset(out, 0, sizeof *out);
-    char **nodes = other_nodes(q, &n);
+    json_t *root = json_loadb(text, len, 0, NULL);
+    json_t *e = json_object_get(root, RCE_NODE_EPOCH), *b = json_object_get(root, RCE_NODE_BEAT);
+    bool ok = json_is_integer(b);
+    *epoch = json_is_integer(e) ? (long long)json_integer_value(e) : 0;
+    *beat = ok ? (long long)json_integer_value(b) : 0;
+    json_decref(root);
+    return ok;
+}
+
+int cluster_observe(struct queue *q, struct sighting **out, size_t *n)
+{
+    char **nodes = other_nodes(q, n), **keys = NULL;
+    struct sighting *s = NULL;
+    redisReply *r = NULL;
+    int rc = -1;
+    *out = NULL;
     if (!nodes)
         return -1;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = rescue_node(q, nodes[i], out);
+    if (*n == 0) {
+        rc = 0;
+        goto done;
+    }
+    keys = calloc(*n + 1, sizeof *keys);
+    s = calloc(*n, sizeof *s);
+    for (size_t i = 0; keys && s && i < *n; i++)
+        if (asprintf(&keys[i + 1], "%s%s", RCE_KEY_NODE, nodes[i]) < 0)
+            goto oom;
+    if (!keys || !s)
+        goto oom;
+    keys[0] = "MGET";
+    if (!(r = queue_command_argv(q, "reading the heartbeats", REDIS_REPLY_ARRAY, (int)*n + 1,
+                                 (const char **)keys)))
+        goto done;
+    for (size_t i = 0; i < *n && i < r->elements; i++) {
+        snprintf(s[i].node, sizeof s[i].node, "%s", nodes[i]);
+        s[i].present = r->element[i]->type == REDIS_REPLY_STRING
+                       && node_figures(r->element[i]->str, r->element[i]->len, &s[i].epoch, &s[i].beat);
+    }
+    *out = s;
+    s = NULL;
+    rc = 0;
+    goto done;
+oom:
+    log_error("cluster: out of memory reading the heartbeats");
+done:
+    if (r)
+        freeReplyObject(r);
+    for (size_t i = 0; keys && i < *n; i++)
+        free(keys[i + 1]);
+    free(keys);
+    free(s);
     nodes_free(nodes);
     return rc;
+}
+
+char **cluster_dead_expired(struct queue *q, long long grace_ms)
+{
+    redisReply *r = queue_command(q, "listing dead nodes", REDIS_REPLY_ARRAY, 0, "HKEYS %s", RCE_KEY_DEAD);
+    char **out = r ? calloc(r->elements + 1, sizeof *out) : NULL, now[24], grace[24];
+    size_t n = 0;
+    if (!out)
+        goto done;
+    snprintf(now, sizeof now, "%lld", (long long)clock_unix_ms());
+    snprintf(grace, sizeof grace, "%lld", grace_ms);
+    for (size_t i = 0; i < r->elements; i++) {
+        struct node_keys k;
+        const char *node = r->element[i]->str;
+        if (r->element[i]->type != REDIS_REPLY_STRING || strcmp(node, q->cfg->node) == 0
+            || node_keys(node, &k) != 0)
+            continue;
+        const char *keys[] = { RCE_KEY_DEAD, k.epoch };
+        const char *args[] = { node, now, grace };
+        redisReply *e = script_run(q, SCRIPT_DEAD_EXPIRED, REDIS_REPLY_INTEGER, 0, SCRIPT_COUNT_OF(keys),
+                                   keys, SCRIPT_COUNT_OF(args), args, NULL);
+        if (e && e->integer == 1 && (out[n] = strdup(node)))
+            n++;
+        if (e)
+            freeReplyObject(e);
+    }
+done:
+    if (r)
+        freeReplyObject(r);
+    return out;
 }
 
 long cluster_steal(struct queue *q, long max, char *const *languages, size_t n_languages)

@@ -1,10 +1,12 @@
 #include "heartbeat.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "log.h"
 #include "rce_protocol.h"
+#include "script.h"
 
 /* The registry's languages, aliases, versions and compiled languages into node. */
 static int add_languages(struct node *n, json_t *node)
@@ -31,14 +33,15 @@ static int add_languages(struct node *n, json_t *node)
 static char *node_json(struct node *n, long queued)
 {
     static json_int_t beat;     /* lets the gateway tell a new report from one it has seen */
-    json_t *node = json_pack("{s:s, s:i, s:i, s:I, s:i, s:b, s:I}",
+    json_t *node = json_pack("{s:s, s:i, s:i, s:I, s:i, s:b, s:I, s:I}",
                              RCE_NODE_NAME, n->cfg.node,
                              RCE_NODE_SLOTS, n->cfg.slots,
                              RCE_NODE_BUSY, atomic_load(&n->busy),
                              RCE_NODE_QUEUED, (json_int_t)queued,
                              RCE_NODE_QUEUE_MAX, n->cfg.queue_max,
                              RCE_NODE_DRAINING, (int)atomic_load(&n->draining),
-                             RCE_NODE_BEAT, ++beat);
+                             RCE_NODE_BEAT, ++beat,
+                             RCE_NODE_EPOCH, (json_int_t)atomic_load(&n->epoch));
     json_t *warm = json_object();
     char *text = NULL;
     if (!node || !warm || add_languages(n, node) != 0)
@@ -54,16 +57,56 @@ done:
     return text;
 }
 
+int heartbeat_register(struct node *n, struct queue *q)
+{
+    long long epoch = queue_register(q);
+    if (epoch <= 0)
+        return -1;
+    atomic_store(&n->epoch, epoch);
+    log_info("node %s: registered, epoch %lld", n->cfg.node, epoch);
+    return 0;
+}
+
+/* Writes the node JSON while our epoch is current. Returns the epoch that is current (ours:
+ * written; another: we were declared dead; 0: Redis lost it), or -1 on Redis failure. */
+static long long beat(struct node *n, struct queue *q, const char *text)
+{
+    char ttl[24], epoch[24];
+    snprintf(ttl, sizeof ttl, "%d", RCE_NODE_TTL_MS);
+    snprintf(epoch, sizeof epoch, "%lld", (long long)atomic_load(&n->epoch));
+    const char *keys[] = { q->node_key, RCE_KEY_NODES, q->epoch_key };
+    const char *args[] = { text, ttl, epoch, n->cfg.node };
+    redisReply *r = script_run(q, SCRIPT_HEARTBEAT, REDIS_REPLY_INTEGER, 0, SCRIPT_COUNT_OF(keys), keys,
+                               SCRIPT_COUNT_OF(args), args, NULL);
+    long long rc = r ? r->integer : -1;
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
 void heartbeat(struct node *n, struct queue *q)
 {
     long queued = queue_length(q);
     if (queued < 0)
         return;     /* Redis trouble, already logged; the next beat retries */
-    char *text = node_json(n, queued);
-    if (!text) {
-        log_error("heartbeat: out of memory");
-        return;
+    for (int attempt = 0; attempt < 2; attempt++) {     /* once more after registering again */
+        char *text = node_json(n, queued);
+        if (!text) {
+            log_error("heartbeat: out of memory");
+            return;
+        }
+        long long mine = atomic_load(&n->epoch), current = beat(n, q, text);
+        free(text);
+        if (current < 0 || current == mine)
+            return;
+        if (current == 0)
+            log_info("node %s: Redis no longer knows its epoch (it restarted without its data): "
+                     "registering again", n->cfg.node);
+        else
+            log_warn("node %s was declared dead by a peer (epoch %lld, now %lld): the jobs it was "
+                     "running run again there and their results here are dropped; registering "
+                     "again", n->cfg.node, mine, current);
+        if (heartbeat_register(n, q) != 0)
+            return;
     }
-    queue_heartbeat(q, text);
-    free(text);
 }

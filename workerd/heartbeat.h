@@ -6,8 +6,13 @@
 #include "node.h"
 #include "queue.h"
 
-/* Publishes the node JSON once (SET with a TTL, SADD rce:nodes). A failure is logged; the next
- * beat retries. Main thread only. */
+/* Registers the node with a new epoch (queue_register) and keeps it in n->epoch. Returns 0, or
+ * -1 on Redis failure (logged). */
+int heartbeat_register(struct node *n, struct queue *q);
+
+/* Publishes the node JSON once (lua/heartbeat.lua: SET with a TTL, SADD rce:nodes) while the
+ * node's epoch is current; a node fenced by a peer registers again and beats. A failure is
+ * logged; the next beat retries. Main thread only. */
 void heartbeat(struct node *n, struct queue *q);
 
 #endif

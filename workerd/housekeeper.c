@@ -61,6 +61,13 @@ static void refresh_languages(struct housekeeper *h)
     lang_names_free(names);
 }
 
+static void strv_free(char **v)
+{
+    for (size_t k = 0; v && v[k]; k++)
+        free(v[k]);
+    free(v);
+}
+
 /* The reaper spares the containers of running jobs and the warm pool's. */
 static bool in_use(void *arg, const char *job_id, const char *pool_token)
 {
@@ -70,12 +77,20 @@ static bool in_use(void *arg, const char *job_id, const char *pool_token)
     return n->pool && pool_owns(n->pool, pool_token);
 }
 
+/* Our orphans; and the containers on this engine of nodes declared dead long ago that never
+ * came back (a node that comes back removes its own: housekeeper_first_pass). */
 static void reap(struct housekeeper *h, struct queue *q)
 {
-    (void)q;
     int n = container_reap(&h->docker, h->node->cfg.node, in_use, h->node);
     if (n > 0)
         log_info("reaper: removed %d orphan container(s)", n);
+    char **gone = cluster_dead_expired(q, (long long)RCE_DEAD_REAP_GRACE_S * 1000);
+    for (size_t i = 0; gone && gone[i]; i++) {
+        n = container_reap(&h->docker, gone[i], NULL, NULL);
+        log_info("reaper: node %s was declared dead %d s ago and never came back: removed %d of "
+                 "its container(s)", gone[i], RCE_DEAD_REAP_GRACE_S, n > 0 ? n : 0);
+    }
+    strv_free(gone);
 }
 
 /* Answers IE the jobs whose node died running them a second time (now in our running list). */
@@ -84,8 +99,10 @@ static void answer_lost(struct node *n, struct queue *q, const struct rescue *re
     for (size_t i = 0; i < res->n_lost; i++) {
         struct job job;
         char err[512];
-        if (job_parse(res->lost[i], res->lost_len[i], &n->cfg.defaults, &n->cfg.maxima, &job, err,
-                      sizeof err) == 0 && job.reply_to) {
+        int parsed = job_parse(res->lost[i], res->lost_len[i], &n->cfg.defaults, &n->cfg.maxima, &job,
+                               err, sizeof err);
+        job.epoch = atomic_load(&n->epoch);
+        if (parsed == 0 && job.reply_to) {
             log_warn("job %s: a second node died running it; answering IE", job.id);
             answer_ie(n, q, res->lost[i], res->lost_len[i], &job,
                       "the nodes running this job died twice; it was not run again");
@@ -96,18 +113,26 @@ static void answer_lost(struct node *n, struct queue *q, const struct rescue *re
     }
 }
 
-/* Takes over the jobs of dead nodes and removes their containers from this engine (a dead
- * node on another host keeps its own until it comes back and reaps them). */
+/* Takes over the jobs of the peers that peers.c judges dead. Their containers stay: the node
+ * may be alive behind a stall of its own, and fenced it cleans up itself (reap). */
 static void rescue(struct housekeeper *h, struct queue *q)
 {
-    struct rescue res;
-    cluster_rescue(q, &res);    /* what a failed pass did before failing is still handled */
-    for (int i = 0; i < res.n_dead; i++) {
-        log_warn("node %s is dead (no heartbeat): took over its jobs", res.dead[i]);
-        int n = container_reap(&h->docker, res.dead[i], NULL, NULL);
-        if (n > 0)
-            log_info("removed %d container(s) of dead node %s", n, res.dead[i]);
-    }
+    struct rescue res = { 0 };
+    struct sighting *seen = NULL;
+    size_t n = 0;
+    long long sent = clock_mono_ms();
+    int rc = cluster_observe(q, &seen, &n);
+    long long answered = clock_mono_ms();
+    if (peers_update(&h->peers, seen, n, rc == 0, sent, answered) == 1)
+        for (size_t i = 0; i < n; i++)
+            if (!seen[i].present && peers_dead(&h->peers, seen[i].node, answered)
+                && cluster_rescue_node(q, seen[i].node, &res) != 0)
+                break;      /* what a failed step did before failing is still handled */
+    free(seen);
+    for (int i = 0; i < res.n_dead; i++)
+        log_warn("node %s is dead (its heartbeat stood still for %d ms while Redis answered): took "
+                 "over its jobs, epoch %lld fenced", res.dead[i].node, RCE_NODE_DEAD_AFTER_MS,
+                 res.dead[i].epoch);
     if (res.requeued > 0)
         log_info("rescue: %ld job(s) of dead nodes put on %s", res.requeued, q->queue_key);
     answer_lost(h->node, q, &res);
@@ -126,13 +151,6 @@ static int requeue_one(struct queue *q, const char *job)
     if (r)
         freeReplyObject(r);
     return moved;
-}
-
-static void strv_free(char **v)
-{
-    for (size_t k = 0; v && v[k]; k++)
-        free(v[k]);
-    free(v);
 }
 
 /* A job can be in running with no slot holding it: BLMOVE moved it, and the connection was
@@ -226,6 +244,7 @@ static void *housekeeper_main(void *arg)
     }
     strv_free(h->orphans);
     h->orphans = NULL;
+    peers_free(&h->peers);
     queue_close(&q);
     return NULL;
 }

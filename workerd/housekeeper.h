@@ -10,6 +10,7 @@
 
 #include "docker.h"
 #include "node.h"
+#include "peers.h"
 
 struct housekeeper {
     struct node *node;
@@ -19,6 +20,7 @@ struct housekeeper {
     atomic_bool stop;
     char *languages_logged;         /* the names last logged */
     char **orphans;                 /* what the last reconcile found in running, no slot holding it */
+    struct peers peers;             /* what the rescue checks saw of the other nodes */
 };
 
 /* Sets up its Docker handle; -1 with what failed in err. */

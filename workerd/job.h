@@ -36,6 +36,7 @@ struct job {
     int64_t enqueued_ms;    /* 0 if absent */
     int64_t deadline_ms;    /* unix ms after which nobody waits; 0 if absent */
     struct limits limits;   /* the job's limits, defaults filled in, clamped to the maxima */
+    long long epoch;        /* the node's epoch when it took the job (not in the JSON) */
 };
 
 /* Parses one queue element. Returns 0, or -1 with the reason in err; even then id and

@@ -63,8 +63,8 @@ static void log_start(void)
                  "pipeline only; never serve users with it. ***", NODE_BENCH_REASON);
 }
 
-/* Jobs in running belonged to a previous incarnation that died with them. -1 if a signal
- * came while Redis could not be reached. */
+/* Jobs in running belonged to a previous incarnation that died with them; then the node
+ * registers. -1 if a signal came while Redis could not be reached. */
 static int requeue_previous(struct queue *q, const sigset_t *signals)
 {
     long requeued;
@@ -73,6 +73,9 @@ static int requeue_previous(struct queue *q, const sigset_t *signals)
             return -1;
     if (requeued > 0)
         log_info("requeued %ld job(s) a previous run left in %s", requeued, q->running_key);
+    while (heartbeat_register(&node, q) != 0)      /* a new epoch before any job is taken */
+        if (wait_signal(signals, 0))
+            return -1;
     return 0;
 }
 

@@ -25,6 +25,7 @@ struct node {
     atomic_bool draining;           /* SIGTERM/SIGINT: take no new jobs */
     atomic_int busy;                /* slots holding a job */
     atomic_int live_slots;          /* slot threads not yet finished */
+    atomic_llong epoch;             /* rce:epoch:<node> as this node registered it; 0 before */
 };
 
 #endif

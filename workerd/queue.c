@@ -24,6 +24,7 @@ void queue_init(struct queue *q, const struct config *cfg)
     snprintf(q->queue_key, sizeof q->queue_key, "%s%s", RCE_KEY_QUEUE, cfg->node);
     snprintf(q->running_key, sizeof q->running_key, "%s%s", RCE_KEY_RUNNING, cfg->node);
     snprintf(q->node_key, sizeof q->node_key, "%s%s", RCE_KEY_NODE, cfg->node);
+    snprintf(q->epoch_key, sizeof q->epoch_key, "%s%s", RCE_KEY_EPOCH, cfg->node);
 }
 
 void queue_close(struct queue *q)
@@ -98,21 +99,19 @@ redisReply *queue_command(struct queue *q, const char *what, int want, int nil_o
     return r;
 }
 
-/* Reads the replies of n pipelined commands; all must have the wanted types. */
-static int read_pipeline(struct queue *q, const char *what, const int *want, int n)
+redisReply *queue_command_argv(struct queue *q, const char *what, int want, int argc, const char **argv)
 {
-    for (int i = 0; i < n; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(q->ctx, (void **)&r) != REDIS_OK || !r || r->type != want[i]) {
-            queue_fail(q, what, r);
-            if (r)
-                freeReplyObject(r);
-            return -1;
-        }
-        freeReplyObject(r);
+    if (queue_connect(q) != 0)
+        return NULL;
+    redisReply *r = redisCommandArgv(q->ctx, argc, argv, NULL);
+    if (!r || r->type != want) {
+        queue_fail(q, what, r);
+        if (r)
+            freeReplyObject(r);
+        return NULL;
     }
     queue_succeeded(q);
-    return 0;
+    return r;
 }
 
 int queue_take(struct queue *q, char **job, size_t *len)
@@ -134,23 +133,6 @@ int queue_take(struct queue *q, char **job, size_t *len)
     }
     freeReplyObject(r);
     return got;
-}
-
-int queue_finish(struct queue *q, const char *job, size_t len, const char *reply_to,
-                 const char *id, const char *result)
-{
-    static const int want[] = { REDIS_REPLY_STATUS, REDIS_REPLY_STATUS, REDIS_REPLY_STATUS,
-                                REDIS_REPLY_STATUS, REDIS_REPLY_ARRAY };
-    if (queue_connect(q) != 0)
-        return -1;
-    /* All or nothing: a result is never published for a job that then stays in running. */
-    if (redisAppendCommand(q->ctx, "MULTI") != REDIS_OK
-        || redisAppendCommand(q->ctx, "PUBLISH %s %s", reply_to, result) != REDIS_OK
-        || redisAppendCommand(q->ctx, "SET %s%s %s EX %d", RCE_KEY_RESULT, id, result, RCE_RESULT_TTL_S) != REDIS_OK
-        || redisAppendCommand(q->ctx, "LREM %s 1 %b", q->running_key, job, len) != REDIS_OK
-        || redisAppendCommand(q->ctx, "EXEC") != REDIS_OK)
-        return queue_fail(q, "queueing a result", NULL);
-    return read_pipeline(q, "publishing a result", want, 5);
 }
 
 int queue_drop(struct queue *q, const char *job, size_t len)
@@ -197,15 +179,28 @@ char **queue_running(struct queue *q)
     return jobs;
 }
 
-int queue_heartbeat(struct queue *q, const char *node_json)
+long long queue_register(struct queue *q)
 {
-    static const int want[] = { REDIS_REPLY_STATUS, REDIS_REPLY_INTEGER };
+    long long epoch = -1;
     if (queue_connect(q) != 0)
         return -1;
-    if (redisAppendCommand(q->ctx, "SET %s %s PX %d", q->node_key, node_json, RCE_NODE_TTL_MS) != REDIS_OK
-        || redisAppendCommand(q->ctx, "SADD %s %s", RCE_KEY_NODES, q->cfg->node) != REDIS_OK)
-        return queue_fail(q, "queueing the heartbeat", NULL);
-    return read_pipeline(q, "heartbeat", want, 2);
+    if (redisAppendCommand(q->ctx, "INCR %s", q->epoch_key) != REDIS_OK
+        || redisAppendCommand(q->ctx, "HDEL %s %s", RCE_KEY_DEAD, q->cfg->node) != REDIS_OK)
+        return queue_fail(q, "queueing the registration", NULL);
+    for (int i = 0; i < 2; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(q->ctx, (void **)&r) != REDIS_OK || !r || r->type != REDIS_REPLY_INTEGER) {
+            queue_fail(q, "registering", r);
+            if (r)
+                freeReplyObject(r);
+            return -1;
+        }
+        if (i == 0)
+            epoch = r->integer;
+        freeReplyObject(r);
+    }
+    queue_succeeded(q);
+    return epoch;
 }
 
 long queue_length(struct queue *q)

@@ -9,7 +9,7 @@
 
 #include "config.h"
 
-#define QUEUE_SCRIPTS 8     /* room for script.c's scripts */
+#define QUEUE_SCRIPTS 12    /* room for script.c's scripts */
 
 struct queue {
     redisContext *ctx;      /* NULL while disconnected */
@@ -17,6 +17,7 @@ struct queue {
     char queue_key[128];    /* rce:queue:<node> */
     char running_key[128];  /* rce:running:<node>: jobs taken and not yet answered */
     char node_key[128];     /* rce:node:<node> */
+    char epoch_key[128];    /* rce:epoch:<node> */
     int64_t backoff_ms;     /* pause after the next failure: 100 ms doubling to 1 s */
     bool failing;           /* an outage is under way: logged once, not on every retry */
     char script_sha[QUEUE_SCRIPTS][41];   /* SCRIPT LOAD's answer per script (script.c); "": not loaded */
@@ -29,13 +30,14 @@ void queue_close(struct queue *q);
  * call fails (-1) the same way: it drops the connection and sleeps, so a caller just retries. */
 int queue_connect(struct queue *q);
 
+/* queue_command with the arguments as C strings (argc of them), for a command whose length
+ * is known only at run time. */
+redisReply *queue_command_argv(struct queue *q, const char *what, int want, int argc, const char **argv);
+
 /* Waits up to 1 s for a job and moves it to running in the same step (BLMOVE), so a crash
  * never loses it. Returns 1 with a malloc'd copy in *job, 0 if none came, -1 on error. */
 int queue_take(struct queue *q, char **job, size_t *len);
 
-/* Answers a job in one MULTI/EXEC: PUBLISH reply_to, SET rce:result:<id> EX, LREM running. */
-int queue_finish(struct queue *q, const char *job, size_t len, const char *reply_to,
-                 const char *id, const char *result);
 
 /* Forgets a job nobody waits for: LREM it from running. */
 int queue_drop(struct queue *q, const char *job, size_t len);
@@ -48,8 +50,9 @@ long queue_requeue_running(struct queue *q);
  * NULL on failure (or out of memory). */
 char **queue_running(struct queue *q);
 
-/* SET rce:node:<node> node_json PX ttl and SADD rce:nodes <node>. */
-int queue_heartbeat(struct queue *q, const char *node_json);
+/* Registers the node: a new epoch (INCR rce:epoch:<node>), and no longer noted dead (HDEL
+ * rce:dead). Returns the epoch (> 0), or -1. */
+long long queue_register(struct queue *q);
 
 /* LLEN of this node's queue, or -1. */
 long queue_length(struct queue *q);

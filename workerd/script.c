@@ -17,6 +17,9 @@ static const struct {
     const char *what;               /* for the log */
     const struct embedded *lua;
 } scripts[SCRIPT_COUNT] = {
+    [SCRIPT_DEAD_EXPIRED] = { "reaping a dead node", &embed_lua_dead_expired_lua },
+    [SCRIPT_FINISH] = { "answering", &embed_lua_finish_lua },
+    [SCRIPT_HEARTBEAT] = { "heartbeat", &embed_lua_heartbeat_lua },
     [SCRIPT_LEAVE] = { "leaving the cluster", &embed_lua_leave_lua },
     [SCRIPT_REQUEUE] = { "requeue", &embed_lua_requeue_lua },
     [SCRIPT_RESCUE_ABSORB] = { "rescue (queue)", &embed_lua_rescue_absorb_lua },

@@ -12,6 +12,9 @@
 #define SCRIPT_COUNT_OF(a) (sizeof (a) / sizeof (a)[0])
 
 enum script_id {
+    SCRIPT_DEAD_EXPIRED,    /* lua/dead_expired.lua */
+    SCRIPT_FINISH,          /* lua/finish.lua */
+    SCRIPT_HEARTBEAT,       /* lua/heartbeat.lua */
     SCRIPT_LEAVE,           /* lua/leave.lua */
     SCRIPT_REQUEUE,         /* lua/requeue.lua */
     SCRIPT_RESCUE_ABSORB,   /* lua/rescue_absorb.lua */

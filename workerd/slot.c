@@ -113,7 +113,9 @@ static void handle_job(struct slot *s, struct queue *q, struct docker *d, const 
     struct job job;
     char err[512];
 
-    if (job_parse(text, len, &n->cfg.defaults, &n->cfg.maxima, &job, err, sizeof err) != 0) {
+    int parsed = job_parse(text, len, &n->cfg.defaults, &n->cfg.maxima, &job, err, sizeof err);
+    job.epoch = atomic_load(&n->epoch);     /* taken under it: its answer is fenced by it */
+    if (parsed != 0) {
         log_warn("job %s: %s", job.id ? job.id : "(no id)", err);
         if (job.id && job.reply_to)
             answer_ie(n, q, text, len, &job, "%s", err);

@@ -52,7 +52,8 @@ static bool code_has(const char *src, const char *needle)
 
 static void test_lua(void)
 {
-    const struct embedded *all[] = { &embed_lua_leave_lua, &embed_lua_requeue_lua, &embed_lua_rescue_absorb_lua,
+    const struct embedded *all[] = { &embed_lua_dead_expired_lua, &embed_lua_finish_lua, &embed_lua_heartbeat_lua,
+                                     &embed_lua_leave_lua, &embed_lua_requeue_lua, &embed_lua_rescue_absorb_lua,
                                      &embed_lua_rescue_claim_lua, &embed_lua_rescue_job_lua, &embed_lua_steal_lua };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         same_as_file(all[i]);

@@ -456,8 +456,8 @@ sub stop_all {
     }
     $self->stop_redis;
     return if $from_destroy;
-    # a stopped node removes its warm containers; a killed one's are reaped
-    # by the node that rescues it, or at its next start
+    # a stopped node removes its warm containers; a killed one's are removed at
+    # its next start (or by a peer RCE_DEAD_REAP_GRACE_S after its death)
     if ($self->{stopped} && @{ $self->{stopped} }) {
         ok(wait_until(sub { !$self->containers(1) }, 20),
            'no container of the stopped nodes is left, warm ones included')
