@@ -4,7 +4,7 @@
  * process start to exit (the two Redis connections and what their connect
  * and disconnect start or stop).  Each route directive puts its location's
  * content handler in place: the routes are ngx_rce_lang.c, ngx_rce_api.c
- * and ngx_rce_health.c.
+ * and ngx_rce_health.c, and ngx_rce_error.c answers nginx's own refusals.
  */
 
 
@@ -47,7 +47,8 @@ static ngx_http_handler_pt  ngx_rce_handlers[] = {
     ngx_rce_lang_handler,
     ngx_rce_health_handler,
     ngx_rce_api_run_handler,
-    ngx_rce_api_languages_handler
+    ngx_rce_api_languages_handler,
+    ngx_rce_error_handler
 };
 
 
@@ -97,6 +98,13 @@ static ngx_command_t  ngx_rce_commands[] = {
       ngx_rce_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
       NGX_RCE_API_LANGUAGES,
+      NULL },
+
+    { ngx_string("rce_error"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_rce_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_RCE_ERROR,
       NULL },
 
     /* routed by URI suffix until one directive per endpoint replaced it */
@@ -363,7 +371,7 @@ ngx_rce_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* rce_run; rce_health; rce_api_run; rce_api_languages; */
+/* rce_run; rce_health; rce_api_run; rce_api_languages; rce_error; */
 static char *
 ngx_rce_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {

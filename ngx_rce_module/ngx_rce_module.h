@@ -95,7 +95,8 @@ typedef enum {
     NGX_RCE_RUN,                 /* rce_run */
     NGX_RCE_HEALTH,              /* rce_health */
     NGX_RCE_API_RUN,             /* rce_api_run */
-    NGX_RCE_API_LANGUAGES        /* rce_api_languages */
+    NGX_RCE_API_LANGUAGES,       /* rce_api_languages */
+    NGX_RCE_ERROR                /* rce_error */
 } ngx_rce_handler_e;
 
 
@@ -307,6 +308,9 @@ ngx_int_t ngx_rce_lang_handler(ngx_http_request_t *r);
 ngx_int_t ngx_rce_api_run_handler(ngx_http_request_t *r);
 ngx_int_t ngx_rce_api_languages_handler(ngx_http_request_t *r);
 ngx_int_t ngx_rce_health_handler(ngx_http_request_t *r);
+
+/* ngx_rce_error.c */
+ngx_int_t ngx_rce_error_handler(ngx_http_request_t *r);
 
 
 #endif /* _NGX_RCE_MODULE_H_INCLUDED_ */

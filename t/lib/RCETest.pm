@@ -232,6 +232,8 @@ http {
     rce_redis $redis;
     server {
         listen 127.0.0.1:$self->{http_port};
+        error_page 400 405 408 411 413 414 494 501 505 /.rce-error;
+        location = /.rce-error { internal; rce_error; }
         location /lang/ { rce_run; rce_wall_limit 5s; rce_timeout 30s; }
         location /short/ { rce_run; rce_wall_limit 1s; rce_timeout 2s; }
         location /tiny/ { rce_run; rce_output_limit 1k; rce_max_code_size 1k; }
