@@ -31,6 +31,12 @@ static void ngx_rce_job_answer(ngx_rce_job_t *job, ngx_uint_t status,
     const char *reason);
 static void ngx_rce_job_message(redisAsyncContext *ac, void *reply,
     void *data);
+static ngx_int_t ngx_rce_job_result_id(const char *payload, size_t len,
+    ngx_str_t *id);
+static json_t *ngx_rce_job_internal_error(ngx_rce_job_t *job,
+    const char *reason);
+static void ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json,
+    ngx_str_t *text);
 static void ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload,
     size_t len);
 static ngx_rce_job_t *ngx_rce_job_find(ngx_rce_worker_t *w, ngx_str_t *id);
@@ -478,30 +484,35 @@ ngx_rce_job_message(redisAsyncContext *ac, void *reply, void *data)
 }
 
 
-/* a result JSON arrived: hand it to its waiting request */
+/*
+ * A result JSON arrived: hand it to its waiting request.  A result that
+ * cannot be read, or has no verdict, answers its request IE at once when its
+ * id can still be made out: an engine fault must not wait out the deadline.
+ */
 static void
 ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload, size_t len)
 {
-    ngx_rce_job_t       *job;
-    ngx_http_request_t  *r;
-    json_t              *json, *id;
-    json_error_t         err;
-    ngx_str_t            key, text;
+    ngx_rce_job_t  *job;
+    json_t         *json, *id, *status;
+    json_error_t    err;
+    ngx_str_t       key, text;
 
     /* output travels as text when it is UTF-8, and NUL is UTF-8 */
     json = json_loadb(payload, len, JSON_ALLOW_NUL, &err);
     id = json_object_get(json, RCE_RES_ID);
+    status = json_object_get(json, RCE_RES_STATUS);
 
-    if (!json_is_string(id)) {
+    if (json_is_string(id)) {
+        key.data = (u_char *) json_string_value(id);
+        key.len = json_string_length(id);
+
+    } else if (ngx_rce_job_result_id(payload, len, &key) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, w->log, 0,
                       "rce: ignoring a result without an id: %s",
                       json ? "no id" : err.text);
         json_decref(json);
         return;
     }
-
-    key.data = (u_char *) json_string_value(id);
-    key.len = json_string_length(id);
 
     job = ngx_rce_job_find(w, &key);
     if (job == NULL) {
@@ -511,19 +522,98 @@ ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload, size_t len)
         return;
     }
 
+    if (json == NULL || !json_is_string(status)) {
+        ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                      "rce: job %V: the result from node %V cannot be read "
+                      "(%s): answering IE", &job->id, &job->node,
+                      json ? "no verdict" : err.text);
+        json_decref(json);
+
+        json = ngx_rce_job_internal_error(job,
+                   "the node's result could not be read");
+        if (json == NULL) {
+            return;     /* out of memory: the deadline answers it */
+        }
+    }
+
+    text.data = (u_char *) payload;
+    text.len = len;
+
+    ngx_rce_job_deliver(job, json, &text);
+    json_decref(json);
+}
+
+
+/* the id of a result that is not JSON, if its "id" field can be made out */
+static ngx_int_t
+ngx_rce_job_result_id(const char *payload, size_t len, ngx_str_t *id)
+{
+    static const char  field[] = "\"" RCE_RES_ID "\":\"";
+
+    u_char  *p, *end, *last;
+
+    end = (u_char *) payload + len;
+    p = ngx_strlcasestrn((u_char *) payload, end, (u_char *) field,
+                         sizeof(field) - 2);
+    if (p == NULL) {
+        return NGX_DECLINED;
+    }
+
+    p += sizeof(field) - 1;
+
+    for (last = p; last < end && *last != '"'; last++) {
+        if (!rce_name_char(*last) || last - p > 64) {
+            return NGX_DECLINED;
+        }
+    }
+
+    if (last == end || last == p) {
+        return NGX_DECLINED;
+    }
+
+    id->data = p;
+    id->len = last - p;
+
+    return NGX_OK;
+}
+
+
+/* a result of our own for a job the engine failed: IE with the reason */
+static json_t *
+ngx_rce_job_internal_error(ngx_rce_job_t *job, const char *reason)
+{
+    return json_pack("{s:s%, s:s%, s:s%, s:s, s:s, s:s, s:s, s:n, s:n, s:b,"
+                     " s:n, s:n, s:n, s:n}",
+                     RCE_RES_ID, job->id.data, job->id.len,
+                     RCE_RES_LANGUAGE, job->language.data, job->language.len,
+                     RCE_RES_NODE, job->node.data, job->node.len,
+                     RCE_RES_STATUS, RCE_STATUS_IE,
+                     RCE_RES_REASON, reason,
+                     RCE_RES_STDOUT, "",
+                     RCE_RES_STDERR, "",
+                     RCE_RES_EXIT_CODE, RCE_RES_SIGNAL,
+                     RCE_RES_TRUNCATED, 0,
+                     RCE_RES_WALL_MS, RCE_RES_CPU_MS, RCE_RES_MEMORY_KB,
+                     RCE_RES_COMPILE);
+}
+
+
+/* the result goes to the job's request, through the job's renderer */
+static void
+ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json, ngx_str_t *text)
+{
+    ngx_http_request_t  *r;
+
     ngx_rce_job_detach(job);
 
     r = job->request;
     job->request = NULL;
 
     if (r != NULL) {
-        text.data = (u_char *) payload;
-        text.len = len;
         job->cleanup->handler = NULL;
-        ngx_rce_finish(r, job->renderer->send_result(r, job, json, &text));
+        ngx_rce_finish(r, job->renderer->send_result(r, job, json, text));
     }
 
-    json_decref(json);
     ngx_rce_job_release(job);
 }
 
