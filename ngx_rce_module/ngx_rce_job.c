@@ -35,8 +35,9 @@ static ngx_int_t ngx_rce_job_result_id(const char *payload, size_t len,
     ngx_str_t *id);
 static json_t *ngx_rce_job_internal_error(ngx_rce_job_t *job,
     const char *reason);
-static void ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json,
-    ngx_str_t *text);
+static void ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json);
+static ngx_int_t ngx_rce_job_render(ngx_rce_job_t *job,
+    ngx_http_request_t *r, json_t *json);
 static void ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload,
     size_t len);
 static ngx_rce_job_t *ngx_rce_job_find(ngx_rce_worker_t *w, ngx_str_t *id);
@@ -495,7 +496,7 @@ ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload, size_t len)
     ngx_rce_job_t  *job;
     json_t         *json, *id, *status;
     json_error_t    err;
-    ngx_str_t       key, text;
+    ngx_str_t       key;
 
     /* output travels as text when it is UTF-8, and NUL is UTF-8 */
     json = json_loadb(payload, len, JSON_ALLOW_NUL, &err);
@@ -536,10 +537,7 @@ ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload, size_t len)
         }
     }
 
-    text.data = (u_char *) payload;
-    text.len = len;
-
-    ngx_rce_job_deliver(job, json, &text);
+    ngx_rce_job_deliver(job, json);
     json_decref(json);
 }
 
@@ -600,7 +598,7 @@ ngx_rce_job_internal_error(ngx_rce_job_t *job, const char *reason)
 
 /* the result goes to the job's request, through the job's renderer */
 static void
-ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json, ngx_str_t *text)
+ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json)
 {
     ngx_http_request_t  *r;
 
@@ -611,10 +609,38 @@ ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json, ngx_str_t *text)
 
     if (r != NULL) {
         job->cleanup->handler = NULL;
-        ngx_rce_finish(r, job->renderer->send_result(r, job, json, text));
+        ngx_rce_finish(r, ngx_rce_job_render(job, r, json));
     }
 
     ngx_rce_job_release(job);
+}
+
+
+/* the renderer's answer; IE of our own if the result's output is malformed */
+static ngx_int_t
+ngx_rce_job_render(ngx_rce_job_t *job, ngx_http_request_t *r, json_t *json)
+{
+    ngx_int_t  rc;
+
+    rc = job->renderer->send_result(r, job, json);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "rce: job %V: the result from node %V cannot be read "
+                  "(malformed output): answering IE", &job->id, &job->node);
+
+    json = ngx_rce_job_internal_error(job,
+                                      "the node's result could not be read");
+    if (json == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = job->renderer->send_result(r, job, json);
+    json_decref(json);
+
+    return (rc == NGX_DECLINED) ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
 }
 
 

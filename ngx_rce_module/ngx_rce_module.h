@@ -165,17 +165,18 @@ struct ngx_rce_job_s {
 /*
  * How a job's answer reaches its client, chosen by the route that creates
  * the job.  The job calls one of these, once, while its request is there:
- * send_result with the node's result (parsed, and the payload as it came),
+ * send_result with the node's result (parsed),
  * or send_error when no result will come (id is NULL before the job was
- * queued).  Both return what the request is finalized with.  Renderers use
+ * queued).  Both return what the request is finalized with; send_result
+ * returns NGX_DECLINED, having sent nothing, for a result whose output is
+ * malformed, and the job answers IE instead.  Renderers use
  * the HTTP helpers, nothing of the routes; a streaming renderer will add a
  * callback for the chunks of a running job beside these.
  */
 struct ngx_rce_renderer_s {
     const char                 *name;
     ngx_int_t                 (*send_result)(ngx_http_request_t *r,
-                                  ngx_rce_job_t *job, json_t *result,
-                                  ngx_str_t *payload);
+                                  ngx_rce_job_t *job, json_t *result);
     ngx_int_t                 (*send_error)(ngx_http_request_t *r,
                                   ngx_str_t *id, ngx_uint_t status,
                                   const char *reason);
@@ -293,9 +294,9 @@ ngx_int_t ngx_rce_output_bytes(ngx_pool_t *pool, json_t *stage,
 ngx_int_t ngx_rce_output_json(ngx_pool_t *pool, json_t *stage, json_t *from,
     ngx_uint_t base64);
 
-/* the answer when those fail with rc: 502, logged with the job's id */
-ngx_int_t ngx_rce_output_unreadable(ngx_http_request_t *r,
-    ngx_rce_job_t *job, ngx_int_t rc);
+/* what a renderer returns when those fail with rc: NGX_DECLINED stays (the
+ * job answers IE), anything else is a 500 */
+ngx_int_t ngx_rce_output_failed(ngx_int_t rc);
 
 /* ngx_rce_render_raw.c, ngx_rce_render_v1.c */
 extern ngx_rce_renderer_t  ngx_rce_render_text;

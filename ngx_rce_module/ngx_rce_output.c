@@ -131,16 +131,9 @@ ngx_rce_output_json(ngx_pool_t *pool, json_t *stage, json_t *from,
 
 
 ngx_int_t
-ngx_rce_output_unreadable(ngx_http_request_t *r, ngx_rce_job_t *job,
-    ngx_int_t rc)
+ngx_rce_output_failed(ngx_int_t rc)
 {
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "rce: job %V: %s", &job->id,
-                  (rc == NGX_DECLINED) ? "its result's output is malformed"
-                                       : "out of memory rendering its output");
-
-    return ngx_rce_send_job_error(r, &job->id, NGX_HTTP_BAD_GATEWAY,
-                                  "the node's result could not be rendered");
+    return (rc == NGX_DECLINED) ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 

@@ -11,11 +11,11 @@
 
 
 static ngx_int_t ngx_rce_render_text_result(ngx_http_request_t *r,
-    ngx_rce_job_t *job, json_t *result, ngx_str_t *payload);
+    ngx_rce_job_t *job, json_t *result);
 static ngx_int_t ngx_rce_render_text_headers(ngx_http_request_t *r,
     ngx_rce_job_t *job, json_t *result);
 static ngx_int_t ngx_rce_render_result_result(ngx_http_request_t *r,
-    ngx_rce_job_t *job, json_t *result, ngx_str_t *payload);
+    ngx_rce_job_t *job, json_t *result);
 
 
 ngx_rce_renderer_t  ngx_rce_render_text = {
@@ -49,7 +49,7 @@ static struct {
 
 static ngx_int_t
 ngx_rce_render_text_result(ngx_http_request_t *r, ngx_rce_job_t *job,
-    json_t *result, ngx_str_t *payload)
+    json_t *result)
 {
     ngx_str_t    parts[2];
     ngx_uint_t   i, valid, text;
@@ -60,7 +60,7 @@ ngx_rce_render_text_result(ngx_http_request_t *r, ngx_rce_job_t *job,
     for (i = 0; i < 2; i++) {
         rc = ngx_rce_output_bytes(r->pool, result, i, &parts[i], &valid);
         if (rc != NGX_OK) {
-            return ngx_rce_output_unreadable(r, job, rc);
+            return ngx_rce_output_failed(rc);
         }
 
         text &= valid;
@@ -104,7 +104,7 @@ ngx_rce_render_text_headers(ngx_http_request_t *r, ngx_rce_job_t *job,
 
 static ngx_int_t
 ngx_rce_render_result_result(ngx_http_request_t *r, ngx_rce_job_t *job,
-    json_t *result, ngx_str_t *payload)
+    json_t *result)
 {
     ngx_int_t  rc;
 
@@ -117,7 +117,7 @@ ngx_rce_render_result_result(ngx_http_request_t *r, ngx_rce_job_t *job,
     }
 
     if (rc != NGX_OK) {
-        return ngx_rce_output_unreadable(r, job, rc);
+        return ngx_rce_output_failed(rc);
     }
 
     return ngx_rce_send_json(r, NGX_HTTP_OK, json_incref(result));

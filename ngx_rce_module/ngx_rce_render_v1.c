@@ -13,9 +13,9 @@
 
 
 static ngx_int_t ngx_rce_render_v1_text_result(ngx_http_request_t *r,
-    ngx_rce_job_t *job, json_t *result, ngx_str_t *payload);
+    ngx_rce_job_t *job, json_t *result);
 static ngx_int_t ngx_rce_render_v1_base64_result(ngx_http_request_t *r,
-    ngx_rce_job_t *job, json_t *result, ngx_str_t *payload);
+    ngx_rce_job_t *job, json_t *result);
 static ngx_int_t ngx_rce_render_v1_answer(ngx_http_request_t *r,
     ngx_rce_job_t *job, json_t *res, ngx_uint_t base64);
 static json_t *ngx_rce_render_v1_run(json_t *res, const char *verdict);
@@ -37,7 +37,7 @@ ngx_rce_renderer_t  ngx_rce_render_v1_base64 = {
 
 static ngx_int_t
 ngx_rce_render_v1_text_result(ngx_http_request_t *r, ngx_rce_job_t *job,
-    json_t *res, ngx_str_t *payload)
+    json_t *res)
 {
     return ngx_rce_render_v1_answer(r, job, res, 0);
 }
@@ -45,7 +45,7 @@ ngx_rce_render_v1_text_result(ngx_http_request_t *r, ngx_rce_job_t *job,
 
 static ngx_int_t
 ngx_rce_render_v1_base64_result(ngx_http_request_t *r, ngx_rce_job_t *job,
-    json_t *res, ngx_str_t *payload)
+    json_t *res)
 {
     return ngx_rce_render_v1_answer(r, job, res, 1);
 }
@@ -74,7 +74,7 @@ ngx_rce_render_v1_answer(ngx_http_request_t *r, ngx_rce_job_t *job,
 
     if (rc != NGX_OK) {
         json_decref(run);
-        return ngx_rce_output_unreadable(r, job, rc);
+        return ngx_rce_output_failed(rc);
     }
 
     return ngx_rce_send_json(r, NGX_HTTP_OK,

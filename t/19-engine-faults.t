@@ -1,6 +1,7 @@
 #!/usr/bin/perl
 # An engine fault is answered at once, never by the deadline: a result the
-# gateway cannot read (truncated JSON, no verdict) whose id can be made out
+# gateway cannot read (truncated JSON, no verdict, a stream that does not
+# decode) whose id can be made out
 # answers its waiting request IE with the reason, on the raw route and the
 # JSON API; a result with no id at all is logged and dropped.  The node here
 # is a stand-in registered by hand, so the test plays its part exactly.
@@ -47,6 +48,8 @@ my @cases = (
     [ 'truncated JSON', sub { qq({"id":"$_[0]","status":"OK","stdout":"hel) } ],
     [ 'no verdict',     sub { qq({"id":"$_[0]","stdout":"hello\\n","stderr":""}) } ],
     [ 'not JSON at all, the id legible', sub { qq(garbage "id":"$_[0]" garbage) } ],
+    [ 'an output stream that does not decode',
+      sub { qq({"id":"$_[0]","status":"OK","stdout":"\@\@\@","stdout_encoding":"base64","stderr":""}) } ],
 );
 for my $c (@cases) {
     my ($name, $make) = @$c;
