@@ -35,9 +35,10 @@ static ngx_int_t ngx_rce_job_result_id(const char *payload, size_t len,
     ngx_str_t *id);
 static json_t *ngx_rce_job_internal_error(ngx_rce_job_t *job,
     const char *reason);
-static void ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json);
+static void ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json,
+    const char *why);
 static ngx_int_t ngx_rce_job_render(ngx_rce_job_t *job,
-    ngx_http_request_t *r, json_t *json);
+    ngx_http_request_t *r, json_t *json, const char *why);
 static void ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload,
     size_t len);
 static ngx_rce_job_t *ngx_rce_job_find(ngx_rce_worker_t *w, ngx_str_t *id);
@@ -494,14 +495,14 @@ static void
 ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload, size_t len)
 {
     ngx_rce_job_t  *job;
-    json_t         *json, *id, *status;
+    json_t         *json, *id;
     json_error_t    err;
     ngx_str_t       key;
+    const char     *why;
 
     /* output travels as text when it is UTF-8, and NUL is UTF-8 */
     json = json_loadb(payload, len, JSON_ALLOW_NUL, &err);
     id = json_object_get(json, RCE_RES_ID);
-    status = json_object_get(json, RCE_RES_STATUS);
 
     if (json_is_string(id)) {
         key.data = (u_char *) json_string_value(id);
@@ -523,21 +524,11 @@ ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload, size_t len)
         return;
     }
 
-    if (json == NULL || !json_is_string(status)) {
-        ngx_log_error(NGX_LOG_ERR, w->log, 0,
-                      "rce: job %V: the result from node %V cannot be read "
-                      "(%s): answering IE", &job->id, &job->node,
-                      json ? "no verdict" : err.text);
-        json_decref(json);
+    why = (json == NULL) ? err.text
+          : !json_is_string(json_object_get(json, RCE_RES_STATUS)) ? "no verdict"
+          : NULL;
 
-        json = ngx_rce_job_internal_error(job,
-                   "the node's result could not be read");
-        if (json == NULL) {
-            return;     /* out of memory: the deadline answers it */
-        }
-    }
-
-    ngx_rce_job_deliver(job, json);
+    ngx_rce_job_deliver(job, why ? NULL : json, why);
     json_decref(json);
 }
 
@@ -596,9 +587,12 @@ ngx_rce_job_internal_error(ngx_rce_job_t *job, const char *reason)
 }
 
 
-/* the result goes to the job's request, through the job's renderer */
+/*
+ * The result goes to the job's request, through the job's renderer; json
+ * NULL: the node's result could not be read, for the reason why.
+ */
 static void
-ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json)
+ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json, const char *why)
 {
     ngx_http_request_t  *r;
 
@@ -609,27 +603,37 @@ ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json)
 
     if (r != NULL) {
         job->cleanup->handler = NULL;
-        ngx_rce_finish(r, ngx_rce_job_render(job, r, json));
+        ngx_rce_finish(r, ngx_rce_job_render(job, r, json, why));
+
+    } else if (json == NULL) {
+        ngx_log_error(NGX_LOG_ERR, ngx_rce_worker->log, 0,
+                      "rce: job %V: the result from node %V cannot be read "
+                      "(%s); nobody waits for it", &job->id, &job->node, why);
     }
 
     ngx_rce_job_release(job);
 }
 
 
-/* the renderer's answer; IE of our own if the result's output is malformed */
+/* the renderer's answer; IE of our own for a result that cannot be read */
 static ngx_int_t
-ngx_rce_job_render(ngx_rce_job_t *job, ngx_http_request_t *r, json_t *json)
+ngx_rce_job_render(ngx_rce_job_t *job, ngx_http_request_t *r, json_t *json,
+    const char *why)
 {
     ngx_int_t  rc;
 
-    rc = job->renderer->send_result(r, job, json);
-    if (rc != NGX_DECLINED) {
-        return rc;
+    if (json != NULL) {
+        rc = job->renderer->send_result(r, job, json);
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+
+        why = "malformed output";
     }
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "rce: job %V: the result from node %V cannot be read "
-                  "(malformed output): answering IE", &job->id, &job->node);
+                  "(%s): answering IE", &job->id, &job->node, why);
 
     json = ngx_rce_job_internal_error(job,
                                       "the node's result could not be read");

@@ -122,6 +122,7 @@ ngx_rce_nodes_members(redisAsyncContext *ac, void *reply, void *data)
 failed:
 
     ngx_rce_nodes_mget_free(w);
+    w->refresh_previous = 0;
     ngx_rce_nodes_done(w);
 }
 

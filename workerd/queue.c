@@ -81,14 +81,9 @@ int queue_connect(struct queue *q)
     return 0;
 }
 
-redisReply *queue_command(struct queue *q, const char *what, int want, int nil_ok, const char *fmt, ...)
+/* A reply of the wanted type (or nil when nil_ok) is returned; any other, or none, is a failure. */
+static redisReply *checked(struct queue *q, const char *what, redisReply *r, int want, int nil_ok)
 {
-    if (queue_connect(q) != 0)
-        return NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(q->ctx, fmt, ap);
-    va_end(ap);
     if (!r || (r->type != want && !(nil_ok && r->type == REDIS_REPLY_NIL))) {
         queue_fail(q, what, r);
         if (r)
@@ -99,19 +94,22 @@ redisReply *queue_command(struct queue *q, const char *what, int want, int nil_o
     return r;
 }
 
+redisReply *queue_command(struct queue *q, const char *what, int want, int nil_ok, const char *fmt, ...)
+{
+    if (queue_connect(q) != 0)
+        return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(q->ctx, fmt, ap);
+    va_end(ap);
+    return checked(q, what, r, want, nil_ok);
+}
+
 redisReply *queue_command_argv(struct queue *q, const char *what, int want, int argc, const char **argv)
 {
     if (queue_connect(q) != 0)
         return NULL;
-    redisReply *r = redisCommandArgv(q->ctx, argc, argv, NULL);
-    if (!r || r->type != want) {
-        queue_fail(q, what, r);
-        if (r)
-            freeReplyObject(r);
-        return NULL;
-    }
-    queue_succeeded(q);
-    return r;
+    return checked(q, what, redisCommandArgv(q->ctx, argc, argv, NULL), want, 0);
 }
 
 int queue_take(struct queue *q, char **job, size_t *len)
@@ -181,25 +179,16 @@ char **queue_running(struct queue *q)
 
 long long queue_register(struct queue *q)
 {
-    long long epoch = -1;
-    if (queue_connect(q) != 0)
+    redisReply *r = queue_command(q, "registering", REDIS_REPLY_INTEGER, 0, "INCR %s", q->epoch_key);
+    if (!r)
         return -1;
-    if (redisAppendCommand(q->ctx, "INCR %s", q->epoch_key) != REDIS_OK
-        || redisAppendCommand(q->ctx, "HDEL %s %s", RCE_KEY_DEAD, q->cfg->node) != REDIS_OK)
-        return queue_fail(q, "queueing the registration", NULL);
-    for (int i = 0; i < 2; i++) {
-        redisReply *r = NULL;
-        if (redisGetReply(q->ctx, (void **)&r) != REDIS_OK || !r || r->type != REDIS_REPLY_INTEGER) {
-            queue_fail(q, "registering", r);
-            if (r)
-                freeReplyObject(r);
-            return -1;
-        }
-        if (i == 0)
-            epoch = r->integer;
-        freeReplyObject(r);
-    }
-    queue_succeeded(q);
+    long long epoch = r->integer;
+    freeReplyObject(r);
+    /* A failure here registers again: one more epoch, which fences nothing of ours. */
+    r = queue_command(q, "registering", REDIS_REPLY_INTEGER, 0, "HDEL %s %s", RCE_KEY_DEAD, q->cfg->node);
+    if (!r)
+        return -1;
+    freeReplyObject(r);
     return epoch;
 }
 
