@@ -595,7 +595,7 @@ cmd_images() { # build the container images (docker/build-images.sh [--force] [l
 }
 
 cmd_test() { # install what is missing, build everything, run the tests (args go to prove)
-    local t0 rc=0 env; t0=$(now_ms)
+    local t0 rc=0 env log; t0=$(now_ms)
     say "test: ${REPO} ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo 'no commit'))${RCE_SANITIZE:+, RCE_SANITIZE=${RCE_SANITIZE}}"
     step "packages";            ensure_packages "${PACKAGES[@]}"
     step "docker engine";       ensure_engine
@@ -616,12 +616,18 @@ cmd_test() { # install what is missing, build everything, run the tests (args go
         say "$env"
     done
     say "prove $*"
-    (cd "$REPO" && prove "$@") || rc=$?
+    log=$(mktemp /tmp/rce-prove.XXXXXX)
+    (cd "$REPO" && set -o pipefail && prove "$@" 2>&1 | tee "$log") || rc=$?
     step_end
     print_timings
     if (( rc != 0 )); then
+        # a CI log is often kept by its tail only: the failures' own diagnostics again, at the end
+        say "the failures' diagnostics, again:"
+        awk '/^[[:space:]]*# +Failed test/ { n = 40 } n > 0 && /^[[:space:]]*#/ { print; n-- ; next } { n = 0 }' "$log" | head -300 >&2
+        rm -f "$log"
         die "tests failed (prove exit ${rc}; $(took "$t0") in all): see the failures above; rerun one file with './deploy.sh test -v t/FILE.t'"
     fi
+    rm -f "$log"
     say "all tests passed ($(took "$t0") in all)"
 }
 

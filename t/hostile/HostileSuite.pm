@@ -18,8 +18,9 @@ use Time::HiRes qw(sleep time);
 use Test::More;
 use RCETest qw(wait_until);
 
-our $WALL_S = 4;         # rce_wall_limit of /h/ (10 under gVisor: java starts there in ~2 s
-                         # alone, and a heap-filling JVM took 6.07 s beside 7 other jobs on 2 cores)
+our $WALL_S = 6;         # rce_wall_limit of /h/: a JVM beside 7 other jobs on 2 cores took 3.9 s
+                         # under runc, so 4 s was a coin toss; 10 under gVisor, where java starts
+                         # in ~2 s alone and a heap-filling JVM took 6.07 s in the same crowd
 my $MEMORY_MB = 128;     # rce_memory_limit of /h/
 my $OUTPUT = 65536;      # rce_output_limit of /h/ (the default)
 
@@ -40,8 +41,11 @@ sub cases {
           cmp_ok($j->{wall_ms}, '>=', $WALL_S * 1000, 'killed at the wall limit, not before') } },
     { name => 'py sleep forever', lang => 'python', status => 'TLE',
       code => "import time\nwhile True: time.sleep(1000)\n",
-      check => sub { my $j = shift;
-          ok(defined $j->{cpu_ms} && $j->{cpu_ms} < 1000, 'sleeping costs little cpu') } },
+      # under gVisor the sandbox's own kernel (the Sentry) is in the container's cgroup,
+      # and its timers cost cpu while the program sleeps: 269 ms in 10 s measured alone
+      check => sub { my $j = shift; my $max = $gvisor ? 2500 : 1000;
+          ok(defined $j->{cpu_ms} && $j->{cpu_ms} < $max, "sleeping costs little cpu (< $max ms)")
+              or diag "cpu_ms ", $j->{cpu_ms} // 'null' } },
     { name => 'js busy loop', lang => 'javascript', status => 'TLE', code => "for (;;) {}\n" },
     { name => 'js never exits', lang => 'javascript', status => 'TLE',
       code => "setInterval(() => {}, 1000);\n" },
@@ -630,7 +634,7 @@ sub run {
     my (%opt) = @_;
     my $runtime = $opt{runtime} // 'runc';
     my $pool = $opt{pool} // 1;
-    $WALL_S = $runtime eq 'runsc' ? 10 : 4;
+    $WALL_S = $runtime eq 'runsc' ? 10 : 6;
     my $t0 = time;
     my $t = RCETest->new(nginx_extra => "location /h/ { rce_run; rce_wall_limit ${WALL_S}s; "
         . "rce_memory_limit ${MEMORY_MB}m; rce_pids_limit 64; rce_output_limit $OUTPUT; rce_timeout 60s; }");
