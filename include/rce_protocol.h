@@ -66,7 +66,12 @@
 #define RCE_LIMIT_MEMORY_MB         "memory_mb"
 #define RCE_LIMIT_PIDS              "pids"
 #define RCE_LIMIT_OUTPUT_BYTES      "output_bytes"
-#define RCE_LIMIT_CPU_MS            "cpu_ms"         /* cpu time of the whole job, ms */
+#define RCE_LIMIT_CPU_MS            "cpu_ms"         /* cpu time of the run, ms */
+/* The compile step's own (a language without one ignores them): the run's
+ * limits bound the run alone, from its start. */
+#define RCE_LIMIT_COMPILE_WALL_MS   "compile_wall_ms"
+#define RCE_LIMIT_COMPILE_CPU_MS    "compile_cpu_ms"
+#define RCE_LIMIT_COMPILE_MEMORY_MB "compile_memory_mb"
 
 /*
  * Every limit, once: X(field, key).  The order is the order of the bits of a
@@ -79,7 +84,10 @@
     X(memory_mb,    RCE_LIMIT_MEMORY_MB)                                      \
     X(pids,         RCE_LIMIT_PIDS)                                           \
     X(output_bytes, RCE_LIMIT_OUTPUT_BYTES)                                   \
-    X(cpu_ms,       RCE_LIMIT_CPU_MS)
+    X(cpu_ms,       RCE_LIMIT_CPU_MS)                                         \
+    X(compile_wall_ms,   RCE_LIMIT_COMPILE_WALL_MS)                           \
+    X(compile_cpu_ms,    RCE_LIMIT_COMPILE_CPU_MS)                            \
+    X(compile_memory_mb, RCE_LIMIT_COMPILE_MEMORY_MB)
 
 enum rce_limit_index {
 #define RCE_LIMIT_INDEX(field, key)  RCE_LIMIT_INDEX_##field,
@@ -100,15 +108,17 @@ enum rce_limit_index {
                                                           not valid UTF-8; absent: text */
 #define RCE_RES_STDERR_ENCODING     "stderr_encoding"  /* the same for stderr */
 #define RCE_RES_TRUNCATED           "truncated"      /* bool: output cap reached */
-#define RCE_RES_WALL_MS             "wall_ms"        /* integer: container start to exit */
+#define RCE_RES_WALL_MS             "wall_ms"        /* integer: the run's start (after the
+                                                        compile step) to its exit */
 #define RCE_RES_CPU_MS              "cpu_ms"         /* integer or null: cpu time used, user + system */
 #define RCE_RES_MEMORY_KB           "memory_kb"      /* integer or null: peak memory */
 #define RCE_RES_NODE                "node"           /* string: node that ran it */
 #define RCE_RES_REASON              "reason"         /* string: why, for IE (null otherwise) */
 #define RCE_RES_VERSION             "version"        /* string: the language's version */
 #define RCE_RES_COMPILE             "compile"        /* object {stdout, stderr (and their
-                                                        _encoding), exit_code, wall_ms} or
-                                                        null: the compile step */
+                                                        _encoding), exit_code, wall_ms,
+                                                        cpu_ms, memory_kb} or null: the
+                                                        compile step */
 #define RCE_RES_LIMITS              "limits"         /* object: the limits the run had */
 #define RCE_RES_CLAMPED             "clamped"        /* array: limits cut to the node's maxima */
 
@@ -327,6 +337,10 @@ rce_liveness_dead(const rce_liveness_t *p, long long now_ms)
 #define RCE_LABEL_COMPILE           "rce.compile"    /* image: JSON array, the compile command */
 #define RCE_LABEL_VERSION           "rce.version"    /* image: the toolchain's version */
 #define RCE_LABEL_LIMITS            "rce.limits"     /* image: JSON object, limits the language needs */
+/* A word of rce.run replaced by the job's compile marker: that run command
+ * compiles the program itself, in the same process (Java's launcher), and
+ * writes the compile line when its compile step ends. */
+#define RCE_RUN_COMPILE_MARKER      "{compile-marker}"
 #define RCE_LABEL_CPUS              "rce.cpus"       /* image: CPUs a job's container may use at once
                                                       * (absent: one) */
 

@@ -61,6 +61,16 @@ ngx_rce_input_parse(const u_char *body, size_t len, json_t **req,
 
     *req = json_loadb((const char *) body, len, JSON_REJECT_DUPLICATES, &jerr);
 
+    if (*req == NULL && json_error_code(&jerr) == json_error_null_character) {
+        /* no NUL can hide in a name; bytes that hold one travel in base64 */
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "",
+                                  "invalid JSON at line %d column %d: \\u0000 "
+                                  "is not allowed in a string; send a file "
+                                  "that holds NUL with \"encoding\": \""
+                                  RCE_ENCODING_BASE64 "\"",
+                                  jerr.line, jerr.column);
+    }
+
     if (*req == NULL) {
         /* jansson says where, and "unable to decode" for bad UTF-8 */
         return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "",
@@ -178,17 +188,17 @@ ngx_rce_input_fail(ngx_rce_input_error_t *err, ngx_uint_t status,
     const char *field, const char *fmt, ...)
 {
     va_list  args;
-    u_char  *p;
 
     err->status = status;
     err->field = field;
 
+    /*
+     * libc's formatting (printf formats, not nginx's), as everywhere in
+     * this file: it runs without nginx, in the fuzz target too
+     */
     va_start(args, fmt);
-    p = ngx_vslprintf(err->text, err->text + sizeof(err->text) - 1, fmt,
-                      args);
+    (void) vsnprintf((char *) err->text, sizeof(err->text), fmt, args);
     va_end(args);
-
-    *p = '\0';
 
     return NGX_ERROR;
 }
@@ -229,7 +239,7 @@ ngx_rce_input_code(json_t *code, json_t *input, size_t max_size,
 
     if (json_string_length(code) > max_size) {
         return ngx_rce_input_fail(err, NGX_RCE_INPUT_TOO_LARGE, "code",
-                                  "is larger than %uz bytes", max_size);
+                                  "is larger than %zu bytes", max_size);
     }
 
     json_object_set(input, RCE_JOB_CODE, code);
@@ -255,7 +265,7 @@ ngx_rce_input_files(json_t *files, json_t *input,
 
     if (n > bounds->max_files) {
         return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
-                                  "at most %uz files", bounds->max_files);
+                                  "at most %zu files", bounds->max_files);
     }
 
     out = json_array();
@@ -300,14 +310,14 @@ ngx_rce_input_file(json_t *files, size_t i, size_t *total, size_t max_size,
 
     if (!json_is_object(file)) {
         (void) ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
-                                  "files[%uz] must be an object", i);
+                                  "files[%zu] must be an object", i);
         return NULL;
     }
 
     key = ngx_rce_input_unknown(file, ngx_rce_input_file_fields);
     if (key != NULL) {
         (void) ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
-                                  "files[%uz]: unknown field \"%s\"", i, key);
+                                  "files[%zu]: unknown field \"%s\"", i, key);
         return NULL;
     }
 
@@ -321,7 +331,7 @@ ngx_rce_input_file(json_t *files, size_t i, size_t *total, size_t max_size,
 
     if (!json_is_string(content)) {
         (void) ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
-                                  "files[%uz].content must be a string", i);
+                                  "files[%zu].content must be a string", i);
         return NULL;
     }
 
@@ -329,7 +339,7 @@ ngx_rce_input_file(json_t *files, size_t i, size_t *total, size_t max_size,
         && ngx_rce_input_encoding(encoding, &base64) != NGX_OK)
     {
         (void) ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
-                                  "files[%uz].encoding must be \""
+                                  "files[%zu].encoding must be \""
                                   RCE_ENCODING_UTF8 "\" or \""
                                   RCE_ENCODING_BASE64 "\"", i);
         return NULL;
@@ -341,7 +351,7 @@ ngx_rce_input_file(json_t *files, size_t i, size_t *total, size_t max_size,
 
     if (*total > max_size) {
         (void) ngx_rce_input_fail(err, NGX_RCE_INPUT_TOO_LARGE, "files",
-                                  "the files are larger than %uz bytes "
+                                  "the files are larger than %zu bytes "
                                   "in all", max_size);
         return NULL;
     }
@@ -372,7 +382,7 @@ ngx_rce_input_file_name(json_t *files, size_t i, json_t *name,
         }
 
         return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
-                                  "files[%uz].name is required (only the "
+                                  "files[%zu].name is required (only the "
                                   "first file may go without)", i);
     }
 
@@ -382,7 +392,7 @@ ngx_rce_input_file_name(json_t *files, size_t i, json_t *name,
            != NGX_OK)
     {
         return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
-                                  "files[%uz].name must be a plain file "
+                                  "files[%zu].name must be a plain file "
                                   "name: no \"/\", not \".\" or \"..\", "
                                   "at most %d bytes", i,
                                   NGX_RCE_INPUT_MAX_NAME);
@@ -394,8 +404,8 @@ ngx_rce_input_file_name(json_t *files, size_t i, json_t *name,
                        name))
         {
             return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
-                                      "files[%uz].name repeats "
-                                      "files[%uz].name", i, j);
+                                      "files[%zu].name repeats "
+                                      "files[%zu].name", i, j);
         }
     }
 
@@ -457,7 +467,7 @@ ngx_rce_input_file_size(json_t *content, json_t *encoding, size_t i,
 
     if (rc != NGX_OK) {
         return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "files",
-                                  "files[%uz].content is not valid base64",
+                                  "files[%zu].content is not valid base64",
                                   i);
     }
 
@@ -482,7 +492,7 @@ ngx_rce_input_stdin(json_t *value, json_t *input, size_t max_size,
 
     if (json_string_length(value) > max_size) {
         return ngx_rce_input_fail(err, NGX_RCE_INPUT_TOO_LARGE, "stdin",
-                                  "is larger than %uz bytes", max_size);
+                                  "is larger than %zu bytes", max_size);
     }
 
     json_object_set(input, RCE_JOB_STDIN, value);
@@ -516,7 +526,7 @@ ngx_rce_input_args(json_t *value, json_t *input, ngx_rce_input_error_t *err)
             || ngx_strlen(json_string_value(arg)) != json_string_length(arg))
         {
             return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "args",
-                                      "args[%uz] must be a string of at "
+                                      "args[%zu] must be a string of at "
                                       "most %d bytes without NUL", i,
                                       NGX_RCE_INPUT_MAX_ARG);
         }
@@ -553,9 +563,14 @@ ngx_rce_input_limits(json_t *limits, json_t *input,
         last = list + sizeof(list) - 1;
 
         for (name = ngx_rce_input_limit_names; *name != NULL; name++) {
-            p = ngx_slprintf(p, last, "%s%s",
-                             name == ngx_rce_input_limit_names ? "" : ", ",
-                             *name);
+            p += snprintf((char *) p, last - p, "%s%s",
+                          name == ngx_rce_input_limit_names ? "" : ", ",
+                          *name);
+
+            if (p >= last) {
+                p = last;
+                break;
+            }
         }
 
         *p = '\0';

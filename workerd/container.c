@@ -30,34 +30,47 @@ void container_remove(struct docker *d, const char *id)
         log_warn("container %.12s: %s", id, err);
 }
 /* The compile and run commands name the main file as rce.main does; a job whose first file
- * has another name runs that one: the words equal to the main file name are replaced.
- * The copy shares the strings; free only the array. */
-static char **with_main(char *const *argv, size_t argc, const char *main_file, const char *first)
+ * has another name runs that one: the words equal to the main file name are replaced, and
+ * RCE_RUN_COMPILE_MARKER by the job's marker. The copy shares the strings; free only the array. */
+static char **with_main(char *const *argv, size_t argc, const char *main_file, const char *first,
+                        const char *marker)
 {
     char **copy = calloc(argc + 1, sizeof *copy);
     for (size_t i = 0; copy && i < argc; i++)
-        copy[i] = strcmp(argv[i], main_file) == 0 ? (char *)first : argv[i];
+        copy[i] = strcmp(argv[i], main_file) == 0 ? (char *)first
+                  : strcmp(argv[i], RCE_RUN_COMPILE_MARKER) == 0 ? (char *)(marker ? marker : "")
+                  : argv[i];
     return copy;
+}
+long container_run_memory_mb(const struct config *cfg, const struct limits *limits, const struct lang *lang)
+{
+    long mb = limits->memory_mb, needs = lang->limits.memory_mb;
+    if (needs > mb)
+        mb = needs > cfg->maxima.memory_mb ? cfg->maxima.memory_mb : needs;
+    return mb;
 }
 /* The container holds the compile step and the run: the larger of their memory limits. */
 static long container_memory_mb(const struct config *cfg, const struct limits *limits, const struct lang *lang)
 {
-    long mb = limits->memory_mb;
-    if (lang->needs.memory_mb > mb)     /* what the language's runtime needs at least */
-        mb = lang->needs.memory_mb > cfg->maxima.memory_mb ? cfg->maxima.memory_mb : lang->needs.memory_mb;
-    if (lang->compile_argv) {
-        long c = lang->compile.memory_mb ? lang->compile.memory_mb : limits->memory_mb;
-        if (c > mb)
-            mb = c > cfg->maxima.memory_mb ? cfg->maxima.memory_mb : c;
-    }
+    long mb = container_run_memory_mb(cfg, limits, lang);
+    if (lang_compiled(lang) && limits->compile_memory_mb > mb)
+        mb = limits->compile_memory_mb;
     return mb;
+}
+/* The run command's cpu limit, ms: the run's, and the compile step's too when the run command
+ * compiles (one process does both: workerd holds each step to its own). */
+static long run_command_cpu_ms(const struct limits *limits, const struct lang *lang)
+{
+    return lang->compiles_in_run ? limits->compile_cpu_ms + limits->cpu_ms : limits->cpu_ms;
 }
 void container_shape(const struct config *cfg, const struct limits *limits, const struct lang *lang,
                      struct container_shape *shape)
 {
+    long compile_cpu = lang->compile_argv ? limits->compile_cpu_ms : 0, run_cpu = run_command_cpu_ms(limits, lang);
     shape->memory_mb = container_memory_mb(cfg, limits, lang);
     shape->pids = limits->pids;
-    shape->cpu_s = (limits->cpu_ms + 999) / 1000;       /* RLIMIT_CPU counts whole seconds */
+    /* RLIMIT_CPU counts whole seconds: the larger step's (the wrapper lowers it for each) */
+    shape->cpu_s = ((compile_cpu > run_cpu ? compile_cpu : run_cpu) + 999) / 1000;
 }
 /* One CPU, unless the language declares more (a JVM compiles and collects on other threads
  * while it starts); never more than the node allows. The cpu_ms limit still bounds the total. */
@@ -74,7 +87,12 @@ static int describe(const struct config *cfg, const struct job *job, const struc
                     const char *marker, const char *pool_token, struct sandbox_job *sj,
                     struct sandbox_file **files, char ***compile_argv, char ***run_argv)
 {
-    const struct limits *limits = job ? &job->limits : &cfg->defaults;
+    struct limits warm_limits = cfg->defaults;
+    const struct limits *limits = &warm_limits;
+    if (job)
+        limits = &job->limits;
+    else
+        lang_limits(lang, cfg, 0, &warm_limits);
     size_t n = job && job->n_files ? job->n_files : 1;
     *compile_argv = *run_argv = NULL;
     if (!(*files = calloc(n, sizeof **files)))
@@ -86,9 +104,10 @@ static int describe(const struct config *cfg, const struct job *job, const struc
         (*files)[i] = (struct sandbox_file){ job->files[i].name ? job->files[i].name : lang->main_file,
                                              job->files[i].data, job->files[i].len };
     if (lang->compile_argv
-        && !(*compile_argv = with_main(lang->compile_argv, lang->compile_argc, lang->main_file, (*files)[0].name)))
+        && !(*compile_argv = with_main(lang->compile_argv, lang->compile_argc, lang->main_file, (*files)[0].name,
+                                       marker)))
         return -1;
-    if (!(*run_argv = with_main(lang->run_argv, lang->run_argc, lang->main_file, (*files)[0].name)))
+    if (!(*run_argv = with_main(lang->run_argv, lang->run_argc, lang->main_file, (*files)[0].name, marker)))
         return -1;
     *sj = (struct sandbox_job){
         .job_id = job ? job->id : NULL, .node = cfg->node,
@@ -99,7 +118,7 @@ static int describe(const struct config *cfg, const struct job *job, const struc
         .compile_argv = *compile_argv, .compile_argc = lang->compile_argc,
         .run_argv = *run_argv, .run_argc = lang->run_argc, .marker = marker ? marker : "",
         .memory_mb = container_memory_mb(cfg, limits, lang), .pids = limits->pids,
-        .cpu_ms = limits->cpu_ms, .cpus = container_cpus(cfg, lang),
+        .cpu_ms = run_command_cpu_ms(limits, lang), .compile_cpu_ms = limits->compile_cpu_ms, .cpus = container_cpus(cfg, lang),
         .runtime = cfg->runtime, .pool_token = pool_token,
     };
     return 0;

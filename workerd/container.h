@@ -23,6 +23,11 @@ struct container_shape {
 void container_shape(const struct config *cfg, const struct limits *limits, const struct lang *lang,
                      struct container_shape *shape);
 
+/* The memory a run of lang may use, MiB: its memory_mb, raised to what the language's runtime
+ * needs (within the node's maximum). The container is larger when the compile step needs
+ * more; the run is then held to this by its peak (run.c). */
+long container_run_memory_mb(const struct config *cfg, const struct limits *limits, const struct lang *lang);
+
 /* CPUs a container of lang may use at once: one, unless the language declares more; never
  * more than the node allows. */
 long container_cpus(const struct config *cfg, const struct lang *lang);

@@ -467,13 +467,10 @@ static int hijack_step(struct docker_stream *s, long timeout_ms)
     return 0;
 }
 
-int docker_stream_step(struct docker_stream *s, long timeout_ms)
+/* Runs the transfer as far as it goes without waiting; notes its end. */
+static int multi_read(struct docker_stream *s)
 {
     int running = 0, queued;
-    if (s->finished)
-        return 0;
-    if (!s->multi)
-        return hijack_step(s, timeout_ms);
     if (curl_multi_perform(s->multi, &running) != CURLM_OK)
         return -1;
     CURLMsg *msg;
@@ -482,11 +479,23 @@ int docker_stream_step(struct docker_stream *s, long timeout_ms)
             s->finished = true;
             s->result = msg->data.result;
         }
+    return 0;
+}
+
+int docker_stream_step(struct docker_stream *s, long timeout_ms)
+{
+    if (s->finished)
+        return 0;
+    if (!s->multi)
+        return hijack_step(s, timeout_ms);
+    if (multi_read(s) != 0)
+        return -1;
     if (s->finished || s->demux_status == DEMUX_BAD || s->demux_status == DEMUX_NOMEM)
         return 0;
     if (curl_multi_poll(s->multi, NULL, 0, (int)(timeout_ms > 0 ? timeout_ms : 0), NULL) != CURLM_OK)
         return -1;
-    return 0;
+    /* what woke the wait is read now, so that the caller sees it on return */
+    return multi_read(s);
 }
 
 void docker_stream_close(struct docker_stream *s)

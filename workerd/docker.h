@@ -102,8 +102,9 @@ bool docker_stream_idle(struct docker_stream *s);
 
 void docker_stream_bind(struct docker_stream *s, struct capture *out, struct capture *err);
 
-/* Moves the transfer along, waiting at most timeout_ms for the socket; returns -1 on a curl
- * multi failure. Check headers_done, finished and demux_status afterwards. */
+/* Moves the transfer along: reads what has come, waits at most timeout_ms for more and reads
+ * that too, so that the captures hold all that arrived by the return; -1 on a curl multi
+ * failure. Check headers_done, finished and demux_status afterwards. */
 int docker_stream_step(struct docker_stream *s, long timeout_ms);
 
 void docker_stream_close(struct docker_stream *s);

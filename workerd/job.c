@@ -47,13 +47,14 @@ static int take_optional_int(json_t *obj, const char *key, int64_t *out, char *e
 }
 
 /* Reads one optional positive limit into *out (absent keeps the default), clamped to [floor, max];
- * sets bit in *clamped when it was cut to max. */
+ * sets bit in *named, and in *clamped when it was cut to max. */
 static int take_limit(json_t *limits, const char *key, long floor, long max, long *out,
-                      unsigned *clamped, unsigned bit, char *err, size_t errlen)
+                      unsigned *named, unsigned *clamped, unsigned bit, char *err, size_t errlen)
 {
     json_t *v = json_object_get(limits, key);
     if (!v || json_is_null(v))
         return 0;
+    *named |= 1u << bit;
     if (!json_is_integer(v) || json_integer_value(v) <= 0) {
         snprintf(err, errlen, "invalid job: \"%s.%s\" must be a positive integer", RCE_JOB_LIMITS, key);
         return -1;
@@ -134,9 +135,11 @@ static int take_limits(json_t *limits, const struct limits *maxima, struct job *
                        size_t errlen)
 {
     for (size_t i = 0; i < RCE_LIMIT_COUNT; i++) {
-        long floor = i == RCE_LIMIT_INDEX_memory_mb ? JOB_MIN_MEMORY_MB : 1;
+        long floor = i == RCE_LIMIT_INDEX_memory_mb || i == RCE_LIMIT_INDEX_compile_memory_mb
+                     ? JOB_MIN_MEMORY_MB : 1;
         if (take_limit(limits, limit_fields[i].key, floor, *limits_at_const(maxima, i),
-                       limits_at(&job->limits, i), &job->clamped, (unsigned)i, err, errlen) != 0)
+                       limits_at(&job->limits, i), &job->named, &job->clamped, (unsigned)i, err,
+                       errlen) != 0)
             return -1;
     }
     return 0;
@@ -211,6 +214,7 @@ void job_result_init(struct job_result *r, size_t output_limit)
     r->status = RCE_STATUS_IE;
     r->output_limit = output_limit;
     r->cpu_ms = r->memory_kb = r->oom_kills = -1;
+    r->compile_cpu_ms = r->compile_memory_kb = r->compile_oom_kills = -1;
     r->exit_status = -1;
     capture_init(&r->out, output_limit + WRAPPER_OUT_RESERVE);
     capture_init(&r->err, output_limit + WRAPPER_ERR_RESERVE);
@@ -245,6 +249,21 @@ static void take_all(struct capture *c, char **copy, size_t *copy_len)
     c->len = 0;
 }
 
+bool job_result_compile_seen(struct job_result *r, const char *marker, struct wrapper_compiled *c)
+{
+    size_t mlen = strlen(marker), from = r->compile_scan;
+    if (wrapper_find_compiled(r->out.data + from, r->out.len - from, marker, c) == COMPILE_UNFINISHED) {
+        /* a marker cut by the end of what came so far is looked at again next time */
+        const char *p = r->out.len > from ? memmem(r->out.data + from, r->out.len - from, marker, mlen) : NULL;
+        r->compile_scan = p ? (size_t)(p - r->out.data)
+                            : r->out.len > mlen ? r->out.len - mlen : 0;
+        if (r->compile_scan < from)
+            r->compile_scan = from;
+        return false;
+    }
+    return true;
+}
+
 enum wrapper_compile job_result_split_compile(struct job_result *r, const char *marker)
 {
     struct wrapper_compiled err_at, out_at;
@@ -252,6 +271,9 @@ enum wrapper_compile job_result_split_compile(struct job_result *r, const char *
     r->compiled = true;
     r->compile_exit_code = err_at.exit_code;
     r->compile_wall_ms = err_at.ms;
+    r->compile_cpu_ms = err_at.cpu_us >= 0 ? err_at.cpu_us / 1000 : -1;
+    r->compile_memory_kb = err_at.maxrss_kb;
+    r->compile_oom_kills = err_at.oom_kills;
     if (how == COMPILE_UNFINISHED) {
         take_all(&r->out, &r->compile_out, &r->compile_out_len);
         take_all(&r->err, &r->compile_err, &r->compile_err_len);
@@ -260,8 +282,6 @@ enum wrapper_compile job_result_split_compile(struct job_result *r, const char *
     cut_compiled(&r->err, &err_at, &r->compile_err, &r->compile_err_len);
     if (wrapper_find_compiled(r->out.data, r->out.len, marker, &out_at) != COMPILE_UNFINISHED)
         cut_compiled(&r->out, &out_at, &r->compile_out, &r->compile_out_len);
-    if (err_at.ms > 0 && r->wall_ms > err_at.ms)
-        r->wall_ms -= err_at.ms;       /* the run's own time */
     return how;
 }
 
@@ -386,17 +406,23 @@ static int set_streams(json_t *obj, const char *out, size_t out_len, const char 
            | set_stream(obj, RCE_RES_STDERR, RCE_RES_STDERR_ENCODING, err, err_len);
 }
 
-/* "compile": {"stdout", "stderr", "exit_code", "wall_ms"} or null; NULL if out of memory. */
+/* a figure, or null when unknown (-1) */
+static json_t *figure(long long v)
+{
+    return v >= 0 ? json_integer(v) : json_null();
+}
+
+/* "compile": {"stdout", "stderr", "exit_code", "wall_ms", "cpu_ms", "memory_kb"} or null;
+ * NULL if out of memory. */
 static json_t *compile_json(const struct job_result *r)
 {
     if (!r->compiled)
         return json_null();
     /* The streams go first, as in the run's part of the result: set_streams fills them in. */
-    json_t *c = json_pack("{s:n, s:n, s:o, s:o}", RCE_RES_STDOUT, RCE_RES_STDERR,
-                          RCE_RES_EXIT_CODE, r->compile_exit_code >= 0 ? json_integer(r->compile_exit_code)
-                                                                       : json_null(),
-                          RCE_RES_WALL_MS, r->compile_wall_ms >= 0 ? json_integer(r->compile_wall_ms)
-                                                                   : json_null());
+    json_t *c = json_pack("{s:n, s:n, s:o, s:o, s:o, s:o}", RCE_RES_STDOUT, RCE_RES_STDERR,
+                          RCE_RES_EXIT_CODE, figure(r->compile_exit_code), RCE_RES_WALL_MS,
+                          figure(r->compile_wall_ms), RCE_RES_CPU_MS, figure(r->compile_cpu_ms),
+                          RCE_RES_MEMORY_KB, figure(r->compile_memory_kb));
     if (c && set_streams(c, r->compile_out, r->compile_out_len, r->compile_err, r->compile_err_len) != 0) {
         json_decref(c);
         return NULL;

@@ -31,11 +31,13 @@ struct job {
     size_t stdin_len;
     char **args;            /* arguments after the run command */
     size_t n_args;
+    unsigned named;         /* bit i: the job named limit i of RCE_LIMITS */
     unsigned clamped;       /* bit i: limit i of RCE_LIMITS was cut to the node's maximum */
     char *reply_to;
     int64_t enqueued_ms;    /* 0 if absent */
     int64_t deadline_ms;    /* unix ms after which nobody waits; 0 if absent */
-    struct limits limits;   /* the job's limits, defaults filled in, clamped to the maxima */
+    struct limits limits;   /* the job's limits, defaults filled in, clamped to the maxima; the
+                             * compile step's are settled by lang_limits once the language is known */
     long long epoch;        /* the node's epoch when it took the job (not in the JSON) */
 };
 
@@ -67,6 +69,8 @@ struct job_result {
     bool compiled;          /* a compile step ran: the compile_* fields hold it */
     int compile_exit_code;  /* -1: it did not finish */
     long compile_wall_ms;   /* -1: unknown */
+    long long compile_cpu_ms, compile_memory_kb, compile_oom_kills;   /* -1: unknown */
+    size_t compile_scan;    /* stdout before this offset holds no compile line */
     char *compile_out, *compile_err;
     size_t compile_out_len, compile_err_len;
     char end_line[WRAPPER_END_MAX];   /* the wrapper's last line on each stream; "" if none */
@@ -109,6 +113,10 @@ void job_result_clip_output(struct job_result *r);
  * signal. exit_code is ignored when we killed the container. */
 void job_result_decide(struct job_result *r, enum kill_cause killed, bool oom_killed, int exit_code,
                        long cpu_limit_ms);
+
+/* While the job runs: true once stdout holds the whole compile line (what it said in *c).
+ * Looks only at what came since the last call. */
+bool job_result_compile_seen(struct job_result *r, const char *marker, struct wrapper_compiled *c);
 
 /* After a compile step: moves what the compiler printed (everything before the compile line
  * the wrapper writes on each stream when the compiler ends, see wrapper.h) out of the

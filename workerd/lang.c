@@ -88,13 +88,11 @@ done:
     return argv;
 }
 
-/* Reads rce.limits: {"memory_mb": 512, "compile_wall_ms": 20000, ...}. Run limits are what
- * the language needs at least; compile_* ones are the compile step's own. 0 if absent;
- * -1 if the label is not such an object. */
-static int parse_limits(const char *text, struct limits *needs, struct limits *compile)
+/* Reads rce.limits: {"memory_mb": 512, "compile_wall_ms": 20000, ...} into *limits (0 where
+ * absent); -1 if the label is not such an object of RCE_LIMITS keys and positive integers. */
+static int parse_limits(const char *text, struct limits *limits)
 {
-    memset(needs, 0, sizeof *needs);
-    memset(compile, 0, sizeof *compile);
+    memset(limits, 0, sizeof *limits);
     if (!text || !*text)
         return 0;
     json_t *o = json_loads(text, 0, NULL);
@@ -102,19 +100,38 @@ static int parse_limits(const char *text, struct limits *needs, struct limits *c
     const char *key;
     json_t *v;
     json_object_foreach(o, key, v) {
-        int compile_key = strncmp(key, "compile_", 8) == 0;
-        const char *name = compile_key ? key + 8 : key;
         size_t i = 0;
-        while (i < RCE_LIMIT_COUNT && strcmp(limit_fields[i].key, name) != 0)
+        while (i < RCE_LIMIT_COUNT && strcmp(limit_fields[i].key, key) != 0)
             i++;
         if (i == RCE_LIMIT_COUNT || !json_is_integer(v) || json_integer_value(v) <= 0) {
             rc = -1;
             break;
         }
-        *limits_at(compile_key ? compile : needs, i) = (long)json_integer_value(v);
+        *limits_at(limits, i) = (long)json_integer_value(v);
     }
     json_decref(o);
     return rc;
+}
+
+void lang_limits(const struct lang *lang, const struct config *cfg, unsigned named, struct limits *l)
+{
+    static const size_t compile[] = { RCE_LIMIT_INDEX_compile_wall_ms, RCE_LIMIT_INDEX_compile_cpu_ms,
+                                      RCE_LIMIT_INDEX_compile_memory_mb };
+    for (size_t k = 0; k < sizeof compile / sizeof compile[0]; k++) {
+        size_t i = compile[k];
+        long *v = limits_at(l, i), max = *limits_at_const(&cfg->maxima, i);
+        if (!lang_compiled(lang)) {
+            *v = 0;
+            continue;
+        }
+        if (!(named & 1u << i))
+            *v = *limits_at_const(&lang->limits, i) ? *limits_at_const(&lang->limits, i)
+                                                    : *limits_at_const(&cfg->defaults, i);
+        if (i == RCE_LIMIT_INDEX_compile_memory_mb && *v < l->memory_mb)
+            *v = l->memory_mb;  /* a compiler never has less than the program it builds */
+        if (*v > max)
+            *v = max;
+    }
 }
 
 /* Splits rce.aliases on spaces, dropping the canonical name itself and unusable words. */
@@ -199,12 +216,14 @@ static int lang_from_image(json_t *image, const char *prefix, struct lang *l)
         lang_clear(l);
         return 0;
     }
+    for (size_t i = 0; i < l->run_argc; i++)
+        l->compiles_in_run |= strcmp(l->run_argv[i], RCE_RUN_COMPILE_MARKER) == 0;
     if (compile && *compile && !(l->compile_argv = parse_run(compile, &l->compile_argc))) {
         log_warn("image %s: %s must be a JSON array of strings", l->image, RCE_LABEL_COMPILE);
         lang_clear(l);
         return 0;
     }
-    if (parse_limits(limits, &l->needs, &l->compile) != 0) {
+    if (parse_limits(limits, &l->limits) != 0) {
         log_warn("image %s: %s must be an object of positive integer limits", l->image,
                  RCE_LABEL_LIMITS);
         lang_clear(l);
@@ -353,8 +372,8 @@ struct lang *lang_dup(const struct lang *l)
     c->run_argc = l->run_argc;
     c->n_aliases = l->n_aliases;
     c->compile_argc = l->compile_argc;
-    c->needs = l->needs;
-    c->compile = l->compile;
+    c->compiles_in_run = l->compiles_in_run;
+    c->limits = l->limits;
     c->cpus = l->cpus;
     if (!(c->name = strdup(l->name)) || !(c->image = strdup(l->image))
         || !(c->image_id = strdup(l->image_id))
@@ -444,7 +463,7 @@ int lang_registry_details(struct lang_registry *r, json_t *versions, json_t *com
         const struct lang *l = &r->table->langs[i];
         if (l->version && json_object_set_new(versions, l->name, json_string(l->version)) != 0)
             rc = -1;
-        if (l->compile_argv && json_array_append_new(compiled, json_string(l->name)) != 0)
+        if (lang_compiled(l) && json_array_append_new(compiled, json_string(l->name)) != 0)
             rc = -1;
     }
     pthread_mutex_unlock(&r->lock);

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -24,15 +25,28 @@ struct lang {
     char *version;          /* rce.version, or NULL */
     char **compile_argv;    /* rce.compile, NULL-terminated; NULL for an interpreted language */
     size_t compile_argc;
-    struct limits needs;    /* rce.limits: what a run needs at least (0: nothing special) */
-    struct limits compile;  /* rce.limits compile_*: the compile step's limits (0: defaults) */
+    bool compiles_in_run;   /* rce.run holds RCE_RUN_COMPILE_MARKER: it compiles, then runs */
+    struct limits limits;   /* rce.limits: run keys say what a run needs at least, compile_*
+                             * keys are the compile step's defaults (0: absent) */
     long cpus;              /* rce.cpus: CPUs its containers may use at once (0: one) */
 };
+
+/* A language with a compile step: a compile command, or a run command that compiles. */
+static inline bool lang_compiled(const struct lang *l)
+{
+    return l->compile_argv != NULL || l->compiles_in_run;
+}
 
 struct lang_table {
     struct lang *langs;
     size_t n;
 };
+
+/* Settles the compile step's limits of a job of lang in *l: those the job did not name (bit i
+ * of named: limit i of RCE_LIMITS) are the language's, else the node's defaults (a compile
+ * memory of 0: the run's); all are held to the node's maxima. A language without a compile
+ * step gets 0 for them, so that its result names none. */
+void lang_limits(const struct lang *lang, const struct config *cfg, unsigned named, struct limits *l);
 
 /* Builds a table from the JSON array GET /images/json returns. Images without a tag
  * <prefix><language>:latest or with unusable labels are skipped with a warning. NULL only

@@ -113,8 +113,10 @@ static struct lang_seen *read_langs(struct pool *p, size_t *n)
     for (k = 0; names[k]; k++) {
         struct lang *lang = lang_registry_lookup(p->registry, names[k]);
         if (lang && strlen(lang->name) < NAME_SIZE && (seen[*n].image_id = strdup(lang->image_id))) {
+            struct limits defaults = p->cfg->defaults;
+            lang_limits(lang, p->cfg, 0, &defaults);
             strcpy(seen[*n].name, lang->name);
-            container_shape(p->cfg, &p->cfg->defaults, lang, &seen[*n].shape);
+            container_shape(p->cfg, &defaults, lang, &seen[*n].shape);
             (*n)++;
         }
         lang_free(lang);

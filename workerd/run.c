@@ -12,6 +12,11 @@
 #define EXIT_GRACE_MS 200           /* the stream ended: time for Docker to record the exit */
 #define CPU_POLL_MS 200             /* how often the cpu total is read when it can run out first */
 #define OLE_DRAIN_MS 300            /* past the output cap: time for a program that already ended */
+/* A compiler that RLIMIT_CPU stopped may show less cpu time than its limit: the kernel checks
+ * the limit on its precise runtime, getrusage splits an estimate of it (846 ms seen for a
+ * compiler killed at 1 s, beside another job). A failed compile within this share of its
+ * limit is taken to have reached it. */
+#define COMPILE_CPU_SLACK 80        /* percent */
 
 _Static_assert(WRAPPER_ERR_RESERVE <= DEMUX_TAIL, "the wrapper's last lines must fit in the demux tail");
 
@@ -34,9 +39,46 @@ struct run {
     struct job_result *r;
     struct docker_stream *stream;
     const char *id;
+    const char *marker;     /* the compile line's */
     bool warm;              /* the job went to a warm container (its end line can be trusted) */
-    int64_t t_start, deadline, t_cpu;
+    bool compiling;         /* the compile step has not ended yet: its limits hold */
+    int64_t t_start;        /* the container (or the warm one's job) started */
+    int64_t t_run;          /* the run started: the compile line came (t_start without one) */
+    int64_t deadline, t_cpu;    /* of the current step */
+    long cpu_limit_ms;      /* of the current step */
+    long long cpu_base_ms;  /* the container's cpu total when the run started */
+    enum run_end end;       /* how it ended (follow) */
 };
+
+static void step_deadlines(struct run *run, int64_t from, long wall_ms, long cpu_ms);
+
+/* The container's figures through the stats API into r, the cpu total less what the compile
+ * step used: the current step's. Returns that cpu time in ms, or -1. */
+static long long step_stats(struct run *run)
+{
+    long long total = container_stats(run->d, run->id, run->r);
+    if (total < 0)
+        return -1;
+    run->r->cpu_ms = total - run->cpu_base_ms;
+    return run->r->cpu_ms;
+}
+
+/* While the compile step runs: once its line has come, the run's limits and clock start (a
+ * failed compile keeps the compile step's: nothing runs after it). Returns whether it came. */
+static bool compile_ended(struct run *run)
+{
+    struct wrapper_compiled c;
+    if (!job_result_compile_seen(run->r, run->marker, &c))
+        return false;
+    run->compiling = false;
+    if (c.exit_code == 0) {
+        const struct limits *l = &run->job->limits;
+        run->t_run = clock_mono_ms();
+        run->cpu_base_ms = c.cpu_us >= 0 ? c.cpu_us / 1000 : 0;
+        step_deadlines(run, run->t_run, l->wall_ms, l->cpu_ms);
+    }
+    return true;
+}
 
 /* Reads the output until the stream ends, the deadline passes, a cap is hit or (when the
  * cpu limit can run out before the wall one) the container's cpu total reaches cpu_ms, or,
@@ -56,7 +98,7 @@ static enum run_end read_output(struct run *run)
         if (left <= 0)
             return END_DEADLINE;
         if (now >= next_cpu_check && next_cpu_check < run->deadline) {
-            if (container_stats(run->d, run->id, r) >= run->job->limits.cpu_ms)
+            if (step_stats(run) >= run->cpu_limit_ms)
                 return END_CPU;
             next_cpu_check = clock_mono_ms() + CPU_POLL_MS;
             continue;
@@ -68,6 +110,8 @@ static enum run_end read_output(struct run *run)
             job_result_fail(r, "reading output failed: curl multi error");
             return END_FAILED;
         }
+        if (run->compiling && compile_ended(run))
+            next_cpu_check = run->t_cpu;
     }
     switch (s->demux_status) {
     case DEMUX_OK:
@@ -110,6 +154,20 @@ static bool drain_after_cap(struct run *run, int64_t deadline, long ms)
     return true;
 }
 
+/* A container made larger for its compile step holds the run to the run's memory by its peak:
+ * a run whose largest process grew past memory_mb is MLE, as the kernel would have made it. */
+static void held_to_run_memory(struct run *run)
+{
+    struct job_result *r = run->r;
+    long run_mb = container_run_memory_mb(run->cfg, &run->job->limits, run->lang);
+    if (!lang_compiled(run->lang) || run->job->limits.compile_memory_mb <= run_mb || r->memory_kb < 0
+        || r->memory_kb <= (long long)run_mb * 1024 || strcmp(r->status, RCE_STATUS_OLE) == 0)
+        return;
+    r->status = RCE_STATUS_MLE;
+    snprintf(r->reason, sizeof r->reason, "the run's peak memory, %lld KiB, is over its %s of %ld MiB",
+             r->memory_kb, RCE_LIMIT_MEMORY_MB, run_mb);
+}
+
 /* The stream has ended: waits for the container to exit (it may close its output and keep
  * running) until the deadline, noting when in *t_exit, then decides the verdict from its
  * state, or from the wrapper's trusted figures without asking Docker. Returns END_EXITED,
@@ -141,24 +199,42 @@ static enum run_end collect_exit(struct run *run, bool over_cap, int64_t *t_exit
     }
     if (oom && r->memory_kb < 0)
         r->memory_kb = (long long)job->limits.memory_mb * 1024;   /* it reached the limit */
+    if (run->lang->compiles_in_run && r->cpu_ms >= 0)
+        /* one process compiled and ran: the figures line counts both steps' cpu */
+        r->cpu_ms = r->cpu_ms > run->cpu_base_ms ? r->cpu_ms - run->cpu_base_ms : 0;
     job_result_decide(r, over_cap ? KILL_OUTPUT_CAP : KILL_NONE, oom, exit_code, job->limits.cpu_ms);
+    held_to_run_memory(run);
     return END_EXITED;
 }
 
-/* The wall limit runs from the start (a compile step has its own time, before the run's); a
- * deadline (nobody waits after it) can cut it. With n CPUs the job cannot use cpu_ms sooner
- * than cpu_ms / n after its start. */
-static void set_deadlines(struct run *run)
+/* A step's limits from `from` on: its wall limit, which a deadline (nobody waits after it) can
+ * cut, and its cpu limit. With n CPUs a step cannot use cpu_ms sooner than cpu_ms / n after it
+ * starts: the cpu total is watched from then. */
+static void step_deadlines(struct run *run, int64_t from, long wall_ms, long cpu_ms)
 {
     const struct job *job = run->job;
-    const struct lang *lang = run->lang;
-    int64_t wall = job->limits.wall_ms
-                   + (lang->compile_argv ? (lang->compile.wall_ms ? lang->compile.wall_ms : job->limits.wall_ms) : 0);
-    if (job->deadline_ms > 0 && job->deadline_ms - clock_unix_ms() < wall)
-        wall = job->deadline_ms - clock_unix_ms();
-    run->deadline = run->t_start + (wall > 0 ? wall : 1);
-    int64_t cpu_soonest = job->limits.cpu_ms / container_cpus(run->cfg, lang);
-    run->t_cpu = cpu_soonest < wall ? run->t_start + cpu_soonest : run->deadline;
+    int64_t end = from + (wall_ms > 0 ? wall_ms : 1);
+    if (job->deadline_ms > 0) {
+        int64_t nobody_waits = clock_mono_ms() + (job->deadline_ms - clock_unix_ms());
+        if (nobody_waits < end)
+            end = nobody_waits;
+    }
+    run->deadline = end;
+    run->cpu_limit_ms = cpu_ms;
+    int64_t cpu_soonest = from + cpu_ms / container_cpus(run->cfg, run->lang);
+    run->t_cpu = cpu_soonest < end ? cpu_soonest : end;
+}
+
+/* The first step's limits: the compile step's, if the language has one, else the run's. */
+static void set_deadlines(struct run *run)
+{
+    const struct limits *l = &run->job->limits;
+    run->compiling = lang_compiled(run->lang);
+    run->t_run = run->t_start;
+    if (run->compiling)
+        step_deadlines(run, run->t_start, l->compile_wall_ms, l->compile_cpu_ms);
+    else
+        step_deadlines(run, run->t_start, l->wall_ms, l->cpu_ms);
 }
 
 /* A container we must stop (or that stopped past the cap): figures, kill, verdict. Returns
@@ -168,7 +244,7 @@ static bool finish_killed(struct run *run, enum run_end end)
     struct job_result *r = run->r;
     bool open = true;
     if (end == END_DEADLINE || end == END_OUTPUT_CAP)
-        container_stats(run->d, run->id, r);    /* the figures so far, while it still runs */
+        step_stats(run);                        /* the figures so far, while it still runs */
     /* It stopped meanwhile: its figures are on their way at the end of the stream. */
     if (end == END_OUTPUT_CAP && r->cpu_ms < 0 && drain_after_cap(run, run->deadline + 1000, 1000))
         end = END_CAP_EXITED;
@@ -185,18 +261,51 @@ static bool finish_killed(struct run *run, enum run_end end)
     return open;
 }
 
-/* After a compile step: what there is before the compile line is the compiler's; without a
- * successful one, the run never started. */
-static void split_compile(struct job_result *r, const char *marker)
+/* Why a compile step that did not succeed ended, for the reason (NULL: the compiler said so). */
+static void compile_reason(const struct run *run, enum wrapper_compile how, char *reason, size_t len)
 {
-    enum wrapper_compile how = job_result_split_compile(r, marker);
+    const struct job_result *r = run->r;
+    const struct limits *l = &run->job->limits;
+    bool killed_compiling = run->compiling && run->end != END_EXITED && run->end != END_FAILED;
+    if (killed_compiling && run->end == END_DEADLINE)
+        snprintf(reason, len, "the compile step ran past its %s of %ld ms", RCE_LIMIT_COMPILE_WALL_MS,
+                 l->compile_wall_ms);
+    else if (killed_compiling && run->end == END_CPU)
+        snprintf(reason, len, "the compile step used its %s of %ld ms", RCE_LIMIT_COMPILE_CPU_MS,
+                 l->compile_cpu_ms);
+    else if (killed_compiling)
+        snprintf(reason, len, "the compiler's output went over the cap of %ld bytes", l->output_bytes);
+    else if (r->compile_oom_kills > 0)
+        snprintf(reason, len, "the compiler ran out of memory (%s %ld)", RCE_LIMIT_COMPILE_MEMORY_MB,
+                 l->compile_memory_mb);
+    else if (r->compile_cpu_ms >= l->compile_cpu_ms * COMPILE_CPU_SLACK / 100)
+        snprintf(reason, len, "the compile step used its %s of %ld ms", RCE_LIMIT_COMPILE_CPU_MS,
+                 l->compile_cpu_ms);
+    else if (how != COMPILE_FAILED)
+        snprintf(reason, len, "the compiler did not finish within its limits");
+}
+
+/* After a compile step: what there is before the compile line is the compiler's; without a
+ * successful one, the run never started. A step killed while compiling has the compile
+ * step's figures. */
+static void split_compile(struct run *run)
+{
+    struct job_result *r = run->r;
+    enum wrapper_compile how = job_result_split_compile(r, run->marker);
+    if (run->compiling) {
+        r->compile_wall_ms = r->wall_ms;
+        r->compile_cpu_ms = r->cpu_ms;
+        r->compile_memory_kb = r->memory_kb;
+    }
     if (how == COMPILE_SUCCEEDED)
         return;
     r->status = RCE_STATUS_CE;
     r->has_exit_code = r->has_signal = false;
     r->out.len = r->err.len = 0;
-    if (how != COMPILE_FAILED)
-        snprintf(r->reason, sizeof r->reason, "the compiler did not finish within its limits");
+    r->wall_ms = 0;
+    r->cpu_ms = r->memory_kb = -1;
+    r->reason[0] = '\0';
+    compile_reason(run, how, r->reason, sizeof r->reason);
 }
 
 /* From the start to the verdict; returns whether the stream is still open. */
@@ -212,13 +321,14 @@ static bool follow(struct run *run)
         bool over_cap = job_result_finish_output(r);
         end = collect_exit(run, over_cap, &t_end);
     }
-    r->wall_ms = (long)(t_end - run->t_start);
+    r->wall_ms = (long)(t_end - run->t_run);
     if (run->warm && end == END_EXITED && r->exit_status < 0 && r->has_exit_code && r->exit_code == 125
         && r->out.len == 0 && r->err.len == 0)
         job_result_fail(r, "the warm container %.12s exited 125 without running the job "
                         "(its PID 1 could not read it)", run->id);
     if (end == END_OUTPUT_CAP && drain_after_cap(run, run->deadline, OLE_DRAIN_MS))
         end = END_CAP_EXITED;
+    run->end = end;
     return end == END_FAILED || end == END_EXITED ? true : finish_killed(run, end);
 }
 
@@ -230,7 +340,8 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
     char cold_id[DOCKER_ID_SIZE] = "", *id = cold_id;
     char marker[WRAPPER_TOKEN_SIZE];
     bool stream_open = false;
-    struct run run = { .d = d, .cfg = cfg, .job = job, .lang = lang, .r = r, .stream = &cold_stream };
+    struct run run = { .d = d, .cfg = cfg, .job = job, .lang = lang, .r = r, .stream = &cold_stream,
+                       .marker = marker };
 
     wrapper_token(job->id, WRAPPER_COMPILED_PREFIX, marker);
     r->version = lang->version;
@@ -254,8 +365,8 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
         if (run.warm)
             warm->attached = false;
     }
-    if (lang->compile_argv && strcmp(r->status, RCE_STATUS_IE) != 0)
-        split_compile(r, marker);
+    if (lang_compiled(lang) && strcmp(r->status, RCE_STATUS_IE) != 0)
+        split_compile(&run);
 done:
     if (stream_open)
         docker_stream_close(&cold_stream);

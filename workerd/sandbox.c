@@ -26,6 +26,22 @@
 #else
 #define PRCTL_NR 0
 #endif
+#ifdef SYS_setrlimit
+#define SETRLIMIT_NR SYS_setrlimit
+#else
+#define SETRLIMIT_NR 0
+#endif
+#ifdef SYS_wait4
+#define WAIT4_NR SYS_wait4
+#else
+#define WAIT4_NR 0
+#endif
+
+/* RLIMIT_CPU counts whole seconds: a limit of cpu_ms, rounded up (0: none). */
+static long long cpu_seconds(long cpu_ms)
+{
+    return cpu_ms > 0 ? (cpu_ms + 999) / 1000 : 0;
+}
 
 /* Appends the base64 of n bytes to cmd; -1 if too large for one argument or out of memory. */
 static int append_base64(json_t *cmd, const char *data, size_t n, size_t *total, char *err, size_t errlen)
@@ -74,9 +90,12 @@ static json_t *build_words(const struct sandbox_job *job, char *err, size_t errl
     json_t *words = json_array();
     size_t total = 0;
     if (!words || append_number(words, GETRUSAGE_NR) != 0 || append_number(words, CLOCK_GETTIME_NR) != 0
-        || append_number(words, PRCTL_NR) != 0
+        || append_number(words, PRCTL_NR) != 0 || append_number(words, SETRLIMIT_NR) != 0
+        || append_number(words, WAIT4_NR) != 0
         || json_array_append_new(words, json_string(job->marker)) != 0
         || json_array_append_new(words, json_string(job->end ? job->end : "")) != 0
+        || append_number(words, job->compile_argv ? cpu_seconds(job->compile_cpu_ms) : 0) != 0
+        || append_number(words, cpu_seconds(job->cpu_ms)) != 0
         || append_command(words, job->compile_argv, job->compile_argv ? job->compile_argc : 0) != 0
         || append_command(words, job->run_argv, job->run_argc) != 0
         || append_number(words, (long long)job->n_files) != 0)
@@ -161,8 +180,12 @@ static json_t *build_host_config(const struct sandbox_job *job)
     const json_int_t memory = (json_int_t)job->memory_mb * mib;
     const json_int_t file_size = SANDBOX_FSIZE_MB * mib;
     /* RLIMIT_CPU, per process, whole seconds: SIGXCPU at the soft limit, SIGKILL a second
-     * later. run.c also watches the container's total when the limit is below the wall one. */
-    const json_int_t cpu_s = job->cpu_ms > 0 ? (job->cpu_ms + 999) / 1000 : 3600;
+     * later. The container's is the larger step's; the wrapper lowers it for each step (the
+     * compiler's, the program's). run.c also watches the container's total when the limit is
+     * below the wall one. */
+    const long step_cpu_ms = job->compile_argv && job->compile_cpu_ms > job->cpu_ms ? job->compile_cpu_ms
+                                                                                   : job->cpu_ms;
+    const json_int_t cpu_s = step_cpu_ms > 0 ? cpu_seconds(step_cpu_ms) : 3600;
     /* Under gVisor the container's host tasks are the Sentry's threads and a ptrace stub per
      * task of the program (~40, then ~5 per process): the job's limit scaled up, so that the
      * sandbox itself does not run out of threads before the program does. */

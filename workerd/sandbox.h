@@ -38,7 +38,8 @@ struct sandbox_job {
                                   * process can read) */
     long memory_mb;
     long pids;
-    long cpu_ms;                 /* RLIMIT_CPU of every process: ceil(cpu_ms / 1000) s */
+    long cpu_ms;                 /* the run's RLIMIT_CPU: ceil(cpu_ms / 1000) s */
+    long compile_cpu_ms;         /* the compile step's (the container's is the larger) */
     long cpus;                   /* CPUs the container may use at once (NanoCpus); 0: one */
     const char *runtime;         /* HostConfig.Runtime; NULL or "" for the engine's default */
     const char *pool_token;      /* set: the spec of a warm container, labelled with it, whose

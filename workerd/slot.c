@@ -136,6 +136,7 @@ static void handle_job(struct slot *s, struct queue *q, struct docker *d, const 
         answer_ie(n, q, text, len, &job, "language '%s' is not available on node %s", job.language,
                   n->cfg.node);
     } else {
+        lang_limits(lang, &n->cfg, job.named, &job.limits);
         run_and_answer(s, q, d, text, len, &job, lang);
     }
     lang_free(lang);

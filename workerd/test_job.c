@@ -8,9 +8,10 @@
 #include "test.h"
 
 static const struct limits defaults = { .wall_ms = 10000, .memory_mb = 256, .pids = 64, .output_bytes = 65536,
-                                        .cpu_ms = 10000 };
+                                        .cpu_ms = 10000, .compile_wall_ms = 20000, .compile_cpu_ms = 20000 };
 static const struct limits maxima = { .wall_ms = 30000, .memory_mb = 1024, .pids = 256, .output_bytes = 1048576,
-                                      .cpu_ms = 30000 };
+                                      .cpu_ms = 30000, .compile_wall_ms = 60000, .compile_cpu_ms = 60000,
+                                      .compile_memory_mb = 2048 };
 
 static int parse(const char *text, struct job *job, char *err)
 {
@@ -294,23 +295,27 @@ static void test_limits_follow_protocol(void)
                  "{\"wall_ms\":1e9,\"memory_mb\":99999,\"pids\":99999,\"output_bytes\":999999999,"
                  "\"cpu_ms\":99999999}}", &job, err) == -1);     /* 1e9 is not an integer */
     job_free(&job);
-    assert(parse("{\"id\":\"a\",\"language\":\"sh\",\"code\":\"\",\"reply_to\":\"r\",\"limits\":"
-                 "{\"wall_ms\":999999,\"memory_mb\":99999,\"pids\":99999,\"output_bytes\":999999999,"
-                 "\"cpu_ms\":99999999}}", &job, err) == 0);
-    assert(job.clamped == (1u << RCE_LIMIT_COUNT) - 1);
+    /* every limit of RCE_LIMITS, over its maximum */
+    char text[1024] = "{\"id\":\"a\",\"language\":\"sh\",\"code\":\"\",\"reply_to\":\"r\",\"limits\":{";
+    for (size_t i = 0; i < RCE_LIMIT_COUNT; i++)
+        snprintf(text + strlen(text), sizeof text - strlen(text), "%s\"%s\":999999999", i ? "," : "",
+                 limit_fields[i].key);
+    strcat(text, "}}");
+    assert(parse(text, &job, err) == 0);
+    assert(job.clamped == (1u << RCE_LIMIT_COUNT) - 1 && job.named == job.clamped);
     assert(memcmp(&job.limits, &maxima, sizeof maxima) == 0);
     struct job_result r;
     job_result_init(&r, 0);
     r.limits = job.limits;
     r.clamped = job.clamped;
-    char *text = job_result_json(job.id, "sh", "n1", &r);
-    json_t *j = json_loads(text, 0, NULL), *clamped = json_object_get(j, RCE_RES_CLAMPED);
+    char *out = job_result_json(job.id, "sh", "n1", &r);
+    json_t *j = json_loads(out, 0, NULL), *clamped = json_object_get(j, RCE_RES_CLAMPED);
     assert(json_array_size(clamped) == RCE_LIMIT_COUNT);
     assert(STREQ(json_string_value(json_array_get(clamped, RCE_LIMIT_INDEX_wall_ms)), RCE_LIMIT_WALL_MS));
     assert(STREQ(json_string_value(json_array_get(clamped, RCE_LIMIT_INDEX_cpu_ms)), RCE_LIMIT_CPU_MS));
     assert(json_integer_value(json_object_get(json_object_get(j, RCE_RES_LIMITS), RCE_LIMIT_PIDS)) == maxima.pids);
     json_decref(j);
-    free(text);
+    free(out);
     job_result_free(&r);
     job_free(&job);
 }
@@ -341,20 +346,35 @@ static void test_split_compile(void)
     struct job_result r;
     const char *marker = "\036rce-compiled-x1";
     job_result_init(&r, 1024);
-    const char *out = "cc says hi\n\036rce-compiled-x1 0 120\nprogram out\n";
-    const char *err = "warning\n\036rce-compiled-x1 0 120\nprogram err\n";
+    const char *out = "cc says hi\n\036rce-compiled-x1 0 120 36000 25704 0\nprogram out\n";
+    const char *err = "warning\n\036rce-compiled-x1 0 120 36000 25704 0\nprogram err\n";
     capture_append(&r.out, out, strlen(out));
     capture_append(&r.err, err, strlen(err));
     r.wall_ms = 500;
+    struct wrapper_compiled c;
+    /* while it runs: found as it comes, whatever the cut */
+    for (size_t n = 0; n <= r.out.len; n++) {
+        struct job_result partial;
+        job_result_init(&partial, 1024);
+        size_t total = r.out.len;
+        bool seen = false;
+        for (size_t k = 0; k < total && !seen; k += n ? n : total) {
+            capture_append(&partial.out, out + k, (n && k + n < total) ? n : total - k);
+            seen = job_result_compile_seen(&partial, marker, &c);
+        }
+        assert(seen && c.exit_code == 0 && c.cpu_us == 36000);
+        job_result_free(&partial);
+    }
     assert(job_result_split_compile(&r, marker) == COMPILE_SUCCEEDED);
+    assert(r.compile_cpu_ms == 36 && r.compile_memory_kb == 25704 && r.compile_oom_kills == 0);
     assert(r.compile_out_len == 11 && memcmp(r.compile_out, "cc says hi\n", 11) == 0);
     assert(r.compile_err_len == 8 && memcmp(r.compile_err, "warning\n", 8) == 0);
     assert(r.out.len == 12 && memcmp(r.out.data, "program out\n", 12) == 0);
-    assert(r.err.len == 12 && r.compile_wall_ms == 120 && r.wall_ms == 380);
+    assert(r.err.len == 12 && r.compile_wall_ms == 120 && r.wall_ms == 500);   /* run.c times the run */
     job_result_free(&r);
 
     job_result_init(&r, 1024);
-    const char *failed = "main.c:1: error\n\036rce-compiled-x1 1 80\n";
+    const char *failed = "main.c:1: error\n\036rce-compiled-x1 1 80 5000 9000 0\n";
     capture_append(&r.err, failed, strlen(failed));
     assert(job_result_split_compile(&r, marker) == COMPILE_FAILED);
     assert(r.compile_exit_code == 1 && r.err.len == 0);

@@ -51,23 +51,26 @@ static void test_spec_settings(void)
     json_t *entrypoint = json_object_get(spec, "Entrypoint");
     assert(json_is_array(entrypoint) && json_array_size(entrypoint) == 0);
 
-    /* perl -e WRAPPER -- NR NR MARKER NCOMPILE COMPILE... NRUN RUN... NFILES (NAME B64)...
-     * STDIN_B64 ARGS... */
+    /* perl -e WRAPPER -- NR NR NR NR NR MARKER END COMPILE_CPU_S RUN_CPU_S NCOMPILE COMPILE...
+     * NRUN RUN... NFILES (NAME B64)... STDIN_B64 ARGS... */
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 18);
+    assert(json_array_size(cmd) == 22);
     assert(STREQ(str_at(cmd, 0), "perl") && STREQ(str_at(cmd, 1), "-e") && STREQ(str_at(cmd, 3), "--"));
     assert(STREQ(str_at(cmd, 2), embed_wrapper_pl.data));
     assert(strstr(str_at(cmd, 2), "delete $ENV{HOSTNAME}") && strstr(str_at(cmd, 2), "kill(9, -1)"));
-    /* getrusage, clock_gettime, prctl */
-    assert(atoi(str_at(cmd, 4)) > 0 && atoi(str_at(cmd, 5)) > 0 && atoi(str_at(cmd, 6)) > 0);
-    assert(STREQ(str_at(cmd, 7), "\036rce-compiled-ab12"));
-    assert(STREQ(str_at(cmd, 8), ""));                  /* a cold container gets no end token */
-    assert(STREQ(str_at(cmd, 9), "0"));                 /* interpreted: no compile command */
-    assert(STREQ(str_at(cmd, 10), "3") && STREQ(str_at(cmd, 11), "python3") && STREQ(str_at(cmd, 13), "main.py"));
-    assert(STREQ(str_at(cmd, 14), "1"));
-    assert(STREQ(str_at(cmd, 15), "main.py"));
-    assert(STREQ(str_at(cmd, 16), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
-    assert(STREQ(str_at(cmd, 17), ""));                /* empty stdin */
+    /* getrusage, clock_gettime, prctl, setrlimit, wait4 */
+    for (size_t i = 4; i <= 8; i++)
+        assert(atoi(str_at(cmd, i)) > 0);
+    assert(STREQ(str_at(cmd, 9), "\036rce-compiled-ab12"));
+    assert(STREQ(str_at(cmd, 10), ""));                 /* a cold container gets no end token */
+    assert(STREQ(str_at(cmd, 11), "0"));                /* no compile step: no compile cpu limit */
+    assert(STREQ(str_at(cmd, 12), "2"));                /* the run's 1500 ms: 2 s */
+    assert(STREQ(str_at(cmd, 13), "0"));                /* interpreted: no compile command */
+    assert(STREQ(str_at(cmd, 14), "3") && STREQ(str_at(cmd, 15), "python3") && STREQ(str_at(cmd, 17), "main.py"));
+    assert(STREQ(str_at(cmd, 18), "1"));
+    assert(STREQ(str_at(cmd, 19), "main.py"));
+    assert(STREQ(str_at(cmd, 20), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
+    assert(STREQ(str_at(cmd, 21), ""));                /* empty stdin */
 
     json_t *hc = json_object_get(spec, "HostConfig");
     assert(STREQ(json_string_value(json_object_get(hc, "NetworkMode")), "none"));
@@ -108,6 +111,7 @@ static void test_compile_stdin_args(void)
     struct sandbox_job job = example("int main(){}", 12);
     job.compile_argv = compile_argv;
     job.compile_argc = 3;
+    job.compile_cpu_ms = 20000;
     job.stdin_data = "hi";
     job.stdin_len = 2;
     job.args = args;
@@ -115,11 +119,15 @@ static void test_compile_stdin_args(void)
     json_t *spec = sandbox_container_spec(&job, err, sizeof err);
     assert(spec);
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 23);
-    assert(STREQ(str_at(cmd, 9), "3") && STREQ(str_at(cmd, 12), "it's.c"));   /* words, no shell */
-    assert(STREQ(str_at(cmd, 13), "3") && STREQ(str_at(cmd, 14), "python3"));
-    assert(STREQ(str_at(cmd, 20), "aGk="));            /* base64 of the stdin */
-    assert(STREQ(str_at(cmd, 21), "a b") && STREQ(str_at(cmd, 22), "-x"));
+    assert(json_array_size(cmd) == 27);
+    assert(STREQ(str_at(cmd, 11), "20") && STREQ(str_at(cmd, 12), "2"));    /* each step's cpu limit */
+    assert(STREQ(str_at(cmd, 13), "3") && STREQ(str_at(cmd, 16), "it's.c"));   /* words, no shell */
+    assert(STREQ(str_at(cmd, 17), "3") && STREQ(str_at(cmd, 18), "python3"));
+    assert(STREQ(str_at(cmd, 24), "aGk="));            /* base64 of the stdin */
+    assert(STREQ(str_at(cmd, 25), "a b") && STREQ(str_at(cmd, 26), "-x"));
+    /* the container's RLIMIT_CPU is the larger step's */
+    json_t *cpu = json_array_get(json_object_get(json_object_get(spec, "HostConfig"), "Ulimits"), 3);
+    assert(json_integer_value(json_object_get(cpu, "Soft")) == 20 && json_integer_value(json_object_get(cpu, "Hard")) == 21);
     json_decref(spec);
 }
 

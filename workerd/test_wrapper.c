@@ -86,18 +86,24 @@ static enum wrapper_compile compiled(const char *text, struct wrapper_compiled *
 static void test_compile_line(void)
 {
     struct wrapper_compiled c;
-    const char ok[] = "cc\n" WRAPPER_COMPILED_PREFIX "x1 0 120\nrun\n";
+    const char ok[] = "cc\n" WRAPPER_COMPILED_PREFIX "x1 0 120 35000 25704 0\nrun\n";
     assert(compiled(ok, &c) == COMPILE_SUCCEEDED && c.exit_code == 0 && c.ms == 120);
+    assert(c.cpu_us == 35000 && c.maxrss_kb == 25704 && c.oom_kills == 0);
     assert(c.at == 3 && c.next == strlen(ok) - 4);
-    assert(compiled(WRAPPER_COMPILED_PREFIX "x1 2 80\n", &c) == COMPILE_FAILED && c.exit_code == 2 && c.ms == 80);
+    assert(compiled(WRAPPER_COMPILED_PREFIX "x1 2 80 1 2 \n", &c) == COMPILE_FAILED && c.exit_code == 2
+           && c.ms == 80 && c.oom_kills == -1);                        /* a figure may be unknown */
+    assert(compiled(WRAPPER_COMPILED_PREFIX "x1 0 9   \n", &c) == COMPILE_SUCCEEDED && c.cpu_us == -1);
     assert(compiled("still compiling", &c) == COMPILE_UNFINISHED && c.exit_code == -1);
-    assert(compiled(WRAPPER_COMPILED_PREFIX "x2 0 1\n", &c) == COMPILE_UNFINISHED);    /* another marker */
+    assert(compiled(WRAPPER_COMPILED_PREFIX "x2 0 1 1 1 0\n", &c) == COMPILE_UNFINISHED);  /* another marker */
+    assert(compiled(WRAPPER_COMPILED_PREFIX "x1 0 1 1", &c) == COMPILE_UNFINISHED);  /* the rest is on its way */
     assert(compiled(WRAPPER_COMPILED_PREFIX "x1 killed\nrest", &c) == COMPILE_GARBLED);
     assert(c.exit_code == -1 && c.ms == -1 && c.next == strlen(WRAPPER_COMPILED_PREFIX "x1 killed\n"));
-    assert(compiled(WRAPPER_COMPILED_PREFIX "x1 -3 5\n", &c) == COMPILE_GARBLED);
-    assert(compiled(WRAPPER_COMPILED_PREFIX "x1", &c) == COMPILE_GARBLED && c.next == strlen(WRAPPER_COMPILED_PREFIX "x1"));
+    assert(compiled(WRAPPER_COMPILED_PREFIX "x1 -3 5 1 1 0\n", &c) == COMPILE_GARBLED);
+    assert(compiled(WRAPPER_COMPILED_PREFIX "x1 0 120\n", &c) == COMPILE_GARBLED);     /* no figures */
+    assert(compiled(WRAPPER_COMPILED_PREFIX "x1 256 5 1 1 0\n", &c) == COMPILE_GARBLED);
     /* the first line counts: a later imitation is output */
-    assert(compiled(WRAPPER_COMPILED_PREFIX "x1 1 5\n" WRAPPER_COMPILED_PREFIX "x1 0 5\n", &c) == COMPILE_FAILED);
+    assert(compiled(WRAPPER_COMPILED_PREFIX "x1 1 5 1 1 0\n" WRAPPER_COMPILED_PREFIX "x1 0 5 1 1 0\n", &c)
+           == COMPILE_FAILED);
 }
 
 static void test_tokens(void)
@@ -117,7 +123,7 @@ static void test_wrapper_writes_these_lines(void)
 {
     const char *pl = embed_wrapper_pl.data;
     assert(strstr(pl, "qq(\\036rce-stats cpu_us=$cpu maxrss_kb=$rss status=$rc oom=$oom\\n)"));
-    assert(strstr(pl, "sprintf(qq(%s %d %d\\n), $marker, $rc, now_ms() - $t0)"));
+    assert(strstr(pl, "sprintf(qq(%s %d %d %s %s %s\\n), $marker, $rc, now_ms() - $t0, $cpu_c, $rss_c, $oom_c)"));
     assert(strstr(pl, "syswrite(STDOUT, qq($end\\n));"));
     assert(STREQ(WRAPPER_STATS_MARK, "\036rce-stats "));
 }

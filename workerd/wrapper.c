@@ -81,25 +81,24 @@ enum wrapper_compile wrapper_find_compiled(const char *buf, size_t len, const ch
 {
     size_t mlen = strlen(marker);
     const char *p = buf && mlen && len >= mlen ? memmem(buf, len, marker, mlen) : NULL;
-    char line[48] = "";
-    size_t k = 0;
+    const char *nl = p ? memchr(p + mlen, '\n', len - (size_t)(p + mlen - buf)) : NULL;
+    long long status = -1, ms = -1;
     c->exit_code = -1;
     c->ms = -1;
-    if (!p)
+    c->cpu_us = c->maxrss_kb = c->oom_kills = -1;
+    if (!nl)
         return COMPILE_UNFINISHED;
     c->at = (size_t)(p - buf);
-    c->next = c->at + mlen;
-    while (c->next < len && buf[c->next] != '\n' && k + 1 < sizeof line)
-        line[k++] = buf[c->next++];
-    while (c->next < len && buf[c->next] != '\n')
-        c->next++;
-    if (c->next < len)
-        c->next++;
-    if (sscanf(line, "%d %ld", &c->exit_code, &c->ms) != 2 || c->exit_code < 0) {
-        c->exit_code = -1;
-        c->ms = -1;
+    c->next = (size_t)(nl - buf) + 1;
+    const char *q = p + mlen;
+    if (!(q = stats_field(q, nl, " ", &status)) || !(q = stats_field(q, nl, " ", &ms))
+        || !(q = stats_field(q, nl, " ", &c->cpu_us)) || !(q = stats_field(q, nl, " ", &c->maxrss_kb))
+        || !(q = stats_field(q, nl, " ", &c->oom_kills)) || q != nl || status < 0 || status > 255 || ms < 0) {
+        c->cpu_us = c->maxrss_kb = c->oom_kills = -1;
         return COMPILE_GARBLED;
     }
+    c->exit_code = (int)status;
+    c->ms = (long)ms;
     return c->exit_code == 0 ? COMPILE_SUCCEEDED : COMPILE_FAILED;
 }
 

@@ -3,15 +3,19 @@
  *
  * The wrapper's lines, the one description of their format (wrapper.pl writes them):
  *   compile line  after a compile step, on stdout and then on stderr:
- *                   <marker> " " <exit status> " " <ms> "\n"
+ *                   <marker> " " <exit status> " " <ms> " " <cpu_us> " " <maxrss_kb> " " <oom> "\n"
  *                 marker = WRAPPER_COMPILED_PREFIX and 24 hex digits, random per job, so
- *                 that the compiler cannot end its own output early by printing it;
+ *                 that the compiler cannot end its own output early by printing it; the
+ *                 figures are the compile step's alone, as in the figures line (each may be
+ *                 empty: unknown), oom the OOM kills counted by then. The program starts
+ *                 right after it: workerd starts the run's clock when it reads it;
  *   figures line  the last line on stderr (before the end line), once every process of the
  *                 job is dead: WRAPPER_STATS_MARK "cpu_us=<n> maxrss_kb=<n> status=<n> oom=<n>\n"
- *                 (a value may be empty: unknown). cpu_us is the user + system time of every
- *                 process of the job, maxrss_kb the peak resident set of its largest process
- *                 (getrusage RUSAGE_CHILDREN), status what the container exits with, oom the
- *                 OOM kills its memory cgroup counted;
+ *                 (a value may be empty: unknown). The run's alone: cpu_us is the user +
+ *                 system time of every process of the run, maxrss_kb the peak resident set
+ *                 of its largest process (getrusage RUSAGE_CHILDREN), status what the
+ *                 container exits with, oom the OOM kills its memory cgroup counted during
+ *                 the run;
  *   end line      given an end token (warm containers only), the last line of stdout and of
  *                 stderr: <token> "\n", token = WRAPPER_END_PREFIX and 24 hex digits, a
  *                 secret per job. Figures followed by it are the wrapper's, not an imitation
@@ -72,9 +76,13 @@ struct wrapper_compiled {
     size_t next;            /* offset just past the line */
     int exit_code;
     long ms;
+    long long cpu_us;
+    long long maxrss_kb;
+    long long oom_kills;
 };
 
-/* Finds the first compile line with this marker in buf. */
+/* Finds the first compile line with this marker in buf; a line not yet ended by its newline
+ * is COMPILE_UNFINISHED (more of it may come). */
 enum wrapper_compile wrapper_find_compiled(const char *buf, size_t len, const char *marker,
                                            struct wrapper_compiled *c);
 

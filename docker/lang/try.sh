@@ -106,7 +106,16 @@ json_argv() {
 }
 
 json_argv "$RUN_JSON" || die "$IMAGE: rce.run is not a JSON array of strings: $RUN_JSON"
-RUN_ARGV=("${ARGV[@]}")
+# A run command with the word {compile-marker} compiles the program itself and writes
+# the compile line (docs/protocol.md): the word becomes a marker, and the line splits
+# its output into the compile step's and the run's.
+MARKER=$'\x1erce-compiled-try'$$
+IN_RUN=0
+RUN_ARGV=()
+for w in "${ARGV[@]}"; do
+    if [[ $w == '{compile-marker}' ]]; then IN_RUN=1; w=$MARKER; fi
+    RUN_ARGV+=("$w")
+done
 COMPILE_ARGV=()
 if [[ -n $COMPILE_JSON ]]; then
     json_argv "$COMPILE_JSON" || die "$IMAGE: rce.compile is not a JSON array of strings: $COMPILE_JSON"
@@ -125,9 +134,9 @@ WALL_MS=${RUN_WALL:-$(at_least wall_ms $DEF_WALL_MS)}
 MEMORY_MB=${RUN_MEMORY:-$(at_least memory_mb $DEF_MEMORY_MB)}
 PIDS=$(at_least pids $DEF_PIDS)
 # the compile step: compile_* where given, else the run step's
-C_WALL_MS=$(limit compile_wall_ms "$WALL_MS")
+C_WALL_MS=$(limit compile_wall_ms 20000)
 C_MEMORY_MB=${COMPILE_MEMORY:-$(limit compile_memory_mb "$MEMORY_MB")}
-C_PIDS=$(limit compile_pids "$PIDS")
+C_PIDS=$PIDS
 
 # --- the sandbox ----------------------------------------------------------------
 
@@ -253,6 +262,25 @@ else
     step run "$MEMORY_MB" "$PIDS" "$WALL_MS" "$STDIN" "$TMP/r.out" "$TMP/r.err" \
         --tmpfs "/work:rw,exec,nosuid,nodev,size=${TMPFS_MB}m,uid=65534,gid=65534,mode=0700" -- \
         write "$B64" "$MAIN" "$ENVMODE" "${RUN_ARGV[@]}"
+fi
+if [[ -f $TMP/r.out ]] && (( IN_RUN )); then
+    # "<marker> <status> <ms> ..." on stdout, then on stderr: before it, the compiler's
+    R[compiled]=1 R[compile_oom]=false
+    line=$(grep -a -m1 "^$MARKER " "$TMP/r.err" || true)
+    read -r _ c_exit c_ms _ <<<"$line"
+    R[compile_exit]=${c_exit:-$STEP_EXIT} R[compile_ms]=${c_ms:-$STEP_MS}
+    for f in r.out r.err; do
+        M=$MARKER perl -0777 -ne 'my $i = index($_, "$ENV{M} "); my $n = $i < 0 ? -1 : index($_, "\n", $i);
+            if ($n < 0) { print STDERR $_ } else { print STDERR substr($_, 0, $i); print substr($_, $n + 1) }' \
+            "$TMP/$f" >"$TMP/$f.run" 2>>"$TMP/c.err"
+        mv "$TMP/$f.run" "$TMP/$f"
+    done
+    cat "$TMP/c.err" >&2
+    if [[ ${R[compile_exit]} != 0 ]]; then
+        status=${R[compile_exit]}
+        printf '[try] compile step failed (exit %s): not run\n' "${R[compile_exit]}" >&2
+        rm -f "$TMP/r.out"
+    fi
 fi
 if [[ -f $TMP/r.out ]]; then
     cat "$TMP/r.out"
