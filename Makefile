@@ -12,6 +12,9 @@
 #   make test           all of the above that the tests need, then
 #                       prove $(PROVE_ARGS) (default -r t/)
 #   make test-env       the environment the tests read (RCE_MODULE_SO, RCE_WORKERD)
+#   make fuzz           the libFuzzer targets (ngx_rce_module/fuzz, workerd/fuzz; clang),
+#                       each run FUZZ_SECONDS (default 30) from its seed corpus: fails
+#                       on any crash, leak or sanitizer report; prints executions per target
 #   make clean
 #
 # The same environment as deploy.sh: RCE_BUILD_DIR (build/nginx), RCE_MODULE_DIR
@@ -41,7 +44,7 @@ WORKERD_GOAL = all
 WORKERD_BIN  = $(CURDIR)/workerd/workerd
 endif
 
-.PHONY: all module workerd workerd-asan check check-asan loadtest loadtest-check images test test-env clean FORCE
+.PHONY: all module workerd workerd-asan check check-asan loadtest loadtest-check images test test-env fuzz fuzzers clean FORCE
 all: module workerd
 
 # --- the nginx module ---------------------------------------------------------
@@ -151,6 +154,41 @@ test-env:
 
 test: workerd check module images
 	cd $(CURDIR) && RCE_MODULE_SO=$(MODULE_SO) RCE_WORKERD=$(WORKERD_BIN) prove $(or $(PROVE_ARGS),-r t/)
+
+# --- fuzzing ------------------------------------------------------------------
+
+FUZZ_SECONDS ?= 30
+FUZZ_DIR      = $(RCE_BUILD_DIR)/fuzz
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# the module's headers as ./configure laid them out (make module first)
+FUZZ_NGX_INCS = -I$(SRC_DIR)/src/core -I$(SRC_DIR)/src/event -I$(SRC_DIR)/src/event/modules -I$(SRC_DIR)/src/os/unix \
+                -I$(OBJ_DIR) -I$(RCE_MODULE_DIR)/include -I$(RCE_MODULE_DIR)/ngx_rce_module
+GATEWAY_FUZZERS = input
+WORKERD_FUZZERS = demux job labels wrapper
+
+$(FUZZ_DIR)/fuzz_input: ngx_rce_module/fuzz/fuzz_input.c ngx_rce_module/ngx_rce_input.c \
+                        ngx_rce_module/ngx_rce_input.h include/rce_protocol.h workerd/base64.c | $(MODULE_SO)
+	@mkdir -p $(FUZZ_DIR)
+	clang -O1 -g -Wall -Wextra -Werror $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_NGX_INCS) \
+	    ngx_rce_module/fuzz/fuzz_input.c ngx_rce_module/ngx_rce_input.c workerd/base64.c -o $@ -ljansson
+
+fuzzers: $(GATEWAY_FUZZERS:%=$(FUZZ_DIR)/fuzz_%)
+	+$(MAKE) -C workerd fuzzers
+
+# Each target from a fresh work corpus (the seeds stay as they are), with leak detection;
+# a finding is left in build/nginx/fuzz/<target>/ (crash-*, leak-*) and fails the run.
+fuzz: fuzzers
+	@set -e; for t in $(GATEWAY_FUZZERS:%=gateway/%) $(WORKERD_FUZZERS:%=workerd/%); do \
+	    name=$${t#*/}; \
+	    if [[ $$t == gateway/* ]]; then bin=$(FUZZ_DIR)/fuzz_$$name; seeds=ngx_rce_module/fuzz/corpus/$$name; \
+	    else bin=workerd/build-fuzz/fuzz_$$name; seeds=workerd/fuzz/corpus/$$name; fi; \
+	    work=$(FUZZ_DIR)/$$name; rm -rf $$work; mkdir -p $$work/corpus; \
+	    if ! $$bin -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -detect_leaks=1 \
+	            -artifact_prefix=$$work/ $$work/corpus $$seeds >$$work/log 2>&1; then \
+	        tail -n 60 $$work/log >&2; echo "[make] fuzz: $$t FOUND a crash, leak or sanitizer report: $$work" >&2; exit 1; \
+	    fi; \
+	    echo "[make] fuzz: $$t: $$(sed -n 's/^stat::number_of_executed_units: //p' $$work/log) runs in $(FUZZ_SECONDS) s, corpus $$(ls $$work/corpus | wc -l) inputs, nothing found"; \
+	done
 
 clean:
 	rm -rf $(RCE_BUILD_DIR)

@@ -34,6 +34,8 @@ DOCKERD_LOG=${RCE_DOCKERD_LOG:-/var/log/dockerd.log}
 # What the build and the tests need, from Debian 12.
 PACKAGES=(build-essential nginx nginx-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev
           redis-server docker.io debootstrap perl docker-compose curl gnuplot-nox)
+# what only the tests need: clang and its libFuzzer for the fuzz targets (make fuzz)
+TEST_PACKAGES=(clang libclang-rt-14-dev)
 
 # --- docker engine ----------------------------------------------------------
 
@@ -597,11 +599,16 @@ cmd_images() { # build the container images (docker/build-images.sh [--force] [l
 cmd_test() { # install what is missing, build everything, run the tests (args go to prove)
     local t0 rc=0 env log; t0=$(now_ms)
     say "test: ${REPO} ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo 'no commit'))${RCE_SANITIZE:+, RCE_SANITIZE=${RCE_SANITIZE}}"
-    step "packages";            ensure_packages "${PACKAGES[@]}"
+    step "packages";            ensure_packages "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     step "docker engine";       ensure_engine
     step "workerd build";       run_make workerd || die "the workerd build failed (above)"
     step "workerd unit tests";  run_make check || die "workerd's unit tests failed (above)"
     step "nginx module build";  run_make module || die "the module build failed (above)"
+    # the whole suite (no prove arguments) runs every fuzz target too, RCE_FUZZ_SECONDS each
+    if (( $# == 0 )) && [[ ${RCE_FUZZ_SECONDS:-30} != 0 ]]; then
+        step "fuzz targets";    make -C "$REPO" --no-print-directory fuzz FUZZ_SECONDS="${RCE_FUZZ_SECONDS:-30}" \
+                                    || die "a fuzz target found a crash, a leak or a sanitizer report (above)"
+    fi
     step "images";              run_make images || die "the images failed (above)"
 
     step "prove"
@@ -649,7 +656,7 @@ declare -A COMMANDS=(
     [status]=cmd_status   [logs]=cmd_logs       [scale]=cmd_scale
 )
 declare -A HELP=(
-    [test]="install what is missing, start dockerd, build workerd, the module and the images, run prove -r t/ (extra args go to prove; RCE_SANITIZE=1 uses workerd-asan)"
+    [test]="install what is missing, start dockerd, build workerd, the module and the images, run every fuzz target for RCE_FUZZ_SECONDS (30; not when prove args are given), then prove -r t/ (extra args go to prove; RCE_SANITIZE=1 uses workerd-asan)"
     [build]="build the nginx module into build/nginx (incremental: make module)"
     [images]="build the container images: docker/build-images.sh [--force] [--check] [lang...]"
     [deps]="install the Debian packages the build and the tests need (root)"

@@ -32,6 +32,9 @@ static ngx_rce_error_text_t  ngx_rce_error_texts[] = {
     { NGX_HTTP_BAD_REQUEST,
       "bad request: nginx could not read it (a malformed request line or "
       "header, or a header over large_client_header_buffers)" },
+    { NGX_HTTP_NOT_FOUND, "no such endpoint: the engine's are "
+                          "/lang/<language>, /api/v1/run, /api/v1/languages "
+                          "and /health" },
     { NGX_HTTP_NOT_ALLOWED, "method not allowed" },
     { NGX_HTTP_REQUEST_TIME_OUT, "the request did not arrive in time" },
     { NGX_HTTP_LENGTH_REQUIRED, "a body needs a Content-Length or chunked "

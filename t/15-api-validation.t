@@ -94,6 +94,11 @@ for my $c (@cases) {
 
     $res = $t->{http}->get($t->url('/api/v1/nothing'));
     is($res->{status}, 404, 'an unknown endpoint: 404');
+    like($res->{headers}{'content-type'} // '', qr{^application/json}, '... as JSON');
+    like(($t->json($res->{content}) // {})->{error} // '', qr{/api/v1/run}, '... naming the routes');
+    $res = $t->{http}->post($t->url('/api/v1/run/'), { content => '{}' });
+    is($res->{status}, 404, '/api/v1/run/ (a slash after): 404 JSON too')
+        or diag $res->{content};
 }
 
 is($t->redis('LLEN', 'rce:queue:' . $t->node_name('a')), 0, 'nothing was queued by a bad request');

@@ -1,0 +1,99 @@
+
+/*
+ * libFuzzer target: the /api/v1/run request document (ngx_rce_input.c), as
+ * the route checks it, without nginx: any body is parsed, its language and
+ * version read, its job built and its output encoding read; a refusal names
+ * a status of the four and says why in a NUL-terminated text.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+
+#include "../ngx_rce_input.h"
+#include "../../workerd/base64.h"
+
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+
+/*
+ * nginx-dev ships nginx's headers, not ngx_string.c: the one nginx function
+ * the checks call is served by workerd's decoder, the one that decodes these
+ * files on the node (both are RFC 4648 with optional padding)
+ */
+ngx_int_t
+ngx_decode_base64(ngx_str_t *dst, ngx_str_t *src)
+{
+    char    *out;
+    size_t   len;
+
+    if (base64_decode((const char *) src->data, src->len, &out, &len) != 0) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, out, len);
+    dst->len = len;
+    free(out);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_rce_fuzz_check(ngx_rce_input_error_t *err)
+{
+    if ((err->status != NGX_RCE_INPUT_BAD
+         && err->status != NGX_RCE_INPUT_NOT_FOUND
+         && err->status != NGX_RCE_INPUT_TOO_LARGE
+         && err->status != NGX_RCE_INPUT_NO_MEMORY)
+        || err->field == NULL
+        || memchr(err->text, '\0', sizeof(err->text)) == NULL
+        || err->text[0] == '\0')
+    {
+        abort();
+    }
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    json_t                 *req, *job;
+    ngx_str_t               language, version;
+    ngx_uint_t              base64;
+    ngx_rce_input_error_t   err;
+    ngx_rce_input_bounds_t  bounds = { 4, 65536 };
+
+    req = NULL;
+    ngx_memzero(&err, sizeof(err));
+
+    if (ngx_rce_input_parse(data, size, &req, &language, &version, &err)
+        != NGX_OK)
+    {
+        ngx_rce_fuzz_check(&err);
+        json_decref(req);
+        return 0;
+    }
+
+    if (language.len == 0 || memchr(language.data, '\0', language.len)) {
+        abort();
+    }
+
+    job = ngx_rce_input_job(req, &bounds, &err);
+
+    if (job == NULL) {
+        ngx_rce_fuzz_check(&err);
+
+    } else {
+        json_decref(job);
+    }
+
+    if (ngx_rce_input_output_encoding(req, &base64, &err) != NGX_OK) {
+        ngx_rce_fuzz_check(&err);
+    }
+
+    json_decref(req);
+
+    return 0;
+}
