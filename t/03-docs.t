@@ -116,7 +116,9 @@ for my $lang (sort @folders) {
     my $aliases = join ', ', map { "`$_`" } split ' ', $conf{aliases} // '';
     is($r->{aliases}, $aliases || '—', "$lang: the table's aliases are those of its lang.conf");
     is($r->{main}, "`$conf{main}`", "$lang: the table's main file is that of its lang.conf");
-    is($r->{compiled}, defined $conf{compile} ? 'yes' : 'no', "$lang: compiled or not, as its lang.conf says");
+    # a run command that compiles itself ({compile-marker}: Java's launcher) is compiled too
+    my $compiled = defined $conf{compile} || ($conf{run} // '') =~ /(^|\s)\{compile-marker\}(\s|$)/;
+    is($r->{compiled}, $compiled ? 'yes' : 'no', "$lang: compiled or not, as its lang.conf says");
 }
 my %folder = map { ($_ => 1) } @folders;
 my @extra = grep { !$folder{$_} } sort keys %row;

@@ -59,7 +59,10 @@ static long long step_stats(struct run *run)
     long long total = container_stats(run->d, run->id, run->r);
     if (total < 0)
         return -1;
-    run->r->cpu_ms = total - run->cpu_base_ms;
+    /* Under gVisor a compile line written by the program (Java's launcher) counts cpu by
+     * gVisor's clock, the container's total by the host's: a short run may come out below
+     * the base. It used about nothing then. */
+    run->r->cpu_ms = total > run->cpu_base_ms ? total - run->cpu_base_ms : 0;
     return run->r->cpu_ms;
 }
 
