@@ -125,7 +125,9 @@ ok(wait_until(sub { my $w = $t->warm_counts; !grep { !$w->{$_} } @images }, 120)
    'every compiled language has a warm container');
 run_cases(map { language_cases($_, 'warm') } @images);
 my $stats = ($t->json($t->redis('GET', 'rce:node:' . $t->node_name('w')) // '') // {})->{pool} // {};
-cmp_ok($stats->{warm} // 0, '>=', scalar @images, "jobs ran in warm containers ($stats->{warm})");
+# one warm container per language: a language's second job may find it still refilling
+cmp_ok($stats->{warm} // 0, '>=', @images / 2, "jobs ran in warm containers ($stats->{warm} of "
+       . 2 * @images . ')');
 
 # --- the compile step's own limits, and the run's memory beside a larger compiler --------
 my $regex = "#include <iostream>\n#include <regex>\nint main() { std::regex r(\"a+\"); "
@@ -223,6 +225,10 @@ $t->stop_worker('w');
 
 $t->start_worker('c', '--slots', '2', '--pool', '0');
 ok($t->wait_nodes('c'), 'a node without warm containers is live');
+# each nginx worker keeps its own view of the nodes: until both have seen the change, a
+# request may find none live
+ok(wait_until(sub { !grep { run_job({ language => 'bash', code => "echo hi\n" })->[0] != 200 } 1 .. 4 }, 20),
+   'the gateway routes jobs to it');
 run_cases(map { language_cases($_, 'cold') } @images);
 $stats = ($t->json($t->redis('GET', 'rce:node:' . $t->node_name('c')) // '') // {})->{pool} // {};
 is($stats->{warm} // 0, 0, 'no job ran warm on it');

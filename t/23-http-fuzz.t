@@ -65,7 +65,7 @@ sub request {
         elsif ($what == 1) { substr($body, $at, 0) = pick(@fragments) }
         elsif ($what == 2) { $body = substr($body, 0, $at) }
         elsif ($what == 3) { substr($body, $at, int rand 10) = '' }
-        else { $body .= substr($body, int rand(length $body + 1)) }
+        else { $body .= substr($body, int rand(length($body) + 1)) }
     }
     my @h = ('Host: fuzz');
     push @h, pick('Content-Type: application/json', 'Content-Type: text/plain', 'Content-Type: ' . ('j' x 9000),
