@@ -12,9 +12,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IO::Socket::INET;
-use IO::Select;
-use Time::HiRes qw(time);
 use RCETest;
 
 my $t = RCETest->new;
@@ -23,32 +20,11 @@ $t->start_nginx;
 $t->start_worker('a');
 ok($t->wait_nodes('a'), 'the node is live');
 
-# Sends raw bytes; returns (status, headers hash, body) of the answer, read
-# until the server closes or 10 s pass.
+# Sends raw bytes; returns (status, headers hash, body) of the answer (RCETest::raw_http:
+# read until the server closes, or with first until the answer is whole).
 sub raw {
     my ($bytes, %opt) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->{http_port}) or die $!;
-    print $s $bytes;
-    my ($answer, $deadline) = ('', time + 10);
-    my $sel = IO::Select->new($s);
-    while (time < $deadline && $sel->can_read($deadline - time)) {
-        my $n = sysread $s, my $chunk, 65536;
-        last unless $n;
-        $answer .= $chunk;
-        last if $opt{first} && $answer =~ /\r\n\r\n/ && length_done($answer);
-    }
-    close $s;
-    my ($head, $body) = split /\r\n\r\n/, $answer, 2;
-    my ($status) = ($head // '') =~ m{^HTTP/1\.[01] (\d+)};
-    my %h = map { /^([^:]+):\s*(.*)$/ ? (lc $1 => $2) : () } split /\r\n/, $head // '';
-    return ($status // 0, \%h, $body // '');
-}
-
-sub length_done {
-    my ($answer) = @_;
-    my ($head, $body) = split /\r\n\r\n/, $answer, 2;
-    my ($len) = $head =~ /Content-Length:\s*(\d+)/i;
-    return defined $len && length($body) >= $len;
+    return ($t->raw_http($bytes, whole => $opt{first}))[0 .. 2];
 }
 
 sub json_error {

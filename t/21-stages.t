@@ -33,8 +33,6 @@ my $t = RCETest->new;
 $t->start_redis;
 $t->start_nginx;
 
-sub slurp { my ($f) = @_; open(my $fh, '<', $f) or return undef; local $/; my $s = <$fh>; close $fh; $s }
-
 # POST /api/v1/run; returns [HTTP status, result JSON or {}]
 sub run_job {
     my ($req) = @_;
@@ -64,7 +62,7 @@ sub run_cases {
         delete $running{ waitpid(-1, 0) };
     }
     for my $i (0 .. $#cases) {
-        my ($http, $j) = @{ $t->json(slurp("$dir/stage.$i") // '') // [0, {}] };
+        my ($http, $j) = @{ $t->json($t->slurp("$dir/stage.$i")) // [0, {}] };
         is($http, 200, "$cases[$i][0]: 200") or diag explain $j;
         $cases[$i][2]->($j);
     }
@@ -87,7 +85,7 @@ sub language_cases {
     my $dir = "$LANGS/$lang";
     return (
         ["$lang $how: sleep 3 s under a 1 s run wall limit",
-         { language => $lang, code => slurp("$dir/test/sleep.src"), limits => { wall_ms => 1000 } }, sub {
+         { language => $lang, code => $t->slurp("$dir/test/sleep.src"), limits => { wall_ms => 1000 } }, sub {
             my $j = shift;
             is($j->{status}, 'TLE', "$lang $how sleep: TLE") or diag explain $j;
             my $wall = $j->{run}{wall_ms} // -1;
@@ -100,11 +98,11 @@ sub language_cases {
                 $lang, $how, $j->{status} // '?', $wall, $j->{compile}{wall_ms} // '-';
         }],
         ["$lang $how: hello under a run cpu_ms of 1000",
-         { language => $lang, code => slurp("$dir/smoke.src"), limits => { cpu_ms => 1000 } }, sub {
+         { language => $lang, code => $t->slurp("$dir/smoke.src"), limits => { cpu_ms => 1000 } }, sub {
             my $j = shift;
             is($j->{status}, 'OK', "$lang $how hello, cpu_ms 1000: OK (the compiler is not held to it)")
                 or diag explain $j;
-            is($j->{run}{stdout}, slurp("$dir/smoke.expected"), "$lang $how hello: its output");
+            is($j->{run}{stdout}, $t->slurp("$dir/smoke.expected"), "$lang $how hello: its output");
             figures_apart("$lang $how hello", $j);
             cmp_ok($j->{run}{cpu_ms} // 1e9, '<', 1000, "$lang $how hello: the run's cpu_ms is the run's");
             ok(defined $j->{limits}{compile_cpu_ms} && defined $j->{limits}{compile_wall_ms}
@@ -216,7 +214,7 @@ for my $bad (0, -1, 'x', 1.5) {
 }
 # the raw route: rce_wall_limit 1s (/short/, rce_timeout 2s) is the run's alone
 if ($has_c) {
-    my $res = $t->post('/short/c', slurp("$LANGS/c/test/sleep.src"));
+    my $res = $t->post('/short/c', $t->slurp("$LANGS/c/test/sleep.src"));
     is($res->{status}, 200, '/short/c sleep: answered before the 2 s timeout');
     is($res->{headers}{'x-rce-status'}, 'TLE', '/short/c sleep: TLE at the 1 s run limit');
     cmp_ok($res->{headers}{'x-rce-time-ms'} // -1, '>=', 1000, '/short/c sleep: its X-RCE-Time-Ms is the run\'s');

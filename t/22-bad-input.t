@@ -12,8 +12,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IO::Socket::INET;
-use IO::Select;
 use JSON::PP ();
 use MIME::Base64 ();
 use Time::HiRes qw(sleep time);
@@ -28,36 +26,12 @@ ok($t->wait_nodes('a'), 'node a is live');
 my $queue = 'rce:queue:' . $t->node_name('a');
 my $json = JSON::PP->new->utf8->canonical;
 
-# Sends raw bytes (a list: each element written apart, after $opt{pause} s);
-# returns (status, headers, body, seconds) of the first answer, read until it
-# is whole, the server closes, or 15 s pass.
+# Sends raw bytes (a list: each element written apart, after $opt{pause} s); returns
+# (status, headers, body, seconds) of the first answer, read until it is whole, the server
+# closes, or 15 s pass (RCETest::raw_http).
 sub raw {
     my ($parts, %opt) = @_;
-    my $t0 = time;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->{http_port}) or die $!;
-    $s->autoflush(1);
-    for my $p (@$parts) {
-        syswrite $s, $p;
-        sleep $opt{pause} if $opt{pause};
-    }
-    shutdown($s, 1) if $opt{hang_up};
-    my ($answer, $deadline, $sel) = ('', time + 15, IO::Select->new($s));
-    while (time < $deadline && $sel->can_read($deadline - time)) {
-        my $n = sysread $s, my $chunk, 65536;
-        last unless $n;
-        $answer .= $chunk;
-        my ($head, $body) = split /\r\n\r\n/, $answer, 2;
-        my ($len) = ($head // '') =~ /\r\nContent-Length:\s*(\d+)/i;
-        last if defined $body && defined $len && length($body) >= $len && $head !~ m{^HTTP/1\.1 100};
-        if (defined $body && $head =~ m{^HTTP/1\.1 100}) {   # the interim answer, then the real one
-            $answer = $body;
-        }
-    }
-    close $s;
-    my ($head, $body) = split /\r\n\r\n/, $answer, 2;
-    my ($status) = ($head // '') =~ m{^HTTP/1\.[01] (\d+)};
-    my %h = map { /^([^:]+):\s*(.*)$/ ? (lc $1 => $2) : () } split /\r\n/, $head // '';
-    return ($status // 0, \%h, $body // '', time - $t0);
+    return ($t->raw_http($parts, whole => 1, timeout => 15, %opt))[0 .. 3];
 }
 
 sub post_request {

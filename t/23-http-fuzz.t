@@ -15,8 +15,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use IO::Socket::INET;
-use IO::Select;
 use JSON::PP ();
 use Time::HiRes qw(time);
 use RCETest qw(wait_until);
@@ -105,26 +103,11 @@ sub request {
 
 # sends it (a request cut short: then hangs up its side, which is how nginx learns that no
 # more comes; a whole one waits, as a half-closed client counts as gone), reads the answer
-# (at most 10 s); returns (status, headers, body, all of it)
+# until the server closes (at most 10 s); returns (status, headers, body, all of it)
 sub exchange {
     my ($bytes, $whole) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->{http_port}, Timeout => 5) or die $!;
-    binmode $s;
-    local $SIG{PIPE} = 'IGNORE';
-    syswrite $s, $bytes;
-    shutdown($s, 1) unless $whole;
-    my ($answer, $deadline, $sel) = ('', time + 10, IO::Select->new($s));
-    while (time < $deadline && $sel->can_read($deadline - time)) {
-        my $n = sysread $s, my $chunk, 65536;
-        last unless $n;
-        $answer .= $chunk;
-    }
-    close $s;
-    $answer =~ s{\AHTTP/1\.1 100 Continue\r\n\r\n}{};
-    my ($head, $body) = split /\r\n\r\n/, $answer, 2;
-    my ($status) = ($head // '') =~ m{\AHTTP/1\.[01] (\d{3}) };
-    my %h = map { /^([^:]+):\s*(.*)$/ ? (lc $1 => $2) : () } split /\r\n/, $head // '';
-    return ($status // 0, \%h, $body // '', $answer);
+    my ($status, $h, $body, undef, $answer) = $t->raw_http($bytes, hang_up => !$whole);
+    return ($status, $h, $body, $answer);
 }
 
 my (%by_status, @bad, $cut, $t0);

@@ -63,14 +63,17 @@ static long run_command_cpu_ms(const struct limits *limits, const struct lang *l
 {
     return lang->compiles_in_run ? limits->compile_cpu_ms + limits->cpu_ms : limits->cpu_ms;
 }
+/* The compile command's cpu limit, ms; 0 without a compile command. */
+static long compile_command_cpu_ms(const struct limits *limits, const struct lang *lang)
+{
+    return lang->compile_argv ? limits->compile_cpu_ms : 0;
+}
 void container_shape(const struct config *cfg, const struct limits *limits, const struct lang *lang,
                      struct container_shape *shape)
 {
-    long compile_cpu = lang->compile_argv ? limits->compile_cpu_ms : 0, run_cpu = run_command_cpu_ms(limits, lang);
     shape->memory_mb = container_memory_mb(cfg, limits, lang);
     shape->pids = limits->pids;
-    /* RLIMIT_CPU counts whole seconds: the larger step's (the wrapper lowers it for each) */
-    shape->cpu_s = ((compile_cpu > run_cpu ? compile_cpu : run_cpu) + 999) / 1000;
+    shape->cpu_s = sandbox_cpu_limit_s(compile_command_cpu_ms(limits, lang), run_command_cpu_ms(limits, lang));
 }
 /* One CPU, unless the language declares more (a JVM compiles and collects on other threads
  * while it starts); never more than the node allows. The cpu_ms limit still bounds the total. */
@@ -118,7 +121,7 @@ static int describe(const struct config *cfg, const struct job *job, const struc
         .compile_argv = *compile_argv, .compile_argc = lang->compile_argc,
         .run_argv = *run_argv, .run_argc = lang->run_argc, .marker = marker ? marker : "",
         .memory_mb = container_memory_mb(cfg, limits, lang), .pids = limits->pids,
-        .cpu_ms = run_command_cpu_ms(limits, lang), .compile_cpu_ms = limits->compile_cpu_ms, .cpus = container_cpus(cfg, lang),
+        .cpu_ms = run_command_cpu_ms(limits, lang), .compile_cpu_ms = compile_command_cpu_ms(limits, lang), .cpus = container_cpus(cfg, lang),
         .runtime = cfg->runtime, .pool_token = pool_token,
     };
     return 0;

@@ -52,6 +52,15 @@ struct run {
 
 static void step_deadlines(struct run *run, int64_t from, long wall_ms, long cpu_ms);
 
+/* A cpu total that counts the compile step too, less what the compile step used. Under gVisor
+ * a compile line written by the program (Java's launcher) counts cpu by gVisor's clock, the
+ * container's total by the host's: a short run may come out below the base. It used about
+ * nothing then. */
+static long long less_compile_cpu(const struct run *run, long long total)
+{
+    return total > run->cpu_base_ms ? total - run->cpu_base_ms : 0;
+}
+
 /* The container's figures through the stats API into r, the cpu total less what the compile
  * step used: the current step's. Returns that cpu time in ms, or -1. */
 static long long step_stats(struct run *run)
@@ -59,10 +68,7 @@ static long long step_stats(struct run *run)
     long long total = container_stats(run->d, run->id, run->r);
     if (total < 0)
         return -1;
-    /* Under gVisor a compile line written by the program (Java's launcher) counts cpu by
-     * gVisor's clock, the container's total by the host's: a short run may come out below
-     * the base. It used about nothing then. */
-    run->r->cpu_ms = total > run->cpu_base_ms ? total - run->cpu_base_ms : 0;
+    run->r->cpu_ms = less_compile_cpu(run, total);
     return run->r->cpu_ms;
 }
 
@@ -203,8 +209,7 @@ static enum run_end collect_exit(struct run *run, bool over_cap, int64_t *t_exit
     if (oom && r->memory_kb < 0)
         r->memory_kb = (long long)job->limits.memory_mb * 1024;   /* it reached the limit */
     if (run->lang->compiles_in_run && r->cpu_ms >= 0)
-        /* one process compiled and ran: the figures line counts both steps' cpu */
-        r->cpu_ms = r->cpu_ms > run->cpu_base_ms ? r->cpu_ms - run->cpu_base_ms : 0;
+        r->cpu_ms = less_compile_cpu(run, r->cpu_ms);  /* one process did both steps */
     job_result_decide(r, over_cap ? KILL_OUTPUT_CAP : KILL_NONE, oom, exit_code, job->limits.cpu_ms);
     held_to_run_memory(run);
     return END_EXITED;
@@ -264,7 +269,8 @@ static bool finish_killed(struct run *run, enum run_end end)
     return open;
 }
 
-/* Why a compile step that did not succeed ended, for the reason (NULL: the compiler said so). */
+/* Why a compile step that did not succeed ended, into reason (left empty when the compiler
+ * itself says why: its output is in compile). */
 static void compile_reason(const struct run *run, enum wrapper_compile how, char *reason, size_t len)
 {
     const struct job_result *r = run->r;

@@ -43,6 +43,11 @@ static long long cpu_seconds(long cpu_ms)
     return cpu_ms > 0 ? (cpu_ms + 999) / 1000 : 0;
 }
 
+long sandbox_cpu_limit_s(long compile_cpu_ms, long run_cpu_ms)
+{
+    return (long)cpu_seconds(compile_cpu_ms > run_cpu_ms ? compile_cpu_ms : run_cpu_ms);
+}
+
 /* Appends the base64 of n bytes to cmd; -1 if too large for one argument or out of memory. */
 static int append_base64(json_t *cmd, const char *data, size_t n, size_t *total, char *err, size_t errlen)
 {
@@ -94,7 +99,7 @@ static json_t *build_words(const struct sandbox_job *job, char *err, size_t errl
         || append_number(words, WAIT4_NR) != 0
         || json_array_append_new(words, json_string(job->marker)) != 0
         || json_array_append_new(words, json_string(job->end ? job->end : "")) != 0
-        || append_number(words, job->compile_argv ? cpu_seconds(job->compile_cpu_ms) : 0) != 0
+        || append_number(words, cpu_seconds(job->compile_cpu_ms)) != 0
         || append_number(words, cpu_seconds(job->cpu_ms)) != 0
         || append_command(words, job->compile_argv, job->compile_argv ? job->compile_argc : 0) != 0
         || append_command(words, job->run_argv, job->run_argc) != 0
@@ -183,9 +188,8 @@ static json_t *build_host_config(const struct sandbox_job *job)
      * later. The container's is the larger step's; the wrapper lowers it for each step (the
      * compiler's, the program's). run.c also watches the container's total when the limit is
      * below the wall one. */
-    const long step_cpu_ms = job->compile_argv && job->compile_cpu_ms > job->cpu_ms ? job->compile_cpu_ms
-                                                                                   : job->cpu_ms;
-    const json_int_t cpu_s = step_cpu_ms > 0 ? cpu_seconds(step_cpu_ms) : 3600;
+    const long limit_s = sandbox_cpu_limit_s(job->compile_cpu_ms, job->cpu_ms);
+    const json_int_t cpu_s = limit_s > 0 ? limit_s : 3600;
     /* Under gVisor the container's host tasks are the Sentry's threads and a ptrace stub per
      * task of the program (~40, then ~5 per process): the job's limit scaled up, so that the
      * sandbox itself does not run out of threads before the program does. */

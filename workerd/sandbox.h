@@ -38,8 +38,9 @@ struct sandbox_job {
                                   * process can read) */
     long memory_mb;
     long pids;
-    long cpu_ms;                 /* the run's RLIMIT_CPU: ceil(cpu_ms / 1000) s */
-    long compile_cpu_ms;         /* the compile step's (the container's is the larger) */
+    long cpu_ms;                 /* the run command's RLIMIT_CPU: ceil(cpu_ms / 1000) s */
+    long compile_cpu_ms;         /* the compile command's (0 without one); the container's is
+                                  * the larger: sandbox_cpu_limit_s */
     long cpus;                   /* CPUs the container may use at once (NanoCpus); 0: one */
     const char *runtime;         /* HostConfig.Runtime; NULL or "" for the engine's default */
     const char *pool_token;      /* set: the spec of a warm container, labelled with it, whose
@@ -59,6 +60,11 @@ struct sandbox_job {
  * the wrapper's arguments, then the arguments. malloc'd (its length in *len), or NULL with
  * the reason in err, as for sandbox_container_spec. */
 char *sandbox_payload(const struct sandbox_job *job, size_t *len, char *err, size_t errlen);
+
+/* RLIMIT_CPU of a job's container, whole seconds: the larger of its compile step's and its run
+ * command's cpu limits, ms (0: none); the wrapper lowers it for each step's process. 0 when
+ * neither has one. Warm containers are matched to jobs by it (container_shape). */
+long sandbox_cpu_limit_s(long compile_cpu_ms, long run_cpu_ms);
 
 /* Builds the body of POST /containers/create. Returns NULL with the reason in err when the
  * code is too large ("code too large for this node") or memory runs out. */

@@ -13,6 +13,7 @@ use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use JSON::PP ();
+use IO::Select;
 use IO::Socket::INET;
 use POSIX qw(:sys_wait_h);
 use IO::Handle;
@@ -435,6 +436,43 @@ sub leftover_lists {
         push @left, "$key=$n" if $n;
     }
     return @left;
+}
+
+# Sends raw bytes to the test server on a fresh connection and reads its answer: $parts is a
+# string, or a list of strings written apart ($opt{pause} s after each); hang_up shuts the
+# sending side afterwards (how nginx learns that no more comes); whole stops reading once
+# the answer's Content-Length is in, else it reads until the server closes; at most
+# $opt{timeout} (10) s. An interim 100 Continue is skipped. Returns (status, or 0 for no
+# answer; {lowercase header name => value}; body; seconds taken; every byte read).
+sub raw_http {
+    my ($self, $parts, %opt) = @_;
+    my $t0 = time;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{http_port}, Timeout => 5)
+        or die "connect: $!";
+    binmode $s;
+    local $SIG{PIPE} = 'IGNORE';
+    for my $p (ref $parts ? @$parts : ($parts)) {
+        syswrite $s, $p;
+        sleep $opt{pause} if $opt{pause};
+    }
+    shutdown($s, 1) if $opt{hang_up};
+    my ($answer, $deadline, $sel) = ('', time + ($opt{timeout} // 10), IO::Select->new($s));
+    while (time < $deadline && $sel->can_read($deadline - time)) {
+        my $n = sysread $s, my $chunk, 65536;
+        last unless $n;
+        $answer .= $chunk;
+        $answer =~ s{\AHTTP/1\.1 100 Continue\r\n\r\n}{};
+        if ($opt{whole}) {
+            my ($head, $body) = split /\r\n\r\n/, $answer, 2;
+            my ($len) = ($head // '') =~ /\r\nContent-Length:\s*(\d+)/i;
+            last if defined $body && defined $len && length($body) >= $len;
+        }
+    }
+    close $s;
+    my ($head, $body) = split /\r\n\r\n/, $answer, 2;
+    my ($status) = ($head // '') =~ m{\AHTTP/1\.[01] (\d{3}) };
+    my %h = map { /^([^:]+):\s*(.*)$/ ? (lc $1 => $2) : () } split /\r\n/, $head // '';
+    return ($status // 0, \%h, $body // '', time - $t0, $answer);
 }
 
 sub slurp {
