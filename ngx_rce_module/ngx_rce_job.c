@@ -12,7 +12,8 @@
 #include "ngx_rce_module.h"
 
 
-#define NGX_RCE_PUSH_TRIES  3
+#define NGX_RCE_PUSH_TRIES      3
+#define NGX_RCE_JOB_REASON_LEN  256
 
 
 static ngx_rce_job_t *ngx_rce_job_create(ngx_http_request_t *r,
@@ -37,6 +38,8 @@ static json_t *ngx_rce_job_internal_error(ngx_rce_job_t *job,
     const char *reason);
 static void ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json,
     const char *why);
+static ngx_int_t ngx_rce_job_send_ie(ngx_rce_job_t *job,
+    ngx_http_request_t *r, const char *reason);
 static ngx_int_t ngx_rce_job_render(ngx_rce_job_t *job,
     ngx_http_request_t *r, json_t *json, const char *why);
 static void ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload,
@@ -309,8 +312,12 @@ ngx_rce_job_pushed(redisAsyncContext *ac, void *reply, void *data)
                       : r->type == REDIS_REPLY_ERROR ? r->str
                                                      : "unexpected reply");
 
+        /* at maxmemory Redis takes no new job; those it holds still run */
         ngx_rce_job_answer(job, NGX_HTTP_SERVICE_UNAVAILABLE,
-                           "redis is unavailable");
+                           (r != NULL && r->type == REDIS_REPLY_ERROR
+                            && ngx_strncmp(r->str, "OOM ", 4) == 0)
+                           ? "redis is out of memory (maxmemory)"
+                           : "redis is unavailable");
         ngx_rce_job_release(job);
         return;
     }
@@ -635,8 +642,19 @@ ngx_rce_job_render(ngx_rce_job_t *job, ngx_http_request_t *r, json_t *json,
                   "rce: job %V: the result from node %V cannot be read "
                   "(%s): answering IE", &job->id, &job->node, why);
 
-    json = ngx_rce_job_internal_error(job,
-                                      "the node's result could not be read");
+    return ngx_rce_job_send_ie(job, r, "the node's result could not be read");
+}
+
+
+/* an IE result of our own, with the reason, through the job's renderer */
+static ngx_int_t
+ngx_rce_job_send_ie(ngx_rce_job_t *job, ngx_http_request_t *r,
+    const char *reason)
+{
+    json_t     *json;
+    ngx_int_t   rc;
+
+    json = ngx_rce_job_internal_error(job, reason);
     if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -645,6 +663,55 @@ ngx_rce_job_render(ngx_rce_job_t *job, ngx_http_request_t *r, json_t *json,
     json_decref(json);
 
     return (rc == NGX_DECLINED) ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
+}
+
+
+/*
+ * After each refresh of the node list.  A dead node's jobs are run again by
+ * a live peer (docs/cluster.md); when the list is empty, no node is left to
+ * do it, and every waiting job is answered IE now rather than at its
+ * deadline.  A node that comes back runs them, for nobody.
+ */
+void
+ngx_rce_job_orphans(ngx_rce_worker_t *w)
+{
+    ngx_rbtree_node_t   *node;
+    ngx_rce_job_t       *job;
+    ngx_http_request_t  *r;
+    u_char               reason[NGX_RCE_JOB_REASON_LEN];
+
+    if (w->nodes.nelts > 0) {
+        return;
+    }
+
+    while (w->jobs.root != w->jobs.sentinel) {
+        node = ngx_rbtree_min(w->jobs.root, w->jobs.sentinel);
+        job = (ngx_rce_job_t *) node;
+
+        ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                      "rce: job %V: node %V died with it, and no live node "
+                      "is left to run it again: answering IE",
+                      &job->id, &job->node);
+
+        ngx_snprintf(reason, sizeof(reason) - 1,
+                     "node %V stopped answering while the job was in its "
+                     "hands, and no live node is left to run it again%Z",
+                     &job->node);
+        reason[sizeof(reason) - 1] = '\0';
+
+        ngx_rce_queue_cancel(job);
+        ngx_rce_job_detach(job);
+
+        r = job->request;
+        job->request = NULL;
+
+        if (r != NULL) {
+            job->cleanup->handler = NULL;
+            ngx_rce_finish(r, ngx_rce_job_send_ie(job, r, (char *) reason));
+        }
+
+        ngx_rce_job_release(job);
+    }
 }
 
 

@@ -518,6 +518,7 @@ ngx_rce_init_process(ngx_cycle_t *cycle)
     w->refresh.data = w;
     w->refresh.log = cycle->log;
     w->refresh.cancelable = 1;
+    w->on_nodes = ngx_rce_job_orphans;
 
     w->command.role = "command";
     w->command.log = cycle->log;

@@ -184,13 +184,15 @@ struct ngx_rce_renderer_s {
 
 
 /* everything one nginx worker process owns */
-typedef struct {
+typedef struct ngx_rce_worker_s {
     ngx_cycle_t                *cycle;
     ngx_log_t                  *log;
     ngx_rce_main_conf_t        *conf;
     ngx_rce_redis_t             command;
     ngx_rce_redis_t             subscriber;
     ngx_event_t                 refresh;
+    void                      (*on_nodes)(struct ngx_rce_worker_s *w);
+                                             /* after each refresh */
     ngx_rbtree_t                jobs;
     ngx_rbtree_node_t           sentinel;
     ngx_array_t                 nodes;       /* ngx_rce_node_t */
@@ -267,6 +269,7 @@ const char *ngx_rce_job_unavailable(void);
 ngx_int_t ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language,
     json_t *input, ngx_rce_renderer_t *renderer);
 void ngx_rce_job_subscribe(ngx_rce_redis_t *rr);
+void ngx_rce_job_orphans(ngx_rce_worker_t *w);
 void ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
     const char *reason);
 

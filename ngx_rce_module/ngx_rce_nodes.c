@@ -203,6 +203,8 @@ ngx_rce_nodes_values(redisAsyncContext *ac, void *reply, void *data)
     w->nodes_known = 1;
     w->nodes_time = ngx_current_msec;
 
+    w->on_nodes(w);
+
 done:
 
     ngx_rce_nodes_mget_free(w);

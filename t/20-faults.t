@@ -1,6 +1,8 @@
 #!/usr/bin/perl
 # Failures answered clearly and costing nothing later: a client that leaves,
-# a node that stalls (504), no live node (503), Redis going away and back.
+# a node that stalls (504), no live node (503), Redis going away and back,
+# Redis at maxmemory, the only node dying with a job, containers that never
+# start.
 
 use strict;
 use warnings;
@@ -149,6 +151,103 @@ sub read_all { my $s = shift; local $/; my $r = <$s>; close $s; return $r // '' 
     is(($t->json($result) // {})->{stdout}, "found\n", '... with its output');
     is($t->redis('LLEN', "rce:running:$node"), 0, '... and leaves running');
     like($t->worker_log('a'), qr/with no slot running it .*put back on/, '... and the node says so');
+}
+
+# --- Redis at maxmemory (noeviction) ---------------------------------------------------------
+# Redis refuses what may grow memory (LPUSH, BLMOVE, SET): the gateway refuses
+# new jobs at once, and the jobs Redis already holds still run and are answered
+# (workerd's heartbeat, take and finish scripts are allowed to run then).
+{
+    my $running = send_raw('/lang/python', "import time\ntime.sleep(2)\nprint('was running')");
+    ok(wait_until(sub { $t->redis('LLEN', "rce:running:$node") == 1 }, 10), 'a job is running');
+    my $queued = send_raw('/lang/python', "print('was queued')");
+    ok(wait_until(sub { $t->redis('LLEN', $queue) == 1 }, 5), 'a second one is queued');
+
+    is($t->redis('CONFIG', 'SET', 'maxmemory', '1'), 'OK', 'redis is put at maxmemory');
+    my $t0 = time;
+    like(read_all($running), qr/\r\n\r\nwas running\n\z/, 'the running job is answered');
+    like(read_all($queued), qr/\r\n\r\nwas queued\n\z/, 'the queued one runs and is answered');
+    cmp_ok(time - $t0, '<', 8, '... promptly, not at a deadline');
+
+    ok(wait_until(sub { ($t->{http}->get($t->url('/health'))->{content} // '') =~ /"queued":0/ }, 5),
+       'the gateway sees the queue empty');
+    $t0 = time;
+    my $res = $t->run_code('python', 'print(1)');
+    is($res->{status}, 503, 'a new job is refused');
+    like(($t->json($res->{content}) // {})->{error}, qr/redis is out of memory/, '... naming the cause');
+    is($res->{headers}{'retry-after'}, '1', '... with Retry-After');
+    cmp_ok(time - $t0, '<', 2, '... at once');
+    sleep 4;    # past the heartbeat's TTL
+    like($t->{http}->get($t->url('/health'))->{content}, qr/\Q$node\E/, 'the node stays live');
+    unlike($t->worker_log('a'), qr/heartbeat failed/, 'its heartbeat never failed');
+
+    is($t->redis('CONFIG', 'SET', 'maxmemory', '0'), 'OK', 'redis has room again');
+    ok(wait_until(sub { ($t->run_code('python', 'print(3)')->{content} // '') eq "3\n" }, 10, 0.5),
+       'jobs are queued again');
+    is($t->redis('LLEN', $queue) + $t->redis('LLEN', "rce:running:$node"), 0, 'nothing left behind');
+}
+
+# --- the only node dies with a job in its hands ----------------------------------------------
+# no peer is left to run the job again (docs/cluster.md): IE once the gateway
+# calls the node dead, not 504 at the deadline (20 s of wall here)
+{
+    my $body = '{"language":"python","code":"import time\ntime.sleep(6)\nprint(1)","limits":{"wall_ms":20000}}';
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->{http_port}) or die $!;
+    print $s "POST /api/v1/run HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+        . length($body) . "\r\nConnection: close\r\n\r\n$body";
+    ok(wait_until(sub { $t->redis('LLEN', "rce:running:$node") == 1 }, 10), 'the job is running');
+    $t->stop_worker('a', 'KILL');
+    my $t0 = time;
+    my ($head, $json) = split /\r\n\r\n/, read_all($s), 2;
+    my $took = time - $t0;
+    my $result = $t->json($json) // {};
+    is($result->{status}, 'IE', 'the job is answered IE');
+    like($result->{reason}, qr/\Q$node\E stopped answering .*no live node is left/, '... saying why');
+    cmp_ok($took, '<', 12, sprintf('... within %.1f s of the death, not at the deadline', $took));
+    like($t->nginx_log, qr/job \S+: node \Q$node\E died with it/, 'the gateway logs it with the job id');
+
+    # the node's next start takes its container back and runs the job for nobody
+    $t->start_worker('a', '--slots', '1', '--queue-max', '1');
+    ok($t->wait_nodes('a'), 'node a is back');
+    ok(wait_until(sub { $t->redis('LLEN', "rce:running:$node") == 0 && !$t->containers }, 30),
+       'nothing of the dead run is left');
+}
+
+# --- containers that never start -------------------------------------------------------------
+# an OCI runtime Docker does not know (create fails), and an image whose
+# container cannot start (start fails): IE at once, with Docker's reason
+{
+    $t->stop_worker('a');
+    my $prefix = $t->tag . '-broken/';
+    system('sh', '-c', 'tar cf - --files-from /dev/null | docker import'
+        . q{ --change 'LABEL rce.language=python' --change "LABEL rce.run='[\"python3\",\"main.py\"]'"}
+        . q{ --change 'LABEL rce.main=main.py' --change 'LABEL rce.version=0'}
+        . " - ${prefix}python:latest >/dev/null") == 0 or die 'docker import failed';
+    for my $case (['an unknown runtime', 'bogus', ['--runtime', 'bogus'], qr/create failed: .*bogus/],
+                  ['an image that cannot start', 'broken', ['--image-prefix', $prefix],
+                   qr/start failed: .*executable file not found/]) {
+        my ($what, $name, $args, $reason) = @$case;
+        $t->start_worker($name, '--slots', '2', @$args);
+        ok($t->wait_nodes($name), "a node with $what is live");
+        for my $route ('/lang/python', '/api/v1/run') {
+            my $t0 = time;
+            my $res = $route eq '/lang/python'
+                ? $t->run_code('python', 'print(1)')
+                : $t->post($route, '{"language":"python","code":"print(1)"}', 'Content-Type' => 'application/json');
+            my $took = time - $t0;
+            my $got = $route eq '/lang/python'
+                ? { status => $res->{headers}{'x-rce-status'}, reason => $res->{headers}{'x-rce-reason'} }
+                : $t->json($res->{content}) // {};
+            is($got->{status}, 'IE', "$what, $route: IE");
+            like($got->{reason}, $reason, "$what, $route: Docker's reason");
+            cmp_ok($took, '<', 3, "$what, $route: at once");
+        }
+        $t->stop_worker($name);
+    }
+    ok(wait_until(sub { !$t->containers(1) }, 10), 'no container of theirs is left');
+    system("docker rmi -f ${prefix}python:latest >/dev/null");
+    $t->start_worker('a', '--slots', '1', '--queue-max', '1');
+    ok($t->wait_nodes('a'), 'node a is back');
 }
 
 # --- no live node for a language ------------------------------------------------------------

@@ -23,5 +23,6 @@ extern const struct embedded embed_lua_rescue_absorb_lua;
 extern const struct embedded embed_lua_rescue_claim_lua;
 extern const struct embedded embed_lua_rescue_job_lua;
 extern const struct embedded embed_lua_steal_lua;
+extern const struct embedded embed_lua_take_lua;
 
 #endif

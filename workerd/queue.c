@@ -112,12 +112,37 @@ redisReply *queue_command_argv(struct queue *q, const char *what, int want, int 
     return checked(q, what, redisCommandArgv(q->ctx, argc, argv, NULL), want, 0);
 }
 
+/* Redis's refusal of a command that may grow memory while it is at maxmemory (noeviction). */
+static bool out_of_memory(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "OOM ", 4) == 0;
+}
+
 int queue_take(struct queue *q, char **job, size_t *len)
 {
-    redisReply *r = queue_command(q, "BLMOVE", REDIS_REPLY_STRING, 1, "BLMOVE %s %s RIGHT LEFT %d",
-                            q->queue_key, q->running_key, TAKE_TIMEOUT_S);
+    if (queue_connect(q) != 0)
+        return -1;
+    redisReply *r = redisCommand(q->ctx, "BLMOVE %s %s RIGHT LEFT %d", q->queue_key, q->running_key,
+                                 TAKE_TIMEOUT_S);
+    if (out_of_memory(r)) {
+        if (!q->full)
+            log_warn("redis: BLMOVE refused: %s; jobs already queued are taken by %s", r->str,
+                     "lua/take.lua");
+        q->full = true;
+        freeReplyObject(r);
+        return QUEUE_OUT_OF_MEMORY;
+    }
+    if (q->full && r && r->type != REDIS_REPLY_ERROR)
+        log_info("redis: below maxmemory again");
+    q->full = false;
+    r = checked(q, "BLMOVE", r, REDIS_REPLY_STRING, 1);
     if (!r)
         return -1;
+    return queue_taken(q, r, job, len);
+}
+
+int queue_taken(struct queue *q, redisReply *r, char **job, size_t *len)
+{
     int got = 0;
     if (r->type == REDIS_REPLY_STRING) {
         *job = malloc(r->len + 1);

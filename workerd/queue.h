@@ -20,6 +20,7 @@ struct queue {
     char epoch_key[128];    /* rce:epoch:<node> */
     int64_t backoff_ms;     /* pause after the next failure: 100 ms doubling to 1 s */
     bool failing;           /* an outage is under way: logged once, not on every retry */
+    bool full;              /* Redis is at maxmemory: logged once, until it takes BLMOVE again */
     char script_sha[QUEUE_SCRIPTS][41];   /* SCRIPT LOAD's answer per script (script.c); "": not loaded */
 };
 
@@ -34,9 +35,18 @@ int queue_connect(struct queue *q);
  * is known only at run time. */
 redisReply *queue_command_argv(struct queue *q, const char *what, int want, int argc, const char **argv);
 
+/* queue_take's answer when Redis refused BLMOVE for being at maxmemory: nothing was taken,
+ * nothing backed off; lua/take.lua may still take a job then (slot.c). */
+#define QUEUE_OUT_OF_MEMORY (-2)
+
 /* Waits up to 1 s for a job and moves it to running in the same step (BLMOVE), so a crash
- * never loses it. Returns 1 with a malloc'd copy in *job, 0 if none came, -1 on error. */
+ * never loses it. Returns 1 with a malloc'd copy in *job, 0 if none came, -1 on error, or
+ * QUEUE_OUT_OF_MEMORY. */
 int queue_take(struct queue *q, char **job, size_t *len);
+
+/* A taken job's reply (a string, or nil: none), which it frees: 1 with a malloc'd copy in
+ * *job, 0 for nil or when out of memory (logged; the job stays in running). */
+int queue_taken(struct queue *q, redisReply *r, char **job, size_t *len);
 
 
 /* Forgets a job nobody waits for: LREM it from running. */

@@ -26,6 +26,7 @@ static const struct {
     [SCRIPT_RESCUE_CLAIM] = { "rescue (running)", &embed_lua_rescue_claim_lua },
     [SCRIPT_RESCUE_JOB] = { "rescue (job)", &embed_lua_rescue_job_lua },
     [SCRIPT_STEAL] = { "steal", &embed_lua_steal_lua },
+    [SCRIPT_TAKE] = { "taking a job (out of memory)", &embed_lua_take_lua },
 };
 
 const char *script_source(enum script_id id, size_t *len)

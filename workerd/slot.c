@@ -14,6 +14,9 @@
 #include "queue.h"
 #include "rce_protocol.h"
 #include "run.h"
+#include "script.h"
+
+#define TAKE_OUT_OF_MEMORY_POLL_MS 100   /* a look at the queue while Redis refuses BLMOVE */
 
 int slot_registry_init(struct slot_registry *r, int n)
 {
@@ -143,6 +146,25 @@ static void handle_job(struct slot *s, struct queue *q, struct docker *d, const 
     job_free(&job);
 }
 
+/* The next job: BLMOVE, or while Redis is at maxmemory (which refuses BLMOVE) lua/take.lua,
+ * a look every TAKE_OUT_OF_MEMORY_POLL_MS, so that jobs already queued still run. Returns as
+ * queue_take does, never QUEUE_OUT_OF_MEMORY. */
+static int take(struct queue *q, char **text, size_t *len)
+{
+    int rc = queue_take(q, text, len);
+    if (rc != QUEUE_OUT_OF_MEMORY)
+        return rc;
+    const char *keys[] = { q->queue_key, q->running_key };
+    redisReply *r = script_run(q, SCRIPT_TAKE, REDIS_REPLY_STRING, 1, SCRIPT_COUNT_OF(keys), keys, 0,
+                               NULL, NULL);
+    if (!r)
+        return -1;
+    rc = queue_taken(q, r, text, len);
+    if (rc == 0)
+        clock_sleep_ms(TAKE_OUT_OF_MEMORY_POLL_MS);
+    return rc;
+}
+
 static void *slot_main(void *arg)
 {
     struct slot *s = arg;
@@ -159,7 +181,7 @@ static void *slot_main(void *arg)
     for (;;) {
         char *text;
         size_t len;
-        if (queue_take(&q, &text, &len) != 1) {
+        if (take(&q, &text, &len) != 1) {
             if (atomic_load(&n->draining))
                 break;
             continue;   /* nothing within 1 s, or a Redis failure already backed off */

@@ -1,3 +1,4 @@
+#!lua flags=allow-oom
 -- Answering a job (answer.c): the result is published and kept only if the job is still ours.
 -- A peer that declared this node dead moved its running jobs away (rescue_claim.lua) and
 -- moved its epoch on; such a job runs again there, and this late result must not race that
@@ -7,6 +8,7 @@
 -- ARGV[1] the job, ARGV[2] the result JSON, ARGV[3] the result's TTL in s, ARGV[4] the reply
 -- channel, ARGV[5] the epoch the job was taken under.
 -- Returns 1 if answered, 0 if dropped (fenced).
+-- allow-oom: a job already taken is answered even when Redis is at maxmemory.
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   local current = redis.call('GET', KEYS[3])
   if current and tonumber(current) ~= tonumber(ARGV[5]) then
