@@ -31,6 +31,8 @@
 #define RCE_NODE_TTL_MS             3000     /* heartbeat key lifetime: 3 missed beats */
 #define RCE_NODE_HEARTBEAT_MS       1000     /* heartbeat period */
 #define RCE_RESULT_TTL_S            60       /* lifetime of rce:result:<id> */
+#define RCE_RESULT_MAX_BYTES        16777216 /* a result JSON, at most: a node sends IE instead,
+                                                a gateway answers a larger one IE */
 #define RCE_RESCUED_TTL_S           3600     /* lifetime of rce:rescued:<id> */
 #define RCE_NODE_DEAD_AFTER_MS      3000     /* a beat that has not moved this long, while
                                                 Redis answered every check, is a death */

@@ -507,8 +507,17 @@ ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload, size_t len)
     ngx_str_t       key;
     const char     *why;
 
-    /* output travels as text when it is UTF-8, and NUL is UTF-8 */
-    json = json_loadb(payload, len, JSON_ALLOW_NUL, &err);
+    /* a node never sends more (rce_protocol.h); nor is it read then */
+    if (len > RCE_RESULT_MAX_BYTES) {
+        json = NULL;
+        ngx_cpystrn((u_char *) err.text, (u_char *) "larger than "
+                    "RCE_RESULT_MAX_BYTES", sizeof(err.text));
+
+    } else {
+        /* output travels as text when it is UTF-8, and NUL is UTF-8 */
+        json = json_loadb(payload, len, JSON_ALLOW_NUL, &err);
+    }
+
     id = json_object_get(json, RCE_RES_ID);
 
     if (json_is_string(id)) {

@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # An engine fault is answered at once, never by the deadline: a result the
 # gateway cannot read (truncated JSON, no verdict, a stream that does not
-# decode) whose id can be made out
+# decode, a message over RCE_RESULT_MAX_BYTES) whose id can be made out
 # answers its waiting request IE with the reason, on the raw route and the
 # JSON API; a result with no id at all is logged and dropped.  The node here
 # is a stand-in registered by hand, so the test plays its part exactly.
@@ -50,7 +50,18 @@ my @cases = (
     [ 'not JSON at all, the id legible', sub { qq(garbage "id":"$_[0]" garbage) } ],
     [ 'an output stream that does not decode',
       sub { qq({"id":"$_[0]","status":"OK","stdout":"\@\@\@","stdout_encoding":"base64","stderr":""}) } ],
+    [ 'a result over RCE_RESULT_MAX_BYTES (16 MiB)',
+      sub { qq({"id":"$_[0]","status":"OK","stderr":"","stdout":") . ('x' x (16 << 20)) . '"}' } ],
 );
+
+# PUBLISH with the message on redis-cli's stdin: one argument may be 16 MiB
+sub publish {
+    my ($channel, $message) = @_;
+    open my $cli, '|-', 'redis-cli', '-p', $t->redis_port, '-x', 'PUBLISH', $channel
+        or die "redis-cli: $!";
+    print $cli $message;
+    close $cli;
+}
 for my $c (@cases) {
     my ($name, $make) = @$c;
     for my $route (['/lang/python', 'print(1)'], ['/api/v1/run', '{"language":"python","code":"print(1)"}']) {
@@ -58,7 +69,7 @@ for my $c (@cases) {
         my ($id, $reply) = take_job();
         ok($id, "$name, $route->[0]: the job was queued");
         my $t0 = time;
-        $t->redis('PUBLISH', $reply, $make->($id));
+        publish($reply, $make->($id));
         my $answer = read_all($s);
         my $secs = time - $t0;
         # the deadline (30 s) would answer 504: a verdict means it did not wait

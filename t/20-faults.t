@@ -246,6 +246,29 @@ sub read_all { my $s = shift; local $/; my $r = <$s>; close $s; return $r // '' 
     }
     ok(wait_until(sub { !$t->containers(1) }, 10), 'no container of theirs is left');
     system("docker rmi -f ${prefix}python:latest >/dev/null");
+
+    # a result over RCE_RESULT_MAX_BYTES (16 MiB): 3 MiB of \x01 is 18 MiB of
+    # JSON text (\u0001); the node sends IE saying so instead
+    $t->start_worker('big', '--slots', '1', '--output-bytes', 4 << 20, '--max-output-bytes', 4 << 20);
+    ok($t->wait_nodes('big'), 'a node with a 4 MiB output cap is live');
+    my $flood = sub {
+        my $mib = shift;
+        my $res = $t->post('/api/v1/run', qq({"language":"python","limits":{"output_bytes":4194304},)
+            . qq("code":"import sys; sys.stdout.write('\\\\x01' * ($mib << 20))"}),
+            'Content-Type' => 'application/json');
+        return $t->json($res->{content}) // {};
+    };
+    my $t0 = time;
+    my $got = $flood->(3);
+    is($got->{status}, 'IE', 'a result over 16 MiB of JSON is IE');
+    like($got->{reason}, qr/over the largest a node may send \(16777216 bytes\)/, '... saying why');
+    cmp_ok(time - $t0, '<', 10, '... at once');
+    like($t->worker_log('big'), qr/job \S+: its result is \d+ bytes, over the protocol's 16777216/,
+         'the node logs it with the job id');
+    $got = $flood->(2);
+    is($got->{status}, 'OK', '2 MiB of it (12 MiB of JSON) is OK');
+    is($got->{run}{stdout}, "\x01" x (2 << 20), '... every byte');
+    $t->stop_worker('big');
     $t->start_worker('a', '--slots', '1', '--queue-max', '1');
     ok($t->wait_nodes('a'), 'node a is back');
 }

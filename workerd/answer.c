@@ -37,6 +37,15 @@ void answer(struct node *n, struct queue *q, const char *text, size_t len, const
         log_error("job %s: out of memory encoding the result; it stays in %s", job->id, q->running_key);
         return;
     }
+    if (strlen(result) > RCE_RESULT_MAX_BYTES) {
+        size_t size = strlen(result);
+        free(result);
+        log_error("job %s: its result is %zu bytes, over the protocol's %d: answering IE", job->id, size,
+                  RCE_RESULT_MAX_BYTES);
+        answer_ie(n, q, text, len, job, "the result, %zu bytes of JSON, is over the largest a node may "
+                  "send (%d bytes): ask for a smaller output_bytes", size, RCE_RESULT_MAX_BYTES);
+        return;
+    }
     for (int attempt = 1; (rc = finish(q, text, len, job, result)) < 0; attempt++)
         if (atomic_load(&n->draining) && attempt >= NODE_DRAIN_GIVE_UP_ATTEMPTS) {
             log_error("job %s: result not published; the job stays in %s", job->id, q->running_key);
