@@ -163,14 +163,22 @@ FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 # the module's headers as ./configure laid them out (make module first)
 FUZZ_NGX_INCS = -I$(SRC_DIR)/src/core -I$(SRC_DIR)/src/event -I$(SRC_DIR)/src/event/modules -I$(SRC_DIR)/src/os/unix \
                 -I$(OBJ_DIR) -I$(RCE_MODULE_DIR)/include -I$(RCE_MODULE_DIR)/ngx_rce_module
-GATEWAY_FUZZERS = input
+GATEWAY_FUZZERS = input result
+FUZZ_STAND_IN   = ngx_rce_module/fuzz/ngx_core_stand_in.c workerd/base64.c
 WORKERD_FUZZERS = demux job labels wrapper
 
-$(FUZZ_DIR)/fuzz_input: ngx_rce_module/fuzz/fuzz_input.c ngx_rce_module/ngx_rce_input.c \
-                        ngx_rce_module/ngx_rce_input.h include/rce_protocol.h workerd/base64.c | $(MODULE_SO)
+# each target: its file, the module's nginx-free files it reads, and the stand-ins
+# for the nginx core functions those call
+FUZZ_input_SRCS  = ngx_rce_module/ngx_rce_input.c
+FUZZ_result_SRCS = ngx_rce_module/ngx_rce_result.c ngx_rce_module/ngx_rce_output.c
+
+.SECONDEXPANSION:
+$(FUZZ_DIR)/fuzz_%: ngx_rce_module/fuzz/fuzz_%.c $$(FUZZ_$$*_SRCS) $(FUZZ_STAND_IN) \
+                    ngx_rce_module/fuzz/ngx_core_stand_in.h ngx_rce_module/ngx_rce_input.h \
+                    ngx_rce_module/ngx_rce_result.h include/rce_protocol.h | $(MODULE_SO)
 	@mkdir -p $(FUZZ_DIR)
 	clang -O1 -g -Wall -Wextra -Werror $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_NGX_INCS) \
-	    ngx_rce_module/fuzz/fuzz_input.c ngx_rce_module/ngx_rce_input.c workerd/base64.c -o $@ -ljansson
+	    $< $(FUZZ_$*_SRCS) $(FUZZ_STAND_IN) -o $@ -ljansson
 
 fuzzers: $(GATEWAY_FUZZERS:%=$(FUZZ_DIR)/fuzz_%)
 	+$(MAKE) -C workerd fuzzers

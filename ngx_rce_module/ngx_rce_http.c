@@ -388,3 +388,10 @@ ngx_rce_finish(ngx_http_request_t *r, ngx_int_t rc)
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
 }
+
+
+ngx_int_t
+ngx_rce_output_failed(ngx_int_t rc)
+{
+    return (rc == NGX_DECLINED) ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
+}

@@ -32,8 +32,6 @@ static void ngx_rce_job_answer(ngx_rce_job_t *job, ngx_uint_t status,
     const char *reason);
 static void ngx_rce_job_message(redisAsyncContext *ac, void *reply,
     void *data);
-static ngx_int_t ngx_rce_job_result_id(const char *payload, size_t len,
-    ngx_str_t *id);
 static json_t *ngx_rce_job_internal_error(ngx_rce_job_t *job,
     const char *reason);
 static void ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json,
@@ -493,93 +491,29 @@ ngx_rce_job_message(redisAsyncContext *ac, void *reply, void *data)
 }
 
 
-/*
- * A result JSON arrived: hand it to its waiting request.  A result that
- * cannot be read, or has no verdict, answers its request IE at once when its
- * id can still be made out: an engine fault must not wait out the deadline.
- */
+/* a message on the reply channel: its result goes to its waiting request */
 static void
 ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload, size_t len)
 {
-    ngx_rce_job_t  *job;
-    json_t         *json, *id;
-    json_error_t    err;
-    ngx_str_t       key;
-    const char     *why;
+    ngx_rce_job_t     *job;
+    ngx_rce_result_t   res;
 
-    /* a node never sends more (rce_protocol.h); nor is it read then */
-    if (len > RCE_RESULT_MAX_BYTES) {
-        json = NULL;
-        ngx_cpystrn((u_char *) err.text, (u_char *) "larger than "
-                    "RCE_RESULT_MAX_BYTES", sizeof(err.text));
-
-    } else {
-        /* output travels as text when it is UTF-8, and NUL is UTF-8 */
-        json = json_loadb(payload, len, JSON_ALLOW_NUL, &err);
-    }
-
-    id = json_object_get(json, RCE_RES_ID);
-
-    if (json_is_string(id)) {
-        key.data = (u_char *) json_string_value(id);
-        key.len = json_string_length(id);
-
-    } else if (ngx_rce_job_result_id(payload, len, &key) != NGX_OK) {
+    if (ngx_rce_result_read(payload, len, &res) != NGX_OK) {
         ngx_log_error(NGX_LOG_ERR, w->log, 0,
-                      "rce: ignoring a result without an id: %s",
-                      json ? "no id" : err.text);
-        json_decref(json);
+                      "rce: ignoring a result without an id: %s", res.why);
         return;
     }
 
-    job = ngx_rce_job_find(w, &key);
+    job = ngx_rce_job_find(w, &res.id);
     if (job == NULL) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
-                       "rce: result for job %V that nobody waits for", &key);
-        json_decref(json);
+                       "rce: result for job %V that nobody waits for", &res.id);
+        json_decref(res.json);
         return;
     }
 
-    why = (json == NULL) ? err.text
-          : !json_is_string(json_object_get(json, RCE_RES_STATUS)) ? "no verdict"
-          : NULL;
-
-    ngx_rce_job_deliver(job, why ? NULL : json, why);
-    json_decref(json);
-}
-
-
-/* the id of a result that is not JSON, if its "id" field can be made out */
-static ngx_int_t
-ngx_rce_job_result_id(const char *payload, size_t len, ngx_str_t *id)
-{
-    static const char  field[] = "\"" RCE_RES_ID "\":\"";
-
-    u_char  *p, *end, *last;
-
-    end = (u_char *) payload + len;
-    p = ngx_strlcasestrn((u_char *) payload, end, (u_char *) field,
-                         sizeof(field) - 2);
-    if (p == NULL) {
-        return NGX_DECLINED;
-    }
-
-    p += sizeof(field) - 1;
-
-    for (last = p; last < end && *last != '"'; last++) {
-        if (!rce_name_char(*last) || last - p > 64) {
-            return NGX_DECLINED;
-        }
-    }
-
-    if (last == end || last == p) {
-        return NGX_DECLINED;
-    }
-
-    id->data = p;
-    id->len = last - p;
-
-    return NGX_OK;
+    ngx_rce_job_deliver(job, res.why ? NULL : res.json, res.why);
+    json_decref(res.json);
 }
 
 

@@ -20,6 +20,9 @@
  *     ngx_rce_render_raw.c  renderers: text with X-RCE-* headers, result JSON
  *     ngx_rce_render_v1.c   renderer: the /api/v1/run answer
  *     ngx_rce_output.c      a result's output: exact bytes, or JSON text
+ *                           (no nginx HTTP)
+ *     ngx_rce_result.c      a message off the reply channel, read (no nginx
+ *                           HTTP)
  *     ngx_rce_job.c         a job: queued, waited for, answered once
  *     ngx_rce_queue.c       a job onto a node's queue, or back out of it
  *     ngx_rce_catalogue.c   what the live nodes offer, as JSON
@@ -43,6 +46,8 @@
 
 #include <rce_protocol.h>
 
+#include "ngx_rce_result.h"
+
 
 #define NGX_RCE_RETRY_AFTER          "1"
 #define NGX_RCE_NODES_REFRESH        500     /* ms between node list reads */
@@ -50,8 +55,6 @@
 #define NGX_RCE_BACKOFF_MIN          100     /* ms */
 #define NGX_RCE_BACKOFF_MAX          1000    /* ms: serve again soon after */
 
-#define NGX_RCE_OUTPUT_STDOUT        0       /* the streams of a result */
-#define NGX_RCE_OUTPUT_STDERR        1
 
 
 typedef struct ngx_rce_redis_s     ngx_rce_redis_t;
@@ -226,6 +229,10 @@ ngx_int_t ngx_rce_redis_start(ngx_rce_redis_t *rr);
 void ngx_rce_redis_stop(ngx_rce_redis_t *rr);
 
 /* ngx_rce_http.c */
+
+/* what a renderer returns when ngx_rce_output_*() fail with rc:
+ * NGX_DECLINED stays (the job answers IE), anything else is a 500 */
+ngx_int_t ngx_rce_output_failed(ngx_int_t rc);
 ngx_int_t ngx_rce_read_body(ngx_http_request_t *r, ngx_str_t *body);
 ngx_int_t ngx_rce_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *message, json_t *extra);
@@ -276,30 +283,6 @@ void ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
 /* ngx_rce_queue.c */
 ngx_int_t ngx_rce_queue_push(ngx_rce_job_t *job, redisCallbackFn *pushed);
 void ngx_rce_queue_cancel(ngx_rce_job_t *job);
-
-/* ngx_rce_output.c */
-
-/*
- * The exact bytes of a stream of stage (the result, or its compile object),
- * decoded into pool if they came as base64; valid says they are UTF-8.
- * NGX_DECLINED: the stream is malformed.
- */
-ngx_int_t ngx_rce_output_bytes(ngx_pool_t *pool, json_t *stage,
-    ngx_uint_t stream, ngx_str_t *bytes, ngx_uint_t *valid);
-
-/*
- * Sets stage's "stdout" and "stderr" to from's as a client reads them: text
- * (U+FFFD for bytes that are not UTF-8, the stream then named in "lossy")
- * or base64, with "encoding" and "lossy"; drops the node's
- * <stream>_encoding.  stage may be from itself; from not an object (a null
- * compile step): nothing to do.  NGX_DECLINED: malformed.
- */
-ngx_int_t ngx_rce_output_json(ngx_pool_t *pool, json_t *stage, json_t *from,
-    ngx_uint_t base64);
-
-/* what a renderer returns when those fail with rc: NGX_DECLINED stays (the
- * job answers IE), anything else is a 500 */
-ngx_int_t ngx_rce_output_failed(ngx_int_t rc);
 
 /* ngx_rce_render_raw.c, ngx_rce_render_v1.c */
 extern ngx_rce_renderer_t  ngx_rce_render_text;

@@ -9,7 +9,7 @@
  */
 
 
-#include "ngx_rce_module.h"
+#include "ngx_rce_result.h"
 
 
 #define NGX_RCE_OUTPUT_ENCODING     "encoding"
@@ -127,13 +127,6 @@ ngx_rce_output_json(ngx_pool_t *pool, json_t *stage, json_t *from,
     }
 
     return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_rce_output_failed(ngx_int_t rc)
-{
-    return (rc == NGX_DECLINED) ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 

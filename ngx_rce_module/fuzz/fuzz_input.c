@@ -11,33 +11,9 @@
 #include <ngx_core.h>
 
 #include "../ngx_rce_input.h"
-#include "../../workerd/base64.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-
-/*
- * nginx-dev ships nginx's headers, not ngx_string.c: the one nginx function
- * the checks call is served by workerd's decoder, the one that decodes these
- * files on the node (both are RFC 4648 with optional padding)
- */
-ngx_int_t
-ngx_decode_base64(ngx_str_t *dst, ngx_str_t *src)
-{
-    char    *out;
-    size_t   len;
-
-    if (base64_decode((const char *) src->data, src->len, &out, &len) != 0) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, out, len);
-    dst->len = len;
-    free(out);
-
-    return NGX_OK;
-}
 
 
 static void
