@@ -165,7 +165,7 @@ FUZZ_NGX_INCS = -I$(SRC_DIR)/src/core -I$(SRC_DIR)/src/event -I$(SRC_DIR)/src/ev
                 -I$(OBJ_DIR) -I$(RCE_MODULE_DIR)/include -I$(RCE_MODULE_DIR)/ngx_rce_module
 GATEWAY_FUZZERS = input result
 FUZZ_STAND_IN   = ngx_rce_module/fuzz/ngx_core_stand_in.c workerd/base64.c
-WORKERD_FUZZERS = demux job labels wrapper
+WORKERD_FUZZERS = demux job judge labels wrapper
 
 # each target: its file, the module's nginx-free files it reads, and the stand-ins
 # for the nginx core functions those call

@@ -217,7 +217,7 @@ ensure_base() {
 
 # Bump when the labels made from a lang.conf change meaning: every image rebuilds.
 LABEL_SCHEMA=2
-CONF_KEYS="name aliases version main compile run cpus"
+CONF_KEYS="name aliases version main compile run tests_compile tests_run cpus"
 LIMIT_KEYS="wall_ms cpu_ms memory_mb pids output_bytes compile_wall_ms compile_cpu_ms compile_memory_mb"
 MAX_MEMORY_MB=1024
 
@@ -303,6 +303,7 @@ VERSION_CMD=
 LABELS=()
 conf_labels() {
     local dir=$1 lang=$2 file=$1/lang.conf k v a limits='' run compile=''
+    local -a tests=()
     parse_conf "$file"
     for k in name version main run; do
         [[ -n ${CONF[$k]:-} ]] || conf_die "$file" "'$k' is required"
@@ -322,6 +323,12 @@ conf_labels() {
     if [[ -n ${CONF[compile]+set} ]]; then
         compile=$(words_json "${CONF[compile]}") || conf_die "$file" "compile: no word, an empty word or an unterminated quote in: ${CONF[compile]}"
     fi
+    for k in tests_compile tests_run; do
+        [[ -n ${CONF[$k]+set} ]] || continue
+        [[ -n ${CONF[tests_run]+set} ]] || conf_die "$file" "tests_compile needs tests_run"
+        v=$(words_json "${CONF[$k]}") || conf_die "$file" "$k: no word, an empty word or an unterminated quote in: ${CONF[$k]}"
+        tests+=(--label "rce.${k}=${v}")
+    done
     for k in "${CONF_ORDER[@]}"; do
         [[ " $LIMIT_KEYS " == *" $k "* ]] || continue
         v=${CONF[$k]}
@@ -335,6 +342,7 @@ conf_labels() {
     LABELS=(--label "rce.language=${lang}" --label "rce.aliases=${aliases[*]}"
         --label "rce.main=${CONF[main]}" --label "rce.run=${run}" --label "rce.limits={${limits}}")
     [[ -z $compile ]] || LABELS+=(--label "rce.compile=${compile}")
+    LABELS+=("${tests[@]}")
     if [[ -n ${CONF[cpus]+set} ]]; then
         [[ ${CONF[cpus]} =~ ^[1-9][0-9]{0,3}$ && ${CONF[cpus]} -le 1024 ]] \
             || conf_die "$file" "cpus must be a whole number from 1 to 1024, got '${CONF[cpus]}'"

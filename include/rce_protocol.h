@@ -53,6 +53,32 @@
 #define RCE_JOB_FILES               "files"          /* array of file objects, instead of code */
 #define RCE_JOB_STDIN               "stdin"          /* string: the program's standard input */
 #define RCE_JOB_ARGS                "args"           /* array of strings: argv after the program */
+#define RCE_JOB_TESTS               "tests"          /* array of test objects (judge mode): compile
+                                                        once, then run each; no "stdin" or "args" */
+#define RCE_JOB_COMPARE             "compare"        /* RCE_COMPARE_* name, or {"float": tolerance} */
+#define RCE_JOB_STOP_ON_FAILURE     "stop_on_failure"  /* bool: tests after the first that is not
+                                                          OK are SKIPPED */
+
+/* One element of "tests": its own input and, optionally, the output it must give. */
+#define RCE_TEST_STDIN              "stdin"          /* string */
+#define RCE_TEST_ARGS               "args"           /* array of strings */
+#define RCE_TEST_EXPECTED_OUTPUT    "expected_output"  /* string; absent: the test just runs */
+
+/* How a test's stdout is held against its expected output. */
+#define RCE_COMPARE_EXACT           "exact"          /* byte for byte */
+#define RCE_COMPARE_LINES           "lines"          /* the default: each line's trailing whitespace
+                                                        and the trailing empty lines ignored */
+#define RCE_COMPARE_TOKENS          "tokens"         /* the whitespace-separated tokens */
+#define RCE_COMPARE_FLOAT           "float"          /* tokens; numbers within the tolerance,
+                                                        absolute or relative */
+
+#define RCE_TESTS_MAX               1000     /* tests in one job, at most (a gateway's own
+                                                bound, rce_max_tests, is lower) */
+#define RCE_TESTS_INPUT_MAX_BYTES   1048576  /* all tests' stdin and args together */
+#define RCE_TESTS_OUTPUT_MAX_BYTES  8388608  /* all tests' stdout and stderr together: the
+                                                test that passes it is OLE, the rest SKIPPED */
+#define RCE_TEST_OVERHEAD_MS        250      /* a job's tests may take the sum of their wall
+                                                limits and this much each */
 
 /* One element of "files"; a missing name means the language's main file. */
 #define RCE_FILE_NAME               "name"
@@ -123,6 +149,12 @@ enum rce_limit_index {
                                                         compile step */
 #define RCE_RES_LIMITS              "limits"         /* object: the limits the run had */
 #define RCE_RES_CLAMPED             "clamped"        /* array: limits cut to the node's maxima */
+#define RCE_RES_TESTS               "tests"          /* judge mode: array, one object per test in
+                                                        order: status, stdout, stderr (and their
+                                                        _encoding), exit_code, signal, wall_ms,
+                                                        cpu_ms, memory_kb, truncated, reason */
+#define RCE_RES_PASSED              "passed"         /* judge mode: integer, tests that are OK */
+#define RCE_RES_TOTAL               "total"          /* judge mode: integer, tests */
 
 /*
  * Language names.  A canonical name becomes part of an image name, so it uses
@@ -306,6 +338,8 @@ rce_liveness_dead(const rce_liveness_t *p, long long now_ms)
 #define RCE_STATUS_MLE              "MLE"
 #define RCE_STATUS_OLE              "OLE"
 #define RCE_STATUS_IE               "IE"
+#define RCE_STATUS_WA               "WA"             /* a test ran, exit 0, its output differs */
+#define RCE_STATUS_SKIPPED          "SKIPPED"        /* a test that did not run */
 
 /* Node JSON: the value of rce:node:<node>, refreshed every heartbeat. */
 #define RCE_NODE_NAME               "name"
@@ -337,6 +371,11 @@ rce_liveness_dead(const rce_liveness_t *p, long long now_ms)
 #define RCE_LABEL_MAIN              "rce.main"       /* image: main file name */
 #define RCE_LABEL_RUN               "rce.run"        /* image: JSON array, the run command */
 #define RCE_LABEL_COMPILE           "rce.compile"    /* image: JSON array, the compile command */
+#define RCE_LABEL_TESTS_COMPILE     "rce.tests_compile"  /* image: JSON array, judge mode's compile
+                                                          command, where the usual one will not do */
+#define RCE_LABEL_TESTS_RUN         "rce.tests_run"  /* image: JSON array, judge mode's run command
+                                                      (with rce.tests_compile: Java's, whose rce.run
+                                                      compiles too) */
 #define RCE_LABEL_VERSION           "rce.version"    /* image: the toolchain's version */
 #define RCE_LABEL_LIMITS            "rce.limits"     /* image: JSON object, limits the language needs */
 /* A word of rce.run replaced by the job's compile marker: that run command

@@ -16,8 +16,12 @@
 #include "ngx_rce_input.h"
 
 
-/* files may come base64-encoded and JSON-escaped */
-#define NGX_RCE_API_MAX_BODY(code)  ((code) * 2 + 16384)
+/*
+ * files may come base64-encoded and JSON-escaped; judge mode's tests bring
+ * their input and their expected output
+ */
+#define NGX_RCE_API_MAX_BODY(code, tests)                                     \
+    ((code) * 2 + 16384 + ((tests) ? 2 * RCE_TESTS_INPUT_MAX_BYTES : 0))
 
 
 static void ngx_rce_api_body_handler(ngx_http_request_t *r);
@@ -34,6 +38,7 @@ ngx_rce_api_run_handler(ngx_http_request_t *r)
 {
     ngx_rce_loc_conf_t  *rlcf;
     ngx_int_t            rc;
+    size_t               max_body;
     const char          *why;
     json_t              *extra;
 
@@ -48,9 +53,9 @@ ngx_rce_api_run_handler(ngx_http_request_t *r)
         return ngx_rce_refuse(r, NGX_HTTP_SERVICE_UNAVAILABLE, why, NULL);
     }
 
-    if (r->headers_in.content_length_n
-        > (off_t) NGX_RCE_API_MAX_BODY(rlcf->max_code_size))
-    {
+    max_body = NGX_RCE_API_MAX_BODY(rlcf->max_code_size, rlcf->max_tests);
+
+    if (r->headers_in.content_length_n > (off_t) max_body) {
         extra = json_pack("{s:I}", "max_code_size",
                           (json_int_t) rlcf->max_code_size);
         return ngx_rce_refuse(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
@@ -147,6 +152,7 @@ ngx_rce_api_run(ngx_http_request_t *r, ngx_str_t *body)
 
     bounds.max_files = (size_t) rlcf->max_files;
     bounds.max_size = rlcf->max_code_size;
+    bounds.max_tests = (size_t) rlcf->max_tests;
 
     if (ngx_rce_input_output_encoding(req, &base64, &err) != NGX_OK) {
         rc = ngx_rce_api_send_error(r, &err);

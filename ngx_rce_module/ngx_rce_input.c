@@ -25,6 +25,16 @@ static ngx_int_t ngx_rce_input_stdin(json_t *value, json_t *input,
     size_t max_size, ngx_rce_input_error_t *err);
 static ngx_int_t ngx_rce_input_args(json_t *value, json_t *input,
     ngx_rce_input_error_t *err);
+static ngx_int_t ngx_rce_input_check_args(json_t *value, const char *field,
+    const char *where, size_t *total, ngx_rce_input_error_t *err);
+static ngx_int_t ngx_rce_input_judge(json_t *req, json_t *input,
+    ngx_rce_input_bounds_t *bounds, ngx_rce_input_error_t *err);
+static ngx_int_t ngx_rce_input_tests(json_t *tests, json_t *input,
+    ngx_rce_input_bounds_t *bounds, ngx_rce_input_error_t *err);
+static ngx_int_t ngx_rce_input_test(json_t *test, size_t i, size_t *total,
+    size_t max_size, ngx_rce_input_error_t *err);
+static ngx_int_t ngx_rce_input_compare(json_t *value, json_t *input,
+    ngx_rce_input_error_t *err);
 static ngx_int_t ngx_rce_input_limits(json_t *limits, json_t *input,
     ngx_rce_input_error_t *err);
 static ngx_int_t ngx_rce_input_encoding(json_t *value, ngx_uint_t *base64);
@@ -32,7 +42,12 @@ static ngx_int_t ngx_rce_input_encoding(json_t *value, ngx_uint_t *base64);
 
 static const char  *ngx_rce_input_request_fields[] = {
     "language", "version", "code", "files", "stdin", "args", "limits",
-    "output_encoding", NULL
+    "output_encoding", RCE_JOB_TESTS, RCE_JOB_COMPARE,
+    RCE_JOB_STOP_ON_FAILURE, NULL
+};
+
+static const char  *ngx_rce_input_test_fields[] = {
+    RCE_TEST_STDIN, RCE_TEST_ARGS, RCE_TEST_EXPECTED_OUTPUT, NULL
 };
 
 static const char  *ngx_rce_input_file_fields[] = {
@@ -152,6 +167,10 @@ ngx_rce_input_job(json_t *req, ngx_rce_input_bounds_t *bounds,
 
     if (rc == NGX_OK) {
         rc = ngx_rce_input_limits(json_object_get(req, "limits"), input, err);
+    }
+
+    if (rc == NGX_OK) {
+        rc = ngx_rce_input_judge(req, input, bounds, err);
     }
 
     if (rc != NGX_OK) {
@@ -505,19 +524,41 @@ ngx_rce_input_stdin(json_t *value, json_t *input, size_t max_size,
 static ngx_int_t
 ngx_rce_input_args(json_t *value, json_t *input, ngx_rce_input_error_t *err)
 {
-    json_t  *arg;
-    size_t   i;
+    size_t  total;
 
     if (value == NULL) {
         return NGX_OK;
     }
 
+    total = 0;
+
+    if (ngx_rce_input_check_args(value, "args", "", &total, err) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    json_object_set(input, RCE_JOB_ARGS, value);
+
+    return NGX_OK;
+}
+
+
+/*
+ * an "args" array (of the request, or of a test: where says which, as in
+ * "tests[2]."); total adds the arguments' bytes
+ */
+static ngx_int_t
+ngx_rce_input_check_args(json_t *value, const char *field, const char *where,
+    size_t *total, ngx_rce_input_error_t *err)
+{
+    json_t  *arg;
+    size_t   i;
+
     if (!json_is_array(value)
         || json_array_size(value) > NGX_RCE_INPUT_MAX_ARGS)
     {
-        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "args",
-                                  "must be an array of at most %d strings",
-                                  NGX_RCE_INPUT_MAX_ARGS);
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, field,
+                                  "%sargs must be an array of at most %d "
+                                  "strings", where, NGX_RCE_INPUT_MAX_ARGS);
     }
 
     json_array_foreach(value, i, arg) {
@@ -525,16 +566,219 @@ ngx_rce_input_args(json_t *value, json_t *input, ngx_rce_input_error_t *err)
             || json_string_length(arg) > NGX_RCE_INPUT_MAX_ARG
             || ngx_strlen(json_string_value(arg)) != json_string_length(arg))
         {
-            return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "args",
-                                      "args[%zu] must be a string of at "
-                                      "most %d bytes without NUL", i,
+            return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, field,
+                                      "%sargs[%zu] must be a string of at "
+                                      "most %d bytes without NUL", where, i,
                                       NGX_RCE_INPUT_MAX_ARG);
+        }
+
+        *total += json_string_length(arg) + 1;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * judge mode: "tests" (then "stdin" and "args" belong to each test), and
+ * "compare" and "stop_on_failure", which only go with them
+ */
+static ngx_int_t
+ngx_rce_input_judge(json_t *req, json_t *input,
+    ngx_rce_input_bounds_t *bounds, ngx_rce_input_error_t *err)
+{
+    json_t      *tests, *stop;
+    const char  *alone;
+
+    tests = json_object_get(req, RCE_JOB_TESTS);
+    stop = json_object_get(req, RCE_JOB_STOP_ON_FAILURE);
+
+    if (tests == NULL) {
+        alone = json_object_get(req, RCE_JOB_COMPARE) ? RCE_JOB_COMPARE
+                : stop ? RCE_JOB_STOP_ON_FAILURE : NULL;
+
+        if (alone != NULL) {
+            return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, alone,
+                                      "goes with \"" RCE_JOB_TESTS "\" "
+                                      "(judge mode) only");
+        }
+
+        return NGX_OK;
+    }
+
+    if (bounds->max_tests == 0) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, RCE_JOB_TESTS,
+                                  "judge mode is off here (rce_max_tests 0)");
+    }
+
+    alone = json_object_get(req, "stdin") ? "stdin"
+            : json_object_get(req, "args") ? "args" : NULL;
+
+    if (alone != NULL) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, alone,
+                                  "goes in each test when \"" RCE_JOB_TESTS
+                                  "\" are given");
+    }
+
+    if (stop != NULL && !json_is_boolean(stop)) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD,
+                                  RCE_JOB_STOP_ON_FAILURE,
+                                  "must be true or false");
+    }
+
+    if (ngx_rce_input_tests(tests, input, bounds, err) != NGX_OK
+        || ngx_rce_input_compare(json_object_get(req, RCE_JOB_COMPARE),
+                                 input, err)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (stop != NULL) {
+        json_object_set(input, RCE_JOB_STOP_ON_FAILURE, stop);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_rce_input_tests(json_t *tests, json_t *input,
+    ngx_rce_input_bounds_t *bounds, ngx_rce_input_error_t *err)
+{
+    size_t  i, n, total;
+
+    n = json_array_size(tests);
+
+    if (!json_is_array(tests) || n == 0) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, RCE_JOB_TESTS,
+                                  "must be a non-empty array of test "
+                                  "objects");
+    }
+
+    if (n > bounds->max_tests) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, RCE_JOB_TESTS,
+                                  "at most %zu tests", bounds->max_tests);
+    }
+
+    total = 0;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_rce_input_test(json_array_get(tests, i), i, &total,
+                               bounds->max_size, err)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
         }
     }
 
-    json_object_set(input, RCE_JOB_ARGS, value);
+    if (total > RCE_TESTS_INPUT_MAX_BYTES) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_TOO_LARGE, RCE_JOB_TESTS,
+                                  "the tests' stdin and args are larger "
+                                  "than %d bytes in all",
+                                  RCE_TESTS_INPUT_MAX_BYTES);
+    }
+
+    json_object_set(input, RCE_JOB_TESTS, tests);
 
     return NGX_OK;
+}
+
+
+/* tests[i]: its stdin and args (added to total) and its expected output */
+static ngx_int_t
+ngx_rce_input_test(json_t *test, size_t i, size_t *total, size_t max_size,
+    ngx_rce_input_error_t *err)
+{
+    json_t      *value;
+    const char  *key;
+    char         where[32];
+
+    if (!json_is_object(test)) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, RCE_JOB_TESTS,
+                                  "tests[%zu] must be an object", i);
+    }
+
+    key = ngx_rce_input_unknown(test, ngx_rce_input_test_fields);
+    if (key != NULL) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, RCE_JOB_TESTS,
+                                  "tests[%zu]: unknown field \"%s\" (a test "
+                                  "has " RCE_TEST_STDIN ", " RCE_TEST_ARGS
+                                  ", " RCE_TEST_EXPECTED_OUTPUT ")", i, key);
+    }
+
+    value = json_object_get(test, RCE_TEST_STDIN);
+
+    if (value != NULL && !json_is_string(value)) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, RCE_JOB_TESTS,
+                                  "tests[%zu].stdin must be a string", i);
+    }
+
+    if (json_string_length(value) > max_size) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_TOO_LARGE, RCE_JOB_TESTS,
+                                  "tests[%zu].stdin is larger than %zu "
+                                  "bytes", i, max_size);
+    }
+
+    *total += json_string_length(value);
+
+    value = json_object_get(test, RCE_TEST_EXPECTED_OUTPUT);
+
+    if (value != NULL && !json_is_string(value)) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, RCE_JOB_TESTS,
+                                  "tests[%zu].expected_output must be a "
+                                  "string", i);
+    }
+
+    value = json_object_get(test, RCE_TEST_ARGS);
+
+    if (value == NULL) {
+        return NGX_OK;
+    }
+
+    (void) snprintf(where, sizeof(where), "tests[%zu].", i);
+
+    return ngx_rce_input_check_args(value, RCE_JOB_TESTS, where, total, err);
+}
+
+
+/* "exact", "lines", "tokens", or {"float": tolerance}; absent: lines */
+static ngx_int_t
+ngx_rce_input_compare(json_t *value, json_t *input,
+    ngx_rce_input_error_t *err)
+{
+    json_t      *tolerance;
+    const char  *name;
+
+    if (value == NULL) {
+        return NGX_OK;
+    }
+
+    name = json_string_value(value);
+
+    if (name != NULL
+        && (ngx_strcmp(name, RCE_COMPARE_EXACT) == 0
+            || ngx_strcmp(name, RCE_COMPARE_LINES) == 0
+            || ngx_strcmp(name, RCE_COMPARE_TOKENS) == 0))
+    {
+        json_object_set(input, RCE_JOB_COMPARE, value);
+        return NGX_OK;
+    }
+
+    tolerance = json_object_get(value, RCE_COMPARE_FLOAT);
+
+    if (json_is_object(value) && json_object_size(value) == 1
+        && json_is_number(tolerance) && json_number_value(tolerance) >= 0)
+    {
+        json_object_set(input, RCE_JOB_COMPARE, value);
+        return NGX_OK;
+    }
+
+    return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, RCE_JOB_COMPARE,
+                              "must be \"" RCE_COMPARE_EXACT "\", \""
+                              RCE_COMPARE_LINES "\", \"" RCE_COMPARE_TOKENS
+                              "\" or {\"" RCE_COMPARE_FLOAT "\": tolerance}, "
+                              "a tolerance of 0 or more");
 }
 
 

@@ -42,6 +42,7 @@ typedef struct {
 typedef struct {
     size_t                      max_files;
     size_t                      max_size;    /* code, files in all, stdin */
+    size_t                      max_tests;   /* 0: judge mode is off */
 } ngx_rce_input_bounds_t;
 
 
@@ -56,7 +57,8 @@ ngx_int_t ngx_rce_input_parse(const u_char *body, size_t len, json_t **req,
 
 /*
  * The job's input from a parsed request: "code" or "files", "stdin",
- * "args", "limits", checked against the bounds.  NULL: err says why.
+ * "args", "limits", and judge mode's "tests", "compare" and
+ * "stop_on_failure", checked against the bounds.  NULL: err says why.
  */
 json_t *ngx_rce_input_job(json_t *req, ngx_rce_input_bounds_t *bounds,
     ngx_rce_input_error_t *err);

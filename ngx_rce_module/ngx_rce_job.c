@@ -148,6 +148,8 @@ ngx_rce_job_create(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
     job->request = r;
     job->renderer = renderer;
     job->balance = rlcf->balance;
+    job->wait = json_object_get(input, RCE_JOB_TESTS) ? rlcf->tests_timeout
+                                                      : rlcf->timeout;
 
     job->id.data = ngx_pnalloc(pool, sizeof(w->id_prefix) + NGX_INT64_LEN);
     job->language.data = ngx_pstrdup(pool, language);
@@ -193,10 +195,8 @@ static void
 ngx_rce_job_wait(ngx_rce_job_t *job)
 {
     ngx_http_request_t  *r;
-    ngx_rce_loc_conf_t  *rlcf;
 
     r = job->request;
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
 
     job->cleanup->handler = ngx_rce_job_cleanup;
     job->cleanup->data = job;
@@ -209,7 +209,7 @@ ngx_rce_job_wait(ngx_rce_job_t *job)
     job->timeout.handler = ngx_rce_job_timeout;
     job->timeout.data = job;
     job->timeout.log = r->connection->log;
-    ngx_add_timer(&job->timeout, rlcf->timeout);
+    ngx_add_timer(&job->timeout, job->wait);
 
     /* a client that closes the connection while waiting ends the request */
     r->read_event_handler = ngx_http_test_reading;
@@ -265,7 +265,7 @@ ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job, json_t *input)
         || json_object_set_new(input, RCE_JOB_ENQUEUED_MS,
                                json_integer(now)) != 0
         || json_object_set_new(input, RCE_JOB_DEADLINE_MS,
-                               json_integer(now + (json_int_t) rlcf->timeout))
+                               json_integer(now + (json_int_t) job->wait))
            != 0)
     {
         json_decref(input);

@@ -62,6 +62,11 @@ static ngx_rce_bounds_t  ngx_rce_files_bounds = {
     ngx_rce_check_bounds, 1, 1024
 };
 
+/* 0 turns judge mode off */
+static ngx_rce_bounds_t  ngx_rce_tests_bounds = {
+    ngx_rce_check_bounds, 0, RCE_TESTS_MAX
+};
+
 
 static ngx_command_t  ngx_rce_commands[] = {
 
@@ -121,6 +126,20 @@ static ngx_command_t  ngx_rce_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_rce_loc_conf_t, max_files),
       &ngx_rce_files_bounds },
+
+    { ngx_string("rce_max_tests"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rce_loc_conf_t, max_tests),
+      &ngx_rce_tests_bounds },
+
+    { ngx_string("rce_tests_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rce_loc_conf_t, tests_timeout),
+      &ngx_rce_positive },
 
     { ngx_string("rce_balance"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -263,6 +282,8 @@ ngx_rce_create_loc_conf(ngx_conf_t *cf)
     rlcf->timeout = NGX_CONF_UNSET_MSEC;
     rlcf->max_code_size = NGX_CONF_UNSET_SIZE;
     rlcf->max_files = NGX_CONF_UNSET;
+    rlcf->max_tests = NGX_CONF_UNSET;
+    rlcf->tests_timeout = NGX_CONF_UNSET_MSEC;
     rlcf->wall_limit = NGX_CONF_UNSET_MSEC;
     rlcf->memory_limit = NGX_CONF_UNSET_SIZE;
     rlcf->pids_limit = NGX_CONF_UNSET;
@@ -284,6 +305,9 @@ ngx_rce_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->max_code_size, prev->max_code_size,
                               64 * 1024);
     ngx_conf_merge_value(conf->max_files, prev->max_files, 16);
+    ngx_conf_merge_value(conf->max_tests, prev->max_tests, 100);
+    ngx_conf_merge_msec_value(conf->tests_timeout, prev->tests_timeout,
+                              300000);
     ngx_conf_merge_msec_value(conf->wall_limit, prev->wall_limit, 10000);
     ngx_conf_merge_size_value(conf->memory_limit, prev->memory_limit,
                               256 * 1024 * 1024);

@@ -115,6 +115,8 @@ typedef struct {
     ngx_msec_t                  timeout;
     size_t                      max_code_size;
     ngx_int_t                   max_files;
+    ngx_int_t                   max_tests;   /* judge mode: 0 is off */
+    ngx_msec_t                  tests_timeout;  /* the wait for a job with tests */
     ngx_msec_t                  wall_limit;
     size_t                      memory_limit;
     ngx_int_t                   pids_limit;
@@ -150,6 +152,7 @@ struct ngx_rce_job_s {
     ngx_http_request_t         *request;     /* NULL once answered or gone */
     ngx_http_cleanup_t         *cleanup;
     ngx_event_t                 timeout;
+    ngx_msec_t                  wait;        /* rce_timeout, or rce_tests_timeout */
     ngx_str_t                   id;
     ngx_str_t                   language;
     ngx_str_t                   node;

@@ -19,6 +19,8 @@ static ngx_int_t ngx_rce_render_v1_base64_result(ngx_http_request_t *r,
 static ngx_int_t ngx_rce_render_v1_answer(ngx_http_request_t *r,
     ngx_rce_job_t *job, json_t *res, ngx_uint_t base64);
 static json_t *ngx_rce_render_v1_run(json_t *res, const char *verdict);
+static ngx_int_t ngx_rce_render_v1_tests(ngx_pool_t *pool, json_t *res,
+    json_t *answer, ngx_uint_t base64);
 
 
 ngx_rce_renderer_t  ngx_rce_render_v1 = {
@@ -55,7 +57,7 @@ static ngx_int_t
 ngx_rce_render_v1_answer(ngx_http_request_t *r, ngx_rce_job_t *job,
     json_t *res, ngx_uint_t base64)
 {
-    json_t      *status, *compile, *run;
+    json_t      *status, *compile, *run, *answer;
     const char  *verdict;
     ngx_int_t    rc;
 
@@ -64,7 +66,10 @@ ngx_rce_render_v1_answer(ngx_http_request_t *r, ngx_rce_job_t *job,
                                      : RCE_STATUS_IE;
 
     compile = json_object_get(res, RCE_RES_COMPILE);
-    run = ngx_rce_render_v1_run(res, verdict);
+
+    /* judge mode answers its tests in place of the run */
+    run = json_is_array(json_object_get(res, RCE_RES_TESTS))
+          ? NULL : ngx_rce_render_v1_run(res, verdict);
 
     rc = ngx_rce_output_json(r->pool, compile, compile, base64);
 
@@ -77,19 +82,69 @@ ngx_rce_render_v1_answer(ngx_http_request_t *r, ngx_rce_job_t *job,
         return ngx_rce_output_failed(rc);
     }
 
-    return ngx_rce_send_json(r, NGX_HTTP_OK,
-        json_pack("{s:O?, s:O?, s:O?, s:s, s:O?, s:o?, s:O?, s:O?, s:O*, "
-                  "s:O*}",
-                  "id", json_object_get(res, RCE_RES_ID),
-                  "language", json_object_get(res, RCE_RES_LANGUAGE),
-                  "version", json_object_get(res, RCE_RES_VERSION),
-                  "status", verdict,
-                  "compile", compile,
-                  "run", run,
-                  "node", json_object_get(res, RCE_RES_NODE),
-                  "reason", json_object_get(res, RCE_RES_REASON),
-                  "limits", json_object_get(res, RCE_RES_LIMITS),
-                  "clamped", json_object_get(res, RCE_RES_CLAMPED)));
+    answer = json_pack("{s:O?, s:O?, s:O?, s:s, s:O?, s:o?, s:O?, s:O?, "
+                       "s:O*, s:O*}",
+                       "id", json_object_get(res, RCE_RES_ID),
+                       "language", json_object_get(res, RCE_RES_LANGUAGE),
+                       "version", json_object_get(res, RCE_RES_VERSION),
+                       "status", verdict,
+                       "compile", compile,
+                       "run", run,
+                       "node", json_object_get(res, RCE_RES_NODE),
+                       "reason", json_object_get(res, RCE_RES_REASON),
+                       "limits", json_object_get(res, RCE_RES_LIMITS),
+                       "clamped", json_object_get(res, RCE_RES_CLAMPED));
+
+    if (answer != NULL && json_is_array(json_object_get(res, RCE_RES_TESTS))) {
+        json_object_del(answer, "run");
+        rc = ngx_rce_render_v1_tests(r->pool, res, answer, base64);
+
+        if (rc != NGX_OK) {
+            json_decref(answer);
+            return ngx_rce_output_failed(rc);
+        }
+    }
+
+    return ngx_rce_send_json(r, NGX_HTTP_OK, answer);
+}
+
+
+/* judge mode: "tests", each with its streams as the run's, and the counts */
+static ngx_int_t
+ngx_rce_render_v1_tests(ngx_pool_t *pool, json_t *res, json_t *answer,
+    ngx_uint_t base64)
+{
+    json_t     *tests, *test, *passed, *total;
+    size_t      i;
+    ngx_int_t   rc;
+
+    tests = json_object_get(res, RCE_RES_TESTS);
+    passed = json_object_get(res, RCE_RES_PASSED);
+    total = json_object_get(res, RCE_RES_TOTAL);
+
+    if (!json_is_integer(passed) || !json_is_integer(total)) {
+        return NGX_DECLINED;
+    }
+
+    json_array_foreach(tests, i, test) {
+        if (!json_is_object(test)) {
+            return NGX_DECLINED;
+        }
+
+        rc = ngx_rce_output_json(pool, test, test, base64);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (json_object_set(answer, RCE_RES_TESTS, tests) != 0
+        || json_object_set(answer, RCE_RES_PASSED, passed) != 0
+        || json_object_set(answer, RCE_RES_TOTAL, total) != 0)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 

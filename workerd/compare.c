@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rce_protocol.h"
+
 /* The whitespace of tokens and line ends: what C's isspace() calls space in the C locale. */
 static bool is_space(char c)
 {
@@ -14,8 +16,8 @@ static bool is_space(char c)
 int compare_parse(const char *name, double tolerance, struct compare *out)
 {
     static const struct { const char *name; enum compare_mode mode; } modes[] = {
-        { "exact", COMPARE_EXACT }, { "lines", COMPARE_LINES }, { "tokens", COMPARE_TOKENS },
-        { "float", COMPARE_FLOAT },
+        { RCE_COMPARE_EXACT, COMPARE_EXACT }, { RCE_COMPARE_LINES, COMPARE_LINES },
+        { RCE_COMPARE_TOKENS, COMPARE_TOKENS }, { RCE_COMPARE_FLOAT, COMPARE_FLOAT },
     };
     out->mode = COMPARE_LINES;
     out->tolerance = 0;
@@ -132,6 +134,10 @@ static bool same_tokens(const struct compare *c, struct text a, struct text b)
 bool compare_output(const struct compare *c, const char *expected, size_t expected_len,
                     const char *actual, size_t actual_len)
 {
+    if (!expected)
+        expected = "";      /* no bytes (a test that wrote nothing has no buffer) */
+    if (!actual)
+        actual = "";
     struct text e = { expected, expected + expected_len }, a = { actual, actual + actual_len };
     switch (c->mode) {
     case COMPARE_EXACT:

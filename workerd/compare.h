@@ -25,7 +25,7 @@ struct compare {
 int compare_parse(const char *name, double tolerance, struct compare *out);
 
 /* Whether the program's output matches the expected output under c. Any bytes (NUL
- * included) in either. */
+ * included) in either; NULL with a length of 0 is empty. */
 bool compare_output(const struct compare *c, const char *expected, size_t expected_len,
                     const char *actual, size_t actual_len);
 

@@ -88,7 +88,8 @@ long container_cpus(const struct config *cfg, const struct lang *lang)
  * node's default limits). files and the two argv copies are the caller's to free. */
 static int describe(const struct config *cfg, const struct job *job, const struct lang *lang,
                     const char *marker, const char *pool_token, struct sandbox_job *sj,
-                    struct sandbox_file **files, char ***compile_argv, char ***run_argv)
+                    struct sandbox_file **files, struct sandbox_test **tests, char ***compile_argv,
+                    char ***run_argv)
 {
     struct limits warm_limits = cfg->defaults;
     const struct limits *limits = &warm_limits;
@@ -98,19 +99,29 @@ static int describe(const struct config *cfg, const struct job *job, const struc
         lang_limits(lang, cfg, 0, &warm_limits);
     size_t n = job && job->n_files ? job->n_files : 1;
     *compile_argv = *run_argv = NULL;
+    *tests = NULL;
     if (!(*files = calloc(n, sizeof **files)))
         return -1;
+    if (job && job->n_tests && !(*tests = calloc(job->n_tests, sizeof **tests)))
+        return -1;
+    for (size_t i = 0; job && i < job->n_tests; i++)
+        (*tests)[i] = (struct sandbox_test){ job->tests[i].stdin_data, job->tests[i].stdin_len, job->tests[i].args,
+                                             job->tests[i].n_args };
     /* "code" is the main file; in "files" a file without a name is too */
     if (!job || job->n_files == 0)
         (*files)[0] = (struct sandbox_file){ lang->main_file, job ? job->code : "", job ? job->code_len : 0 };
     for (size_t i = 0; job && i < job->n_files; i++)
         (*files)[i] = (struct sandbox_file){ job->files[i].name ? job->files[i].name : lang->main_file,
                                              job->files[i].data, job->files[i].len };
-    if (lang->compile_argv
-        && !(*compile_argv = with_main(lang->compile_argv, lang->compile_argc, lang->main_file, (*files)[0].name,
-                                       marker)))
+    /* judge mode runs an image's own commands for it, if it has them */
+    bool own = job && job->n_tests && lang->tests_run_argv;
+    char *const *compile = own ? lang->tests_compile_argv : lang->compile_argv;
+    size_t compile_argc = own ? lang->tests_compile_argc : lang->compile_argc;
+    char *const *run = own ? lang->tests_run_argv : lang->run_argv;
+    size_t run_argc = own ? lang->tests_run_argc : lang->run_argc;
+    if (compile && !(*compile_argv = with_main(compile, compile_argc, lang->main_file, (*files)[0].name, marker)))
         return -1;
-    if (!(*run_argv = with_main(lang->run_argv, lang->run_argc, lang->main_file, (*files)[0].name, marker)))
+    if (!(*run_argv = with_main(run, run_argc, lang->main_file, (*files)[0].name, marker)))
         return -1;
     *sj = (struct sandbox_job){
         .job_id = job ? job->id : NULL, .node = cfg->node,
@@ -118,11 +129,15 @@ static int describe(const struct config *cfg, const struct job *job, const struc
         .files = *files, .n_files = n,
         .stdin_data = job ? job->stdin_data : NULL, .stdin_len = job ? job->stdin_len : 0,
         .args = job ? job->args : NULL, .n_args = job ? job->n_args : 0,
-        .compile_argv = *compile_argv, .compile_argc = lang->compile_argc,
-        .run_argv = *run_argv, .run_argc = lang->run_argc, .marker = marker ? marker : "",
+        .compile_argv = *compile_argv, .compile_argc = compile_argc,
+        .run_argv = *run_argv, .run_argc = run_argc, .marker = marker ? marker : "",
         .memory_mb = container_memory_mb(cfg, limits, lang), .pids = limits->pids,
-        .cpu_ms = run_command_cpu_ms(limits, lang), .compile_cpu_ms = compile_command_cpu_ms(limits, lang), .cpus = container_cpus(cfg, lang),
+        .cpu_ms = own ? limits->cpu_ms : run_command_cpu_ms(limits, lang),
+        .compile_cpu_ms = own && compile ? limits->compile_cpu_ms : compile_command_cpu_ms(limits, lang),
+        .cpus = container_cpus(cfg, lang),
         .runtime = cfg->runtime, .pool_token = pool_token,
+        .tests = *tests, .n_tests = job ? job->n_tests : 0, .test_wall_ms = limits->wall_ms,
+        .test_output_bytes = limits->output_bytes, .tests_output_max = RCE_TESTS_OUTPUT_MAX_BYTES,
     };
     return 0;
 }
@@ -133,10 +148,11 @@ static int create_container(struct docker *d, const struct config *cfg, const st
 {
     struct sandbox_job sj;
     struct sandbox_file *files = NULL;
+    struct sandbox_test *tests = NULL;
     char **compile_argv = NULL, **run_argv = NULL;
     json_t *spec = NULL;
     int rc = -1;
-    if (describe(cfg, job, lang, marker, pool_token, &sj, &files, &compile_argv, &run_argv) != 0) {
+    if (describe(cfg, job, lang, marker, pool_token, &sj, &files, &tests, &compile_argv, &run_argv) != 0) {
         snprintf(err, errlen, "create failed: out of memory");
         goto fail;
     }
@@ -145,6 +161,7 @@ static int create_container(struct docker *d, const struct config *cfg, const st
     rc = docker_create(d, spec, id, err, errlen);
 fail:
     free(files);
+    free(tests);
     free(compile_argv);
     free(run_argv);
     json_decref(spec);
@@ -156,15 +173,17 @@ static char *job_payload(const struct config *cfg, const struct job *job, const 
 {
     struct sandbox_job sj;
     struct sandbox_file *files = NULL;
+    struct sandbox_test *tests = NULL;
     char **compile_argv = NULL, **run_argv = NULL;
     char *payload = NULL;
-    if (describe(cfg, job, lang, marker, NULL, &sj, &files, &compile_argv, &run_argv) != 0) {
+    if (describe(cfg, job, lang, marker, NULL, &sj, &files, &tests, &compile_argv, &run_argv) != 0) {
         snprintf(err, errlen, "out of memory building the job's payload");
     } else {
         sj.end = end;
         payload = sandbox_payload(&sj, len, err, errlen);
     }
     free(files);
+    free(tests);
     free(compile_argv);
     free(run_argv);
     return payload;

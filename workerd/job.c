@@ -106,28 +106,82 @@ static int take_files(json_t *root, struct job *job, char *err, size_t errlen)
     return 0;
 }
 
-/* Reads "stdin" and "args", both optional. */
-static int take_input(json_t *root, struct job *job, char *err, size_t errlen)
+/* Reads an object's "stdin" and "args", both optional; where names the object in errors. */
+static int take_stdin_args(json_t *obj, const char *where, char **stdin_data, size_t *stdin_len, char ***args,
+                           size_t *n_args, char *err, size_t errlen)
 {
-    json_t *args = json_object_get(root, RCE_JOB_ARGS), *a;
+    json_t *list = json_object_get(obj, RCE_JOB_ARGS), *a;
     size_t i;
-    if (json_object_get(root, RCE_JOB_STDIN)
-        && take_string(root, RCE_JOB_STDIN, &job->stdin_data, &job->stdin_len, err, errlen) != 0)
+    if (json_object_get(obj, RCE_JOB_STDIN)
+        && take_string(obj, RCE_JOB_STDIN, stdin_data, stdin_len, err, errlen) != 0)
         return -1;
-    if (!args || json_is_null(args))
+    if (!list || json_is_null(list))
         return 0;
-    if (!json_is_array(args) || !(job->args = calloc(json_array_size(args) + 1, sizeof *job->args))) {
-        snprintf(err, errlen, "invalid job: \"%s\" must be an array of strings", RCE_JOB_ARGS);
+    if (!json_is_array(list) || !(*args = calloc(json_array_size(list) + 1, sizeof **args))) {
+        snprintf(err, errlen, "invalid job: %s\"%s\" must be an array of strings", where, RCE_JOB_ARGS);
         return -1;
     }
-    json_array_foreach(args, i, a) {
+    json_array_foreach(list, i, a) {
         if (!json_is_string(a) || strlen(json_string_value(a)) != json_string_length(a)
-            || !(job->args[job->n_args++] = strdup(json_string_value(a)))) {
-            snprintf(err, errlen, "invalid job: %s[%zu] must be a string without NUL", RCE_JOB_ARGS, i);
+            || !((*args)[(*n_args)++] = strdup(json_string_value(a)))) {
+            snprintf(err, errlen, "invalid job: %s%s[%zu] must be a string without NUL", where, RCE_JOB_ARGS, i);
             return -1;
         }
     }
     return 0;
+}
+
+/* Reads "compare": a mode's name, or {"float": tolerance}; absent, lines. */
+static int take_compare(json_t *root, struct compare *c, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(root, RCE_JOB_COMPARE);
+    json_t *tolerance = json_object_get(v, RCE_COMPARE_FLOAT);
+    int rc = !v || json_is_null(v) ? compare_parse(NULL, 0, c)
+             : json_is_string(v) && strcmp(json_string_value(v), RCE_COMPARE_FLOAT) != 0
+               ? compare_parse(json_string_value(v), 0, c)
+             : json_is_object(v) && json_object_size(v) == 1 && json_is_number(tolerance)
+               ? compare_parse(RCE_COMPARE_FLOAT, json_number_value(tolerance), c)
+             : -1;
+    if (rc != 0)
+        snprintf(err, errlen, "invalid job: \"%s\" must be \"%s\", \"%s\", \"%s\" or {\"%s\": tolerance}",
+                 RCE_JOB_COMPARE, RCE_COMPARE_EXACT, RCE_COMPARE_LINES, RCE_COMPARE_TOKENS, RCE_COMPARE_FLOAT);
+    return rc;
+}
+
+/* Reads judge mode's "tests", "compare" and "stop_on_failure", if the job has tests. */
+static int take_tests(json_t *root, struct job *job, char *err, size_t errlen)
+{
+    json_t *tests = json_object_get(root, RCE_JOB_TESTS), *t;
+    json_t *stop = json_object_get(root, RCE_JOB_STOP_ON_FAILURE);
+    size_t i, n = json_array_size(tests);
+    char where[48];
+    if (!tests || json_is_null(tests))
+        return 0;
+    if (!json_is_array(tests) || n == 0 || n > RCE_TESTS_MAX || (stop && !json_is_boolean(stop))
+        || json_object_get(root, RCE_JOB_STDIN) || json_object_get(root, RCE_JOB_ARGS)) {
+        snprintf(err, errlen, "invalid job: \"%s\" must be 1 to %d test objects, without \"%s\" or \"%s\" "
+                 "beside them, \"%s\" a bool", RCE_JOB_TESTS, RCE_TESTS_MAX, RCE_JOB_STDIN, RCE_JOB_ARGS,
+                 RCE_JOB_STOP_ON_FAILURE);
+        return -1;
+    }
+    if (!(job->tests = calloc(n, sizeof *job->tests))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    job->stop_on_failure = json_is_true(stop);
+    json_array_foreach(tests, i, t) {
+        struct job_test *jt = &job->tests[job->n_tests++];
+        snprintf(where, sizeof where, "%s[%zu].", RCE_JOB_TESTS, i);
+        if (!json_is_object(t)) {
+            snprintf(err, errlen, "invalid job: %s[%zu] must be an object", RCE_JOB_TESTS, i);
+            return -1;
+        }
+        if (take_stdin_args(t, where, &jt->stdin_data, &jt->stdin_len, &jt->args, &jt->n_args, err, errlen) != 0
+            || (json_object_get(t, RCE_TEST_EXPECTED_OUTPUT)
+                && take_string(t, RCE_TEST_EXPECTED_OUTPUT, &jt->expected, &jt->expected_len, err, errlen) != 0))
+            return -1;
+    }
+    return take_compare(root, &job->compare, err, errlen);
 }
 
 /* Reads every limit of RCE_LIMITS the job names into job->limits, clamped to maxima. */
@@ -169,7 +223,9 @@ int job_parse(const char *text, size_t len, const struct limits *defaults,
         || (json_object_get(root, RCE_JOB_CODE)
             ? take_string(root, RCE_JOB_CODE, &job->code, &job->code_len, err, errlen)
             : take_files(root, job, err, errlen)) != 0
-        || take_input(root, job, err, errlen) != 0
+        || take_stdin_args(root, "", &job->stdin_data, &job->stdin_len, &job->args, &job->n_args, err,
+                           errlen) != 0
+        || take_tests(root, job, err, errlen) != 0
         || take_optional_int(root, RCE_JOB_ENQUEUED_MS, &job->enqueued_ms, err, errlen) != 0
         || take_optional_int(root, RCE_JOB_DEADLINE_MS, &job->deadline_ms, err, errlen) != 0)
         goto fail;
@@ -205,6 +261,14 @@ void job_free(struct job *job)
     for (size_t i = 0; i < job->n_args; i++)
         free(job->args[i]);
     free(job->args);
+    for (size_t i = 0; i < job->n_tests; i++) {
+        free(job->tests[i].stdin_data);
+        for (size_t j = 0; j < job->tests[i].n_args; j++)
+            free(job->tests[i].args[j]);
+        free(job->tests[i].args);
+        free(job->tests[i].expected);
+    }
+    free(job->tests);
     memset(job, 0, sizeof *job);
 }
 
@@ -222,6 +286,11 @@ void job_result_init(struct job_result *r, size_t output_limit)
 
 void job_result_free(struct job_result *r)
 {
+    for (size_t i = 0; i < r->n_tests; i++) {
+        free(r->tests[i].out);
+        free(r->tests[i].err);
+    }
+    free(r->tests);
     capture_free(&r->out);
     capture_free(&r->err);
     free(r->compile_out);
@@ -451,6 +520,37 @@ static json_t *clamped_json(const struct job_result *r)
     return a ? a : json_null();
 }
 
+/* "tests": one object per test, in order; NULL if out of memory. */
+static json_t *tests_json(const struct job_result *r)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < r->n_tests; i++) {
+        const struct test_result *t = &r->tests[i];
+        json_t *o = json_pack("{s:s, s:n, s:n, s:o, s:o, s:b, s:o, s:o, s:o, s:o}", RCE_RES_STATUS, t->status,
+                              RCE_RES_STDOUT, RCE_RES_STDERR,
+                              RCE_RES_EXIT_CODE, t->has_exit_code ? json_integer(t->exit_code) : json_null(),
+                              RCE_RES_SIGNAL, t->has_signal ? json_integer(t->signal) : json_null(),
+                              RCE_RES_TRUNCATED, t->truncated, RCE_RES_WALL_MS, figure(t->wall_ms),
+                              RCE_RES_CPU_MS, figure(t->cpu_ms), RCE_RES_MEMORY_KB, figure(t->memory_kb),
+                              RCE_RES_REASON, t->reason[0] ? text_string(t->reason) : json_null());
+        if (!o || set_streams(o, t->out, t->out_len, t->err, t->err_len) != 0 || json_array_append_new(a, o) != 0) {
+            json_decref(o);
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* passed: the tests that are OK */
+static json_int_t tests_passed(const struct job_result *r)
+{
+    json_int_t n = 0;
+    for (size_t i = 0; i < r->n_tests; i++)
+        n += strcmp(r->tests[i].status, RCE_STATUS_OK) == 0;
+    return n;
+}
+
 char *job_result_json(const char *id, const char *language, const char *node,
                       const struct job_result *r)
 {
@@ -476,6 +576,10 @@ char *job_result_json(const char *id, const char *language, const char *node,
              | json_object_set_new(root, RCE_RES_LIMITS, limits_json(r))
              | json_object_set_new(root, RCE_RES_CLAMPED, clamped_json(r))
              | json_object_set_new(root, RCE_RES_REASON, r->reason[0] ? text_string(r->reason) : json_null());
+    if (rc == 0 && r->tests)
+        rc = json_object_set_new(root, RCE_RES_TESTS, tests_json(r))
+             | json_object_set_new(root, RCE_RES_PASSED, json_integer(tests_passed(r)))
+             | json_object_set_new(root, RCE_RES_TOTAL, json_integer((json_int_t)r->n_tests));
     if (rc == 0)
         text = json_dumps(root, JSON_COMPACT);
     json_decref(root);

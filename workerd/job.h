@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "compare.h"
 #include "config.h"
 #include "output.h"
 #include "wrapper.h"
@@ -18,6 +19,16 @@ struct job_file {
     char *name;             /* NULL: the language's main file */
     char *data;             /* decoded bytes (may hold NUL): use len */
     size_t len;
+};
+
+/* One test of judge mode: the program's input for one run, and the output it must give. */
+struct job_test {
+    char *stdin_data;       /* may hold NUL: use stdin_len; NULL: empty */
+    size_t stdin_len;
+    char **args;
+    size_t n_args;
+    char *expected;         /* NULL: no expected output, the test just runs */
+    size_t expected_len;
 };
 
 struct job {
@@ -39,6 +50,10 @@ struct job {
     struct limits limits;   /* the job's limits, defaults filled in, clamped to the maxima; the
                              * compile step's are settled by lang_limits once the language is known */
     long long epoch;        /* the node's epoch when it took the job (not in the JSON) */
+    struct job_test *tests; /* judge mode when n_tests > 0: stdin and args are then unset */
+    size_t n_tests;
+    struct compare compare;
+    bool stop_on_failure;
 };
 
 /* Parses one queue element. Returns 0, or -1 with the reason in err; even then id and
@@ -49,6 +64,21 @@ void job_free(struct job *job);
 
 /* Why we killed a container ourselves, if we did. */
 enum kill_cause { KILL_NONE, KILL_DEADLINE, KILL_OUTPUT_CAP, KILL_CPU };
+
+/* One test's outcome in judge mode. */
+struct test_result {
+    const char *status;     /* one of RCE_STATUS_*: SKIPPED until its record came */
+    bool has_exit_code;
+    int exit_code;
+    bool has_signal;
+    int signal;
+    char *out, *err;        /* malloc'd (NULL: nothing) */
+    size_t out_len, err_len;
+    bool truncated;
+    long wall_ms;           /* -1: unknown */
+    long long cpu_ms, memory_kb;    /* -1: unknown */
+    char reason[200];       /* why, for a status that needs it; empty otherwise */
+};
 
 struct job_result {
     const char *status;     /* one of RCE_STATUS_* */
@@ -77,6 +107,13 @@ struct job_result {
     const char *version;    /* the language's, or NULL (not owned) */
     struct limits limits;   /* what the run had, for the answer */
     unsigned clamped;       /* as in struct job */
+    struct test_result *tests;  /* judge mode: one per test of the job (judge.c) */
+    size_t n_tests;
+    size_t tests_seen;      /* records read so far */
+    size_t tests_scan;      /* where in stdout the next record starts */
+    bool tests_scanning;    /* the records have begun (after a compile step's line) */
+    bool tests_failed;      /* a test that is not OK was seen */
+    bool tests_cut;         /* a test passed the cap on all tests' output: no record follows */
 };
 
 void job_result_init(struct job_result *r, size_t output_limit);

@@ -60,6 +60,8 @@ static void lang_clear(struct lang *l)
     free_strv(l->aliases);
     free(l->version);
     free_strv(l->compile_argv);
+    free_strv(l->tests_compile_argv);
+    free_strv(l->tests_run_argv);
     memset(l, 0, sizeof *l);
 }
 
@@ -192,6 +194,8 @@ static int lang_from_image(json_t *image, const char *prefix, struct lang *l)
     const char *aliases = json_string_value(json_object_get(labels, RCE_LABEL_ALIASES));
     const char *version = json_string_value(json_object_get(labels, RCE_LABEL_VERSION));
     const char *compile = json_string_value(json_object_get(labels, RCE_LABEL_COMPILE));
+    const char *tests_compile = json_string_value(json_object_get(labels, RCE_LABEL_TESTS_COMPILE));
+    const char *tests_run = json_string_value(json_object_get(labels, RCE_LABEL_TESTS_RUN));
     const char *limits = json_string_value(json_object_get(labels, RCE_LABEL_LIMITS));
     const char *cpus = json_string_value(json_object_get(labels, RCE_LABEL_CPUS));
 
@@ -220,6 +224,13 @@ static int lang_from_image(json_t *image, const char *prefix, struct lang *l)
         l->compiles_in_run |= strcmp(l->run_argv[i], RCE_RUN_COMPILE_MARKER) == 0;
     if (compile && *compile && !(l->compile_argv = parse_run(compile, &l->compile_argc))) {
         log_warn("image %s: %s must be a JSON array of strings", l->image, RCE_LABEL_COMPILE);
+        lang_clear(l);
+        return 0;
+    }
+    if ((tests_compile && !(l->tests_compile_argv = parse_run(tests_compile, &l->tests_compile_argc)))
+        || (tests_run && !(l->tests_run_argv = parse_run(tests_run, &l->tests_run_argc)))) {
+        log_warn("image %s: %s and %s must be JSON arrays of strings", l->image, RCE_LABEL_TESTS_COMPILE,
+                 RCE_LABEL_TESTS_RUN);
         lang_clear(l);
         return 0;
     }
@@ -372,6 +383,8 @@ struct lang *lang_dup(const struct lang *l)
     c->run_argc = l->run_argc;
     c->n_aliases = l->n_aliases;
     c->compile_argc = l->compile_argc;
+    c->tests_compile_argc = l->tests_compile_argc;
+    c->tests_run_argc = l->tests_run_argc;
     c->compiles_in_run = l->compiles_in_run;
     c->limits = l->limits;
     c->cpus = l->cpus;
@@ -380,7 +393,10 @@ struct lang *lang_dup(const struct lang *l)
         || !(c->main_file = strdup(l->main_file)) || !(c->run_argv = dup_strv(l->run_argv, l->run_argc))
         || !(c->aliases = dup_strv(l->aliases, l->n_aliases))
         || (l->version && !(c->version = strdup(l->version)))
-        || (l->compile_argv && !(c->compile_argv = dup_strv(l->compile_argv, l->compile_argc)))) {
+        || (l->compile_argv && !(c->compile_argv = dup_strv(l->compile_argv, l->compile_argc)))
+        || (l->tests_compile_argv
+            && !(c->tests_compile_argv = dup_strv(l->tests_compile_argv, l->tests_compile_argc)))
+        || (l->tests_run_argv && !(c->tests_run_argv = dup_strv(l->tests_run_argv, l->tests_run_argc)))) {
         lang_free(c);
         return NULL;
     }

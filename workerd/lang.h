@@ -26,6 +26,10 @@ struct lang {
     char **compile_argv;    /* rce.compile, NULL-terminated; NULL for an interpreted language */
     size_t compile_argc;
     bool compiles_in_run;   /* rce.run holds RCE_RUN_COMPILE_MARKER: it compiles, then runs */
+    char **tests_compile_argv;  /* rce.tests_compile, or NULL: judge mode's compile command */
+    size_t tests_compile_argc;
+    char **tests_run_argv;  /* rce.tests_run, or NULL: judge mode's run command */
+    size_t tests_run_argc;
     struct limits limits;   /* rce.limits: run keys say what a run needs at least, compile_*
                              * keys are the compile step's defaults (0: absent) */
     long cpus;              /* rce.cpus: CPUs its containers may use at once (0: one) */
@@ -35,6 +39,13 @@ struct lang {
 static inline bool lang_compiled(const struct lang *l)
 {
     return l->compile_argv != NULL || l->compiles_in_run;
+}
+
+/* Whether judge mode can run lang: its run command runs the program alone (a run command that
+ * compiles too needs rce.tests_run). */
+static inline bool lang_judges(const struct lang *l)
+{
+    return !l->compiles_in_run || l->tests_run_argv != NULL;
 }
 
 struct lang_table {

@@ -1,10 +1,12 @@
 #include "run.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "judge.h"
 #include "log.h"
 #include "rce_protocol.h"
 #include "wrapper.h"
@@ -28,6 +30,7 @@ enum run_end {
     END_CPU,                /* its cpu total reached the limit: kill, TLE */
     END_OUTPUT_CAP,         /* the output cap was hit while it ran: kill, OLE */
     END_CAP_EXITED,         /* the output cap was hit, but it ended by itself: OLE, no kill */
+    END_STOPPED,            /* judge mode, stop_on_failure: a test was not OK, kill */
 };
 
 /* One job's run: what run_job's steps share. */
@@ -48,9 +51,12 @@ struct run {
     long cpu_limit_ms;      /* of the current step */
     long long cpu_base_ms;  /* the container's cpu total when the run started */
     enum run_end end;       /* how it ended (follow) */
+    bool judging;           /* judge mode: the job has tests */
+    struct judge judge;
 };
 
 static void step_deadlines(struct run *run, int64_t from, long wall_ms, long cpu_ms);
+static void tests_deadlines(struct run *run, int64_t from);
 
 /* A cpu total that counts the compile step too, less what the compile step used. Under gVisor
  * a compile line written by the program (Java's launcher) counts cpu by gVisor's clock, the
@@ -84,9 +90,26 @@ static bool compile_ended(struct run *run)
         const struct limits *l = &run->job->limits;
         run->t_run = clock_mono_ms();
         run->cpu_base_ms = c.cpu_us >= 0 ? c.cpu_us / 1000 : 0;
-        step_deadlines(run, run->t_run, l->wall_ms, l->cpu_ms);
+        if (run->judging)
+            tests_deadlines(run, run->t_run);
+        else
+            step_deadlines(run, run->t_run, l->wall_ms, l->cpu_ms);
+        if (run->judging)
+            judge_start(run->r, c.next);
     }
     return true;
+}
+
+/* Judge mode, while the tests run: reads the records that came. Returns END_FAILED (r is IE)
+ * for garbled records, END_STOPPED when a test was not OK and the job stops on failure, else
+ * END_EXITED: go on. */
+static enum run_end tests_seen(struct run *run)
+{
+    if (judge_scan(run->r, &run->judge) != 0) {
+        job_result_fail(run->r, "the wrapper's test records are garbled");
+        return END_FAILED;
+    }
+    return run->job->stop_on_failure && run->r->tests_failed ? END_STOPPED : END_EXITED;
 }
 
 /* Reads the output until the stream ends, the deadline passes, a cap is hit or (when the
@@ -121,6 +144,9 @@ static enum run_end read_output(struct run *run)
         }
         if (run->compiling && compile_ended(run))
             next_cpu_check = run->t_cpu;
+        enum run_end tests = run->judging && !run->compiling ? tests_seen(run) : END_EXITED;
+        if (tests != END_EXITED)
+            return tests;
     }
     switch (s->demux_status) {
     case DEMUX_OK:
@@ -233,7 +259,21 @@ static void step_deadlines(struct run *run, int64_t from, long wall_ms, long cpu
     run->t_cpu = cpu_soonest < end ? cpu_soonest : end;
 }
 
-/* The first step's limits: the compile step's, if the language has one, else the run's. */
+/* Judge mode's tests from `from` on: each has its wall limit and RCE_TEST_OVERHEAD_MS, which a
+ * deadline can cut. The wrapper holds each test to its own limits: the container's cpu total
+ * is not watched. */
+static void tests_deadlines(struct run *run, int64_t from)
+{
+    const struct job *job = run->job;
+    long long each = (long long)job->limits.wall_ms + RCE_TEST_OVERHEAD_MS;
+    long long all = each * (long long)job->n_tests;
+    step_deadlines(run, from, all < LONG_MAX ? (long)all : LONG_MAX, 0);
+    run->t_cpu = run->deadline;
+    run->cpu_limit_ms = LONG_MAX;
+}
+
+/* The first step's limits: the compile step's, if the language has one, else the run's (or
+ * judge mode's tests'). */
 static void set_deadlines(struct run *run)
 {
     const struct limits *l = &run->job->limits;
@@ -241,8 +281,12 @@ static void set_deadlines(struct run *run)
     run->t_run = run->t_start;
     if (run->compiling)
         step_deadlines(run, run->t_start, l->compile_wall_ms, l->compile_cpu_ms);
+    else if (run->judging)
+        tests_deadlines(run, run->t_start);
     else
         step_deadlines(run, run->t_start, l->wall_ms, l->cpu_ms);
+    if (!run->compiling && run->judging)
+        judge_start(run->r, 0);
 }
 
 /* A container we must stop (or that stopped past the cap): figures, kill, verdict. Returns
@@ -338,7 +382,52 @@ static bool follow(struct run *run)
     if (end == END_OUTPUT_CAP && drain_after_cap(run, run->deadline, OLE_DRAIN_MS))
         end = END_CAP_EXITED;
     run->end = end;
-    return end == END_FAILED || end == END_EXITED ? true : finish_killed(run, end);
+    if (end == END_STOPPED) {
+        docker_stream_close(run->stream);
+        container_kill(run->d, run->id);
+        return false;
+    }
+    bool open = end == END_FAILED || end == END_EXITED ? true : finish_killed(run, end);
+    if (run->judging && strcmp(r->status, RCE_STATUS_IE) != 0 && tests_seen(run) == END_FAILED)
+        run->end = END_FAILED;      /* the last records, before the compile output is cut */
+    return open;
+}
+
+/* Judge mode, once the container is stopped: the tests without a record, by how it ended. */
+static void finish_tests(struct run *run)
+{
+    struct job_result *r = run->r;
+    bool all = r->tests_seen == r->n_tests || r->tests_cut;
+    switch (all ? END_EXITED : run->end) {
+    case END_DEADLINE:
+        judge_finish(r, RCE_STATUS_TLE, "the job's deadline (its tests' wall limits together, or when nobody "
+                     "waits any more) passed during this test", "the job's deadline passed before it");
+        break;
+    case END_OUTPUT_CAP:
+    case END_CAP_EXITED:
+        judge_finish(r, RCE_STATUS_OLE, "the job's output passed its bound during this test",
+                     "the job's output passed its bound before it");
+        break;
+    case END_STOPPED:
+        r->status = RCE_STATUS_OK;      /* we killed it: the tests decide */
+        judge_finish(r, NULL, NULL, "stop_on_failure: an earlier test is not OK");
+        break;
+    case END_EXITED:
+        if (!all && strcmp(r->status, RCE_STATUS_MLE) == 0) {
+            judge_finish(r, RCE_STATUS_MLE, "the container ran out of memory during this test",
+                         "the container ran out of memory before it");
+            break;
+        }
+        if (!all && strcmp(r->status, RCE_STATUS_CE) != 0)
+            job_result_fail(r, "the container ended after %zu of %zu tests (exit status %d)", r->tests_seen,
+                            r->n_tests, r->exit_status);
+        judge_finish(r, NULL, NULL, "the tests stopped before it");
+        break;
+    case END_FAILED:
+    case END_CPU:
+        judge_finish(r, NULL, NULL, "the tests stopped before it");
+        break;
+    }
 }
 
 void run_job(struct docker *d, const struct config *cfg, const struct job *job,
@@ -356,6 +445,20 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
     r->version = lang->version;
     r->limits = job->limits;
     r->clamped = job->clamped;
+    if ((run.judging = job->n_tests > 0) && !lang_judges(lang)) {
+        job_result_fail(r, "judge mode needs %s's image to have the %s label: rebuild it "
+                        "(docker/build-images.sh %s)", lang->name, RCE_LABEL_TESTS_RUN, lang->name);
+        goto done;
+    }
+    if (run.judging) {
+        long run_mb = container_run_memory_mb(cfg, &job->limits, lang);
+        run.judge = (struct judge){ .job = job, .run_memory_mb = run_mb,
+                                    .memory_held = lang_compiled(lang) && job->limits.compile_memory_mb > run_mb };
+        if (judge_init(r, job) != 0) {
+            job_result_fail(r, "out of memory for the job's tests");
+            goto done;
+        }
+    }
 
     int warm_rc = warm ? container_start_warm(d, cfg, job, lang, marker, warm, &run.t_start, r) : 1;
     if (warm_rc < 0)
@@ -377,6 +480,8 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
     if (lang_compiled(lang) && strcmp(r->status, RCE_STATUS_IE) != 0)
         split_compile(&run);
 done:
+    if (run.judging)
+        finish_tests(&run);
     if (stream_open)
         docker_stream_close(&cold_stream);
     if (warm && warm->attached) {

@@ -89,6 +89,22 @@ static int append_command(json_t *words, char *const *argv, size_t argc)
     return 0;
 }
 
+/* Judge mode's part of the wrapper's arguments: each test's stdin (base64), then its arguments
+ * as a command (a count, then the words). */
+static int append_tests(json_t *words, const struct sandbox_job *job, size_t *total, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < job->n_tests; i++) {
+        const struct sandbox_test *t = &job->tests[i];
+        if (append_base64(words, t->stdin_data, t->stdin_len, total, err, errlen) != 0)
+            return -1;
+        if (append_command(words, t->args, t->n_args) != 0) {
+            snprintf(err, errlen, "out of memory building the container command");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The wrapper's arguments (see wrapper.pl): the job's commands, files, stdin and arguments. */
 static json_t *build_words(const struct sandbox_job *job, char *err, size_t errlen)
 {
@@ -101,6 +117,10 @@ static json_t *build_words(const struct sandbox_job *job, char *err, size_t errl
         || json_array_append_new(words, json_string(job->end ? job->end : "")) != 0
         || append_number(words, cpu_seconds(job->compile_cpu_ms)) != 0
         || append_number(words, cpu_seconds(job->cpu_ms)) != 0
+        || append_number(words, (long long)job->n_tests) != 0
+        || append_number(words, job->n_tests ? job->test_wall_ms : 0) != 0
+        || append_number(words, job->n_tests ? job->test_output_bytes : 0) != 0
+        || append_number(words, job->n_tests ? job->tests_output_max : 0) != 0
         || append_command(words, job->compile_argv, job->compile_argv ? job->compile_argc : 0) != 0
         || append_command(words, job->run_argv, job->run_argc) != 0
         || append_number(words, (long long)job->n_files) != 0)
@@ -109,6 +129,11 @@ static json_t *build_words(const struct sandbox_job *job, char *err, size_t errl
         if (json_array_append_new(words, json_string(job->files[i].name)) != 0
             || append_base64(words, job->files[i].data, job->files[i].len, &total, err, errlen) != 0)
             goto fail;
+    if (job->n_tests) {
+        if (append_tests(words, job, &total, err, errlen) != 0)
+            goto fail;
+        return words;
+    }
     if (append_base64(words, job->stdin_data, job->stdin_len, &total, err, errlen) != 0)
         goto fail;
     for (size_t i = 0; i < job->n_args; i++)

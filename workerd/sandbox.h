@@ -18,6 +18,14 @@ struct sandbox_file {
     size_t len;
 };
 
+/* A test of judge mode: the program runs once for each, with this input. */
+struct sandbox_test {
+    const char *stdin_data;      /* may be NULL: empty */
+    size_t stdin_len;
+    char *const *args;           /* after the run command */
+    size_t n_args;
+};
+
 struct sandbox_job {
     const char *job_id;
     const char *node;
@@ -43,6 +51,11 @@ struct sandbox_job {
                                   * the larger: sandbox_cpu_limit_s */
     long cpus;                   /* CPUs the container may use at once (NanoCpus); 0: one */
     const char *runtime;         /* HostConfig.Runtime; NULL or "" for the engine's default */
+    const struct sandbox_test *tests;   /* judge mode (n_tests > 0): stdin and args unused */
+    size_t n_tests;
+    long test_wall_ms;           /* each test's wall limit, enforced by the wrapper */
+    long test_output_bytes;      /* each test's cap on each stream */
+    long tests_output_max;       /* the cap on all tests' output together */
     const char *pool_token;      /* set: the spec of a warm container, labelled with it, whose
                                   * job comes later on stdin (sandbox_payload); the job's id,
                                   * files, stdin, args and marker are then not used */

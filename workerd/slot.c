@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "docker.h"
 #include "job.h"
+#include "judge.h"
 #include "log.h"
 #include "node.h"
 #include "queue.h"
@@ -87,7 +88,7 @@ static void run_and_answer(struct slot *s, struct queue *q, struct docker *d, co
     struct job_result r;
     int64_t now = clock_unix_ms();
 
-    job_result_init(&r, (size_t)job->limits.output_bytes);
+    job_result_init(&r, judge_output_limit(job));
     if (n->cfg.bench_no_container) {
         bench_result(&r);
     } else {

@@ -51,10 +51,10 @@ static void test_spec_settings(void)
     json_t *entrypoint = json_object_get(spec, "Entrypoint");
     assert(json_is_array(entrypoint) && json_array_size(entrypoint) == 0);
 
-    /* perl -e WRAPPER -- NR NR NR NR NR MARKER END COMPILE_CPU_S RUN_CPU_S NCOMPILE COMPILE...
-     * NRUN RUN... NFILES (NAME B64)... STDIN_B64 ARGS... */
+    /* perl -e WRAPPER -- NR NR NR NR NR MARKER END COMPILE_CPU_S RUN_CPU_S NTESTS TEST_WALL_MS
+     * TEST_CAP TESTS_CAP NCOMPILE COMPILE... NRUN RUN... NFILES (NAME B64)... STDIN_B64 ARGS... */
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 22);
+    assert(json_array_size(cmd) == 26);
     assert(STREQ(str_at(cmd, 0), "perl") && STREQ(str_at(cmd, 1), "-e") && STREQ(str_at(cmd, 3), "--"));
     assert(STREQ(str_at(cmd, 2), embed_wrapper_pl.data));
     assert(strstr(str_at(cmd, 2), "delete $ENV{HOSTNAME}") && strstr(str_at(cmd, 2), "kill(9, -1)"));
@@ -65,12 +65,14 @@ static void test_spec_settings(void)
     assert(STREQ(str_at(cmd, 10), ""));                 /* a cold container gets no end token */
     assert(STREQ(str_at(cmd, 11), "0"));                /* no compile step: no compile cpu limit */
     assert(STREQ(str_at(cmd, 12), "2"));                /* the run's 1500 ms: 2 s */
-    assert(STREQ(str_at(cmd, 13), "0"));                /* interpreted: no compile command */
-    assert(STREQ(str_at(cmd, 14), "3") && STREQ(str_at(cmd, 15), "python3") && STREQ(str_at(cmd, 17), "main.py"));
-    assert(STREQ(str_at(cmd, 18), "1"));
-    assert(STREQ(str_at(cmd, 19), "main.py"));
-    assert(STREQ(str_at(cmd, 20), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
-    assert(STREQ(str_at(cmd, 21), ""));                /* empty stdin */
+    for (size_t i = 13; i <= 16; i++)
+        assert(STREQ(str_at(cmd, i), "0"));             /* no tests: not judge mode */
+    assert(STREQ(str_at(cmd, 17), "0"));                /* interpreted: no compile command */
+    assert(STREQ(str_at(cmd, 18), "3") && STREQ(str_at(cmd, 19), "python3") && STREQ(str_at(cmd, 21), "main.py"));
+    assert(STREQ(str_at(cmd, 22), "1"));
+    assert(STREQ(str_at(cmd, 23), "main.py"));
+    assert(STREQ(str_at(cmd, 24), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
+    assert(STREQ(str_at(cmd, 25), ""));                /* empty stdin */
 
     json_t *hc = json_object_get(spec, "HostConfig");
     assert(STREQ(json_string_value(json_object_get(hc, "NetworkMode")), "none"));
@@ -119,12 +121,12 @@ static void test_compile_stdin_args(void)
     json_t *spec = sandbox_container_spec(&job, err, sizeof err);
     assert(spec);
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 27);
+    assert(json_array_size(cmd) == 31);
     assert(STREQ(str_at(cmd, 11), "20") && STREQ(str_at(cmd, 12), "2"));    /* each step's cpu limit */
-    assert(STREQ(str_at(cmd, 13), "3") && STREQ(str_at(cmd, 16), "it's.c"));   /* words, no shell */
-    assert(STREQ(str_at(cmd, 17), "3") && STREQ(str_at(cmd, 18), "python3"));
-    assert(STREQ(str_at(cmd, 24), "aGk="));            /* base64 of the stdin */
-    assert(STREQ(str_at(cmd, 25), "a b") && STREQ(str_at(cmd, 26), "-x"));
+    assert(STREQ(str_at(cmd, 17), "3") && STREQ(str_at(cmd, 20), "it's.c"));   /* words, no shell */
+    assert(STREQ(str_at(cmd, 21), "3") && STREQ(str_at(cmd, 22), "python3"));
+    assert(STREQ(str_at(cmd, 28), "aGk="));            /* base64 of the stdin */
+    assert(STREQ(str_at(cmd, 29), "a b") && STREQ(str_at(cmd, 30), "-x"));
     /* the container's RLIMIT_CPU is the larger step's */
     json_t *cpu = json_array_get(json_object_get(json_object_get(spec, "HostConfig"), "Ulimits"), 3);
     assert(json_integer_value(json_object_get(cpu, "Soft")) == 20 && json_integer_value(json_object_get(cpu, "Hard")) == 21);
@@ -240,8 +242,34 @@ static void test_code_size_cap(void)
     free(code);
 }
 
+/* Judge mode: the tests' limits after the cpu limits, each test's stdin and arguments in place
+ * of the job's. */
+static void test_tests(void)
+{
+    char err[128];
+    char *const args[] = { "-v", NULL };
+    const struct sandbox_test tests[] = { { "1 2\n", 4, NULL, 0 }, { NULL, 0, args, 1 } };
+    struct sandbox_job job = example("print(1)\n", 9);
+    job.tests = tests;
+    job.n_tests = 2;
+    job.test_wall_ms = 1000;
+    job.test_output_bytes = 4096;
+    job.tests_output_max = 8192;
+    json_t *spec = sandbox_container_spec(&job, err, sizeof err);
+    assert(spec);
+    json_t *cmd = json_object_get(spec, "Cmd");
+    assert(json_array_size(cmd) == 30);
+    assert(STREQ(str_at(cmd, 13), "2") && STREQ(str_at(cmd, 14), "1000") && STREQ(str_at(cmd, 15), "4096")
+           && STREQ(str_at(cmd, 16), "8192"));
+    assert(STREQ(str_at(cmd, 24), "cHJpbnQoMSkK"));
+    assert(STREQ(str_at(cmd, 25), "MSAyCg==") && STREQ(str_at(cmd, 26), "0"));    /* "1 2\n", no args */
+    assert(STREQ(str_at(cmd, 27), "") && STREQ(str_at(cmd, 28), "1") && STREQ(str_at(cmd, 29), "-v"));
+    json_decref(spec);
+}
+
 int main(void)
 {
+    RUN(test_tests);
     RUN(test_spec_settings);
     RUN(test_compile_stdin_args);
     RUN(test_code_size_cap);

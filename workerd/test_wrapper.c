@@ -126,10 +126,50 @@ static void test_wrapper_writes_these_lines(void)
     assert(strstr(pl, "sprintf(qq(%s %d %d %s %s %s\\n), $marker, $rc, now_ms() - $t0, $cpu_c, $rss_c, $oom_c)"));
     assert(strstr(pl, "syswrite(STDOUT, qq($end\\n));"));
     assert(STREQ(WRAPPER_STATS_MARK, "\036rce-stats "));
+    assert(strstr(pl, "qq(\\036rce-test %d %s %s %d %s %s %s %d %d\\n)"));
+    assert(STREQ(WRAPPER_TEST_MARK, "\036rce-test "));
+}
+
+/* A test record: its first line, then that many bytes of stdout and of stderr. */
+static void test_test_record(void)
+{
+    struct wrapper_test t;
+    const char rec[] = WRAPPER_TEST_MARK "3 exit 0 12 4500 2684 0 3 2\n" "ab\nxy" WRAPPER_TEST_MARK "4";
+    assert(wrapper_take_test(rec, sizeof rec - 1, &t) == RECORD_TAKEN);
+    assert(t.index == 3 && t.how == TEST_EXITED && t.status == 0 && t.wall_ms == 12 && t.cpu_us == 4500);
+    assert(t.maxrss_kb == 2684 && t.oom_kills == 0);
+    assert(t.out_len == 3 && memcmp(rec + t.out_at, "ab\n", 3) == 0);
+    assert(t.err_len == 2 && memcmp(rec + t.err_at, "xy", 2) == 0);
+    assert(wrapper_take_test(rec + t.next, strlen(rec + t.next), &t) == RECORD_INCOMPLETE);
+    /* unknown figures are empty; every way a test ends */
+    const char wall[] = WRAPPER_TEST_MARK "0 wall 137 1001    0 0\n";
+    assert(wrapper_take_test(wall, sizeof wall - 1, &t) == RECORD_TAKEN);
+    assert(t.how == TEST_WALL && t.status == 137 && t.cpu_us == -1 && t.maxrss_kb == -1 && t.oom_kills == -1);
+    assert(t.next == sizeof wall - 1);
+    const char *hows[] = { "output", "total" };
+    for (int i = 0; i < 2; i++) {
+        char line[128];
+        snprintf(line, sizeof line, WRAPPER_TEST_MARK "1 %s  5 1 1 1 0 0\n", hows[i]);
+        assert(wrapper_take_test(line, strlen(line), &t) == RECORD_TAKEN && t.status == -1);
+        assert(t.how == (i ? TEST_TOTAL : TEST_OUTPUT));
+    }
+    /* the output has not all come yet; the first line is cut; not a record */
+    assert(wrapper_take_test(rec, 40, &t) == RECORD_INCOMPLETE);
+    assert(wrapper_take_test(rec, 5, &t) == RECORD_INCOMPLETE);
+    const char *bad[] = { "x", WRAPPER_TEST_MARK "1 done 0 1 1 1 0 0 0\n", WRAPPER_TEST_MARK "1 exit 0 1 1 1 0 0\n",
+                          WRAPPER_TEST_MARK " exit 0 1 1 1 0 0 0\n", WRAPPER_TEST_MARK "1 exit 0  1 1 0 0 0\n",
+                          WRAPPER_TEST_MARK "1 exit 0 1 1 1 0 -1 0\n" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert(wrapper_take_test(bad[i], strlen(bad[i]), &t) == RECORD_GARBLED);
+    char longline[WRAPPER_TEST_MAX + 10];
+    memset(longline, '1', sizeof longline);
+    memcpy(longline, WRAPPER_TEST_MARK, sizeof WRAPPER_TEST_MARK - 1);
+    assert(wrapper_take_test(longline, sizeof longline, &t) == RECORD_GARBLED);
 }
 
 int main(void)
 {
+    RUN(test_test_record);
     RUN(test_figures);
     RUN(test_malformed_figures);
     RUN(test_end_line);

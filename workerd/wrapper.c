@@ -102,6 +102,48 @@ enum wrapper_compile wrapper_find_compiled(const char *buf, size_t len, const ch
     return c->exit_code == 0 ? COMPILE_SUCCEEDED : COMPILE_FAILED;
 }
 
+/* The word of a test record that says how the test ended; -1 if it is none. */
+static int test_how(const char *p, const char *end, const char **after)
+{
+    static const char *const words[] = { "exit", "wall", "output", "total" };
+    for (int i = 0; i < 4; i++) {
+        size_t n = strlen(words[i]);
+        if ((size_t)(end - p) >= n && memcmp(p, words[i], n) == 0) {
+            *after = p + n;
+            return i;
+        }
+    }
+    return -1;
+}
+
+enum wrapper_record wrapper_take_test(const char *buf, size_t len, struct wrapper_test *t)
+{
+    const size_t mlen = sizeof WRAPPER_TEST_MARK - 1;
+    size_t head = len < WRAPPER_TEST_MAX ? len : WRAPPER_TEST_MAX;
+    const char *nl = memchr(buf, '\n', head), *q;
+    long long index = -1, out_len = -1, err_len = -1;
+    int how;
+    if (memcmp(buf, WRAPPER_TEST_MARK, len < mlen ? len : mlen) != 0)
+        return RECORD_GARBLED;
+    if (!nl)
+        return len < WRAPPER_TEST_MAX ? RECORD_INCOMPLETE : RECORD_GARBLED;
+    if (nl < buf + mlen || !(q = stats_field(buf + mlen, nl, "", &index)) || index < 0 || q >= nl || *q++ != ' '
+        || (how = test_how(q, nl, &q)) < 0 || !(q = stats_field(q, nl, " ", &t->status))
+        || !(q = stats_field(q, nl, " ", &t->wall_ms)) || !(q = stats_field(q, nl, " ", &t->cpu_us))
+        || !(q = stats_field(q, nl, " ", &t->maxrss_kb)) || !(q = stats_field(q, nl, " ", &t->oom_kills))
+        || !(q = stats_field(q, nl, " ", &out_len)) || !(q = stats_field(q, nl, " ", &err_len)) || q != nl
+        || t->wall_ms < 0 || out_len < 0 || err_len < 0)
+        return RECORD_GARBLED;
+    t->index = (long)index;
+    t->how = (enum wrapper_test_how)how;
+    t->out_at = (size_t)(nl - buf) + 1;
+    t->out_len = (size_t)out_len;
+    t->err_at = t->out_at + t->out_len;
+    t->err_len = (size_t)err_len;
+    t->next = t->err_at + t->err_len;
+    return t->next <= len ? RECORD_TAKEN : RECORD_INCOMPLETE;
+}
+
 void wrapper_token(const char *seed, const char *prefix, char token[WRAPPER_TOKEN_SIZE])
 {
     unsigned char rnd[12] = { 0 };

@@ -16,6 +16,19 @@
  *                 of its largest process (getrusage RUSAGE_CHILDREN), status what the
  *                 container exits with, oom the OOM kills its memory cgroup counted during
  *                 the run;
+ *   test record   judge mode, on stdout after the compile line (from the start without a
+ *                 compile step), one per test that ran, in order:
+ *                   WRAPPER_TEST_MARK <index> " " <how> " " <status> " " <wall ms> " " <cpu_us>
+ *                   " " <maxrss_kb> " " <oom> " " <stdout bytes> " " <stderr bytes> "\n"
+ *                 then the test's stdout and stderr, that many bytes of each. how is "exit"
+ *                 (it ended by itself), "wall" (killed at its wall limit), "output" (killed
+ *                 when a stream passed its cap) or "total" (killed when all tests' output
+ *                 passed its cap: no test runs after it); status is the program's (128 + n
+ *                 for signal n), oom its memory cgroup's OOM kills during the test, and the
+ *                 figures are the test's alone as in the figures line (each but how, wall
+ *                 and the lengths may be empty: unknown). The test's processes write only
+ *                 to the wrapper's pipes, never to the container's stdout, so a record cannot
+ *                 be forged;
  *   end line      given an end token (warm containers only), the last line of stdout and of
  *                 stderr: <token> "\n", token = WRAPPER_END_PREFIX and 24 hex digits, a
  *                 secret per job. Figures followed by it are the wrapper's, not an imitation
@@ -31,6 +44,8 @@
 #define WRAPPER_COMPILED_PREFIX "\036rce-compiled-"
 #define WRAPPER_END_PREFIX "\036rce-end-"
 #define WRAPPER_STATS_MARK "\036rce-stats "
+#define WRAPPER_TEST_MARK "\036rce-test "
+#define WRAPPER_TEST_MAX 160         /* bytes a test record's first line can take */
 #define WRAPPER_TOKEN_SIZE 48        /* room for a marker or an end token and its NUL */
 #define WRAPPER_STATS_MAX 120        /* bytes the figures line can take */
 #define WRAPPER_END_MAX 64           /* bytes the end line can take */
@@ -85,6 +100,26 @@ struct wrapper_compiled {
  * is COMPILE_UNFINISHED (more of it may come). */
 enum wrapper_compile wrapper_find_compiled(const char *buf, size_t len, const char *marker,
                                            struct wrapper_compiled *c);
+
+enum wrapper_test_how { TEST_EXITED, TEST_WALL, TEST_OUTPUT, TEST_TOTAL };
+
+enum wrapper_record {
+    RECORD_INCOMPLETE,      /* what is there may be the start of a record: more may come */
+    RECORD_TAKEN,           /* a whole record: *t says what it held */
+    RECORD_GARBLED,         /* not a record */
+};
+
+/* One test record (see above); offsets are from the start of the buffer it was read from. */
+struct wrapper_test {
+    long index;
+    enum wrapper_test_how how;
+    long long status, wall_ms, cpu_us, maxrss_kb, oom_kills;   /* -1: unknown */
+    size_t out_at, out_len, err_at, err_len;
+    size_t next;            /* just past the record */
+};
+
+/* Reads the test record at the start of buf (len bytes). */
+enum wrapper_record wrapper_take_test(const char *buf, size_t len, struct wrapper_test *t);
 
 /* A fresh random token: prefix and 24 hex digits (a marker or an end token); if the kernel
  * gives no randomness, seed's first bytes stand in. */

@@ -37,8 +37,18 @@
 #     making this process undumpable first (PR_SET_DUMPABLE 0: its memory and /proc/1/environ
 #     are then closed to any process without CAP_SYS_PTRACE). If that fails, no end line.
 # A file it cannot write ends it with status 126, a command it cannot run with 127.
+#
+# Judge mode (a test count above 0, after the cpu limits; then each test's wall limit in ms,
+# its cap on each stream and the cap on all tests' output together, in bytes): in place of
+# the stdin and the program's arguments come the tests, each its base64 stdin, an argument
+# count and the arguments. After the compile step (step 2, unchanged), each test runs as a
+# fresh child of this process, its stdout and stderr pipes to it, from a clean state: /tmp
+# emptied and the work dir put back as it was after the compile step. It is stopped at its
+# wall limit or when its output passes a cap, and every process it left is killed before
+# the next starts. For each test, stdout gets its record (wrapper.h), which says how it
+# ended, and its output; the tests stop early when the cap on all output is reached.
 my ($rusage_nr, $clock_nr, $prctl_nr, $setrlimit_nr, $wait4_nr, $marker, $end, $compile_cpu_s,
-    $run_cpu_s) = splice(@ARGV, 0, 9);
+    $run_cpu_s, $n_tests, $test_wall_ms, $test_cap, $tests_cap) = splice(@ARGV, 0, 13);
 my $hidden = $prctl_nr > 0 && syscall($prctl_nr, 4, 0, 0, 0, 0) == 0;
 sub words { my $n = shift(@ARGV); return splice(@ARGV, 0, $n) }
 my @compile = words();
@@ -59,7 +69,8 @@ sub put {
     close($fh) or exit 126;
 }
 put(splice(@ARGV, 0, 2)) for 1 .. shift(@ARGV);
-put(q(/tmp/.rce-stdin), shift(@ARGV));
+my @tests = map { [shift(@ARGV), words()] } 1 .. $n_tests;
+put(q(/tmp/.rce-stdin), $n_tests ? q() : shift(@ARGV));
 delete $ENV{HOSTNAME};
 sub now_ms {
     my $ts = qq(\0) x 16;
@@ -107,6 +118,169 @@ sub run_child {
     }
     return ($? & 127 ? 128 + ($? & 127) : $? >> 8, $rss);
 }
+# Judge mode's pieces. The work dir as the compile step left it: [path, type, mode, data].
+sub tree {
+    my ($dir, $rel, $list) = @_;
+    opendir(my $dh, $dir) or return $list;
+    for my $name (sort grep { $_ ne q(.) && $_ ne q(..) } readdir($dh)) {
+        my ($path, @st) = (qq($dir/$name), lstat(qq($dir/$name)));
+        next unless @st;
+        if (-l _) {
+            push(@$list, [qq($rel$name), q(l), 0, readlink($path)]);
+        } elsif (-d _) {
+            push(@$list, [qq($rel$name), q(d), $st[2] & 07777]);
+            tree($path, qq($rel$name/), $list);
+        } elsif (-f _ && open(my $fh, q(<), $path)) {
+            binmode($fh);
+            local $/;
+            push(@$list, [qq($rel$name), q(f), $st[2] & 07777, scalar(<$fh>) // q()]);
+        }
+    }
+    return $list;
+}
+# Removes everything under dir (a test may have taken its own permissions away).
+sub wipe {
+    my $dir = shift;
+    opendir(my $dh, $dir) or return;
+    for my $name (grep { $_ ne q(.) && $_ ne q(..) } readdir($dh)) {
+        my $path = qq($dir/$name);
+        if (-d $path && !-l $path) {
+            chmod(0700, $path);
+            wipe($path);
+            rmdir($path);
+        } else {
+            unlink($path);
+        }
+    }
+}
+sub restore {
+    my ($dir, $list) = @_;
+    for my $e (@$list) {
+        my ($path, $type, $mode, $data) = @$e;
+        if ($type eq q(d)) {
+            mkdir(qq($dir/$path), 0700);
+        } elsif ($type eq q(l)) {
+            symlink($data, qq($dir/$path));
+        } elsif (open(my $fh, q(>), qq($dir/$path))) {
+            binmode($fh);
+            print {$fh} $data;
+            close($fh);
+        }
+        chmod($mode, qq($dir/$path)) unless $type eq q(l);
+    }
+}
+sub write_all {
+    my $s = shift;
+    while (length($s)) {
+        my $n = syswrite(STDOUT, $s);
+        if (!defined($n)) { next if $! == 4; exit 125 }     # EINTR: a SIGCHLD
+        substr($s, 0, $n, q());
+    }
+}
+# One test's child: its stdin from an unlinked file, stdout and stderr into the pipes.
+sub start_test {
+    my ($data, $out_w, $err_w, @argv) = @_;
+    open(my $in, q(+>), q(/tmp/.rce-test-stdin)) or return;
+    binmode($in);
+    print {$in} unbase64($data);
+    seek($in, 0, 0);
+    unlink(q(/tmp/.rce-test-stdin));
+    my $pid = fork();
+    return $pid unless defined($pid) && $pid == 0;
+    syscall($setrlimit_nr, 0, pack(q(q2), $run_cpu_s, $run_cpu_s + 1)) if $run_cpu_s > 0 && $setrlimit_nr > 0;
+    open(STDIN, q(<&), $in) && open(STDOUT, q(>&), $out_w) && open(STDERR, q(>&), $err_w) or exit 126;
+    exec { $argv[0] } @argv;
+    syswrite(STDERR, qq(rce: cannot run $argv[0]: $!\n));
+    exit 127;
+}
+# wait4 on the test's child, WNOHANG unless $block: (status, its own peak memory) once it is
+# reaped, () before.
+sub reap_test {
+    my ($pid, $block) = @_;
+    my ($status, $ru, $got) = (pack(q(i), 0), qq(\0) x 256);
+    do { $got = syscall($wait4_nr, $pid, $status, $block ? 0 : 1, $ru) } while ($got < 0 && $! == 4);
+    return () unless $got == $pid;
+    my $s = unpack(q(i), $status);
+    return ($s & 127 ? 128 + ($s & 127) : $s >> 8, (rusage_fields($ru))[1]);
+}
+# Reads the test's pipes into @$bufs until the child is reaped (then the rest of its processes
+# are killed and what they wrote is read) and both pipes close, its wall limit passes or a cap
+# is reached (then all its processes are killed). Returns how it ended, when (ms), its status
+# and its own peak memory.
+sub follow_test {
+    my ($pid, $deadline, $pipes, $bufs, $cap, $room) = @_;
+    my ($why, $t_end, @reaped) = (q(exit));
+    my @open = (0, 1);
+    while (@open || !@reaped) {
+        if (!@reaped && (@reaped = reap_test($pid, 0))) {
+            $t_end = now_ms();
+            reap_all() if @open;        # what it left behind may hold the pipes
+        }
+        my $left = ($t_end // $deadline) - now_ms() + ($t_end ? 1000 : 0);
+        if ($left <= 0) { $why = q(wall) unless $t_end; last }
+        my $rin = q();
+        vec($rin, fileno($pipes->[$_]), 1) = 1 for @open;
+        # SIGCHLD ends the select early; the 20 ms bound covers one that came just before it
+        next unless select(my $rout = $rin, undef, undef, ($left < 20 ? $left : 20) / 1000) > 0;
+        for my $i (@open) {
+            next unless vec($rout, fileno($pipes->[$i]), 1);
+            my $n = sysread($pipes->[$i], $bufs->[$i], 1 << 16, length($bufs->[$i]));
+            next if !defined($n) && $! == 4;
+            @open = grep { $_ != $i } @open unless $n;
+        }
+        if (length($bufs->[0]) > $cap || length($bufs->[1]) > $cap) { $why = q(output); last }
+        if (length($bufs->[0]) + length($bufs->[1]) > $room) { $why = q(total); last }
+    }
+    return ($why, $t_end, @reaped) if @reaped;
+    $t_end = now_ms();
+    kill(9, -1);
+    return ($why, $t_end, reap_test($pid, 1));
+}
+# Holds a test's output to the caps: each stream to $cap, both to $room (stderr gives way first).
+sub clip {
+    my ($bufs, $cap, $room) = @_;
+    substr($bufs->[$_], $cap) = q() for grep { length($bufs->[$_]) > $cap } 0, 1;
+    my $over = length($bufs->[0]) + length($bufs->[1]) - $room;
+    for my $i (1, 0) {
+        my $cut = $over < length($bufs->[$i]) ? $over : length($bufs->[$i]);
+        next unless $cut > 0;
+        substr($bufs->[$i], -$cut) = q();
+        $over -= $cut;
+    }
+}
+sub run_tests {
+    my $pristine = tree(q(/work), q(), []);
+    my $room = $tests_cap;
+    local $SIG{CHLD} = sub { };
+    for my $i (0 .. $#tests) {
+        my ($data, @args) = @{ $tests[$i] };
+        wipe(q(/tmp));
+        if ($i > 0) { wipe(q(/work)); restore(q(/work), $pristine) }
+        my ($cpu0, $rss0) = children_usage();
+        my $oom0 = oom_kills();
+        pipe(my $out_r, my $out_w) && pipe(my $err_r, my $err_w) or exit 125;
+        my $t0 = now_ms();
+        my $pid = start_test($data, $out_w, $err_w, @run, @args);
+        close($out_w);
+        close($err_w);
+        my @bufs = (q(), q());
+        my ($why, $t_end, $status, $rss) = defined($pid)
+            ? follow_test($pid, $t0 + $test_wall_ms, [$out_r, $err_r], \@bufs, $test_cap, $room)
+            : (q(exit), now_ms(), 126, q());
+        reap_all();
+        my ($cpu, $rss_all) = children_usage();
+        my $oom = oom_kills();
+        $cpu = $cpu ne q() && $cpu0 ne q() ? $cpu - $cpu0 : q();
+        $rss = $rss_all if $rss_all ne q() && $rss0 ne q() && $rss_all > $rss0;
+        $oom = $oom ne q() && $oom0 ne q() ? $oom - $oom0 : q();
+        clip(\@bufs, $test_cap, $room);
+        $room -= length($bufs[0]) + length($bufs[1]);
+        write_all(sprintf(qq(\036rce-test %d %s %s %d %s %s %s %d %d\n), $i, $why, $status // q(), $t_end - $t0,
+                          $cpu, $rss // q(), $oom, length($bufs[0]), length($bufs[1])) . $bufs[0] . $bufs[1]);
+        last if $why eq q(total);
+    }
+    wipe(q(/tmp));
+}
 my ($rc, $rss_program, $cpu_c, $rss_c, $oom_c) = (0, q(), 0, 0, 0);
 if (@compile) {
     my $t0 = now_ms();
@@ -118,7 +292,11 @@ if (@compile) {
     syswrite(STDOUT, $line);
     syswrite(STDERR, $line);
 }
-($rc, $rss_program) = run_child(q(/tmp/.rce-stdin), $run_cpu_s, @run, @ARGV) if $rc == 0;
+if ($n_tests) {
+    run_tests() if $rc == 0;
+} elsif ($rc == 0) {
+    ($rc, $rss_program) = run_child(q(/tmp/.rce-stdin), $run_cpu_s, @run, @ARGV);
+}
 reap_all();
 my ($cpu, $rss) = children_usage();
 my $oom = oom_kills();

@@ -39,7 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ngx_str_t               language, version;
     ngx_uint_t              base64;
     ngx_rce_input_error_t   err;
-    ngx_rce_input_bounds_t  bounds = { 4, 65536 };
+    ngx_rce_input_bounds_t  bounds = { 4, 65536, 8 };
 
     req = NULL;
     ngx_memzero(&err, sizeof(err));

@@ -5,6 +5,11 @@
 // Java's hello world as fast as source launch, and a compile error is the compile
 // step's: verdict CE with javac's diagnostics.
 //
+// Judge mode runs the two steps apart, the compile step once and the program once per
+// test: `--save DIR MAIN` compiles as below and writes the classes into DIR (the main
+// class's name in DIR/.main), exit status 0, or 1 after a compile error, the wrapper
+// writing the compile line; `--load DIR ARGS...` runs DIR's main class with ARGS.
+//
 // Arguments: the compile marker, the main file, then the program's arguments. Every
 // .java file of the main file's directory is compiled, the main file first; the main
 // class is the first top-level class of the main file (any name, as in source launch).
@@ -26,6 +31,8 @@ import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.net.URI;
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -165,7 +172,40 @@ public final class RceLauncher {
         return ok ? first[0] : null;
     }
 
+    /** --save DIR MAIN: the compile step of judge mode; returns the exit status. */
+    private static int save(Path dir, Path main, PrintWriter err) throws IOException {
+        Classes classes = new Classes(ToolProvider.getSystemJavaCompiler()
+            .getStandardFileManager(null, null, StandardCharsets.UTF_8));
+        String name = compile(main, classes, err);
+        if (name == null || !classes.bytes.containsKey(name)) {
+            if (name != null)
+                err.println("error: no class declared in " + main.getFileName());
+            return 1;
+        }
+        for (Map.Entry<String, ByteArrayOutputStream> c : classes.bytes.entrySet()) {
+            Path file = dir.resolve(c.getKey().replace('.', '/') + ".class");
+            Files.createDirectories(file.getParent());
+            Files.write(file, c.getValue().toByteArray());
+        }
+        Files.writeString(dir.resolve(".main"), name);
+        return 0;
+    }
+
+    /** --load DIR ARGS...: a test's run in judge mode. */
+    private static void load(Path dir, String[] args) throws Throwable {
+        String name = Files.readString(dir.resolve(".main")).trim();
+        URL[] path = { dir.toAbsolutePath().toUri().toURL() };
+        run(new URLClassLoader(path, ClassLoader.getSystemClassLoader()), name, args);
+    }
+
     public static void main(String[] argv) throws Throwable {
+        if (argv.length >= 3 && argv[0].equals("--save"))
+            System.exit(save(Path.of(argv[1]), Path.of(argv[2]),
+                             new PrintWriter(System.err, true, StandardCharsets.UTF_8)));
+        if (argv.length >= 2 && argv[0].equals("--load")) {
+            load(Path.of(argv[1]), Arrays.copyOfRange(argv, 2, argv.length));
+            return;
+        }
         String marker = argv[0];
         Path main = Path.of(argv[1]);
         String[] args = Arrays.copyOfRange(argv, 2, argv.length);
@@ -188,11 +228,11 @@ public final class RceLauncher {
         System.out.flush();
         System.err.print(line);
         System.err.flush();
-        run(new Loader(classes.bytes), name, main, args);
+        run(new Loader(classes.bytes), name, args);
     }
 
     /** Runs name's main(String[]) as source launch does. */
-    private static void run(ClassLoader loader, String name, Path main, String[] args) throws Throwable {
+    private static void run(ClassLoader loader, String name, String[] args) throws Throwable {
         Class<?> c = Class.forName(name, false, loader);
         Method m;
         try {
