@@ -27,6 +27,15 @@
                                                             it registers and when it is declared dead */
 #define RCE_KEY_DEAD                "rce:dead"           /* HASH <node> -> "<epoch> <unix ms>": declared
                                                             dead then, not back since */
+#define RCE_KEY_JOB                 "rce:job:"           /* + <id>: HASH, an asynchronous job's state
+                                                            (RCE_JOBSTATE_*): the gateway's push makes
+                                                            it, the node that runs it and the answer
+                                                            move it on; EX, see RCE_JOB_RESULT_TTL_S */
+#define RCE_KEY_CANCEL              "rce:cancel:"        /* + <id>: STRING, an asynchronous job asked
+                                                            to stop (DELETE /api/v1/jobs/<id>) after
+                                                            it left its queue; EX the job's result TTL */
+#define RCE_CHANNEL_DONE            "rce:done"           /* asynchronous jobs' reply_to: every gateway
+                                                            worker subscribes, for its long polls */
 
 #define RCE_NODE_TTL_MS             3000     /* heartbeat key lifetime: 3 missed beats */
 #define RCE_NODE_HEARTBEAT_MS       1000     /* heartbeat period */
@@ -58,6 +67,30 @@
 #define RCE_JOB_COMPARE             "compare"        /* RCE_COMPARE_* name, or {"float": tolerance} */
 #define RCE_JOB_STOP_ON_FAILURE     "stop_on_failure"  /* bool: tests after the first that is not
                                                           OK are SKIPPED */
+#define RCE_JOB_ASYNC               "async"          /* bool: nobody waits; its state is kept in
+                                                        rce:job:<id> and its reply_to is
+                                                        RCE_CHANNEL_DONE */
+#define RCE_JOB_RESULT_TTL_S        "result_ttl_s"   /* integer, s: rce:result:<id>'s lifetime for an
+                                                        asynchronous job (RCE_RESULT_TTL_S without) */
+
+/* The fields of rce:job:<id>, an asynchronous job's HASH. */
+#define RCE_JOBSTATE_STATE          "state"          /* RCE_STATE_* */
+#define RCE_JOBSTATE_NODE           "node"           /* the node whose queue it is on, or that runs it */
+#define RCE_JOBSTATE_QUEUE          "queue"          /* rce:queue:<node> it was pushed onto */
+#define RCE_JOBSTATE_JOB            "job"            /* the job JSON as pushed (to take it back out of
+                                                        its queue); removed once it ran */
+#define RCE_JOBSTATE_LANGUAGE       "language"
+#define RCE_JOBSTATE_ENCODING       "output_encoding"  /* how the answer's streams are rendered */
+#define RCE_JOBSTATE_ENQUEUED_MS    "enqueued_ms"
+#define RCE_JOBSTATE_STARTED_MS     "started_ms"     /* when a node took it */
+
+#define RCE_STATE_QUEUED            "queued"
+#define RCE_STATE_RUNNING           "running"
+#define RCE_STATE_DONE              "done"           /* its result is at rce:result:<id> */
+
+#define RCE_JOB_ID_BYTES            16       /* random bytes of a job id (getrandom), sent as
+                                                32 lowercase hex digits: ids cannot be guessed */
+#define RCE_ASYNC_RESULT_TTL_MAX_S  604800   /* an asynchronous job's result TTL, at most */
 
 /* One element of "tests": its own input and, optionally, the output it must give. */
 #define RCE_TEST_STDIN              "stdin"          /* string */
@@ -340,6 +373,8 @@ rce_liveness_dead(const rce_liveness_t *p, long long now_ms)
 #define RCE_STATUS_IE               "IE"
 #define RCE_STATUS_WA               "WA"             /* a test ran, exit 0, its output differs */
 #define RCE_STATUS_SKIPPED          "SKIPPED"        /* a test that did not run */
+#define RCE_STATUS_CANCELLED        "CANCELLED"      /* an asynchronous job stopped by DELETE
+                                                        before it ended */
 
 /* Node JSON: the value of rce:node:<node>, refreshed every heartbeat. */
 #define RCE_NODE_NAME               "name"

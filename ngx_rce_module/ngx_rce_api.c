@@ -26,11 +26,6 @@
 
 static void ngx_rce_api_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_rce_api_run(ngx_http_request_t *r, ngx_str_t *body);
-static json_t *ngx_rce_api_version(ngx_str_t *language, ngx_str_t *version);
-static ngx_int_t ngx_rce_api_no_version(ngx_http_request_t *r,
-    ngx_str_t *language, ngx_str_t *version, json_t *versions);
-static ngx_int_t ngx_rce_api_send_error(ngx_http_request_t *r,
-    ngx_rce_input_error_t *err);
 
 
 ngx_int_t
@@ -118,126 +113,29 @@ ngx_rce_api_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_rce_api_run(ngx_http_request_t *r, ngx_str_t *body)
 {
-    ngx_rce_loc_conf_t      *rlcf;
-    ngx_rce_input_error_t    err;
-    ngx_rce_input_bounds_t   bounds;
-    ngx_str_t                name, version, language;
-    json_t                  *req, *input, *versions;
-    ngx_int_t                rc;
-    ngx_uint_t               base64;
-
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
-    req = NULL;
+    ngx_rce_input_error_t   err;
+    ngx_str_t               name, version, language;
+    json_t                 *req, *input, *refusal;
+    ngx_uint_t              base64;
+    ngx_int_t               rc;
 
     if (ngx_rce_input_parse(body->data, body->len, &req, &name, &version,
                             &err)
         != NGX_OK)
     {
-        rc = ngx_rce_api_send_error(r, &err);
-        goto done;
+        json_decref(req);
+        return ngx_rce_request_refuse(r, ngx_rce_request_input_error(&err));
     }
 
-    if (ngx_rce_nodes_resolve(ngx_rce_worker, &name, &language) != NGX_OK) {
-        rc = ngx_rce_send_error(r, NGX_HTTP_NOT_FOUND, "unknown language",
-                                ngx_rce_catalogue_unknown(ngx_rce_worker,
-                                                          &name));
-        goto done;
-    }
+    refusal = ngx_rce_request_input(r, req, &language, &input, &base64);
 
-    versions = ngx_rce_api_version(&language, &version);
-    if (versions != NULL) {
-        rc = ngx_rce_api_no_version(r, &language, &version, versions);
-        goto done;
-    }
-
-    bounds.max_files = (size_t) rlcf->max_files;
-    bounds.max_size = rlcf->max_code_size;
-    bounds.max_tests = (size_t) rlcf->max_tests;
-
-    if (ngx_rce_input_output_encoding(req, &base64, &err) != NGX_OK) {
-        rc = ngx_rce_api_send_error(r, &err);
-        goto done;
-    }
-
-    input = ngx_rce_input_job(req, &bounds, &err);
-
-    rc = (input == NULL) ? ngx_rce_api_send_error(r, &err)
-                         : ngx_rce_job_submit(r, &language, input,
-                                              base64 ? &ngx_rce_render_v1_base64
-                                                     : &ngx_rce_render_v1);
-
-done:
+    rc = (refusal != NULL)
+         ? ngx_rce_request_refuse(r, refusal)
+         : ngx_rce_job_submit(r, &language, input,
+                              base64 ? &ngx_rce_render_v1_base64
+                                     : &ngx_rce_render_v1);
 
     json_decref(req);
 
     return rc;
-}
-
-
-/*
- * A version asked for must be one the live nodes run (none advertised: any
- * goes).  NULL if it is, else the versions there are, for the 404.
- */
-static json_t *
-ngx_rce_api_version(ngx_str_t *language, ngx_str_t *version)
-{
-    json_t  *versions, *v;
-    size_t   i;
-
-    if (version->data == NULL) {
-        return NULL;
-    }
-
-    versions = ngx_rce_catalogue_versions(ngx_rce_worker, language);
-
-    json_array_foreach(versions, i, v) {
-        if (json_string_length(v) == version->len
-            && ngx_strncmp(json_string_value(v), version->data,
-                           version->len) == 0)
-        {
-            break;
-        }
-    }
-
-    if (versions == NULL || json_array_size(versions) == 0
-        || i < json_array_size(versions))
-    {
-        json_decref(versions);
-        return NULL;
-    }
-
-    return versions;
-}
-
-
-/* 404 for a version no live node runs, with the versions they do run */
-static ngx_int_t
-ngx_rce_api_no_version(ngx_http_request_t *r, ngx_str_t *language,
-    ngx_str_t *version, json_t *versions)
-{
-    u_char  text[192], *p;
-
-    p = ngx_snprintf(text, sizeof(text) - 1,
-                     "version \"%V\" of %V is not available", version,
-                     language);
-    *p = '\0';
-
-    return ngx_rce_send_error(r, NGX_HTTP_NOT_FOUND, (char *) text,
-                              json_pack("{s:s, s:o}", "field", "version",
-                                        "versions", versions));
-}
-
-
-static ngx_int_t
-ngx_rce_api_send_error(ngx_http_request_t *r, ngx_rce_input_error_t *err)
-{
-    json_t  *extra;
-
-    extra = NULL;
-
-    if (err->field[0] != '\0') {
-        extra = json_pack("{s:s}", "field", err->field);
-    }
-
-    return ngx_rce_send_error(r, err->status, (char *) err->text, extra);
 }

@@ -192,8 +192,7 @@ ngx_int_t
 ngx_rce_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message, json_t *extra)
 {
-    json_t      *body;
-    ngx_uint_t   level;
+    json_t  *body;
 
     body = json_pack("{s:s, s:i}", "error", message, "status", (int) status);
 
@@ -202,6 +201,17 @@ ngx_rce_send_error(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     json_decref(extra);
+
+    return ngx_rce_send_error_body(r, status, message, body);
+}
+
+
+/* an error's document, already made (stolen), with its status and message */
+ngx_int_t
+ngx_rce_send_error_body(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message, json_t *body)
+{
+    ngx_uint_t  level;
 
     if (status == NGX_HTTP_SERVICE_UNAVAILABLE
         && ngx_rce_add_retry_after(r) != NGX_OK)

@@ -67,12 +67,22 @@ ngx_int_t
 ngx_rce_input_parse(const u_char *body, size_t len, json_t **req,
     ngx_str_t *language, ngx_str_t *version, ngx_rce_input_error_t *err)
 {
-    json_error_t   jerr;
-    json_t        *value;
-    const char    *key;
-
     ngx_str_null(language);
     ngx_str_null(version);
+
+    if (ngx_rce_input_load(body, len, req, err) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_rce_input_request(*req, language, version, err);
+}
+
+
+ngx_int_t
+ngx_rce_input_load(const u_char *body, size_t len, json_t **req,
+    ngx_rce_input_error_t *err)
+{
+    json_error_t  jerr;
 
     *req = json_loadb((const char *) body, len, JSON_REJECT_DUPLICATES, &jerr);
 
@@ -98,13 +108,32 @@ ngx_rce_input_parse(const u_char *body, size_t len, json_t **req,
                                   "the body must be a JSON object");
     }
 
-    key = ngx_rce_input_unknown(*req, ngx_rce_input_request_fields);
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_rce_input_request(json_t *req, ngx_str_t *language, ngx_str_t *version,
+    ngx_rce_input_error_t *err)
+{
+    json_t      *value;
+    const char  *key;
+
+    ngx_str_null(language);
+    ngx_str_null(version);
+
+    if (!json_is_object(req)) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "",
+                                  "a run request must be a JSON object");
+    }
+
+    key = ngx_rce_input_unknown(req, ngx_rce_input_request_fields);
     if (key != NULL) {
         return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, key,
                                   "unknown field");
     }
 
-    value = json_object_get(*req, "language");
+    value = json_object_get(req, "language");
     if (!json_is_string(value) || json_string_length(value) == 0) {
         return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "language",
                                   "must be a non-empty string");
@@ -113,7 +142,7 @@ ngx_rce_input_parse(const u_char *body, size_t len, json_t **req,
     language->data = (u_char *) json_string_value(value);
     language->len = json_string_length(value);
 
-    value = json_object_get(*req, "version");
+    value = json_object_get(req, "version");
     if (value != NULL) {
         if (!json_is_string(value)) {
             return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, "version",

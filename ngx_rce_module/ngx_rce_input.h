@@ -55,6 +55,14 @@ typedef struct {
 ngx_int_t ngx_rce_input_parse(const u_char *body, size_t len, json_t **req,
     ngx_str_t *language, ngx_str_t *version, ngx_rce_input_error_t *err);
 
+/* the body as a JSON object (*req, the caller's to json_decref) */
+ngx_int_t ngx_rce_input_load(const u_char *body, size_t len, json_t **req,
+    ngx_rce_input_error_t *err);
+
+/* ngx_rce_input_parse's checks of a document already loaded */
+ngx_int_t ngx_rce_input_request(json_t *req, ngx_str_t *language,
+    ngx_str_t *version, ngx_rce_input_error_t *err);
+
 /*
  * The job's input from a parsed request: "code" or "files", "stdin",
  * "args", "limits", and judge mode's "tests", "compare" and

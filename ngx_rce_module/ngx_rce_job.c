@@ -11,13 +11,18 @@
 
 #include "ngx_rce_module.h"
 
+#include <sys/random.h>
+
 
 #define NGX_RCE_PUSH_TRIES      3
 #define NGX_RCE_JOB_REASON_LEN  256
 
 
 static ngx_rce_job_t *ngx_rce_job_create(ngx_http_request_t *r,
-    ngx_str_t *language, json_t *input, ngx_rce_renderer_t *renderer);
+    ngx_str_t *language, json_t *input, ngx_rce_renderer_t *renderer,
+    ngx_uint_t async);
+static ngx_rce_job_t *ngx_rce_job_alloc(ngx_http_request_t *r);
+static ngx_int_t ngx_rce_job_new_id(ngx_rce_job_t *job);
 static void ngx_rce_job_wait(ngx_rce_job_t *job);
 static json_t *ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job,
     json_t *input);
@@ -27,22 +32,19 @@ static void ngx_rce_job_pushed(redisAsyncContext *ac, void *reply,
 static void ngx_rce_job_timeout(ngx_event_t *ev);
 static void ngx_rce_job_cleanup(void *data);
 static void ngx_rce_job_detach(ngx_rce_job_t *job);
-static void ngx_rce_job_release(ngx_rce_job_t *job);
-static void ngx_rce_job_answer(ngx_rce_job_t *job, ngx_uint_t status,
+static void ngx_rce_job_queued(ngx_rce_job_t *job, ngx_uint_t status,
     const char *reason);
 static void ngx_rce_job_message(redisAsyncContext *ac, void *reply,
     void *data);
 static json_t *ngx_rce_job_internal_error(ngx_rce_job_t *job,
     const char *reason);
-static void ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json,
-    const char *why);
 static ngx_int_t ngx_rce_job_send_ie(ngx_rce_job_t *job,
     ngx_http_request_t *r, const char *reason);
 static ngx_int_t ngx_rce_job_render(ngx_rce_job_t *job,
     ngx_http_request_t *r, json_t *json, const char *why);
-static void ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload,
-    size_t len);
-static ngx_rce_job_t *ngx_rce_job_find(ngx_rce_worker_t *w, ngx_str_t *id);
+static void ngx_rce_job_result(ngx_rce_worker_t *w, ngx_rbtree_t *tree,
+    const char *payload, size_t len);
+static ngx_rce_job_t *ngx_rce_job_find(ngx_rbtree_t *tree, ngx_str_t *id);
 
 
 /*
@@ -91,7 +93,7 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
                                     "redis is unavailable");
     }
 
-    job = ngx_rce_job_create(r, language, input, renderer);
+    job = ngx_rce_job_create(r, language, input, renderer, 0);
     if (job == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -119,50 +121,186 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
 }
 
 
-/* a job in its own pool with its id and its JSON; input is stolen */
-static ngx_rce_job_t *
-ngx_rce_job_create(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
-    ngx_rce_renderer_t *renderer)
+/*
+ * Queues an asynchronous job: nobody waits for its result, which is kept
+ * in Redis for rce_result_ttl (rce:job:<id> says how it is doing meanwhile).
+ * queued(job, status, reason) is called once the push is answered, with
+ * NGX_HTTP_ACCEPTED or a refusal's status, while job->data and job->id are
+ * valid; the job is freed after it.  input is stolen.  NGX_OK: queued will
+ * be called; else the status to refuse with (503: *refusal says why), and
+ * queued is not called.
+ */
+ngx_int_t
+ngx_rce_job_enqueue(ngx_http_request_t *r, ngx_str_t *language,
+    json_t *input, ngx_uint_t base64, ngx_rce_job_queued_pt queued,
+    void *data, const char **refusal)
 {
-    ngx_rce_worker_t    *w;
-    ngx_rce_loc_conf_t  *rlcf;
-    ngx_rce_job_t       *job;
-    ngx_pool_t          *pool;
-    json_t              *json;
+    ngx_rce_job_t  *job;
+    ngx_int_t       rc;
 
-    w = ngx_rce_worker;
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
-
-    pool = ngx_create_pool(1024, w->log);
-    if (pool == NULL) {
+    if (!ngx_rce_worker->command.connected) {
         json_decref(input);
+        *refusal = "redis is unavailable";
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    job = ngx_rce_job_create(r, language, input,
+                             base64 ? &ngx_rce_render_v1_base64
+                                    : &ngx_rce_render_v1, 1);
+    if (job == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    job->request = NULL;
+    job->queued = queued;
+    job->data = data;
+    job->base64 = base64;
+
+    rc = ngx_rce_queue_push(job, ngx_rce_job_pushed);
+
+    if (rc != NGX_OK) {
+        free(job->json);
+        ngx_destroy_pool(job->pool);
+
+        *refusal = ngx_rce_job_refusal(rc);
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A request that waits for the asynchronous job id, which it did not
+ * submit: if listen, in worker.watchers until the job's result comes on
+ * RCE_CHANNEL_DONE (ngx_rce_job_deliver answers it) or the caller gives up;
+ * else it holds the request while Redis is asked.  The caller sets its
+ * timer's handler and its renderer.
+ */
+ngx_rce_job_t *
+ngx_rce_job_watch(ngx_http_request_t *r, ngx_str_t *id, ngx_uint_t listen)
+{
+    ngx_rce_job_t  *job;
+
+    job = ngx_rce_job_alloc(r);
+    if (job == NULL) {
+        return NULL;
+    }
+
+    job->id.data = ngx_pstrdup(job->pool, id);
+    job->id.len = id->len;
+    job->cleanup = ngx_http_cleanup_add(r, 0);
+
+    if (job->id.data == NULL || job->cleanup == NULL) {
+        ngx_destroy_pool(job->pool);
+        return NULL;
+    }
+
+    job->watcher = 1;
+    job->renderer = &ngx_rce_render_v1;
+    job->cleanup->handler = ngx_rce_job_cleanup;
+    job->cleanup->data = job;
+
+    if (listen) {
+        job->sn.str = job->id;
+        job->sn.node.key = ngx_crc32_short(job->id.data, job->id.len);
+        ngx_rbtree_insert(&ngx_rce_worker->watchers, &job->sn.node);
+        job->waiting = 1;
+    }
+
+    job->timeout.data = job;
+    job->timeout.log = r->connection->log;
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return job;
+}
+
+
+/* an empty job in its own pool, for the request r */
+static ngx_rce_job_t *
+ngx_rce_job_alloc(ngx_http_request_t *r)
+{
+    ngx_pool_t     *pool;
+    ngx_rce_job_t  *job;
+
+    pool = ngx_create_pool(1024, ngx_rce_worker->log);
+    if (pool == NULL) {
         return NULL;
     }
 
     job = ngx_pcalloc(pool, sizeof(ngx_rce_job_t));
     if (job == NULL) {
-        goto failed;
+        ngx_destroy_pool(pool);
+        return NULL;
     }
 
     job->pool = pool;
     job->request = r;
-    job->renderer = renderer;
-    job->balance = rlcf->balance;
-    job->wait = json_object_get(input, RCE_JOB_TESTS) ? rlcf->tests_timeout
-                                                      : rlcf->timeout;
 
-    job->id.data = ngx_pnalloc(pool, sizeof(w->id_prefix) + NGX_INT64_LEN);
-    job->language.data = ngx_pstrdup(pool, language);
-    job->language.len = language->len;
+    return job;
+}
 
-    if (job->id.data == NULL || job->language.data == NULL) {
-        goto failed;
+
+/* RCE_JOB_ID_BYTES from the kernel's CSPRNG, in hex: nobody can guess it */
+static ngx_int_t
+ngx_rce_job_new_id(ngx_rce_job_t *job)
+{
+    u_char   random[RCE_JOB_ID_BYTES];
+    ssize_t  n;
+
+    n = getrandom(random, sizeof(random), 0);
+
+    if (n != (ssize_t) sizeof(random)) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_rce_worker->log, ngx_errno,
+                      "rce: getrandom() failed");
+        return NGX_ERROR;
     }
 
-    job->id.len = ngx_sprintf(job->id.data, "%*s%016xL",
-                              sizeof(w->id_prefix), w->id_prefix,
-                              ++w->job_seq)
+    job->id.data = ngx_pnalloc(job->pool, 2 * sizeof(random));
+    if (job->id.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    job->id.len = ngx_hex_dump(job->id.data, random, sizeof(random))
                   - job->id.data;
+
+    return NGX_OK;
+}
+
+
+/* a job in its own pool with its id and its JSON; input is stolen */
+static ngx_rce_job_t *
+ngx_rce_job_create(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
+    ngx_rce_renderer_t *renderer, ngx_uint_t async)
+{
+    ngx_rce_loc_conf_t  *rlcf;
+    ngx_rce_job_t       *job;
+    json_t              *json;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
+
+    job = ngx_rce_job_alloc(r);
+    if (job == NULL) {
+        json_decref(input);
+        return NULL;
+    }
+
+    job->renderer = renderer;
+    job->balance = rlcf->balance;
+    job->async = async;
+    job->result_ttl = rlcf->result_ttl;
+    job->wait = async ? rlcf->jobs_timeout
+                : json_object_get(input, RCE_JOB_TESTS) ? rlcf->tests_timeout
+                : rlcf->timeout;
+
+    job->language.data = ngx_pstrdup(job->pool, language);
+    job->language.len = language->len;
+
+    if (job->language.data == NULL || ngx_rce_job_new_id(job) != NGX_OK) {
+        goto failed;
+    }
 
     json = ngx_rce_job_json(r, job, input);
     input = NULL;       /* taken by ngx_rce_job_json */
@@ -185,7 +323,7 @@ ngx_rce_job_create(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
 failed:
 
     json_decref(input);
-    ngx_destroy_pool(pool);
+    ngx_destroy_pool(job->pool);
     return NULL;
 }
 
@@ -260,8 +398,15 @@ ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job, json_t *input)
                                json_stringn((char *) job->language.data,
                                             job->language.len)) != 0
         || json_object_set_new(input, RCE_JOB_REPLY_TO,
-                               json_stringn((char *) w->reply_channel.data,
-                                            w->reply_channel.len)) != 0
+                               job->async
+                               ? json_string(RCE_CHANNEL_DONE)
+                               : json_stringn((char *) w->reply_channel.data,
+                                              w->reply_channel.len)) != 0
+        || (job->async
+            && (json_object_set_new(input, RCE_JOB_ASYNC, json_true()) != 0
+                || json_object_set_new(input, RCE_JOB_RESULT_TTL_S,
+                                       json_integer(job->result_ttl))
+                   != 0))
         || json_object_set_new(input, RCE_JOB_ENQUEUED_MS,
                                json_integer(now)) != 0
         || json_object_set_new(input, RCE_JOB_DEADLINE_MS,
@@ -311,7 +456,7 @@ ngx_rce_job_pushed(redisAsyncContext *ac, void *reply, void *data)
                                                      : "unexpected reply");
 
         /* at maxmemory Redis takes no new job; those it holds still run */
-        ngx_rce_job_answer(job, NGX_HTTP_SERVICE_UNAVAILABLE,
+        ngx_rce_job_queued(job, NGX_HTTP_SERVICE_UNAVAILABLE,
                            (r != NULL && r->type == REDIS_REPLY_ERROR
                             && ngx_strncmp(r->str, "OOM ", 4) == 0)
                            ? "redis is out of memory (maxmemory)"
@@ -328,7 +473,7 @@ ngx_rce_job_pushed(redisAsyncContext *ac, void *reply, void *data)
 
         ngx_rce_nodes_forget(ngx_rce_worker, &job->node);
 
-        if (job->request == NULL) {
+        if (job->request == NULL && !job->async) {
             ngx_rce_job_release(job);
             return;
         }
@@ -336,7 +481,7 @@ ngx_rce_job_pushed(redisAsyncContext *ac, void *reply, void *data)
         rc = (job->pushes < NGX_RCE_PUSH_TRIES) ? ngx_rce_queue_push(job, ngx_rce_job_pushed)
                                                 : NGX_DECLINED;
         if (rc != NGX_OK) {
-            ngx_rce_job_answer(job, NGX_HTTP_SERVICE_UNAVAILABLE,
+            ngx_rce_job_queued(job, NGX_HTTP_SERVICE_UNAVAILABLE,
                                ngx_rce_job_refusal(rc));
             ngx_rce_job_release(job);
         }
@@ -344,12 +489,28 @@ ngx_rce_job_pushed(redisAsyncContext *ac, void *reply, void *data)
         return;
     }
 
-    if (job->request == NULL && !job->waiting) {
+    if (job->async) {
+        ngx_rce_job_queued(job, NGX_HTTP_ACCEPTED, NULL);
+
+    } else if (job->request == NULL && !job->waiting) {
         /* the client left before the job was queued: take it back */
         ngx_rce_queue_cancel(job);
     }
 
     ngx_rce_job_release(job);
+}
+
+
+/* how the push went: to an asynchronous job's route, else to the request */
+static void
+ngx_rce_job_queued(ngx_rce_job_t *job, ngx_uint_t status, const char *reason)
+{
+    if (job->async) {
+        job->queued(job, status, reason);
+        return;
+    }
+
+    ngx_rce_job_answer(job, status, reason);
 }
 
 
@@ -384,7 +545,7 @@ ngx_rce_job_cleanup(void *data)
     if (job->waiting) {
         ngx_rce_job_detach(job);
 
-        if (!job->push_pending) {
+        if (!job->push_pending && !job->watcher) {
             ngx_rce_queue_cancel(job);
         }
     }
@@ -398,7 +559,9 @@ static void
 ngx_rce_job_detach(ngx_rce_job_t *job)
 {
     if (job->waiting) {
-        ngx_rbtree_delete(&ngx_rce_worker->jobs, &job->sn.node);
+        ngx_rbtree_delete(job->watcher ? &ngx_rce_worker->watchers
+                                       : &ngx_rce_worker->jobs,
+                          &job->sn.node);
         job->waiting = 0;
     }
 
@@ -408,10 +571,13 @@ ngx_rce_job_detach(ngx_rce_job_t *job)
 }
 
 
-static void
+/* frees the job once nothing holds it */
+void
 ngx_rce_job_release(ngx_rce_job_t *job)
 {
-    if (job->request != NULL || job->waiting || job->push_pending) {
+    if (job->request != NULL || job->waiting || job->push_pending
+        || job->command_pending)
+    {
         return;
     }
 
@@ -420,8 +586,31 @@ ngx_rce_job_release(ngx_rce_job_t *job)
 }
 
 
+/* answer the waiting request, if any, with body (stolen), and let go */
+void
+ngx_rce_job_respond(ngx_rce_job_t *job, ngx_uint_t status, json_t *body)
+{
+    ngx_http_request_t  *r;
+
+    ngx_rce_job_detach(job);
+
+    r = job->request;
+
+    if (r == NULL) {
+        json_decref(body);
+
+    } else {
+        job->request = NULL;
+        job->cleanup->handler = NULL;
+        ngx_rce_finish(r, ngx_rce_send_json(r, status, body));
+    }
+
+    ngx_rce_job_release(job);
+}
+
+
 /* answer the waiting request, if any, with an error */
-static void
+void
 ngx_rce_job_answer(ngx_rce_job_t *job, ngx_uint_t status, const char *reason)
 {
     ngx_http_request_t  *r;
@@ -440,13 +629,15 @@ ngx_rce_job_answer(ngx_rce_job_t *job, ngx_uint_t status, const char *reason)
 }
 
 
+/* this worker's reply channel, and the one of every asynchronous job */
 void
 ngx_rce_job_subscribe(ngx_rce_redis_t *rr)
 {
     ngx_rce_worker_t  *w = ngx_rce_worker;
 
-    if (redisAsyncCommand(rr->ac, ngx_rce_job_message, w, "SUBSCRIBE %b",
-                          w->reply_channel.data, w->reply_channel.len)
+    if (redisAsyncCommand(rr->ac, ngx_rce_job_message, w, "SUBSCRIBE %b %s",
+                          w->reply_channel.data, w->reply_channel.len,
+                          RCE_CHANNEL_DONE)
         != REDIS_OK)
     {
         ngx_log_error(NGX_LOG_ERR, w->log, 0, "rce: SUBSCRIBE failed");
@@ -460,7 +651,7 @@ ngx_rce_job_message(redisAsyncContext *ac, void *reply, void *data)
 {
     ngx_rce_worker_t  *w = data;
     redisReply        *r = reply;
-    redisReply        *kind, *payload;
+    redisReply        *kind, *channel, *payload;
 
     if (r == NULL) {
         return;     /* connection gone: the disconnect handler deals */
@@ -471,29 +662,44 @@ ngx_rce_job_message(redisAsyncContext *ac, void *reply, void *data)
     }
 
     kind = r->element[0];
+    channel = r->element[1];
     payload = r->element[2];
 
-    if (kind->type != REDIS_REPLY_STRING) {
+    if (kind->type != REDIS_REPLY_STRING
+        || channel->type != REDIS_REPLY_STRING)
+    {
         return;
     }
 
     if (kind->len == 9 && ngx_strncmp(kind->str, "subscribe", 9) == 0) {
         /* nothing waits yet: a lost subscription answered every job */
-        w->subscribed = 1;
+        if (payload->type == REDIS_REPLY_INTEGER && payload->integer == 2) {
+            w->subscribed = 1;
+        }
         return;
     }
 
     if (kind->len == 7 && ngx_strncmp(kind->str, "message", 7) == 0
         && payload->type == REDIS_REPLY_STRING)
     {
-        ngx_rce_job_result(w, payload->str, payload->len);
+        ngx_rce_job_result(w,
+                           channel->len == sizeof(RCE_CHANNEL_DONE) - 1
+                           && ngx_strncmp(channel->str, RCE_CHANNEL_DONE,
+                                          channel->len) == 0
+                           ? &w->watchers : &w->jobs,
+                           payload->str, payload->len);
     }
 }
 
 
-/* a message on the reply channel: its result goes to its waiting request */
+/*
+ * A message on a reply channel: its result goes to the requests that wait
+ * for it in tree (one for a job of this worker's, any number of watchers
+ * for an asynchronous job).
+ */
 static void
-ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload, size_t len)
+ngx_rce_job_result(ngx_rce_worker_t *w, ngx_rbtree_t *tree,
+    const char *payload, size_t len)
 {
     ngx_rce_job_t     *job;
     ngx_rce_result_t   res;
@@ -504,15 +710,15 @@ ngx_rce_job_result(ngx_rce_worker_t *w, const char *payload, size_t len)
         return;
     }
 
-    job = ngx_rce_job_find(w, &res.id);
-    if (job == NULL) {
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
-                       "rce: result for job %V that nobody waits for", &res.id);
-        json_decref(res.json);
-        return;
+    for ( ;; ) {
+        job = ngx_rce_job_find(tree, &res.id);
+        if (job == NULL) {
+            break;
+        }
+
+        ngx_rce_job_deliver(job, res.why ? NULL : res.json, res.why);
     }
 
-    ngx_rce_job_deliver(job, res.why ? NULL : res.json, res.why);
     json_decref(res.json);
 }
 
@@ -541,7 +747,7 @@ ngx_rce_job_internal_error(ngx_rce_job_t *job, const char *reason)
  * The result goes to the job's request, through the job's renderer; json
  * NULL: the node's result could not be read, for the reason why.
  */
-static void
+void
 ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json, const char *why)
 {
     ngx_http_request_t  *r;
@@ -659,12 +865,11 @@ ngx_rce_job_orphans(ngx_rce_worker_t *w)
 
 
 static ngx_rce_job_t *
-ngx_rce_job_find(ngx_rce_worker_t *w, ngx_str_t *id)
+ngx_rce_job_find(ngx_rbtree_t *tree, ngx_str_t *id)
 {
     ngx_str_node_t  *sn;
 
-    sn = ngx_str_rbtree_lookup(&w->jobs, id,
-                               ngx_crc32_short(id->data, id->len));
+    sn = ngx_str_rbtree_lookup(tree, id, ngx_crc32_short(id->data, id->len));
     if (sn == NULL) {
         return NULL;
     }
@@ -686,6 +891,15 @@ ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
         job = (ngx_rce_job_t *) node;
 
         ngx_rce_queue_cancel(job);
+        ngx_rce_job_answer(job, status, reason);
+        ngx_rce_job_release(job);
+    }
+
+    /* their jobs go on; the results just cannot reach this worker now */
+    while (w->watchers.root != w->watchers.sentinel) {
+        node = ngx_rbtree_min(w->watchers.root, w->watchers.sentinel);
+        job = (ngx_rce_job_t *) node;
+
         ngx_rce_job_answer(job, status, reason);
         ngx_rce_job_release(job);
     }

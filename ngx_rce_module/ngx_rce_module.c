@@ -30,6 +30,7 @@ static char *ngx_rce_api_gone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_check_positive(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_rce_check_bounds(ngx_conf_t *cf, void *post, void *data);
+static char *ngx_rce_check_ttl(ngx_conf_t *cf, void *post, void *data);
 
 static ngx_int_t ngx_rce_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_rce_init_names(ngx_rce_worker_t *w);
@@ -48,11 +49,14 @@ static ngx_http_handler_pt  ngx_rce_handlers[] = {
     ngx_rce_health_handler,
     ngx_rce_api_run_handler,
     ngx_rce_api_languages_handler,
+    ngx_rce_jobs_handler,
     ngx_rce_error_handler
 };
 
 
 static ngx_conf_post_t  ngx_rce_positive = { ngx_rce_check_positive };
+
+static ngx_conf_post_t  ngx_rce_ttl_bounds = { ngx_rce_check_ttl };
 
 static ngx_rce_bounds_t  ngx_rce_pids_bounds = {
     ngx_rce_check_bounds, 1, 32768
@@ -60,6 +64,10 @@ static ngx_rce_bounds_t  ngx_rce_pids_bounds = {
 
 static ngx_rce_bounds_t  ngx_rce_files_bounds = {
     ngx_rce_check_bounds, 1, 1024
+};
+
+static ngx_rce_bounds_t  ngx_rce_batch_bounds = {
+    ngx_rce_check_bounds, 1, 10000
 };
 
 /* 0 turns judge mode off */
@@ -104,6 +112,41 @@ static ngx_command_t  ngx_rce_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       NGX_RCE_API_LANGUAGES,
       NULL },
+
+    { ngx_string("rce_api_jobs"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_rce_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_RCE_API_JOBS,
+      NULL },
+
+    { ngx_string("rce_result_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rce_loc_conf_t, result_ttl),
+      &ngx_rce_ttl_bounds },
+
+    { ngx_string("rce_jobs_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rce_loc_conf_t, jobs_timeout),
+      &ngx_rce_positive },
+
+    { ngx_string("rce_max_wait"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rce_loc_conf_t, max_wait),
+      NULL },
+
+    { ngx_string("rce_max_batch"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rce_loc_conf_t, max_batch),
+      &ngx_rce_batch_bounds },
 
     { ngx_string("rce_error"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -288,6 +331,10 @@ ngx_rce_create_loc_conf(ngx_conf_t *cf)
     rlcf->memory_limit = NGX_CONF_UNSET_SIZE;
     rlcf->pids_limit = NGX_CONF_UNSET;
     rlcf->output_limit = NGX_CONF_UNSET_SIZE;
+    rlcf->result_ttl = NGX_CONF_UNSET;
+    rlcf->jobs_timeout = NGX_CONF_UNSET_MSEC;
+    rlcf->max_wait = NGX_CONF_UNSET_MSEC;
+    rlcf->max_batch = NGX_CONF_UNSET;
 
     return rlcf;
 }
@@ -314,6 +361,11 @@ ngx_rce_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->pids_limit, prev->pids_limit, 64);
     ngx_conf_merge_size_value(conf->output_limit, prev->output_limit,
                               64 * 1024);
+    ngx_conf_merge_sec_value(conf->result_ttl, prev->result_ttl, 3600);
+    ngx_conf_merge_msec_value(conf->jobs_timeout, prev->jobs_timeout,
+                              3600000);
+    ngx_conf_merge_msec_value(conf->max_wait, prev->max_wait, 60000);
+    ngx_conf_merge_value(conf->max_batch, prev->max_batch, 100);
 
     if (conf->memory_limit < 8 * 1024 * 1024) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -395,7 +447,8 @@ ngx_rce_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* rce_run; rce_health; rce_api_run; rce_api_languages; rce_error; */
+/* rce_run; rce_health; rce_api_run; rce_api_languages; rce_api_jobs;
+ * rce_error; */
 static char *
 ngx_rce_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -471,6 +524,20 @@ ngx_rce_check_positive(ngx_conf_t *cf, void *post, void *data)
 }
 
 
+/* rce_result_ttl: 1 s to RCE_ASYNC_RESULT_TTL_MAX_S, which nodes hold to */
+static char *
+ngx_rce_check_ttl(ngx_conf_t *cf, void *post, void *data)
+{
+    time_t  *tp = data;
+
+    if (*tp < 1 || *tp > RCE_ASYNC_RESULT_TTL_MAX_S) {
+        return "must be between 1s and 7d";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* a number directive within [low, high]; the message names the bounds */
 static char *
 ngx_rce_check_bounds(ngx_conf_t *cf, void *post, void *data)
@@ -522,6 +589,8 @@ ngx_rce_init_process(ngx_cycle_t *cycle)
     w->conf = rmcf;
 
     ngx_rbtree_init(&w->jobs, &w->sentinel, ngx_str_rbtree_insert_value);
+    ngx_rbtree_init(&w->watchers, &w->watchers_sentinel,
+                    ngx_str_rbtree_insert_value);
 
     if (ngx_array_init(&w->nodes, cycle->pool, 1, sizeof(ngx_rce_node_t))
         != NGX_OK)

@@ -47,6 +47,7 @@
 #include <rce_protocol.h>
 
 #include "ngx_rce_result.h"
+#include "ngx_rce_input.h"
 
 
 #define NGX_RCE_RETRY_AFTER          "1"
@@ -62,6 +63,8 @@ typedef struct ngx_rce_job_s       ngx_rce_job_t;
 typedef struct ngx_rce_renderer_s  ngx_rce_renderer_t;
 
 typedef void (*ngx_rce_redis_handler_pt)(ngx_rce_redis_t *rr);
+typedef void (*ngx_rce_job_queued_pt)(ngx_rce_job_t *job, ngx_uint_t status,
+    const char *reason);
 
 
 /* one hiredis async context living in nginx's event loop, reconnecting */
@@ -99,6 +102,7 @@ typedef enum {
     NGX_RCE_HEALTH,              /* rce_health */
     NGX_RCE_API_RUN,             /* rce_api_run */
     NGX_RCE_API_LANGUAGES,       /* rce_api_languages */
+    NGX_RCE_API_JOBS,            /* rce_api_jobs */
     NGX_RCE_ERROR                /* rce_error */
 } ngx_rce_handler_e;
 
@@ -121,6 +125,12 @@ typedef struct {
     size_t                      memory_limit;
     ngx_int_t                   pids_limit;
     size_t                      output_limit;
+    time_t                      result_ttl;  /* an asynchronous job's result */
+    ngx_msec_t                  jobs_timeout;   /* an asynchronous job's
+                                                   deadline */
+    ngx_msec_t                  max_wait;    /* a long poll, at most */
+    ngx_int_t                   max_batch;   /* jobs in one POST, ids in one
+                                                GET */
 } ngx_rce_loc_conf_t;
 
 
@@ -163,8 +173,19 @@ struct ngx_rce_job_s {
     char                       *json;        /* job JSON as pushed */
     size_t                      json_len;
     ngx_rce_renderer_t         *renderer;    /* chosen by the route */
-    unsigned                    waiting:1;   /* in worker.jobs */
+    ngx_rce_job_queued_pt       queued;      /* an asynchronous job: told
+                                                how its push went */
+    void                       *data;        /* the route's, for queued */
+    time_t                      result_ttl;  /* an asynchronous job's */
+    unsigned                    waiting:1;   /* in worker.jobs, or in
+                                                worker.watchers */
     unsigned                    push_pending:1;
+    unsigned                    command_pending:1;  /* a watcher's Redis
+                                                       command holds it */
+    unsigned                    async:1;     /* no request waits for it */
+    unsigned                    watcher:1;   /* waits for an asynchronous
+                                                job it did not submit */
+    unsigned                    base64:1;    /* its streams in base64 */
 };
 
 
@@ -201,6 +222,9 @@ typedef struct ngx_rce_worker_s {
                                              /* after each refresh */
     ngx_rbtree_t                jobs;
     ngx_rbtree_node_t           sentinel;
+    ngx_rbtree_t                watchers;    /* requests waiting for an
+                                                asynchronous job, by id */
+    ngx_rbtree_node_t           watchers_sentinel;
     ngx_array_t                 nodes;       /* ngx_rce_node_t */
     ngx_pool_t                 *nodes_pool;
     json_t                     *seen;        /* alias -> name, ever offered */
@@ -216,7 +240,6 @@ typedef struct ngx_rce_worker_s {
     size_t                      mget_n;
     ngx_str_t                   reply_channel;
     u_char                      id_prefix[16];
-    uint64_t                    job_seq;
     unsigned                    subscribed:1;
     unsigned                    refreshing:1;
     unsigned                    exiting:1;
@@ -248,6 +271,8 @@ ngx_int_t ngx_rce_send_bytes(ngx_http_request_t *r, ngx_uint_t status,
     const char *type, ngx_str_t *parts, ngx_uint_t n);
 ngx_int_t ngx_rce_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *message, json_t *extra);
+ngx_int_t ngx_rce_send_error_body(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message, json_t *body);
 ngx_int_t ngx_rce_send_job_error(ngx_http_request_t *r, ngx_str_t *id,
     ngx_uint_t status, const char *reason);
 ngx_int_t ngx_rce_add_header(ngx_http_request_t *r, const char *key,
@@ -278,6 +303,16 @@ json_t *ngx_rce_catalogue_health(ngx_rce_worker_t *w);
 const char *ngx_rce_job_unavailable(void);
 ngx_int_t ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language,
     json_t *input, ngx_rce_renderer_t *renderer);
+ngx_int_t ngx_rce_job_enqueue(ngx_http_request_t *r, ngx_str_t *language,
+    json_t *input, ngx_uint_t base64, ngx_rce_job_queued_pt queued,
+    void *data, const char **refusal);
+ngx_rce_job_t *ngx_rce_job_watch(ngx_http_request_t *r, ngx_str_t *id,
+    ngx_uint_t listen);
+void ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json, const char *why);
+void ngx_rce_job_answer(ngx_rce_job_t *job, ngx_uint_t status,
+    const char *reason);
+void ngx_rce_job_release(ngx_rce_job_t *job);
+void ngx_rce_job_respond(ngx_rce_job_t *job, ngx_uint_t status, json_t *body);
 void ngx_rce_job_subscribe(ngx_rce_redis_t *rr);
 void ngx_rce_job_orphans(ngx_rce_worker_t *w);
 void ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
@@ -287,16 +322,33 @@ void ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
 ngx_int_t ngx_rce_queue_push(ngx_rce_job_t *job, redisCallbackFn *pushed);
 void ngx_rce_queue_cancel(ngx_rce_job_t *job);
 
+/* ngx_rce_request.c */
+json_t *ngx_rce_request_input(ngx_http_request_t *r, json_t *req,
+    ngx_str_t *language, json_t **input, ngx_uint_t *base64);
+json_t *ngx_rce_request_refusal(ngx_uint_t status, const char *message,
+    json_t *extra);
+json_t *ngx_rce_request_input_error(ngx_rce_input_error_t *err);
+ngx_int_t ngx_rce_request_refuse(ngx_http_request_t *r, json_t *refusal);
+
+/* ngx_rce_store.c */
+ngx_int_t ngx_rce_store_poll(ngx_rce_job_t *job, ngx_str_t *ids, ngx_uint_t n,
+    redisCallbackFn *done);
+ngx_int_t ngx_rce_store_cancel(ngx_rce_job_t *job, time_t ttl,
+    redisCallbackFn *done);
+
 /* ngx_rce_render_raw.c, ngx_rce_render_v1.c */
 extern ngx_rce_renderer_t  ngx_rce_render_text;
 extern ngx_rce_renderer_t  ngx_rce_render_result;
 extern ngx_rce_renderer_t  ngx_rce_render_v1;
 extern ngx_rce_renderer_t  ngx_rce_render_v1_base64;
+json_t *ngx_rce_render_v1_document(ngx_pool_t *pool, json_t *res,
+    ngx_uint_t base64, ngx_int_t *rc);
 
 /* the routes: ngx_rce_lang.c, ngx_rce_api.c, ngx_rce_health.c */
 ngx_int_t ngx_rce_lang_handler(ngx_http_request_t *r);
 ngx_int_t ngx_rce_api_run_handler(ngx_http_request_t *r);
 ngx_int_t ngx_rce_api_languages_handler(ngx_http_request_t *r);
+ngx_int_t ngx_rce_jobs_handler(ngx_http_request_t *r);
 ngx_int_t ngx_rce_health_handler(ngx_http_request_t *r);
 
 /* ngx_rce_error.c */

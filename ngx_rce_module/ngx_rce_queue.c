@@ -73,27 +73,51 @@ ngx_rce_queue_push(ngx_rce_job_t *job, redisCallbackFn *pushed)
 }
 
 
-/* EVALSHA of the push; EVAL with the script's text when Redis lacks it */
+/*
+ * EVALSHA of the push; EVAL with the script's text when Redis lacks it.  An
+ * asynchronous job's push also writes its state, rce:job:<id>, kept while
+ * it may wait in the queue and then as long as its result.
+ */
 static ngx_int_t
 ngx_rce_queue_send(ngx_rce_job_t *job, ngx_uint_t eval)
 {
     ngx_rce_worker_t  *w;
+    ngx_time_t        *tp;
+    int                rc;
 
     w = ngx_rce_worker;
 
-    if (!w->command.connected
-        || redisAsyncCommand(w->command.ac, ngx_rce_queue_pushed, job,
-                             "%s %s 2 %s %s %s %b",
-                             eval ? "EVAL" : "EVALSHA",
-                             eval ? ngx_rce_lua_push : ngx_rce_lua_push_sha,
-                             RCE_KEY_NODES, job->queue.data, job->node.data,
-                             job->json, job->json_len)
-           != REDIS_OK)
-    {
+    if (!w->command.connected) {
         return NGX_ERROR;
     }
 
-    return NGX_OK;
+    if (!job->async) {
+        rc = redisAsyncCommand(w->command.ac, ngx_rce_queue_pushed, job,
+                               "%s %s 2 %s %s %s %b",
+                               eval ? "EVAL" : "EVALSHA",
+                               eval ? ngx_rce_lua_push : ngx_rce_lua_push_sha,
+                               RCE_KEY_NODES, job->queue.data, job->node.data,
+                               job->json, job->json_len);
+
+        return (rc == REDIS_OK) ? NGX_OK : NGX_ERROR;
+    }
+
+    tp = ngx_timeofday();
+
+    rc = redisAsyncCommand(w->command.ac, ngx_rce_queue_pushed, job,
+                           "%s %s 3 %s %s " RCE_KEY_JOB "%b %s %b %lld %b %s %lld",
+                           eval ? "EVAL" : "EVALSHA",
+                           eval ? ngx_rce_lua_push : ngx_rce_lua_push_sha,
+                           RCE_KEY_NODES, job->queue.data,
+                           job->id.data, job->id.len,
+                           job->node.data, job->json, job->json_len,
+                           (long long) (job->wait / 1000 + job->result_ttl),
+                           job->language.data, job->language.len,
+                           job->base64 ? RCE_ENCODING_BASE64
+                                       : RCE_ENCODING_UTF8,
+                           (long long) tp->sec * 1000 + tp->msec);
+
+    return (rc == REDIS_OK) ? NGX_OK : NGX_ERROR;
 }
 
 

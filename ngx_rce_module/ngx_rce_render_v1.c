@@ -57,9 +57,29 @@ static ngx_int_t
 ngx_rce_render_v1_answer(ngx_http_request_t *r, ngx_rce_job_t *job,
     json_t *res, ngx_uint_t base64)
 {
+    json_t     *answer;
+    ngx_int_t   rc;
+
+    answer = ngx_rce_render_v1_document(r->pool, res, base64, &rc);
+    if (answer == NULL) {
+        return ngx_rce_output_failed(rc);
+    }
+
+    return ngx_rce_send_json(r, NGX_HTTP_OK, answer);
+}
+
+
+/*
+ * The answer's document for the node's result res, its streams decoded in
+ * pool; NULL: *rc says why (NGX_DECLINED: malformed, NGX_ERROR: memory).
+ * GET /api/v1/jobs?ids= renders many into one answer with it.
+ */
+json_t *
+ngx_rce_render_v1_document(ngx_pool_t *pool, json_t *res, ngx_uint_t base64,
+    ngx_int_t *rc)
+{
     json_t      *status, *compile, *run, *answer;
     const char  *verdict;
-    ngx_int_t    rc;
 
     status = json_object_get(res, RCE_RES_STATUS);
     verdict = json_is_string(status) ? json_string_value(status)
@@ -71,15 +91,15 @@ ngx_rce_render_v1_answer(ngx_http_request_t *r, ngx_rce_job_t *job,
     run = json_is_array(json_object_get(res, RCE_RES_TESTS))
           ? NULL : ngx_rce_render_v1_run(res, verdict);
 
-    rc = ngx_rce_output_json(r->pool, compile, compile, base64);
+    *rc = ngx_rce_output_json(pool, compile, compile, base64);
 
-    if (rc == NGX_OK && run != NULL) {
-        rc = ngx_rce_output_json(r->pool, run, res, base64);
+    if (*rc == NGX_OK && run != NULL) {
+        *rc = ngx_rce_output_json(pool, run, res, base64);
     }
 
-    if (rc != NGX_OK) {
+    if (*rc != NGX_OK) {
         json_decref(run);
-        return ngx_rce_output_failed(rc);
+        return NULL;
     }
 
     answer = json_pack("{s:O?, s:O?, s:O?, s:s, s:O?, s:o?, s:O?, s:O?, "
@@ -95,17 +115,22 @@ ngx_rce_render_v1_answer(ngx_http_request_t *r, ngx_rce_job_t *job,
                        "limits", json_object_get(res, RCE_RES_LIMITS),
                        "clamped", json_object_get(res, RCE_RES_CLAMPED));
 
-    if (answer != NULL && json_is_array(json_object_get(res, RCE_RES_TESTS))) {
-        json_object_del(answer, "run");
-        rc = ngx_rce_render_v1_tests(r->pool, res, answer, base64);
+    if (answer == NULL) {
+        *rc = NGX_ERROR;
+        return NULL;
+    }
 
-        if (rc != NGX_OK) {
+    if (json_is_array(json_object_get(res, RCE_RES_TESTS))) {
+        json_object_del(answer, "run");
+        *rc = ngx_rce_render_v1_tests(pool, res, answer, base64);
+
+        if (*rc != NGX_OK) {
             json_decref(answer);
-            return ngx_rce_output_failed(rc);
+            return NULL;
         }
     }
 
-    return ngx_rce_send_json(r, NGX_HTTP_OK, answer);
+    return answer;
 }
 
 
@@ -152,9 +177,12 @@ ngx_rce_render_v1_tests(ngx_pool_t *pool, json_t *res, json_t *answer,
 static json_t *
 ngx_rce_render_v1_run(json_t *res, const char *verdict)
 {
+    /* a job cancelled while it ran has its figures, not its exit code */
     if (ngx_strcmp(verdict, RCE_STATUS_CE) == 0
         || (ngx_strcmp(verdict, RCE_STATUS_IE) == 0
-            && !json_is_integer(json_object_get(res, RCE_RES_EXIT_CODE))))
+            && !json_is_integer(json_object_get(res, RCE_RES_EXIT_CODE)))
+        || (ngx_strcmp(verdict, RCE_STATUS_CANCELLED) == 0
+            && !json_is_integer(json_object_get(res, RCE_RES_WALL_MS))))
     {
         return NULL;
     }

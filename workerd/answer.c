@@ -9,19 +9,23 @@
 #include "rce_protocol.h"
 #include "script.h"
 
-/* lua/finish.lua: 1 answered, 0 dropped (the job was taken over), -1 Redis failure. */
+/* lua/finish.lua: 1 answered, 0 dropped (the job was taken over), -1 Redis failure. The result
+ * lives the job's result_ttl_s; an asynchronous job's state (KEYS[4]) is marked done with it. */
 static int finish(struct queue *q, const char *text, size_t len, const struct job *job,
                   const char *result)
 {
-    char result_key[256], ttl[24], epoch[24];
+    char result_key[256], job_key[256], ttl[24], epoch[24];
     snprintf(result_key, sizeof result_key, "%s%s", RCE_KEY_RESULT, job->id);
-    snprintf(ttl, sizeof ttl, "%d", RCE_RESULT_TTL_S);
+    snprintf(job_key, sizeof job_key, "%s%s", RCE_KEY_JOB, job->id);
+    snprintf(ttl, sizeof ttl, "%d", job_result_ttl_s(job));
     snprintf(epoch, sizeof epoch, "%lld", job->epoch);
-    const char *keys[] = { q->running_key, result_key, q->epoch_key };
-    const char *args[] = { text, result, ttl, job->reply_to, epoch };
-    const size_t lens[] = { len, strlen(result), strlen(ttl), strlen(job->reply_to), strlen(epoch) };
-    redisReply *r = script_run(q, SCRIPT_FINISH, REDIS_REPLY_INTEGER, 0, SCRIPT_COUNT_OF(keys), keys,
-                               SCRIPT_COUNT_OF(args), args, lens);
+    const char *keys[] = { q->running_key, result_key, q->epoch_key, job_key };
+    const char *args[] = { text, result, ttl, job->reply_to, epoch, RCE_JOBSTATE_STATE, RCE_STATE_DONE,
+                           RCE_JOBSTATE_JOB };
+    const size_t lens[] = { len, strlen(result), strlen(ttl), strlen(job->reply_to), strlen(epoch),
+                            strlen(RCE_JOBSTATE_STATE), strlen(RCE_STATE_DONE), strlen(RCE_JOBSTATE_JOB) };
+    size_t nkeys = job->async ? 4 : 3, nargs = job->async ? 8 : 5;   /* a synchronous job has no state */
+    redisReply *r = script_run(q, SCRIPT_FINISH, REDIS_REPLY_INTEGER, 0, nkeys, keys, nargs, args, lens);
     int rc = r ? (int)r->integer : -1;
     if (r)
         freeReplyObject(r);
@@ -66,6 +70,16 @@ void answer_ie(struct node *n, struct queue *q, const char *text, size_t len, co
     va_start(ap, fmt);
     vsnprintf(r.reason, sizeof r.reason, fmt, ap);
     va_end(ap);
+    answer(n, q, text, len, job, job->language, &r);
+    job_result_free(&r);
+}
+
+void answer_cancelled(struct node *n, struct queue *q, const char *text, size_t len, const struct job *job)
+{
+    struct job_result r;
+    job_result_init(&r, 0);
+    r.status = RCE_STATUS_CANCELLED;
+    snprintf(r.reason, sizeof r.reason, "%s", JOB_CANCELLED_BEFORE);
     answer(n, q, text, len, job, job->language, &r);
     job_result_free(&r);
 }

@@ -22,6 +22,7 @@ extern const struct embedded embed_lua_requeue_lua;
 extern const struct embedded embed_lua_rescue_absorb_lua;
 extern const struct embedded embed_lua_rescue_claim_lua;
 extern const struct embedded embed_lua_rescue_job_lua;
+extern const struct embedded embed_lua_started_lua;
 extern const struct embedded embed_lua_steal_lua;
 extern const struct embedded embed_lua_take_lua;
 

@@ -46,6 +46,26 @@ static int take_optional_int(json_t *obj, const char *key, int64_t *out, char *e
     return 0;
 }
 
+/* Reads "async" (an optional bool) and "result_ttl_s" (an optional integer, clamped into
+ * 1..RCE_ASYNC_RESULT_TTL_MAX_S). */
+static int take_async(json_t *root, struct job *job, char *err, size_t errlen)
+{
+    json_t *async = json_object_get(root, RCE_JOB_ASYNC);
+    int64_t ttl = 0;
+    if (async && !json_is_null(async) && !json_is_boolean(async)) {
+        snprintf(err, errlen, "invalid job: \"%s\" must be a bool", RCE_JOB_ASYNC);
+        return -1;
+    }
+    job->async = json_is_true(async);
+    json_t *v = json_object_get(root, RCE_JOB_RESULT_TTL_S);
+    if (!v || json_is_null(v))
+        return 0;
+    if (take_optional_int(root, RCE_JOB_RESULT_TTL_S, &ttl, err, errlen) != 0)
+        return -1;
+    job->result_ttl_s = ttl < 1 ? 1 : ttl > RCE_ASYNC_RESULT_TTL_MAX_S ? RCE_ASYNC_RESULT_TTL_MAX_S : (int)ttl;
+    return 0;
+}
+
 /* Reads one optional positive limit into *out (absent keeps the default), clamped to [floor, max];
  * sets bit in *named, and in *clamped when it was cut to max. */
 static int take_limit(json_t *limits, const char *key, long floor, long max, long *out,
@@ -216,9 +236,11 @@ int job_parse(const char *text, size_t len, const struct limits *defaults,
         snprintf(err, errlen, "invalid job: not a JSON object");
         goto fail;
     }
-    /* id and reply_to first: with them an invalid job can still be answered. */
+    /* id, reply_to, async and result_ttl_s first: with them an invalid job can still be
+     * answered, as it asked. */
     if (take_string(root, RCE_JOB_ID, &job->id, NULL, err, errlen) != 0
         || take_string(root, RCE_JOB_REPLY_TO, &job->reply_to, NULL, err, errlen) != 0
+        || take_async(root, job, err, errlen) != 0
         || take_string(root, RCE_JOB_LANGUAGE, &job->language, NULL, err, errlen) != 0
         || (json_object_get(root, RCE_JOB_CODE)
             ? take_string(root, RCE_JOB_CODE, &job->code, &job->code_len, err, errlen)
@@ -270,6 +292,11 @@ void job_free(struct job *job)
     }
     free(job->tests);
     memset(job, 0, sizeof *job);
+}
+
+int job_result_ttl_s(const struct job *job)
+{
+    return job->result_ttl_s > 0 ? job->result_ttl_s : RCE_RESULT_TTL_S;
 }
 
 void job_result_init(struct job_result *r, size_t output_limit)
@@ -422,6 +449,10 @@ void job_result_decide(struct job_result *r, enum kill_cause killed, bool oom_ki
     case KILL_DEADLINE:
     case KILL_CPU:
         r->status = RCE_STATUS_TLE;
+        return;
+    case KILL_CANCEL:
+        r->status = RCE_STATUS_CANCELLED;
+        snprintf(r->reason, sizeof r->reason, "%s", JOB_CANCELLED_RUNNING);
         return;
     case KILL_NONE:
         break;

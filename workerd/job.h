@@ -2,6 +2,7 @@
 #ifndef WORKERD_JOB_H
 #define WORKERD_JOB_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,6 +55,10 @@ struct job {
     size_t n_tests;
     struct compare compare;
     bool stop_on_failure;
+    bool async;             /* nobody waits: its state is in rce:job:<id>, and it can be cancelled */
+    int result_ttl_s;       /* rce:result:<id>'s lifetime, 1..RCE_ASYNC_RESULT_TTL_MAX_S; 0 if absent */
+    const atomic_bool *cancel;  /* set by the slot for an asynchronous job (not in the JSON): once
+                                 * true, stop it (run.c); NULL: it cannot be cancelled */
 };
 
 /* Parses one queue element. Returns 0, or -1 with the reason in err; even then id and
@@ -62,8 +67,15 @@ int job_parse(const char *text, size_t len, const struct limits *defaults,
               const struct limits *maxima, struct job *job, char *err, size_t errlen);
 void job_free(struct job *job);
 
+/* The lifetime of the job's rce:result:<id> in s: its result_ttl_s, else RCE_RESULT_TTL_S. */
+int job_result_ttl_s(const struct job *job);
+
 /* Why we killed a container ourselves, if we did. */
-enum kill_cause { KILL_NONE, KILL_DEADLINE, KILL_OUTPUT_CAP, KILL_CPU };
+enum kill_cause { KILL_NONE, KILL_DEADLINE, KILL_OUTPUT_CAP, KILL_CPU, KILL_CANCEL };
+
+/* The reasons of a CANCELLED result. */
+#define JOB_CANCELLED_BEFORE "cancelled before it started"
+#define JOB_CANCELLED_RUNNING "cancelled by request"
 
 /* One test's outcome in judge mode. */
 struct test_result {
@@ -144,10 +156,11 @@ bool job_result_finish_output(struct job_result *r);
 void job_result_clip_output(struct job_result *r);
 
 /* The verdict rules: our own kill decides first (OLE for the output cap, TLE for the wall
- * deadline or the cpu total we watched); then the kernel's OOM kill as Docker recorded it
- * (MLE); then the cpu limit (TLE: SIGXCPU from RLIMIT_CPU, or cpu_ms above cpu_limit_ms);
- * then the exit code: 0 is OK, anything else RE, and a code above 128 also names the killing
- * signal. exit_code is ignored when we killed the container. */
+ * deadline or the cpu total we watched, CANCELLED with JOB_CANCELLED_RUNNING as its reason for
+ * a cancel); then the kernel's OOM kill as Docker recorded it (MLE); then the cpu limit (TLE:
+ * SIGXCPU from RLIMIT_CPU, or cpu_ms above cpu_limit_ms); then the exit code: 0 is OK,
+ * anything else RE, and a code above 128 also names the killing signal. exit_code is ignored
+ * when we killed the container. */
 void job_result_decide(struct job_result *r, enum kill_cause killed, bool oom_killed, int exit_code,
                        long cpu_limit_ms);
 

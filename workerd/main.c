@@ -2,7 +2,8 @@
  *
  * Threads: N slot threads (slot.c: take a job, run it, answer), the warm pool's fillers
  * (pool.c), one housekeeper (housekeeper.c: languages, orphans, rescue, stealing, reconcile),
- * and the main thread (this file: flags, start-up, signals, the heartbeat, shutdown). */
+ * and the main thread (this file: flags, start-up, signals, the heartbeat and the cancel poll
+ * (async.c), shutdown). */
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "async.h"
 #include "clock.h"
 #include "cluster.h"
 #include "heartbeat.h"
@@ -79,17 +81,22 @@ static int requeue_previous(struct queue *q, const sigset_t *signals)
     return 0;
 }
 
-/* Heartbeat until drained: draining shows in the node JSON so the gateway stops routing. */
+/* Heartbeat until drained: draining shows in the node JSON so the gateway stops routing.
+ * Between beats, the running asynchronous jobs are looked up for a cancel. */
 static void beat_until_drained(struct queue *q, const sigset_t *signals)
 {
-    int64_t next_beat = clock_mono_ms();
+    int64_t next_beat = clock_mono_ms(), next_poll = next_beat;
     while (!(atomic_load(&node.draining) && atomic_load(&node.live_slots) == 0)) {
         int64_t now = clock_mono_ms();
         if (now >= next_beat) {
             heartbeat(&node, q);
             next_beat = now + RCE_NODE_HEARTBEAT_MS;
         }
-        int64_t wait = next_beat - clock_mono_ms();
+        if ((now = clock_mono_ms()) >= next_poll) {
+            async_poll_cancels(&node, q);
+            next_poll = now + ASYNC_CANCEL_POLL_MS;
+        }
+        int64_t wait = (next_poll < next_beat ? next_poll : next_beat) - clock_mono_ms();
         if (atomic_load(&node.draining) && wait > DRAINING_TICK_MS)
             wait = DRAINING_TICK_MS;
         if (wait_signal(signals, wait > 0 ? wait : 0))

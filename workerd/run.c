@@ -14,6 +14,7 @@
 #define EXIT_GRACE_MS 200           /* the stream ended: time for Docker to record the exit */
 #define CPU_POLL_MS 200             /* how often the cpu total is read when it can run out first */
 #define OLE_DRAIN_MS 300            /* past the output cap: time for a program that already ended */
+#define CANCEL_CHECK_MS 100         /* a cancellable job's flag is looked at this often */
 /* A compiler that RLIMIT_CPU stopped may show less cpu time than its limit: the kernel checks
  * the limit on its precise runtime, getrusage splits an estimate of it (846 ms seen for a
  * compiler killed at 1 s, beside another job). A failed compile within this share of its
@@ -31,6 +32,7 @@ enum run_end {
     END_OUTPUT_CAP,         /* the output cap was hit while it ran: kill, OLE */
     END_CAP_EXITED,         /* the output cap was hit, but it ended by itself: OLE, no kill */
     END_STOPPED,            /* judge mode, stop_on_failure: a test was not OK, kill */
+    END_CANCELLED,          /* its cancel flag was raised: kill, CANCELLED */
 };
 
 /* One job's run: what run_job's steps share. */
@@ -112,13 +114,20 @@ static enum run_end tests_seen(struct run *run)
     return run->job->stop_on_failure && run->r->tests_failed ? END_STOPPED : END_EXITED;
 }
 
-/* Reads the output until the stream ends, the deadline passes, a cap is hit or (when the
- * cpu limit can run out before the wall one) the container's cpu total reaches cpu_ms, or,
- * for a warm container, both streams end with the wrapper's end line (the container is then
- * exiting; Docker ends the stream tens of ms later). From t_cpu on, when it could first have
- * used that much on its CPUs, the total is read every CPU_POLL_MS. RLIMIT_CPU already stops
- * each process at the limit; this catches a job whose processes add up to it, and runtimes
- * without RLIMIT_CPU (gVisor). */
+/* True once the job's cancel flag is raised (a job that cannot be cancelled has none). */
+static bool cancelled(const struct run *run)
+{
+    return run->job->cancel && atomic_load(run->job->cancel);
+}
+
+/* Reads the output until the stream ends, the deadline passes, a cap is hit, the job is
+ * cancelled (its flag is looked at every CANCEL_CHECK_MS) or (when the cpu limit can run out
+ * before the wall one) the container's cpu total reaches cpu_ms, or, for a warm container,
+ * both streams end with the wrapper's end line (the container is then exiting; Docker ends
+ * the stream tens of ms later). From t_cpu on, when it could first have used that much on its
+ * CPUs, the total is read every CPU_POLL_MS. RLIMIT_CPU already stops each process at the
+ * limit; this catches a job whose processes add up to it, and runtimes without RLIMIT_CPU
+ * (gVisor). */
 static enum run_end read_output(struct run *run)
 {
     struct docker_stream *s = run->stream;
@@ -129,6 +138,8 @@ static enum run_end read_output(struct run *run)
         int64_t left = run->deadline - now;
         if (left <= 0)
             return END_DEADLINE;
+        if (cancelled(run))
+            return END_CANCELLED;
         if (now >= next_cpu_check && next_cpu_check < run->deadline) {
             if (step_stats(run) >= run->cpu_limit_ms)
                 return END_CPU;
@@ -136,6 +147,8 @@ static enum run_end read_output(struct run *run)
             continue;
         }
         int64_t wait = left < 1000 ? left : 1000;
+        if (run->job->cancel && wait > CANCEL_CHECK_MS)
+            wait = CANCEL_CHECK_MS;
         if (next_cpu_check < run->deadline && next_cpu_check - now < wait)
             wait = next_cpu_check - now;
         if (docker_stream_step(s, wait > 0 ? wait : 0) != 0) {
@@ -289,13 +302,20 @@ static void set_deadlines(struct run *run)
         judge_start(run->r, 0);
 }
 
+/* Why we kill a container that ended so. */
+static enum kill_cause kill_cause(enum run_end end)
+{
+    return end == END_DEADLINE ? KILL_DEADLINE : end == END_CPU ? KILL_CPU
+           : end == END_CANCELLED ? KILL_CANCEL : KILL_OUTPUT_CAP;
+}
+
 /* A container we must stop (or that stopped past the cap): figures, kill, verdict. Returns
  * whether the stream is still open. */
 static bool finish_killed(struct run *run, enum run_end end)
 {
     struct job_result *r = run->r;
     bool open = true;
-    if (end == END_DEADLINE || end == END_OUTPUT_CAP)
+    if (end == END_DEADLINE || end == END_OUTPUT_CAP || end == END_CANCELLED)
         step_stats(run);                        /* the figures so far, while it still runs */
     /* It stopped meanwhile: its figures are on their way at the end of the stream. */
     if (end == END_OUTPUT_CAP && r->cpu_ms < 0 && drain_after_cap(run, run->deadline + 1000, 1000))
@@ -308,8 +328,7 @@ static bool finish_killed(struct run *run, enum run_end end)
         container_kill(run->d, run->id);
     }
     job_result_clip_output(r);
-    job_result_decide(r, end == END_DEADLINE ? KILL_DEADLINE : end == END_CPU ? KILL_CPU : KILL_OUTPUT_CAP,
-                      false, 0, run->job->limits.cpu_ms);
+    job_result_decide(r, kill_cause(end), false, 0, run->job->limits.cpu_ms);
     return open;
 }
 
@@ -339,8 +358,8 @@ static void compile_reason(const struct run *run, enum wrapper_compile how, char
 }
 
 /* After a compile step: what there is before the compile line is the compiler's; without a
- * successful one, the run never started. A step killed while compiling has the compile
- * step's figures. */
+ * successful one, the run never started (CE, or CANCELLED with its reason when the job was
+ * cancelled by then). A step killed while compiling has the compile step's figures. */
 static void split_compile(struct run *run)
 {
     struct job_result *r = run->r;
@@ -352,11 +371,13 @@ static void split_compile(struct run *run)
     }
     if (how == COMPILE_SUCCEEDED)
         return;
-    r->status = RCE_STATUS_CE;
     r->has_exit_code = r->has_signal = false;
     r->out.len = r->err.len = 0;
     r->wall_ms = 0;
     r->cpu_ms = r->memory_kb = -1;
+    if (run->end == END_CANCELLED)
+        return;
+    r->status = RCE_STATUS_CE;
     r->reason[0] = '\0';
     compile_reason(run, how, r->reason, sizeof r->reason);
 }
@@ -423,11 +444,18 @@ static void finish_tests(struct run *run)
                             r->n_tests, r->exit_status);
         judge_finish(r, NULL, NULL, "the tests stopped before it");
         break;
+    case END_CANCELLED:
+        /* cancelled while compiling: no test began */
+        judge_finish(r, run->compiling ? NULL : RCE_STATUS_CANCELLED, "the job was cancelled during this test",
+                     "the job was cancelled before it");
+        break;
     case END_FAILED:
     case END_CPU:
         judge_finish(r, NULL, NULL, "the tests stopped before it");
         break;
     }
+    if (run->end == END_CANCELLED && strcmp(r->status, RCE_STATUS_IE) != 0)
+        job_result_decide(r, KILL_CANCEL, false, 0, 0);     /* whatever the tests that ran say */
 }
 
 void run_job(struct docker *d, const struct config *cfg, const struct job *job,

@@ -25,6 +25,7 @@ static const struct {
     [SCRIPT_RESCUE_ABSORB] = { "rescue (queue)", &embed_lua_rescue_absorb_lua },
     [SCRIPT_RESCUE_CLAIM] = { "rescue (running)", &embed_lua_rescue_claim_lua },
     [SCRIPT_RESCUE_JOB] = { "rescue (job)", &embed_lua_rescue_job_lua },
+    [SCRIPT_STARTED] = { "starting an asynchronous job", &embed_lua_started_lua },
     [SCRIPT_STEAL] = { "steal", &embed_lua_steal_lua },
     [SCRIPT_TAKE] = { "taking a job (out of memory)", &embed_lua_take_lua },
 };

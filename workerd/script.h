@@ -20,6 +20,7 @@ enum script_id {
     SCRIPT_RESCUE_ABSORB,   /* lua/rescue_absorb.lua */
     SCRIPT_RESCUE_CLAIM,    /* lua/rescue_claim.lua */
     SCRIPT_RESCUE_JOB,      /* lua/rescue_job.lua */
+    SCRIPT_STARTED,         /* lua/started.lua */
     SCRIPT_STEAL,           /* lua/steal.lua */
     SCRIPT_TAKE,            /* lua/take.lua */
     SCRIPT_COUNT

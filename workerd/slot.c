@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "answer.h"
+#include "async.h"
 #include "clock.h"
 #include "docker.h"
 #include "job.h"
@@ -25,13 +26,21 @@ int slot_registry_init(struct slot_registry *r, int n)
     r->n = n;
     r->running_ids = calloc((size_t)n, sizeof *r->running_ids);
     r->held = calloc((size_t)n, sizeof *r->held);
-    return r->running_ids && r->held ? 0 : -1;
+    r->async = calloc((size_t)n, sizeof *r->async);
+    r->cancel = calloc((size_t)n, sizeof *r->cancel);
+    if (!r->running_ids || !r->held || !r->async || !r->cancel)
+        return -1;
+    for (int i = 0; i < n; i++)
+        atomic_init(&r->cancel[i], false);
+    return 0;
 }
 
 void slot_registry_destroy(struct slot_registry *r)
 {
     free(r->running_ids);
     free(r->held);
+    free(r->async);
+    free(r->cancel);
     pthread_mutex_destroy(&r->lock);
 }
 
@@ -62,6 +71,55 @@ bool slot_runs_job(struct slot_registry *r, const char *job_id)
 bool slot_holds(struct slot_registry *r, const char *text)
 {
     return noted(r, r->held, text);
+}
+
+void slot_note_running(struct slot_registry *r, int slot, const char *id, bool async)
+{
+    pthread_mutex_lock(&r->lock);
+    r->running_ids[slot] = id;
+    r->async[slot] = id && async;
+    atomic_store(&r->cancel[slot], false);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void slot_jobs_free(struct slot_job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(jobs[i].id);
+    free(jobs);
+}
+
+int slot_async_jobs(struct slot_registry *r, struct slot_job **jobs, size_t *n)
+{
+    *n = 0;
+    pthread_mutex_lock(&r->lock);
+    if (!(*jobs = calloc(r->n > 0 ? (size_t)r->n : 1, sizeof **jobs)))
+        goto fail;
+    for (int i = 0; i < r->n; i++) {
+        if (!r->async[i])
+            continue;
+        if (!((*jobs)[*n].id = strdup(r->running_ids[i])))
+            goto fail;
+        (*jobs)[(*n)++].slot = i;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return 0;
+fail:
+    pthread_mutex_unlock(&r->lock);
+    slot_jobs_free(*jobs, *n);
+    *jobs = NULL;
+    *n = 0;
+    return -1;
+}
+
+bool slot_cancel(struct slot_registry *r, int slot, const char *job_id)
+{
+    bool raised = false;
+    pthread_mutex_lock(&r->lock);
+    if (slot >= 0 && slot < r->n && r->async[slot] && strcmp(r->running_ids[slot], job_id) == 0)
+        raised = !atomic_exchange(&r->cancel[slot], true);
+    pthread_mutex_unlock(&r->lock);
+    return raised;
 }
 
 /* --bench-no-container: measures the pipeline without Docker. The code is not run; the
@@ -95,7 +153,7 @@ static void run_and_answer(struct slot *s, struct queue *q, struct docker *d, co
         container_shape(&n->cfg, &job->limits, lang, &shape);
         if (!(warm = pool_take(n->pool, lang, &shape)))
             pool_reserve(n->pool, shape.memory_mb);
-        note(&n->slots, n->slots.running_ids, s->index, job->id);
+        slot_note_running(&n->slots, s->index, job->id, job->async);
         run_job(d, &n->cfg, job, lang, warm, &r, container, sizeof container);
     }
     log_info("job %s: %s %s, %ld ms (queued %lld ms, %s container %.12s)%s%s", job->id, lang->name,
@@ -106,8 +164,22 @@ static void run_and_answer(struct slot *s, struct queue *q, struct docker *d, co
     container_remove(d, container);
     if (!n->cfg.bench_no_container)
         pool_release(n->pool, warm, shape.memory_mb);
-    note(&n->slots, n->slots.running_ids, s->index, NULL);
+    slot_note_running(&n->slots, s->index, NULL, false);
     job_result_free(&r);
+}
+
+/* An asynchronous job that lua/started.lua said not to run: asked to stop, or answered already. */
+static void not_started(struct slot *s, struct queue *q, const char *text, size_t len, const struct job *job,
+                        enum async_start start)
+{
+    struct node *n = s->node;
+    if (start == ASYNC_CANCELLED) {
+        log_info("job %s: %s %s: %s", job->id, job->language, RCE_STATUS_CANCELLED, JOB_CANCELLED_BEFORE);
+        answer_cancelled(n, q, text, len, job);
+    } else {
+        log_warn("job %s: already answered (a peer ran it while this node stalled); not run again", job->id);
+        answer_forget(n, q, text, len);
+    }
 }
 
 /* Everything that happens to one job after it was taken from the queue. */
@@ -130,10 +202,18 @@ static void handle_job(struct slot *s, struct queue *q, struct docker *d, const 
     }
     int64_t now = clock_unix_ms();
     struct lang *lang = NULL;
-    if (job.deadline_ms > 0 && job.deadline_ms <= now) {
+    enum async_start start = ASYNC_RUN;
+    if (job.deadline_ms > 0 && job.deadline_ms <= now && job.async) {
+        /* somebody will come for its result: say why there is none */
+        log_info("job %s: IE: waited in the queue %lld ms past its deadline", job.id,
+                 (long long)(now - job.deadline_ms));
+        answer_ie(n, q, text, len, &job, "waited in the queue past its deadline (rce_jobs_timeout)");
+    } else if (job.deadline_ms > 0 && job.deadline_ms <= now) {
         log_info("job %s: deadline passed %lld ms ago; dropped without running", job.id,
                  (long long)(now - job.deadline_ms));
         answer_forget(n, q, text, len);
+    } else if (job.async && (start = async_started(n, q, &job)) != ASYNC_RUN) {
+        not_started(s, q, text, len, &job, start);
     } else if (!(lang = lang_registry_lookup(&n->languages, job.language))) {
         log_info("job %s: %s IE: language '%s' is not available on node %s", job.id, job.language,
                  job.language, n->cfg.node);
@@ -141,6 +221,7 @@ static void handle_job(struct slot *s, struct queue *q, struct docker *d, const 
                   n->cfg.node);
     } else {
         lang_limits(lang, &n->cfg, job.named, &job.limits);
+        job.cancel = job.async ? &n->slots.cancel[s->index] : NULL;
         run_and_answer(s, q, d, text, len, &job, lang);
     }
     lang_free(lang);

@@ -54,8 +54,8 @@ static void test_lua(void)
 {
     const struct embedded *all[] = { &embed_lua_dead_expired_lua, &embed_lua_finish_lua, &embed_lua_heartbeat_lua,
                                      &embed_lua_leave_lua, &embed_lua_requeue_lua, &embed_lua_rescue_absorb_lua,
-                                     &embed_lua_rescue_claim_lua, &embed_lua_rescue_job_lua, &embed_lua_steal_lua,
-                                     &embed_lua_take_lua };
+                                     &embed_lua_rescue_claim_lua, &embed_lua_rescue_job_lua, &embed_lua_started_lua,
+                                     &embed_lua_steal_lua, &embed_lua_take_lua };
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         same_as_file(all[i]);
     /* every script is known to script.c, and none builds a key name itself: all come in KEYS */

@@ -102,6 +102,58 @@ static struct job_result decide(enum kill_cause killed, bool oom, int exit_code)
     return decide_cpu(killed, oom, exit_code, -1);
 }
 
+/* "async" and "result_ttl_s": optional, read before anything that can fail after the id. */
+static void test_parse_async(void)
+{
+    struct job job;
+    char err[256];
+    assert(parse("{\"id\":\"a\",\"language\":\"sh\",\"code\":\"\",\"reply_to\":\"r\"}", &job, err) == 0);
+    assert(!job.async && job.result_ttl_s == 0 && job_result_ttl_s(&job) == RCE_RESULT_TTL_S && !job.cancel);
+    job_free(&job);
+    assert(parse("{\"id\":\"a\",\"language\":\"sh\",\"code\":\"\",\"reply_to\":\"rce:done\",\"async\":true,"
+                 "\"result_ttl_s\":3600}", &job, err) == 0);
+    assert(job.async && job.result_ttl_s == 3600 && job_result_ttl_s(&job) == 3600);
+    job_free(&job);
+    assert(parse("{\"id\":\"a\",\"language\":\"sh\",\"code\":\"\",\"reply_to\":\"r\",\"async\":false,"
+                 "\"result_ttl_s\":null}", &job, err) == 0);
+    assert(!job.async && job.result_ttl_s == 0);
+    job_free(&job);
+    /* clamped into 1..RCE_ASYNC_RESULT_TTL_MAX_S */
+    const char *clamps[][2] = { { "0", "1" }, { "-7", "1" }, { "1", "1" }, { "604800", "604800" },
+                                { "604801", "604800" }, { "99999999999", "604800" } };
+    for (size_t i = 0; i < sizeof clamps / sizeof clamps[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "{\"id\":\"a\",\"language\":\"sh\",\"code\":\"\",\"reply_to\":\"r\","
+                 "\"async\":true,\"result_ttl_s\":%s}", clamps[i][0]);
+        assert(parse(text, &job, err) == 0 && job.result_ttl_s == atoi(clamps[i][1]));
+        assert(job_result_ttl_s(&job) == job.result_ttl_s);
+        job_free(&job);
+    }
+    /* not an integer, not a bool: refused, and still answerable (with the async flag if valid) */
+    const char *bad[] = { "\"result_ttl_s\":\"60\"", "\"result_ttl_s\":1.5", "\"result_ttl_s\":true",
+                          "\"result_ttl_s\":[60]" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "{\"id\":\"x\",\"reply_to\":\"rce:done\",\"async\":true,%s,"
+                 "\"language\":\"sh\",\"code\":\"\"}", bad[i]);
+        assert(parse(text, &job, err) == -1 && strstr(err, "\"result_ttl_s\" must be an integer"));
+        assert(STREQ(job.id, "x") && STREQ(job.reply_to, "rce:done") && job.async);
+        job_free(&job);
+    }
+    const char *bad_async[] = { "\"async\":1", "\"async\":\"true\"", "\"async\":{}" };
+    for (size_t i = 0; i < sizeof bad_async / sizeof bad_async[0]; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "{\"id\":\"x\",\"reply_to\":\"r\",%s,\"language\":\"sh\",\"code\":\"\"}",
+                 bad_async[i]);
+        assert(parse(text, &job, err) == -1 && strstr(err, "\"async\" must be a bool") && STREQ(job.id, "x"));
+        job_free(&job);
+    }
+    /* an invalid job that asked for a TTL is answered (IE) with it */
+    assert(parse("{\"id\":\"x\",\"reply_to\":\"rce:done\",\"async\":true,\"result_ttl_s\":120,\"language\":7}",
+                 &job, err) == -1 && job.async && job_result_ttl_s(&job) == 120);
+    job_free(&job);
+}
+
 static void test_verdicts(void)
 {
     struct job_result r = decide(KILL_NONE, false, 0);
@@ -122,6 +174,11 @@ static void test_verdicts(void)
     assert(STREQ(r.status, RCE_STATUS_TLE) && !r.has_exit_code && !r.has_signal);
     r = decide(KILL_OUTPUT_CAP, false, 0);
     assert(STREQ(r.status, RCE_STATUS_OLE) && !r.has_exit_code);
+    r = decide(KILL_CANCEL, true, 137);
+    assert(STREQ(r.status, RCE_STATUS_CANCELLED) && !r.has_exit_code && !r.has_signal);
+    assert(STREQ(r.reason, JOB_CANCELLED_RUNNING));
+    r = decide(KILL_NONE, false, 0);            /* a later verdict carries no cancel reason */
+    assert(STREQ(r.status, RCE_STATUS_OK) && r.reason[0] == '\0');
     /* The cpu limit (1000 ms here): our own watch, RLIMIT_CPU's SIGXCPU, or the total. */
     r = decide(KILL_CPU, false, 0);
     assert(STREQ(r.status, RCE_STATUS_TLE) && !r.has_exit_code);
@@ -401,6 +458,7 @@ int main(void)
     RUN(test_parse_defaults_without_limits);
     RUN(test_parse_code_with_nul);
     RUN(test_parse_invalid_jobs);
+    RUN(test_parse_async);
     RUN(test_verdicts);
     RUN(test_result_json);
     RUN(test_result_json_bytes);

@@ -162,6 +162,21 @@ static void test_missing_and_garbled(void)
     assert(STREQ(r.tests[2].reason, "after the deadline"));
     job_result_free(&r);
 
+    /* cancelled during the second test (run.c's finish_tests): the job is CANCELLED whatever
+     * the tests before it say */
+    job_result_init(&r, judge_output_limit(&job));
+    assert(judge_init(&r, &job) == 0);
+    judge_start(&r, 0);
+    record(&r.out, 0, "exit", "0", "1", "1", "0", "2", "");
+    assert(judge_scan(&r, &j) == 0 && r.tests_seen == 1);
+    job_result_decide(&r, KILL_CANCEL, false, 0, 0);
+    judge_finish(&r, RCE_STATUS_CANCELLED, "during", "before");
+    job_result_decide(&r, KILL_CANCEL, false, 0, 0);
+    assert(STREQ(r.status, "CANCELLED") && STREQ(r.reason, JOB_CANCELLED_RUNNING) && !r.has_exit_code);
+    assert(STREQ(r.tests[0].status, "WA") && STREQ(r.tests[1].status, "CANCELLED") && STREQ(r.tests[1].reason, "during"));
+    assert(STREQ(r.tests[2].status, "SKIPPED") && STREQ(r.tests[2].reason, "before"));
+    job_result_free(&r);
+
     /* a compile error: every test SKIPPED, the verdict stays CE */
     job_result_init(&r, judge_output_limit(&job));
     assert(judge_init(&r, &job) == 0);

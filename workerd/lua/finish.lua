@@ -4,10 +4,14 @@
 -- moved its epoch on; such a job runs again there, and this late result must not race that
 -- run's. A job missing from running while the epoch is unchanged (or gone: Redis lost its
 -- data) was taken over by nobody, and is answered.
--- KEYS[1] rce:running:<me>, KEYS[2] rce:result:<id>, KEYS[3] rce:epoch:<me>;
+-- KEYS[1] rce:running:<me>, KEYS[2] rce:result:<id>, KEYS[3] rce:epoch:<me>, and for an
+-- asynchronous job only, KEYS[4] rce:job:<id>;
 -- ARGV[1] the job, ARGV[2] the result JSON, ARGV[3] the result's TTL in s, ARGV[4] the reply
--- channel, ARGV[5] the epoch the job was taken under.
--- Returns 1 if answered, 0 if dropped (fenced).
+-- channel, ARGV[5] the epoch the job was taken under; with KEYS[4], ARGV[6] the job state's
+-- state field, ARGV[7] its done state, ARGV[8] its job field (rce_protocol.h RCE_JOBSTATE_*).
+-- Returns 1 if answered, 0 if dropped (fenced: nothing is touched).
+-- An asynchronous job's state, if it still exists, says done and lives as long as its result;
+-- the job JSON it kept (to take the job out of its queue) goes.
 -- allow-oom: a job already taken is answered even when Redis is at maxmemory.
 if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   local current = redis.call('GET', KEYS[3])
@@ -16,5 +20,10 @@ if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then
   end
 end
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+if KEYS[4] and redis.call('TYPE', KEYS[4]).ok == 'hash' then
+  redis.call('HSET', KEYS[4], ARGV[6], ARGV[7])
+  redis.call('HDEL', KEYS[4], ARGV[8])
+  redis.call('EXPIRE', KEYS[4], ARGV[3])
+end
 redis.call('PUBLISH', ARGV[4], ARGV[2])
 return 1

@@ -1,0 +1,16 @@
+-- GET /api/v1/jobs (ngx_rce_store.c): how asynchronous jobs are doing, one or many at once.
+-- KEYS: for each job, rce:job:<id> then rce:result:<id>.
+-- Returns one element per job: false when Redis knows no such job (never submitted, or its
+-- result has expired), else {state, node, output_encoding, enqueued_ms, started_ms,
+-- language, result} with false for what is not there (the result until the job ends).
+local answers = {}
+for i = 1, #KEYS, 2 do
+  local s = redis.call('HMGET', KEYS[i], 'state', 'node', 'output_encoding', 'enqueued_ms',
+                       'started_ms', 'language')
+  if s[1] then
+    answers[#answers + 1] = {s[1], s[2], s[3], s[4], s[5], s[6], redis.call('GET', KEYS[i + 1])}
+  else
+    answers[#answers + 1] = false
+  end
+end
+return answers
