@@ -216,12 +216,15 @@ sub follow_test {
             $t_end = now_ms();
             reap_all() if @open;        # what it left behind may hold the pipes
         }
+        last unless @open || !@reaped;
         my $left = ($t_end // $deadline) - now_ms() + ($t_end ? 1000 : 0);
         if ($left <= 0) { $why = q(wall) unless $t_end; last }
         my $rin = q();
         vec($rin, fileno($pipes->[$_]), 1) = 1 for @open;
-        # SIGCHLD ends the select early; the 20 ms bound covers one that came just before it
-        next unless select(my $rout = $rin, undef, undef, ($left < 20 ? $left : 20) / 1000) > 0;
+        # SIGCHLD ends the select early; the bound covers one that came just before it (1 ms
+        # once the pipes are closed: the exit is then a moment away)
+        my $wait = @open ? 20 : 1;
+        next unless select(my $rout = $rin, undef, undef, ($left < $wait ? $left : $wait) / 1000) > 0;
         for my $i (@open) {
             next unless vec($rout, fileno($pipes->[$i]), 1);
             my $n = sysread($pipes->[$i], $bufs->[$i], 1 << 16, length($bufs->[$i]));
