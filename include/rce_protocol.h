@@ -20,6 +20,9 @@
 #define RCE_KEY_NODE                "rce:node:"          /* + <node>: STRING, node JSON, PX ttl */
 #define RCE_KEY_QUEUE               "rce:queue:"         /* + <node>: LIST of job JSON, LPUSH in */
 #define RCE_KEY_RUNNING             "rce:running:"       /* + <node>: LIST, BLMOVE RIGHT LEFT target */
+#define RCE_KEY_BATCH               "rce:batch:"         /* + <node>: LIST of job JSON of the batch class,
+                                                            LPUSH in: taken only when rce:queue:<node>
+                                                            is empty */
 #define RCE_KEY_RESULT              "rce:result:"        /* + <id>: STRING, result JSON, EX ttl */
 #define RCE_CHANNEL_REPLY           "rce:reply:"         /* + <gateway worker>: PUBLISH result JSON */
 #define RCE_KEY_RESCUED             "rce:rescued:"       /* + <id>: a dead node's job was re-run once */
@@ -67,6 +70,7 @@
 #define RCE_JOB_COMPARE             "compare"        /* RCE_COMPARE_* name, or {"float": tolerance} */
 #define RCE_JOB_STOP_ON_FAILURE     "stop_on_failure"  /* bool: tests after the first that is not
                                                           OK are SKIPPED */
+#define RCE_JOB_PRIORITY            "priority"       /* RCE_PRIORITY_*; absent: normal */
 #define RCE_JOB_ASYNC               "async"          /* bool: nobody waits; its state is kept in
                                                         rce:job:<id> and its reply_to is
                                                         RCE_CHANNEL_DONE */
@@ -87,6 +91,16 @@
 #define RCE_STATE_QUEUED            "queued"
 #define RCE_STATE_RUNNING           "running"
 #define RCE_STATE_DONE              "done"           /* its result is at rce:result:<id> */
+
+/* Priority classes: a node takes interactive, then normal, then batch jobs. */
+#define RCE_PRIORITY_INTERACTIVE    "interactive"    /* RPUSHed: the consumer end of the queue */
+#define RCE_PRIORITY_NORMAL         "normal"         /* LPUSHed onto the queue */
+#define RCE_PRIORITY_BATCH          "batch"          /* LPUSHed onto rce:batch:<node> */
+#define RCE_QUEUE_WAKE              "wake"           /* pushed onto an empty queue with a batch job: a
+                                                        slot waiting on the queue wakes, drops it and
+                                                        takes the batch job (not JSON: no job is it) */
+#define RCE_INTERACTIVE_HEADROOM    2        /* interactive jobs are refused at this many times
+                                                a node's queue_max, normal ones at queue_max */
 
 #define RCE_JOB_ID_BYTES            16       /* random bytes of a job id (getrandom), sent as
                                                 32 lowercase hex digits: ids cannot be guessed */
@@ -384,6 +398,9 @@ rce_liveness_dead(const rce_liveness_t *p, long long now_ms)
 #define RCE_NODE_BUSY               "busy"           /* integer: jobs running now */
 #define RCE_NODE_QUEUED             "queued"         /* integer: LLEN of its queue */
 #define RCE_NODE_QUEUE_MAX          "queue_max"      /* integer: the gateway queues no more */
+#define RCE_NODE_BATCH_QUEUED       "batch_queued"   /* integer: LLEN of its batch list */
+#define RCE_NODE_BATCH_MAX          "batch_max"      /* integer: the gateway queues no more batch
+                                                        jobs */
 #define RCE_NODE_DRAINING           "draining"       /* bool: SIGTERM received */
 #define RCE_NODE_BEAT               "beat"           /* integer: counts heartbeats */
 #define RCE_NODE_EPOCH              "epoch"          /* integer: the node's epoch (rce:epoch:<node>) */

@@ -265,7 +265,7 @@ ngx_rce_catalogue_node(ngx_rce_node_t *node)
 {
     json_t  *entry;
 
-    entry = json_pack("{s:s%, s:O?, s:I, s:I, s:I, s:I, s:b}",
+    entry = json_pack("{s:s%, s:O?, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
                       "name", node->name.data, node->name.len,
                       "languages", node->languages,
                       "slots", (json_int_t) node->slots,
@@ -273,6 +273,8 @@ ngx_rce_catalogue_node(ngx_rce_node_t *node)
                                   json_object_get(node->json, RCE_NODE_BUSY)),
                       "queued", (json_int_t) node->queued,
                       "queue_max", (json_int_t) node->queue_max,
+                      "batch_queued", (json_int_t) node->batch_queued,
+                      "batch_max", (json_int_t) node->batch_max,
                       "draining", (int) node->draining);
 
     if (entry == NULL) {

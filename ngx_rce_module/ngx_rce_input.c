@@ -38,12 +38,14 @@ static ngx_int_t ngx_rce_input_compare(json_t *value, json_t *input,
 static ngx_int_t ngx_rce_input_limits(json_t *limits, json_t *input,
     ngx_rce_input_error_t *err);
 static ngx_int_t ngx_rce_input_encoding(json_t *value, ngx_uint_t *base64);
+static ngx_int_t ngx_rce_input_priority(json_t *value, json_t *input,
+    ngx_rce_input_error_t *err);
 
 
 static const char  *ngx_rce_input_request_fields[] = {
     "language", "version", "code", "files", "stdin", "args", "limits",
     "output_encoding", RCE_JOB_TESTS, RCE_JOB_COMPARE,
-    RCE_JOB_STOP_ON_FAILURE, NULL
+    RCE_JOB_STOP_ON_FAILURE, RCE_JOB_PRIORITY, NULL
 };
 
 static const char  *ngx_rce_input_test_fields[] = {
@@ -202,12 +204,50 @@ ngx_rce_input_job(json_t *req, ngx_rce_input_bounds_t *bounds,
         rc = ngx_rce_input_judge(req, input, bounds, err);
     }
 
+    if (rc == NGX_OK) {
+        rc = ngx_rce_input_priority(json_object_get(req, RCE_JOB_PRIORITY),
+                                    input, err);
+    }
+
     if (rc != NGX_OK) {
         json_decref(input);
         return NULL;
     }
 
     return input;
+}
+
+
+/* "priority": one of the classes, copied into the input; absent: the route's */
+static ngx_int_t
+ngx_rce_input_priority(json_t *value, json_t *input,
+    ngx_rce_input_error_t *err)
+{
+    const char  *name;
+
+    if (value == NULL) {
+        return NGX_OK;
+    }
+
+    name = json_string_value(value);
+
+    if (name == NULL
+        || (ngx_strcmp(name, RCE_PRIORITY_INTERACTIVE) != 0
+            && ngx_strcmp(name, RCE_PRIORITY_NORMAL) != 0
+            && ngx_strcmp(name, RCE_PRIORITY_BATCH) != 0))
+    {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD, RCE_JOB_PRIORITY,
+                                  "must be \"" RCE_PRIORITY_INTERACTIVE
+                                  "\", \"" RCE_PRIORITY_NORMAL "\" or \""
+                                  RCE_PRIORITY_BATCH "\"");
+    }
+
+    if (json_object_set(input, RCE_JOB_PRIORITY, value) != 0) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_NO_MEMORY, "",
+                                  "out of memory");
+    }
+
+    return NGX_OK;
 }
 
 

@@ -23,6 +23,7 @@ static ngx_rce_job_t *ngx_rce_job_create(ngx_http_request_t *r,
     ngx_uint_t async);
 static ngx_rce_job_t *ngx_rce_job_alloc(ngx_http_request_t *r);
 static ngx_int_t ngx_rce_job_new_id(ngx_rce_job_t *job);
+static ngx_uint_t ngx_rce_job_priority(json_t *input, ngx_uint_t async);
 static void ngx_rce_job_wait(ngx_rce_job_t *job);
 static json_t *ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job,
     json_t *input);
@@ -270,6 +271,34 @@ ngx_rce_job_new_id(ngx_rce_job_t *job)
 }
 
 
+/*
+ * The class input asks for; else batch for an asynchronous job (named in
+ * its JSON, as the node and GET show it), normal for the others.
+ */
+static ngx_uint_t
+ngx_rce_job_priority(json_t *input, ngx_uint_t async)
+{
+    const char  *name;
+
+    name = json_string_value(json_object_get(input, RCE_JOB_PRIORITY));
+
+    if (name == NULL) {
+        if (!async) {
+            return NGX_RCE_PRIORITY_NORMAL;
+        }
+
+        (void) json_object_set_new(input, RCE_JOB_PRIORITY,
+                                   json_string(RCE_PRIORITY_BATCH));
+        return NGX_RCE_PRIORITY_BATCH;
+    }
+
+    return ngx_strcmp(name, RCE_PRIORITY_INTERACTIVE) == 0
+           ? NGX_RCE_PRIORITY_INTERACTIVE
+           : ngx_strcmp(name, RCE_PRIORITY_BATCH) == 0
+             ? NGX_RCE_PRIORITY_BATCH : NGX_RCE_PRIORITY_NORMAL;
+}
+
+
 /* a job in its own pool with its id and its JSON; input is stolen */
 static ngx_rce_job_t *
 ngx_rce_job_create(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
@@ -289,6 +318,7 @@ ngx_rce_job_create(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
 
     job->renderer = renderer;
     job->balance = rlcf->balance;
+    job->priority = ngx_rce_job_priority(input, async);
     job->async = async;
     job->result_ttl = rlcf->result_ttl;
     job->wait = async ? rlcf->jobs_timeout

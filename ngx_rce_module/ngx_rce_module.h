@@ -107,6 +107,14 @@ typedef enum {
 } ngx_rce_handler_e;
 
 
+/* a job's class: a node takes interactive, then normal, then batch jobs */
+typedef enum {
+    NGX_RCE_PRIORITY_INTERACTIVE = 0,
+    NGX_RCE_PRIORITY_NORMAL,
+    NGX_RCE_PRIORITY_BATCH
+} ngx_rce_priority_e;
+
+
 typedef enum {
     NGX_RCE_LEAST_LOADED = 0,
     NGX_RCE_ROUND_ROBIN
@@ -145,6 +153,8 @@ typedef struct {
     ngx_uint_t                  queued;      /* as reported */
     ngx_uint_t                  busy;        /* as reported */
     ngx_uint_t                  queue_max;   /* 0: no bound */
+    ngx_uint_t                  batch_queued;  /* its batch list, as reported */
+    ngx_uint_t                  batch_max;   /* 0: no bound */
     ngx_uint_t                  sent;        /* jobs we pushed since */
     json_int_t                  beat;        /* which heartbeat the report is */
     json_int_t                  epoch;       /* the node's epoch, as reported */
@@ -166,9 +176,13 @@ struct ngx_rce_job_s {
     ngx_str_t                   id;
     ngx_str_t                   language;
     ngx_str_t                   node;
-    ngx_str_t                   queue;       /* rce:queue:<node> */
+    ngx_str_t                   queue;       /* the list it is pushed on:
+                                                rce:queue:<node>, or
+                                                rce:batch:<node> */
+    ngx_str_t                   other;       /* the other of the two */
     redisCallbackFn            *pushed;      /* the push's answer goes on to */
     ngx_uint_t                  balance;     /* ngx_rce_balance_e */
+    ngx_uint_t                  priority;    /* ngx_rce_priority_e */
     ngx_uint_t                  pushes;
     char                       *json;        /* job JSON as pushed */
     size_t                      json_len;
@@ -290,7 +304,7 @@ void ngx_rce_nodes_forget(ngx_rce_worker_t *w, ngx_str_t *name);
 ngx_int_t ngx_rce_nodes_resolve(ngx_rce_worker_t *w, ngx_str_t *name,
     ngx_str_t *canonical);
 ngx_int_t ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language,
-    ngx_uint_t balance, ngx_rce_node_t **chosen);
+    ngx_uint_t balance, ngx_uint_t priority, ngx_rce_node_t **chosen);
 
 /* ngx_rce_catalogue.c */
 json_t *ngx_rce_catalogue_names(ngx_rce_worker_t *w);

@@ -27,6 +27,10 @@ static ngx_int_t ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value,
     ngx_log_t *log);
 static void ngx_rce_nodes_done(ngx_rce_worker_t *w);
 static void ngx_rce_nodes_carry(ngx_rce_worker_t *w, ngx_array_t *nodes);
+static ngx_uint_t ngx_rce_node_full(ngx_rce_node_t *node,
+    ngx_uint_t priority);
+static ngx_uint_t ngx_rce_node_load(ngx_rce_node_t *node,
+    ngx_uint_t priority);
 static ngx_uint_t ngx_rce_node_has(ngx_rce_node_t *node, ngx_str_t *language);
 
 
@@ -288,7 +292,7 @@ ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value, ngx_log_t *log)
 {
     ngx_rce_node_t  *node;
     json_t          *json, *name, *slots, *busy, *queued, *queue_max, *draining,
-                    *beat, *epoch;
+                    *beat, *epoch, *batch_queued, *batch_max;
     json_error_t     err;
 
     json = json_loadb(value->str, value->len, 0, &err);
@@ -304,6 +308,8 @@ ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value, ngx_log_t *log)
     busy = json_object_get(json, RCE_NODE_BUSY);
     queued = json_object_get(json, RCE_NODE_QUEUED);
     queue_max = json_object_get(json, RCE_NODE_QUEUE_MAX);
+    batch_queued = json_object_get(json, RCE_NODE_BATCH_QUEUED);
+    batch_max = json_object_get(json, RCE_NODE_BATCH_MAX);
     draining = json_object_get(json, RCE_NODE_DRAINING);
     beat = json_object_get(json, RCE_NODE_BEAT);
     epoch = json_object_get(json, RCE_NODE_EPOCH);
@@ -336,6 +342,12 @@ ngx_rce_nodes_add(ngx_array_t *nodes, redisReply *value, ngx_log_t *log)
                       ? (ngx_uint_t) json_integer_value(queue_max) : 0;
     node->busy = json_is_integer(busy) && json_integer_value(busy) > 0
                  ? (ngx_uint_t) json_integer_value(busy) : 0;
+    node->batch_queued = json_is_integer(batch_queued)
+                         && json_integer_value(batch_queued) > 0
+                         ? (ngx_uint_t) json_integer_value(batch_queued) : 0;
+    node->batch_max = json_is_integer(batch_max)
+                      && json_integer_value(batch_max) > 0
+                      ? (ngx_uint_t) json_integer_value(batch_max) : 0;
     node->load = node->queued + node->busy;
     node->sent = 0;
     node->beat = json_is_integer(beat) ? json_integer_value(beat) : -1;
@@ -470,7 +482,7 @@ ngx_rce_nodes_resolve(ngx_rce_worker_t *w, ngx_str_t *name,
  */
 ngx_int_t
 ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language,
-    ngx_uint_t balance, ngx_rce_node_t **chosen)
+    ngx_uint_t balance, ngx_uint_t priority, ngx_rce_node_t **chosen)
 {
     ngx_rce_node_t  *node, *best;
     ngx_uint_t       i, k, n, offered;
@@ -491,18 +503,19 @@ ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language,
 
         /* the node's own count, at most a heartbeat old: the bound is
          * soft by up to a second of traffic, never wrongly hard */
-        if (node[i].queue_max && node[i].queued >= node[i].queue_max) {
+        if (ngx_rce_node_full(&node[i], priority)) {
             continue;
         }
 
         /* a silent node only when no node that beats can take it: it may
-         * be dead, and a rescue moves its queue only once */
+         * be dead, and a rescue moves its queue only once; a batch job
+         * counts the batch lists too */
         if (best == NULL
             || (best->silent && !node[i].silent)
             || (best->silent == node[i].silent
                 && balance == NGX_RCE_LEAST_LOADED
-                && (node[i].load + node[i].sent) * best->slots
-                   < (best->load + best->sent) * node[i].slots))
+                && ngx_rce_node_load(&node[i], priority) * best->slots
+                   < ngx_rce_node_load(best, priority) * node[i].slots))
         {
             best = &node[i];
         }
@@ -517,6 +530,37 @@ ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language,
     *chosen = best;
 
     return NGX_OK;
+}
+
+
+/*
+ * Backpressure per class: normal jobs stop at queue_max, interactive ones
+ * at RCE_INTERACTIVE_HEADROOM times it (a flood of normal jobs never turns
+ * an interactive one away), batch jobs at batch_max on their own list.
+ */
+static ngx_uint_t
+ngx_rce_node_full(ngx_rce_node_t *node, ngx_uint_t priority)
+{
+    switch (priority) {
+
+    case NGX_RCE_PRIORITY_BATCH:
+        return node->batch_max && node->batch_queued >= node->batch_max;
+
+    case NGX_RCE_PRIORITY_INTERACTIVE:
+        return node->queue_max
+               && node->queued >= RCE_INTERACTIVE_HEADROOM * node->queue_max;
+
+    default:
+        return node->queue_max && node->queued >= node->queue_max;
+    }
+}
+
+
+static ngx_uint_t
+ngx_rce_node_load(ngx_rce_node_t *node, ngx_uint_t priority)
+{
+    return node->load + node->sent
+           + (priority == NGX_RCE_PRIORITY_BATCH ? node->batch_queued : 0);
 }
 
 

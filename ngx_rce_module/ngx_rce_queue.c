@@ -29,6 +29,7 @@ ngx_rce_queue_push(ngx_rce_job_t *job, redisCallbackFn *pushed)
 {
     ngx_rce_worker_t  *w;
     ngx_rce_node_t    *node;
+    ngx_str_t          queue, batch;
     ngx_int_t          rc;
     u_char            *p;
 
@@ -38,27 +39,37 @@ ngx_rce_queue_push(ngx_rce_job_t *job, redisCallbackFn *pushed)
         return NGX_ERROR;
     }
 
-    rc = ngx_rce_nodes_choose(w, &job->language, job->balance, &node);
+    rc = ngx_rce_nodes_choose(w, &job->language, job->balance, job->priority,
+                              &node);
     if (rc != NGX_OK) {
         return rc;
     }
 
-    job->node.len = node->name.len;
-    job->queue.len = sizeof(RCE_KEY_QUEUE) - 1 + node->name.len;
-
-    p = ngx_pnalloc(job->pool, job->node.len + job->queue.len + 2);
+    p = ngx_pnalloc(job->pool, 3 * (node->name.len + 1)
+                               + sizeof(RCE_KEY_QUEUE) + sizeof(RCE_KEY_BATCH));
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     job->node.data = p;
+    job->node.len = node->name.len;
     p = ngx_cpymem(p, node->name.data, node->name.len);
     *p++ = '\0';
 
-    job->queue.data = p;
+    queue.data = p;
+    queue.len = sizeof(RCE_KEY_QUEUE) - 1 + node->name.len;
     p = ngx_cpymem(p, RCE_KEY_QUEUE, sizeof(RCE_KEY_QUEUE) - 1);
     p = ngx_cpymem(p, node->name.data, node->name.len);
+    *p++ = '\0';
+
+    batch.data = p;
+    batch.len = sizeof(RCE_KEY_BATCH) - 1 + node->name.len;
+    p = ngx_cpymem(p, RCE_KEY_BATCH, sizeof(RCE_KEY_BATCH) - 1);
+    p = ngx_cpymem(p, node->name.data, node->name.len);
     *p = '\0';
+
+    job->queue = (job->priority == NGX_RCE_PRIORITY_BATCH) ? batch : queue;
+    job->other = (job->priority == NGX_RCE_PRIORITY_BATCH) ? queue : batch;
 
     job->pushed = pushed;
 
@@ -83,7 +94,12 @@ ngx_rce_queue_send(ngx_rce_job_t *job, ngx_uint_t eval)
 {
     ngx_rce_worker_t  *w;
     ngx_time_t        *tp;
+    ngx_str_t         *queue, *batch;
     int                rc;
+
+    static const char  *classes[] = { RCE_PRIORITY_INTERACTIVE,
+                                      RCE_PRIORITY_NORMAL,
+                                      RCE_PRIORITY_BATCH };
 
     w = ngx_rce_worker;
 
@@ -91,13 +107,19 @@ ngx_rce_queue_send(ngx_rce_job_t *job, ngx_uint_t eval)
         return NGX_ERROR;
     }
 
+    queue = (job->priority == NGX_RCE_PRIORITY_BATCH) ? &job->other
+                                                      : &job->queue;
+    batch = (job->priority == NGX_RCE_PRIORITY_BATCH) ? &job->queue
+                                                      : &job->other;
+
     if (!job->async) {
         rc = redisAsyncCommand(w->command.ac, ngx_rce_queue_pushed, job,
-                               "%s %s 2 %s %s %s %b",
+                               "%s %s 3 %s %s %s %s %b %s",
                                eval ? "EVAL" : "EVALSHA",
                                eval ? ngx_rce_lua_push : ngx_rce_lua_push_sha,
-                               RCE_KEY_NODES, job->queue.data, job->node.data,
-                               job->json, job->json_len);
+                               RCE_KEY_NODES, queue->data, batch->data,
+                               job->node.data, job->json, job->json_len,
+                               classes[job->priority]);
 
         return (rc == REDIS_OK) ? NGX_OK : NGX_ERROR;
     }
@@ -105,12 +127,14 @@ ngx_rce_queue_send(ngx_rce_job_t *job, ngx_uint_t eval)
     tp = ngx_timeofday();
 
     rc = redisAsyncCommand(w->command.ac, ngx_rce_queue_pushed, job,
-                           "%s %s 3 %s %s " RCE_KEY_JOB "%b %s %b %lld %b %s %lld",
+                           "%s %s 4 %s %s %s " RCE_KEY_JOB "%b %s %b %s %lld "
+                           "%b %s %lld",
                            eval ? "EVAL" : "EVALSHA",
                            eval ? ngx_rce_lua_push : ngx_rce_lua_push_sha,
-                           RCE_KEY_NODES, job->queue.data,
+                           RCE_KEY_NODES, queue->data, batch->data,
                            job->id.data, job->id.len,
                            job->node.data, job->json, job->json_len,
+                           classes[job->priority],
                            (long long) (job->wait / 1000 + job->result_ttl),
                            job->language.data, job->language.len,
                            job->base64 ? RCE_ENCODING_BASE64

@@ -20,6 +20,7 @@
 struct node_keys {
     char node[128];         /* rce:node:<node> */
     char queue[128];        /* rce:queue:<node> */
+    char batch[128];        /* rce:batch:<node> */
     char running[128];      /* rce:running:<node> */
     char epoch[128];        /* rce:epoch:<node> */
 };
@@ -30,6 +31,7 @@ static int node_keys(const char *node, struct node_keys *k)
         return -1;
     snprintf(k->node, sizeof k->node, "%s%s", RCE_KEY_NODE, node);
     snprintf(k->queue, sizeof k->queue, "%s%s", RCE_KEY_QUEUE, node);
+    snprintf(k->batch, sizeof k->batch, "%s%s", RCE_KEY_BATCH, node);
     snprintf(k->running, sizeof k->running, "%s%s", RCE_KEY_RUNNING, node);
     snprintf(k->epoch, sizeof k->epoch, "%s%s", RCE_KEY_EPOCH, node);
     return 0;
@@ -139,10 +141,11 @@ done:
     return rc;
 }
 
-/* Step 3: the dead node's queue behind ours; the node leaves rce:nodes. */
+/* Step 3: the dead node's queue behind ours, its batch list behind our batch list; the node
+ * leaves rce:nodes. */
 static int absorb(struct queue *q, const char *node, const struct node_keys *k, struct rescue *out)
 {
-    const char *keys[] = { RCE_KEY_NODES, k->node, k->queue, q->queue_key };
+    const char *keys[] = { RCE_KEY_NODES, k->node, k->queue, q->queue_key, k->batch, q->batch_key };
     const char *args[] = { node };
     redisReply *r = script_run(q, SCRIPT_RESCUE_ABSORB, REDIS_REPLY_ARRAY, 0, SCRIPT_COUNT_OF(keys), keys,
                                SCRIPT_COUNT_OF(args), args, NULL);
@@ -314,15 +317,15 @@ done:
 
 int cluster_leave(struct queue *q)
 {
-    const char *keys[] = { RCE_KEY_NODES, q->node_key, q->queue_key, q->running_key };
+    const char *keys[] = { RCE_KEY_NODES, q->node_key, q->queue_key, q->running_key, q->batch_key };
     const char *args[] = { q->cfg->node };
     redisReply *r = script_run(q, SCRIPT_LEAVE, REDIS_REPLY_INTEGER, 0, SCRIPT_COUNT_OF(keys), keys,
                                SCRIPT_COUNT_OF(args), args, NULL);
     if (!r)
         return -1;
     if (r->integer == 0)
-        log_warn("jobs remain in %s or %s: the node stays listed for a rescuer", q->queue_key,
-                 q->running_key);
+        log_warn("jobs remain in %s, %s or %s: the node stays listed for a rescuer", q->queue_key,
+                 q->batch_key, q->running_key);
     freeReplyObject(r);
     return 0;
 }

@@ -49,6 +49,8 @@ struct config {
     char node[64];             /* node name: part of Redis keys and container labels */
     int slots;                 /* jobs run concurrently */
     int queue_max;             /* bound on this node's queue, advertised to the gateway */
+    int batch_queue_max;       /* the same for its batch list */
+    int batch_slots;           /* batch jobs at once, at most; 0: slots - 1 (at least 1) */
     char docker_socket[108];
     char image_prefix[128];    /* language images are named <prefix><language> */
     char runtime[64];          /* OCI runtime of job containers ("runsc" for gVisor); empty: the engine's default */

@@ -30,15 +30,17 @@ static int add_languages(struct node *n, json_t *node)
 }
 
 /* The node JSON; malloc'd, NULL if out of memory. */
-static char *node_json(struct node *n, long queued)
+static char *node_json(struct node *n, long queued, long batch_queued)
 {
     static json_int_t beat;     /* lets the gateway tell a new report from one it has seen */
-    json_t *node = json_pack("{s:s, s:i, s:i, s:I, s:i, s:b, s:I, s:I}",
+    json_t *node = json_pack("{s:s, s:i, s:i, s:I, s:i, s:I, s:i, s:b, s:I, s:I}",
                              RCE_NODE_NAME, n->cfg.node,
                              RCE_NODE_SLOTS, n->cfg.slots,
                              RCE_NODE_BUSY, atomic_load(&n->busy),
                              RCE_NODE_QUEUED, (json_int_t)queued,
                              RCE_NODE_QUEUE_MAX, n->cfg.queue_max,
+                             RCE_NODE_BATCH_QUEUED, (json_int_t)batch_queued,
+                             RCE_NODE_BATCH_MAX, n->cfg.batch_queue_max,
                              RCE_NODE_DRAINING, (int)atomic_load(&n->draining),
                              RCE_NODE_BEAT, ++beat,
                              RCE_NODE_EPOCH, (json_int_t)atomic_load(&n->epoch));
@@ -86,11 +88,12 @@ static long long beat(struct node *n, struct queue *q, const char *text)
 
 void heartbeat(struct node *n, struct queue *q)
 {
-    long queued = queue_length(q);
-    if (queued < 0)
+    long queued = queue_length(q, q->queue_key);
+    long batch_queued = queued < 0 ? -1 : queue_length(q, q->batch_key);
+    if (queued < 0 || batch_queued < 0)
         return;     /* Redis trouble, already logged; the next beat retries */
     for (int attempt = 0; attempt < 2; attempt++) {     /* once more after registering again */
-        char *text = node_json(n, queued);
+        char *text = node_json(n, queued, batch_queued);
         if (!text) {
             log_error("heartbeat: out of memory");
             return;

@@ -57,6 +57,9 @@ static int take_async(json_t *root, struct job *job, char *err, size_t errlen)
         return -1;
     }
     job->async = json_is_true(async);
+    /* the class only matters here for the warm pool: any other value is a normal job */
+    const char *priority = json_string_value(json_object_get(root, RCE_JOB_PRIORITY));
+    job->batch = priority && strcmp(priority, RCE_PRIORITY_BATCH) == 0;
     json_t *v = json_object_get(root, RCE_JOB_RESULT_TTL_S);
     if (!v || json_is_null(v))
         return 0;

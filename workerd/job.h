@@ -56,6 +56,7 @@ struct job {
     struct compare compare;
     bool stop_on_failure;
     bool async;             /* nobody waits: its state is in rce:job:<id>, and it can be cancelled */
+    bool batch;             /* of the batch class: it leaves the last warm container to the others */
     int result_ttl_s;       /* rce:result:<id>'s lifetime, 1..RCE_ASYNC_RESULT_TTL_MAX_S; 0 if absent */
     const atomic_bool *cancel;  /* set by the slot for an asynchronous job (not in the JSON): once
                                  * true, stop it (run.c); NULL: it cannot be cancelled */

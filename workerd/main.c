@@ -107,9 +107,10 @@ static void beat_until_drained(struct queue *q, const sigset_t *signals)
 /* Leaving: jobs still queued stay for a rescuer, and so does the node's name. */
 static void leave(struct queue *q)
 {
-    long left = queue_length(q);
-    if (left > 0)
-        log_warn("%ld job(s) left in %s for another node to rescue", left, q->queue_key);
+    long left = queue_length(q, q->queue_key), batch = queue_length(q, q->batch_key);
+    if (left > 0 || batch > 0)
+        log_warn("%ld job(s) left in %s and %ld in %s for another node to rescue", left, q->queue_key,
+                 batch, q->batch_key);
     for (int attempt = 0; attempt < NODE_DRAIN_GIVE_UP_ATTEMPTS && cluster_leave(q) != 0; attempt++)
         ;
 }

@@ -24,6 +24,7 @@ struct node {
     struct slot_registry slots;
     atomic_bool draining;           /* SIGTERM/SIGINT: take no new jobs */
     atomic_int busy;                /* slots holding a job */
+    atomic_int batch_busy;          /* slots holding a batch job, or about to take one */
     atomic_int live_slots;          /* slot threads not yet finished */
     atomic_llong epoch;             /* rce:epoch:<node> as this node registered it; 0 before */
 };

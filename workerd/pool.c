@@ -384,9 +384,26 @@ static bool same_shape(const struct container_shape *a, const struct container_s
     return a->memory_mb == b->memory_mb && a->pids == b->pids && a->cpu_s == b->cpu_s;
 }
 
-struct container_warm *pool_take(struct pool *p, const struct lang *lang, const struct container_shape *shape)
+/* The first ready container for lang and shape, and how many there are. */
+static struct item *ready_item(struct pool *p, const struct lang *lang, const struct container_shape *shape,
+                               int *count)
+{
+    struct item *first = NULL;
+    *count = 0;
+    for (struct item *it = p->items; it; it = it->next)
+        if (it->state == ITEM_READY && strcmp(it->language, lang->name) == 0
+            && same_shape(&it->shape, shape) && strcmp(it->image_id, lang->image_id) == 0) {
+            first = first ? first : it;
+            ++*count;
+        }
+    return first;
+}
+
+struct container_warm *pool_take(struct pool *p, const struct lang *lang, const struct container_shape *shape,
+                                 bool batch)
 {
     struct item *it = NULL;
+    int ready;
     if (p->n_fillers == 0)
         return NULL;
     pthread_mutex_lock(&p->lock);
@@ -395,10 +412,9 @@ struct container_warm *pool_take(struct pool *p, const struct lang *lang, const 
         goto done;
     int64_t now = clock_mono_ms();
     l->last_take = now;
-    for (it = p->items; it; it = it->next)
-        if (it->state == ITEM_READY && strcmp(it->language, lang->name) == 0
-            && same_shape(&it->shape, shape) && strcmp(it->image_id, lang->image_id) == 0)
-            break;
+    it = ready_item(p, lang, shape, &ready);
+    if (batch && ready < 2)
+        it = NULL;      /* the last one is for a job of a higher class */
     if (it) {
         /* The refill waits for pool_release: starting a container costs Docker a few
          * hundred ms of cpu, which would slow this job down on a small machine. The job is

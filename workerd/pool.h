@@ -21,8 +21,10 @@ struct pool *pool_start(const struct config *cfg, struct lang_registry *langs);
 void pool_stop(struct pool *p);
 
 /* Hands out a warm container of lang's current image for a job of this shape, or NULL: the
- * job runs cold. Its memory stays counted in the budget until pool_release. */
-struct container_warm *pool_take(struct pool *p, const struct lang *lang, const struct container_shape *shape);
+ * job runs cold. A batch job gets one only if another stays ready, for the interactive and
+ * normal jobs. Its memory stays counted in the budget until pool_release. */
+struct container_warm *pool_take(struct pool *p, const struct lang *lang, const struct container_shape *shape,
+                                 bool batch);
 
 /* Counts a cold job container's memory in the budget while it exists. */
 void pool_reserve(struct pool *p, long memory_mb);

@@ -23,6 +23,7 @@ void queue_init(struct queue *q, const struct config *cfg)
     q->backoff_ms = BACKOFF_MIN_MS;
     snprintf(q->queue_key, sizeof q->queue_key, "%s%s", RCE_KEY_QUEUE, cfg->node);
     snprintf(q->running_key, sizeof q->running_key, "%s%s", RCE_KEY_RUNNING, cfg->node);
+    snprintf(q->batch_key, sizeof q->batch_key, "%s%s", RCE_KEY_BATCH, cfg->node);
     snprintf(q->node_key, sizeof q->node_key, "%s%s", RCE_KEY_NODE, cfg->node);
     snprintf(q->epoch_key, sizeof q->epoch_key, "%s%s", RCE_KEY_EPOCH, cfg->node);
 }
@@ -217,9 +218,9 @@ long long queue_register(struct queue *q)
     return epoch;
 }
 
-long queue_length(struct queue *q)
+long queue_length(struct queue *q, const char *key)
 {
-    redisReply *r = queue_command(q, "LLEN", REDIS_REPLY_INTEGER, 0, "LLEN %s", q->queue_key);
+    redisReply *r = queue_command(q, "LLEN", REDIS_REPLY_INTEGER, 0, "LLEN %s", key);
     if (!r)
         return -1;
     long n = (long)r->integer;

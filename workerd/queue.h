@@ -16,6 +16,7 @@ struct queue {
     const struct config *cfg;
     char queue_key[128];    /* rce:queue:<node> */
     char running_key[128];  /* rce:running:<node>: jobs taken and not yet answered */
+    char batch_key[128];    /* rce:batch:<node>: the batch class, taken when the queue is empty */
     char node_key[128];     /* rce:node:<node> */
     char epoch_key[128];    /* rce:epoch:<node> */
     int64_t backoff_ms;     /* pause after the next failure: 100 ms doubling to 1 s */
@@ -64,8 +65,8 @@ char **queue_running(struct queue *q);
  * rce:dead). Returns the epoch (> 0), or -1. */
 long long queue_register(struct queue *q);
 
-/* LLEN of this node's queue, or -1. */
-long queue_length(struct queue *q);
+/* LLEN of key (one of this node's lists), or -1. */
+long queue_length(struct queue *q, const char *key);
 
 /* Every failure ends here: logs (once per outage), drops the connection (a reply may be half
  * read) and sleeps the backoff. what names the step, reply (may be NULL) says why. Returns -1. */

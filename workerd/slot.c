@@ -151,7 +151,7 @@ static void run_and_answer(struct slot *s, struct queue *q, struct docker *d, co
         bench_result(&r);
     } else {
         container_shape(&n->cfg, &job->limits, lang, &shape);
-        if (!(warm = pool_take(n->pool, lang, &shape)))
+        if (!(warm = pool_take(n->pool, lang, &shape, job->batch)))
             pool_reserve(n->pool, shape.memory_mb);
         slot_note_running(&n->slots, s->index, job->id, job->async);
         run_job(d, &n->cfg, job, lang, warm, &r, container, sizeof container);
@@ -228,22 +228,62 @@ static void handle_job(struct slot *s, struct queue *q, struct docker *d, const 
     job_free(&job);
 }
 
-/* The next job: BLMOVE, or while Redis is at maxmemory (which refuses BLMOVE) lua/take.lua,
- * a look every TAKE_OUT_OF_MEMORY_POLL_MS, so that jobs already queued still run. Returns as
- * queue_take does, never QUEUE_OUT_OF_MEMORY. */
-static int take(struct queue *q, char **text, size_t *len)
+/* Batch jobs a node runs at once, at most: --batch-slots, or all slots but one. */
+int slot_batch_limit(const struct config *cfg)
 {
-    int rc = queue_take(q, text, len);
-    if (rc != QUEUE_OUT_OF_MEMORY)
-        return rc;
-    const char *keys[] = { q->queue_key, q->running_key };
-    redisReply *r = script_run(q, SCRIPT_TAKE, REDIS_REPLY_STRING, 1, SCRIPT_COUNT_OF(keys), keys, 0,
-                               NULL, NULL);
+    if (cfg->batch_slots > 0)
+        return cfg->batch_slots < cfg->slots ? cfg->batch_slots : cfg->slots;
+    return cfg->slots > 1 ? cfg->slots - 1 : 1;
+}
+
+/* The highest class's next job there is, without waiting (lua/take.lua), from the batch list
+ * only if may_batch: as queue_taken; *batch says where it came from. */
+static int take_next(struct queue *q, bool may_batch, char **text, size_t *len, bool *batch)
+{
+    const char *keys[] = { q->queue_key, q->running_key, q->batch_key };
+    const char *args[] = { may_batch ? "1" : "0" };
+    redisReply *r = script_run(q, SCRIPT_TAKE, REDIS_REPLY_ARRAY, 1, SCRIPT_COUNT_OF(keys), keys,
+                               SCRIPT_COUNT_OF(args), args, NULL);
     if (!r)
         return -1;
-    rc = queue_taken(q, r, text, len);
-    if (rc == 0)
-        clock_sleep_ms(TAKE_OUT_OF_MEMORY_POLL_MS);
+    if (r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return 0;       /* nil: nothing to take */
+    }
+    if (r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING
+        || r->element[1]->type != REDIS_REPLY_INTEGER) {
+        log_error("unexpected reply from %s", "lua/take.lua");
+        freeReplyObject(r);
+        return -1;
+    }
+    *batch = r->element[1]->integer == 1;
+    redisReply *job = r->element[0];
+    r->element[0] = NULL;       /* taken out: queue_taken frees it, freeReplyObject skips it */
+    freeReplyObject(r);
+    return queue_taken(q, job, text, len);
+}
+
+/* The next job: lua/take.lua, else BLMOVE on the queue (a batch job pushed while every slot
+ * waits there comes with RCE_QUEUE_WAKE, which is dropped here: the next call takes the job).
+ * While Redis is at maxmemory (which refuses BLMOVE) lua/take.lua alone, a look every
+ * TAKE_OUT_OF_MEMORY_POLL_MS, so that jobs already queued still run. Returns as queue_take
+ * does, never QUEUE_OUT_OF_MEMORY. */
+static int take(struct queue *q, bool may_batch, char **text, size_t *len, bool *batch)
+{
+    *batch = false;
+    int rc = take_next(q, may_batch, text, len, batch);
+    if (rc == 0) {
+        rc = queue_take(q, text, len);
+        if (rc == QUEUE_OUT_OF_MEMORY) {
+            clock_sleep_ms(TAKE_OUT_OF_MEMORY_POLL_MS);
+            return 0;
+        }
+    }
+    if (rc == 1 && *len == sizeof RCE_QUEUE_WAKE - 1 && memcmp(*text, RCE_QUEUE_WAKE, *len) == 0) {
+        (void)queue_drop(q, *text, *len);    /* if it stays, a restart requeues it: harmless */
+        free(*text);
+        return 0;
+    }
     return rc;
 }
 
@@ -263,7 +303,14 @@ static void *slot_main(void *arg)
     for (;;) {
         char *text;
         size_t len;
-        if (take(&q, &text, &len) != 1) {
+        /* a place among the batch slots is held while taking, kept if a batch job came */
+        bool batch, may_batch = atomic_fetch_add(&n->batch_busy, 1) < slot_batch_limit(&n->cfg);
+        if (!may_batch)
+            atomic_fetch_sub(&n->batch_busy, 1);
+        int got = take(&q, may_batch, &text, &len, &batch);
+        if (may_batch && !(got == 1 && batch))
+            atomic_fetch_sub(&n->batch_busy, 1);
+        if (got != 1) {
             if (atomic_load(&n->draining))
                 break;
             continue;   /* nothing within 1 s, or a Redis failure already backed off */
@@ -272,6 +319,8 @@ static void *slot_main(void *arg)
         atomic_fetch_add(&n->busy, 1);
         handle_job(s, &q, &d, text, len);
         atomic_fetch_sub(&n->busy, 1);
+        if (batch)
+            atomic_fetch_sub(&n->batch_busy, 1);
         note(&n->slots, n->slots.held, s->index, NULL);
         free(text);
     }

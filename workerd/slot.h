@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct config;
 struct node;
 
 /* Per slot, the id of the job it runs and the queue element it holds (NULL: none), so that
@@ -63,5 +64,9 @@ struct slot {
  * the queue is empty (jobs the gateway sent before it learned of the drain are this node's
  * to finish), counted in node->live_slots while it runs. -1 if the thread did not start. */
 int slot_start(struct slot *s, struct node *node, int index);
+
+/* Batch-class jobs the node runs at once, at most: --batch-slots (at most --slots), or all
+ * slots but one (at least one), so that a slot is always free for interactive and normal jobs. */
+int slot_batch_limit(const struct config *cfg);
 
 #endif

@@ -2,6 +2,7 @@
  * job alone. */
 #include <stdlib.h>
 
+#include "config.h"
 #include "slot.h"
 #include "test.h"
 
@@ -45,9 +46,26 @@ static void test_cancel_only_that_job(void)
     slot_registry_destroy(&r);
 }
 
+/* batch jobs at once: all slots but one by default, never none, never more than the slots */
+static void test_batch_limit(void)
+{
+    struct config cfg = { 0 };
+    cfg.slots = 25;
+    assert(slot_batch_limit(&cfg) == 24);
+    cfg.slots = 1;
+    assert(slot_batch_limit(&cfg) == 1);
+    cfg.slots = 2;
+    assert(slot_batch_limit(&cfg) == 1);
+    cfg.batch_slots = 2;
+    assert(slot_batch_limit(&cfg) == 2);
+    cfg.batch_slots = 5;
+    assert(slot_batch_limit(&cfg) == 2);
+}
+
 int main(void)
 {
     RUN(test_async_jobs_listed);
     RUN(test_cancel_only_that_job);
+    RUN(test_batch_limit);
     return REPORT("test_slot");
 }

@@ -1,20 +1,36 @@
--- The gateway's push (ngx_rce_queue.c): a job goes onto a node's queue only while the node is
--- listed. A rescuer takes a dead node's queue and unlists it in one script
--- (workerd/lua/rescue_absorb.lua), so a job can never land in a queue nobody will read; a
--- node whose heartbeat key merely expired (a Redis stall) is still listed, and gets it.
--- KEYS[1] rce:nodes, KEYS[2] rce:queue:<node>; ARGV[1] <node>, ARGV[2] the job JSON.
--- An asynchronous job also has KEYS[3] rce:job:<id>, its state, written with the push;
--- ARGV[3] its lifetime in s, ARGV[4] the language, ARGV[5] the output encoding, ARGV[6] the
+-- The gateway's push (ngx_rce_queue.c): a job goes onto a node's lists only while the node is
+-- listed. A rescuer takes a dead node's lists and unlists it in one script
+-- (workerd/lua/rescue_absorb.lua), so a job can never land where nobody will read it; a node
+-- whose heartbeat key merely expired (a Redis stall) is still listed, and gets it.
+-- The job's class (RCE_PRIORITY_*) says where: "interactive" on the consumer end of the
+-- queue (the node takes it next), "normal" on the other end, "batch" onto the batch list,
+-- which a node takes from only when its queue is empty; a batch job pushed while the queue is
+-- empty also pushes "wake" (RCE_QUEUE_WAKE) there, for a slot that waits on the queue.
+-- KEYS[1] rce:nodes, KEYS[2] rce:queue:<node>, KEYS[3] rce:batch:<node>; ARGV[1] <node>,
+-- ARGV[2] the job JSON, ARGV[3] its class.
+-- An asynchronous job also has KEYS[4] rce:job:<id>, its state, written with the push;
+-- ARGV[4] its lifetime in s, ARGV[5] the language, ARGV[6] the output encoding, ARGV[7] the
 -- unix ms it was queued.
--- Returns the queue's length, or 0 if the node is no longer listed.
+-- Returns the length of the list it went on, or 0 if the node is no longer listed.
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
   return 0
 end
-local length = redis.call('LPUSH', KEYS[2], ARGV[2])
-if KEYS[3] then
-  redis.call('HSET', KEYS[3], 'state', 'queued', 'node', ARGV[1], 'queue', KEYS[2],
-             'job', ARGV[2], 'language', ARGV[4], 'output_encoding', ARGV[5],
-             'enqueued_ms', ARGV[6])
-  redis.call('EXPIRE', KEYS[3], ARGV[3])
+local list, length = KEYS[2], 0
+if ARGV[3] == 'interactive' then
+  length = redis.call('RPUSH', KEYS[2], ARGV[2])
+elseif ARGV[3] == 'batch' then
+  list = KEYS[3]
+  length = redis.call('LPUSH', KEYS[3], ARGV[2])
+  if redis.call('LLEN', KEYS[2]) == 0 then
+    redis.call('LPUSH', KEYS[2], 'wake')
+  end
+else
+  length = redis.call('LPUSH', KEYS[2], ARGV[2])
+end
+if KEYS[4] then
+  redis.call('HSET', KEYS[4], 'state', 'queued', 'node', ARGV[1], 'queue', list,
+             'job', ARGV[2], 'language', ARGV[5], 'output_encoding', ARGV[6],
+             'enqueued_ms', ARGV[7])
+  redis.call('EXPIRE', KEYS[4], ARGV[4])
 end
 return length
