@@ -199,6 +199,8 @@ ngx_rce_job_watch(ngx_http_request_t *r, ngx_str_t *id, ngx_uint_t listen)
 
     job->watcher = 1;
     job->renderer = &ngx_rce_render_v1;
+    ngx_str_set(&job->node, "");        /* an IE of our own names neither */
+    ngx_str_set(&job->language, "");
     job->cleanup->handler = ngx_rce_job_cleanup;
     job->cleanup->data = job;
 

@@ -169,6 +169,11 @@ ngx_rce_jobs_dispatch(ngx_http_request_t *r)
                                    "method not allowed");
     }
 
+    if (rest.data[0] != '/') {
+        return ngx_rce_send_error(r, NGX_HTTP_NOT_FOUND, "no such route",
+                                  NULL);
+    }
+
     rest.data++;
     rest.len--;
 
@@ -430,9 +435,14 @@ ngx_rce_jobs_post_answer(ngx_rce_jobs_post_t *post)
         rc = ngx_rce_request_refuse(r, json_incref(answer));
 
     } else {
+        /* the header outlives the answer's JSON: the request's own copy */
         url = json_object_get(answer, "url");
-        location.data = (u_char *) json_string_value(url);
         location.len = json_string_length(url);
+        location.data = url ? ngx_pnalloc(r->pool, location.len) : NULL;
+
+        if (location.data != NULL) {
+            ngx_memcpy(location.data, json_string_value(url), location.len);
+        }
 
         rc = (location.data != NULL
               && ngx_rce_add_header(r, "Location", &location) == NGX_OK)
@@ -576,6 +586,13 @@ ngx_rce_jobs_cancelled(redisAsyncContext *ac, void *reply, void *data)
     case 3:
         ngx_log_error(NGX_LOG_INFO, job->request->connection->log, 0,
                       "rce: job %V: asked its node to stop it", &job->id);
+
+        /* its result comes to the watcher: rendered as the job asked */
+        if (r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING
+            && ngx_strcmp(r->element[1]->str, RCE_ENCODING_BASE64) == 0)
+        {
+            job->renderer = &ngx_rce_render_v1_base64;
+        }
 
         /* the node's CANCELLED result reaches the watcher, or the timer
          * answers the state then */

@@ -177,12 +177,14 @@ ngx_rce_render_v1_tests(ngx_pool_t *pool, json_t *res, json_t *answer,
 static json_t *
 ngx_rce_render_v1_run(json_t *res, const char *verdict)
 {
-    /* a job cancelled while it ran has its figures, not its exit code */
+    /* a job cancelled while it ran has its figures, not its exit code;
+     * one cancelled before (or while compiling) has no run time */
     if (ngx_strcmp(verdict, RCE_STATUS_CE) == 0
         || (ngx_strcmp(verdict, RCE_STATUS_IE) == 0
             && !json_is_integer(json_object_get(res, RCE_RES_EXIT_CODE)))
         || (ngx_strcmp(verdict, RCE_STATUS_CANCELLED) == 0
-            && !json_is_integer(json_object_get(res, RCE_RES_WALL_MS))))
+            && json_integer_value(json_object_get(res, RCE_RES_WALL_MS))
+               <= 0))
     {
         return NULL;
     }

@@ -217,6 +217,19 @@ for my $case (
     is_deeply($j, $before, '... it changes nothing');
 }
 
+# --- a running job asked for base64: its cancelled result too -----------------------------------
+{
+    my $job = submit({ language => 'python', output_encoding => 'base64',
+                       code => "import sys, time\nsys.stdout.buffer.write(b'\\xff'); sys.stdout.flush()\ntime.sleep(4)" });
+    ok(wait_until(sub { (request('GET', "/api/v1/jobs/$job->{id}"))[1]{status} eq 'running' }, 10), 'a base64 job runs');
+    sleep 1.5;
+    my ($status, $j) = request('DELETE', "/api/v1/jobs/$job->{id}");
+    is($j->{status}, 'CANCELLED', 'DELETE: CANCELLED');
+    is($j->{run}{stdout}, '/w==', '... its output so far in base64, as it asked') or diag explain $j;
+    ($status) = request('GET', "/api/v1/jobsX$job->{id}");
+    is($status, 404, 'a path that only starts like the location: 404');
+}
+
 # --- judge mode and base64, asynchronously ----------------------------------------------------------------------
 {
     my $judge = submit({ language => 'python', code => 'print(sum(map(int, input().split())))',

@@ -268,10 +268,15 @@ static int take_next(struct queue *q, bool may_batch, char **text, size_t *len, 
  * While Redis is at maxmemory (which refuses BLMOVE) lua/take.lua alone, a look every
  * TAKE_OUT_OF_MEMORY_POLL_MS, so that jobs already queued still run. Returns as queue_take
  * does, never QUEUE_OUT_OF_MEMORY. */
-static int take(struct queue *q, bool may_batch, char **text, size_t *len, bool *batch)
+static int take(struct node *n, struct queue *q, char **text, size_t *len, bool *batch)
 {
+    /* a place among the batch slots is held while taking, kept only with a batch job: a slot
+     * waiting in BLMOVE (which only takes from the queue) holds none */
+    bool may_batch = atomic_fetch_add(&n->batch_busy, 1) < slot_batch_limit(&n->cfg);
     *batch = false;
     int rc = take_next(q, may_batch, text, len, batch);
+    if (!(rc == 1 && *batch))
+        atomic_fetch_sub(&n->batch_busy, 1);
     if (rc == 0) {
         rc = queue_take(q, text, len);
         if (rc == QUEUE_OUT_OF_MEMORY) {
@@ -303,14 +308,8 @@ static void *slot_main(void *arg)
     for (;;) {
         char *text;
         size_t len;
-        /* a place among the batch slots is held while taking, kept if a batch job came */
-        bool batch, may_batch = atomic_fetch_add(&n->batch_busy, 1) < slot_batch_limit(&n->cfg);
-        if (!may_batch)
-            atomic_fetch_sub(&n->batch_busy, 1);
-        int got = take(&q, may_batch, &text, &len, &batch);
-        if (may_batch && !(got == 1 && batch))
-            atomic_fetch_sub(&n->batch_busy, 1);
-        if (got != 1) {
+        bool batch;
+        if (take(n, &q, &text, &len, &batch) != 1) {
             if (atomic_load(&n->draining))
                 break;
             continue;   /* nothing within 1 s, or a Redis failure already backed off */

@@ -5,8 +5,8 @@
 -- ARGV[1] the job id, ARGV[2] the result's lifetime in s, ARGV[3] the channel of
 -- asynchronous results (rce:done).
 -- Returns {0}: no such job; {1, result}: it had ended; {2, result}: cancelled in its queue;
--- {3}: a node has it and is asked to stop it.
-local s = redis.call('HMGET', KEYS[1], 'state', 'queue', 'job', 'language')
+-- {3, output_encoding}: a node has it and is asked to stop it.
+local s = redis.call('HMGET', KEYS[1], 'state', 'queue', 'job', 'language', 'output_encoding')
 if not s[1] then
   return {0}
 end
@@ -26,4 +26,4 @@ if s[1] == 'queued' and s[2] and s[3] and redis.call('LREM', s[2], 1, s[3]) == 1
   return {2, result}
 end
 redis.call('SET', KEYS[3], '1', 'EX', ARGV[2])
-return {3}
+return {3, s[5]}

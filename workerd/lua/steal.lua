@@ -15,6 +15,12 @@ for i = 2, #KEYS do
   while taken < max do
     local job = redis.call('LINDEX', KEYS[i], -1)
     if not job then break end
+    -- a batch job's wake (RCE_QUEUE_WAKE) waiting there: that node's slots are busy; drop it
+    while job == 'wake' do
+      redis.call('RPOP', KEYS[i])
+      job = redis.call('LINDEX', KEYS[i], -1)
+    end
+    if not job then break end
     local ok, j = pcall(cjson.decode, job)
     if not (ok and type(j) == 'table' and langs[j[ARGV[1]]]) then break end
     redis.call('RPOP', KEYS[i])
