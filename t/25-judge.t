@@ -246,6 +246,7 @@ SKIP: {
     skip 'no rce/java image on this node', 6 unless $have{java};
     my $code = <<'JAVA';
 import java.util.*;
+import java.lang.reflect.Field;
 public class Main {
     public static void main(String[] a) throws Exception {
         Scanner in = new Scanner(System.in);
@@ -256,6 +257,12 @@ public class Main {
             case "sleep": Thread.sleep(30000); break;
             case "eat": { List<long[]> l = new ArrayList<>(); while (true) l.add(new long[1 << 20]); }
             case "spew": while (true) System.out.print("yyyyyyyyyyyyyyyy"); 
+            case "native": {
+                Field f = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
+                f.setAccessible(true);
+                sun.misc.Unsafe u = (sun.misc.Unsafe) f.get(null);
+                while (true) { long p = u.allocateMemory(8 << 20); u.setMemory(p, 8 << 20, (byte) 1); }
+            }
             default: break;
         }
     }
@@ -264,9 +271,9 @@ JAVA
     my $j = judge({ language => 'java', code => $code, limits => { wall_ms => 3000, memory_mb => 256 },
                     tests => [ { stdin => "add 1 2", expected_output => "3\n" }, { stdin => "add 2 2", expected_output => "5\n" },
                                { stdin => "throw" }, { stdin => "sleep" }, { stdin => "eat" }, { stdin => "spew" },
-                               { stdin => "add 40 2", expected_output => "42\n" } ] }, 'java tests');
+                               { stdin => "native" }, { stdin => "add 40 2", expected_output => "42\n" } ] }, 'java tests');
     my @v = map { $_->{status} } @{ $j->{tests} };
-    is("@v[0..3] @v[5..6]", 'OK WA RE TLE OLE OK', 'java: one verdict per test');
+    is("@v[0..3] @v[5..7]", 'OK WA RE TLE OLE MLE OK', 'java: one verdict per test (MLE: memory outside the heap, the kernel\'s OOM kill)');
     like($v[4], qr/^(MLE|RE)$/, "java: the heap runs out for that test alone ($v[4]: the JVM's own limit may end it first)");
     like($j->{tests}[2]{stderr}, qr/IllegalStateException: boom/, 'java: the exception is in its stderr');
     is($j->{compile}{exit_code}, 0, 'java: compiled once');
