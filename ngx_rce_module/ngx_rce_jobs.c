@@ -369,6 +369,8 @@ ngx_rce_jobs_queued(ngx_rce_job_t *job, ngx_uint_t status, const char *reason)
 {
     ngx_rce_jobs_entry_t  *entry = job->data;
     ngx_rce_jobs_post_t   *post;
+    ngx_http_request_t    *r;
+    ngx_int_t              rc;
     json_t                *answer;
 
     post = entry->post;
@@ -389,8 +391,12 @@ ngx_rce_jobs_queued(ngx_rce_job_t *job, ngx_uint_t status, const char *reason)
         return;
     }
 
-    if (post->request != NULL) {
-        ngx_rce_finish(post->request, ngx_rce_jobs_post_answer(post));
+    r = post->request;
+
+    if (r != NULL) {
+        /* post is freed by the answer: r was read before */
+        rc = ngx_rce_jobs_post_answer(post);
+        ngx_rce_finish(r, rc);
         return;
     }
 
