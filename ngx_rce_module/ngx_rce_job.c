@@ -25,6 +25,7 @@ static ngx_rce_job_t *ngx_rce_job_alloc(ngx_http_request_t *r);
 static ngx_int_t ngx_rce_job_new_id(ngx_rce_job_t *job);
 static ngx_uint_t ngx_rce_job_priority(json_t *input, ngx_uint_t async);
 static void ngx_rce_job_wait(ngx_rce_job_t *job);
+static void ngx_rce_job_listen(ngx_rce_job_t *job, ngx_rbtree_t *tree);
 static json_t *ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job,
     json_t *input);
 static const char *ngx_rce_job_refusal(ngx_int_t rc);
@@ -155,7 +156,6 @@ ngx_rce_job_enqueue(ngx_http_request_t *r, ngx_str_t *language,
     job->request = NULL;
     job->queued = queued;
     job->data = data;
-    job->base64 = base64;
 
     rc = ngx_rce_queue_push(job, ngx_rce_job_pushed);
 
@@ -201,21 +201,16 @@ ngx_rce_job_watch(ngx_http_request_t *r, ngx_str_t *id, ngx_uint_t listen)
     job->renderer = &ngx_rce_render_v1;
     ngx_str_set(&job->node, "");        /* an IE of our own names neither */
     ngx_str_set(&job->language, "");
-    job->cleanup->handler = ngx_rce_job_cleanup;
-    job->cleanup->data = job;
 
     if (listen) {
-        job->sn.str = job->id;
-        job->sn.node.key = ngx_crc32_short(job->id.data, job->id.len);
-        ngx_rbtree_insert(&ngx_rce_worker->watchers, &job->sn.node);
-        job->waiting = 1;
+        ngx_rce_job_listen(job, &ngx_rce_worker->watchers);
+
+    } else {
+        job->cleanup->handler = ngx_rce_job_cleanup;
+        job->cleanup->data = job;
+        r->read_event_handler = ngx_http_test_reading;
+        r->write_event_handler = ngx_http_request_empty_handler;
     }
-
-    job->timeout.data = job;
-    job->timeout.log = r->connection->log;
-
-    r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_request_empty_handler;
 
     return job;
 }
@@ -368,27 +363,43 @@ ngx_rce_job_wait(ngx_rce_job_t *job)
 
     r = job->request;
 
-    job->cleanup->handler = ngx_rce_job_cleanup;
-    job->cleanup->data = job;
-
-    job->sn.str = job->id;
-    job->sn.node.key = ngx_crc32_short(job->id.data, job->id.len);
-    ngx_rbtree_insert(&ngx_rce_worker->jobs, &job->sn.node);
-    job->waiting = 1;
+    ngx_rce_job_listen(job, &ngx_rce_worker->jobs);
 
     job->timeout.handler = ngx_rce_job_timeout;
-    job->timeout.data = job;
-    job->timeout.log = r->connection->log;
     ngx_add_timer(&job->timeout, job->wait);
-
-    /* a client that closes the connection while waiting ends the request */
-    r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_request_empty_handler;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "rce: job %V (%V) queued on %V, answered as %s",
                    &job->id, &job->language, &job->node,
                    job->renderer->name);
+}
+
+
+/*
+ * The job's request waits in tree, keyed by the job's id, for a result; a
+ * client that closes the connection meanwhile ends the request (cleanup).
+ * The caller arms the timer.
+ */
+static void
+ngx_rce_job_listen(ngx_rce_job_t *job, ngx_rbtree_t *tree)
+{
+    ngx_http_request_t  *r;
+
+    r = job->request;
+
+    job->cleanup->handler = ngx_rce_job_cleanup;
+    job->cleanup->data = job;
+
+    job->sn.str = job->id;
+    job->sn.node.key = ngx_crc32_short(job->id.data, job->id.len);
+    ngx_rbtree_insert(tree, &job->sn.node);
+    job->waiting = 1;
+
+    job->timeout.data = job;
+    job->timeout.log = r->connection->log;
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
 }
 
 
@@ -684,6 +695,7 @@ ngx_rce_job_message(redisAsyncContext *ac, void *reply, void *data)
     ngx_rce_worker_t  *w = data;
     redisReply        *r = reply;
     redisReply        *kind, *channel, *payload;
+    ngx_rbtree_t      *tree;
 
     if (r == NULL) {
         return;     /* connection gone: the disconnect handler deals */
@@ -711,15 +723,20 @@ ngx_rce_job_message(redisAsyncContext *ac, void *reply, void *data)
         return;
     }
 
-    if (kind->len == 7 && ngx_strncmp(kind->str, "message", 7) == 0
-        && payload->type == REDIS_REPLY_STRING)
+    if (kind->len != 7 || ngx_strncmp(kind->str, "message", 7) != 0
+        || payload->type != REDIS_REPLY_STRING)
     {
-        ngx_rce_job_result(w,
-                           channel->len == sizeof(RCE_CHANNEL_DONE) - 1
-                           && ngx_strncmp(channel->str, RCE_CHANNEL_DONE,
-                                          channel->len) == 0
-                           ? &w->watchers : &w->jobs,
-                           payload->str, payload->len);
+        return;
+    }
+
+    tree = (channel->len == sizeof(RCE_CHANNEL_DONE) - 1
+            && ngx_strncmp(channel->str, RCE_CHANNEL_DONE, channel->len) == 0)
+           ? &w->watchers : &w->jobs;
+
+    /* every worker gets every asynchronous result: read one only when a
+     * request of this worker waits for one */
+    if (tree->root != tree->sentinel) {
+        ngx_rce_job_result(w, tree, payload->str, payload->len);
     }
 }
 

@@ -19,6 +19,7 @@
 
 
 #define NGX_RCE_JOBS_ID_LEN        (2 * RCE_JOB_ID_BYTES)
+#define NGX_RCE_JOBS_UNKNOWN       "unknown job id, or its result has expired"
 #define NGX_RCE_JOBS_CANCEL_WAIT   5000     /* ms a DELETE waits for a node
                                                to stop a running job */
 
@@ -79,7 +80,6 @@ static void ngx_rce_jobs_many_polled(redisAsyncContext *ac, void *reply,
 static json_t *ngx_rce_jobs_many_entry(ngx_pool_t *pool, ngx_str_t *id,
     redisReply *state);
 static ngx_uint_t ngx_rce_jobs_valid_id(ngx_str_t *id);
-static ngx_int_t ngx_rce_jobs_unknown(ngx_http_request_t *r, ngx_str_t *id);
 
 
 ngx_int_t
@@ -279,7 +279,7 @@ ngx_rce_jobs_post_entries(ngx_http_request_t *r, ngx_rce_jobs_post_t *post,
             goto no_memory;
         }
 
-        ngx_rce_jobs_post_entry(r, post, 0, doc);
+        ngx_rce_jobs_post_entry(r, post, 0, doc);   /* one run request */
         return NULL;
     }
 
@@ -486,7 +486,8 @@ ngx_rce_jobs_one(ngx_http_request_t *r, ngx_str_t *id, ngx_uint_t cancel)
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
 
     if (!ngx_rce_jobs_valid_id(id)) {
-        return ngx_rce_jobs_unknown(r, id);
+        return ngx_rce_send_error(r, NGX_HTTP_NOT_FOUND, NGX_RCE_JOBS_UNKNOWN,
+                                  NULL);
     }
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_rce_jobs_ctx_t));
@@ -585,7 +586,7 @@ ngx_rce_jobs_cancelled(redisAsyncContext *ac, void *reply, void *data)
 
     case 0:
         ngx_rce_job_answer(job, NGX_HTTP_NOT_FOUND,
-                           "unknown job id, or its result has expired");
+                           NGX_RCE_JOBS_UNKNOWN);
         ngx_rce_job_release(job);
         return;
 
@@ -644,7 +645,7 @@ ngx_rce_jobs_polled(redisAsyncContext *ac, void *reply, void *data)
 
     if (state->type != REDIS_REPLY_ARRAY || state->elements != 7) {
         ngx_rce_job_answer(job, NGX_HTTP_NOT_FOUND,
-                           "unknown job id, or its result has expired");
+                           NGX_RCE_JOBS_UNKNOWN);
         ngx_rce_job_release(job);
         return;
     }
@@ -881,8 +882,7 @@ ngx_rce_jobs_many_entry(ngx_pool_t *pool, ngx_str_t *id, redisReply *state)
         || state->elements != 7)
     {
         return ngx_rce_request_refusal(NGX_HTTP_NOT_FOUND,
-                                       "unknown job id, or its result has "
-                                       "expired",
+                                       NGX_RCE_JOBS_UNKNOWN,
                                        json_pack("{s:s%}", "id", id->data,
                                                  id->len));
     }
@@ -934,13 +934,4 @@ ngx_rce_jobs_valid_id(ngx_str_t *id)
     }
 
     return 1;
-}
-
-
-static ngx_int_t
-ngx_rce_jobs_unknown(ngx_http_request_t *r, ngx_str_t *id)
-{
-    return ngx_rce_send_error(r, NGX_HTTP_NOT_FOUND,
-                              "unknown job id, or its result has expired",
-                              NULL);
 }

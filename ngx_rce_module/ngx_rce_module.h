@@ -199,7 +199,6 @@ struct ngx_rce_job_s {
     unsigned                    async:1;     /* no request waits for it */
     unsigned                    watcher:1;   /* waits for an asynchronous
                                                 job it did not submit */
-    unsigned                    base64:1;    /* its streams in base64 */
 };
 
 

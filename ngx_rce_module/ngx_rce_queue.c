@@ -137,8 +137,8 @@ ngx_rce_queue_send(ngx_rce_job_t *job, ngx_uint_t eval)
                            classes[job->priority],
                            (long long) (job->wait / 1000 + job->result_ttl),
                            job->language.data, job->language.len,
-                           job->base64 ? RCE_ENCODING_BASE64
-                                       : RCE_ENCODING_UTF8,
+                           job->renderer == &ngx_rce_render_v1_base64
+                           ? RCE_ENCODING_BASE64 : RCE_ENCODING_UTF8,
                            (long long) tp->sec * 1000 + tp->msec);
 
     return (rc == REDIS_OK) ? NGX_OK : NGX_ERROR;

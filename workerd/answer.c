@@ -61,27 +61,32 @@ void answer(struct node *n, struct queue *q, const char *text, size_t len, const
     free(result);
 }
 
-void answer_ie(struct node *n, struct queue *q, const char *text, size_t len, const struct job *job,
-               const char *fmt, ...)
+/* Answers a job that never ran with status and reason. */
+static void answer_unrun(struct node *n, struct queue *q, const char *text, size_t len, const struct job *job,
+                         const char *status, const char *reason)
 {
     struct job_result r;
-    va_list ap;
     job_result_init(&r, 0);
-    va_start(ap, fmt);
-    vsnprintf(r.reason, sizeof r.reason, fmt, ap);
-    va_end(ap);
+    r.status = status;
+    snprintf(r.reason, sizeof r.reason, "%s", reason);
     answer(n, q, text, len, job, job->language, &r);
     job_result_free(&r);
 }
 
+void answer_ie(struct node *n, struct queue *q, const char *text, size_t len, const struct job *job,
+               const char *fmt, ...)
+{
+    char reason[sizeof ((struct job_result *)0)->reason];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    answer_unrun(n, q, text, len, job, RCE_STATUS_IE, reason);
+}
+
 void answer_cancelled(struct node *n, struct queue *q, const char *text, size_t len, const struct job *job)
 {
-    struct job_result r;
-    job_result_init(&r, 0);
-    r.status = RCE_STATUS_CANCELLED;
-    snprintf(r.reason, sizeof r.reason, "%s", JOB_CANCELLED_BEFORE);
-    answer(n, q, text, len, job, job->language, &r);
-    job_result_free(&r);
+    answer_unrun(n, q, text, len, job, RCE_STATUS_CANCELLED, JOB_CANCELLED_BEFORE);
 }
 
 void answer_forget(struct node *n, struct queue *q, const char *text, size_t len)
