@@ -218,5 +218,29 @@ for my $stall (2, 4, 6, 10) {
     no_line(since($before), qr/ is dead |declared dead by a peer/, "$name: no node declared dead, none fenced");
 }
 
+# --- two peers find the same dead node at once: it is fenced once -----------------------------
+{
+    my $name = 'claimed twice';
+    my ($ghost, $me) = ('ghost-node', 'claimer-node');
+    # keys of their own: no node of the cluster would take the ghost for one of its peers
+    my $claim = sub {
+        $t->redis('--eval', "$FindBin::Bin/../workerd/lua/rescue_claim.lua",
+                  'claimtest:nodes', "claimtest:node:$ghost", "claimtest:running:$ghost", "claimtest:running:$me",
+                  "claimtest:epoch:$ghost", 'claimtest:dead', ',', $ghost, '1700000000000');
+    };
+    $t->redis('SADD', 'claimtest:nodes', $ghost);
+    $t->redis('SET', "claimtest:epoch:$ghost", 5);
+    $t->redis('RPUSH', "claimtest:running:$ghost", 'job-1');
+    is($claim->(), "5\njob-1", "$name: the first claim takes its jobs, taken under epoch 5");
+    is($t->redis('GET', "claimtest:epoch:$ghost"), 6, "$name: and fences it (epoch 6)");
+    $t->redis('RPUSH', "claimtest:running:$ghost", 'job-2');
+    is($claim->(), "5\njob-2", "$name: a second claim before the first one's absorb takes what is left");
+    is($t->redis('GET', "claimtest:epoch:$ghost"), 6, "$name: without moving the epoch again");
+    is($t->redis('HGET', 'claimtest:dead', $ghost), '6 1700000000000', "$name: rce:dead still notes the first");
+    $t->redis('DEL', "claimtest:epoch:$ghost", "claimtest:running:$me");
+    $t->redis('HDEL', 'claimtest:dead', $ghost);
+    $t->redis('SREM', 'claimtest:nodes', $ghost);
+}
+
 $t->stop_all;
 done_testing;
