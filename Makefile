@@ -34,6 +34,7 @@ OBJ_DIR   = $(RCE_BUILD_DIR)/objs
 MODULE_SO = $(OBJ_DIR)/ngx_rce_module.so
 # Everything the module is built from; which of it is compiled, ./config says.
 MODULE_INPUTS = $(wildcard $(RCE_MODULE_DIR)/ngx_rce_module/*.c $(RCE_MODULE_DIR)/ngx_rce_module/*.h \
+                           $(RCE_MODULE_DIR)/common/*.c $(RCE_MODULE_DIR)/common/*.h \
                            $(RCE_MODULE_DIR)/include/*.h)
 
 ifeq ($(RCE_SANITIZE),1)
@@ -162,20 +163,20 @@ FUZZ_DIR      = $(RCE_BUILD_DIR)/fuzz
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 # the module's headers as ./configure laid them out (make module first)
 FUZZ_NGX_INCS = -I$(SRC_DIR)/src/core -I$(SRC_DIR)/src/event -I$(SRC_DIR)/src/event/modules -I$(SRC_DIR)/src/os/unix \
-                -I$(OBJ_DIR) -I$(RCE_MODULE_DIR)/include -I$(RCE_MODULE_DIR)/ngx_rce_module
+                -I$(OBJ_DIR) -I$(RCE_MODULE_DIR)/include -I$(RCE_MODULE_DIR)/common -I$(RCE_MODULE_DIR)/ngx_rce_module
 GATEWAY_FUZZERS = input result
-FUZZ_STAND_IN   = ngx_rce_module/fuzz/ngx_core_stand_in.c workerd/base64.c
-WORKERD_FUZZERS = demux job judge labels wrapper
+FUZZ_STAND_IN   = ngx_rce_module/fuzz/ngx_core_stand_in.c common/rce_base64.c
+WORKERD_FUZZERS = allow demux job judge labels wrapper
 
-# each target: its file, the module's nginx-free files it reads, and the stand-ins
-# for the nginx core functions those call
+# each target: its file, the module's nginx-free files it reads (and the code it shares
+# with workerd), and the stand-in for the nginx core function those call
 FUZZ_input_SRCS  = ngx_rce_module/ngx_rce_input.c
-FUZZ_result_SRCS = ngx_rce_module/ngx_rce_result.c ngx_rce_module/ngx_rce_output.c
+FUZZ_result_SRCS = ngx_rce_module/ngx_rce_result.c common/rce_render.c
 
 .SECONDEXPANSION:
 $(FUZZ_DIR)/fuzz_%: ngx_rce_module/fuzz/fuzz_%.c $$(FUZZ_$$*_SRCS) $(FUZZ_STAND_IN) \
-                    ngx_rce_module/fuzz/ngx_core_stand_in.h ngx_rce_module/ngx_rce_input.h \
-                    ngx_rce_module/ngx_rce_result.h include/rce_protocol.h | $(MODULE_SO)
+                    ngx_rce_module/ngx_rce_input.h ngx_rce_module/ngx_rce_result.h include/rce_protocol.h \
+                    common/rce_base64.h common/rce_render.h | $(MODULE_SO)
 	@mkdir -p $(FUZZ_DIR)
 	clang -O1 -g -Wall -Wextra -Werror $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_NGX_INCS) \
 	    $< $(FUZZ_$*_SRCS) $(FUZZ_STAND_IN) -o $@ -ljansson

@@ -32,7 +32,7 @@ LOG_TAG=deploy
 DOCKERD_LOG=${RCE_DOCKERD_LOG:-/var/log/dockerd.log}
 
 # What the build and the tests need, from Debian 12.
-PACKAGES=(build-essential nginx nginx-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev
+PACKAGES=(build-essential nginx nginx-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev libssl-dev
           redis-server docker.io debootstrap perl docker-compose curl gnuplot-nox)
 # what only the tests need: clang and its libFuzzer for the fuzz targets (make fuzz)
 TEST_PACKAGES=(clang libclang-rt-14-dev)

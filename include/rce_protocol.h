@@ -37,6 +37,9 @@
 #define RCE_KEY_CANCEL              "rce:cancel:"        /* + <id>: STRING, an asynchronous job asked
                                                             to stop (DELETE /api/v1/jobs/<id>) after
                                                             it left its queue; EX the job's result TTL */
+#define RCE_KEY_CALLBACKS           "rce:callbacks"      /* ZSET <id> -> when its callback is due, unix
+                                                            ms: written with the result (finish.lua,
+                                                            cancel.lua), taken by any node's sender */
 #define RCE_CHANNEL_DONE            "rce:done"           /* asynchronous jobs' reply_to: every gateway
                                                             worker subscribes, for its long polls */
 
@@ -87,6 +90,20 @@
 #define RCE_JOBSTATE_ENCODING       "output_encoding"  /* how the answer's streams are rendered */
 #define RCE_JOBSTATE_ENQUEUED_MS    "enqueued_ms"
 #define RCE_JOBSTATE_STARTED_MS     "started_ms"     /* when a node took it */
+#define RCE_JOBSTATE_CALLBACK_URL   "callback_url"   /* where its result is POSTed when it ends */
+#define RCE_JOBSTATE_CALLBACK_STATE "callback_state"  /* RCE_CALLBACK_* */
+#define RCE_JOBSTATE_CALLBACK_ATTEMPTS "callback_attempts"  /* deliveries tried so far */
+#define RCE_JOBSTATE_CALLBACK_ERROR "callback_error" /* why the last attempt failed; "" if it did not */
+
+/* Where a job's callback stands (RCE_JOBSTATE_CALLBACK_STATE). */
+#define RCE_CALLBACK_WAITING        "waiting"        /* the job has not ended */
+#define RCE_CALLBACK_PENDING        "pending"        /* due: the job ended, no attempt yet */
+#define RCE_CALLBACK_RETRYING       "retrying"       /* an attempt failed; due again later */
+#define RCE_CALLBACK_DELIVERED      "delivered"      /* the receiver answered 2xx */
+#define RCE_CALLBACK_FAILED         "failed"         /* refused (not allowed, a redirect, a 4xx) or
+                                                        out of attempts; the result stays fetchable */
+#define RCE_CALLBACK_URL_MAX        2048     /* bytes of a callback_url */
+#define RCE_CALLBACK_LEASE_MS       60000    /* a sender that took a callback has it this long */
 
 #define RCE_STATE_QUEUED            "queued"
 #define RCE_STATE_RUNNING           "running"
@@ -401,6 +418,9 @@ rce_liveness_dead(const rce_liveness_t *p, long long now_ms)
 #define RCE_NODE_BATCH_QUEUED       "batch_queued"   /* integer: LLEN of its batch list */
 #define RCE_NODE_BATCH_MAX          "batch_max"      /* integer: the gateway queues no more batch
                                                         jobs */
+#define RCE_NODE_CALLBACK_ALLOW     "callback_allow" /* string: where its callbacks may go
+                                                        (--callback-allow, rce_allow.h's list);
+                                                        absent: callbacks are off */
 #define RCE_NODE_DRAINING           "draining"       /* bool: SIGTERM received */
 #define RCE_NODE_BEAT               "beat"           /* integer: counts heartbeats */
 #define RCE_NODE_EPOCH              "epoch"          /* integer: the node's epoch (rce:epoch:<node>) */

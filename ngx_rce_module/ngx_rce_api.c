@@ -127,7 +127,8 @@ ngx_rce_api_run(ngx_http_request_t *r, ngx_str_t *body)
         return ngx_rce_request_refuse(r, ngx_rce_request_input_error(&err));
     }
 
-    refusal = ngx_rce_request_input(r, req, &language, &input, &base64);
+    refusal = ngx_rce_request_input(r, req, 0, &language, &input,
+                                    &base64);
 
     rc = (refusal != NULL)
          ? ngx_rce_request_refuse(r, refusal)

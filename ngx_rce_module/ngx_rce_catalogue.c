@@ -2,11 +2,13 @@
 /*
  * What the live nodes offer, as JSON, from the node cache (ngx_rce_nodes.c):
  * the language names, their versions, the /api/v1/languages catalogue, the
- * details of a 404 for an unknown language, and the /health document.
+ * details of a 404 for an unknown language, whether a callback may go to a
+ * host, and the /health document.
  */
 
 
 #include "ngx_rce_module.h"
+#include "rce_allow.h"
 
 
 static void ngx_rce_catalogue_add(json_t *set, json_t *value);
@@ -68,6 +70,51 @@ ngx_rce_catalogue_versions(ngx_rce_worker_t *w, ngx_str_t *language)
     }
 
     return all;
+}
+
+
+/*
+ * Whether a live node may call host back (rce_allow.h): NGX_OK if one lists
+ * it, NGX_DECLINED if none does, NGX_ABORT if callbacks are off on all of
+ * them, NGX_ERROR when out of memory.
+ */
+ngx_int_t
+ngx_rce_catalogue_callback(ngx_rce_worker_t *w, ngx_pool_t *pool,
+    const char *host)
+{
+    ngx_rce_node_t  *node;
+    ngx_uint_t       i;
+    ngx_int_t        rc;
+    rce_allow_t     *allow;
+    const char      *list;
+    char             why[128];
+
+    allow = ngx_palloc(pool, sizeof(rce_allow_t));
+    if (allow == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = NGX_ABORT;
+    node = w->nodes.elts;
+
+    for (i = 0; i < w->nodes.nelts; i++) {
+        list = json_string_value(json_object_get(node[i].json,
+                                                 RCE_NODE_CALLBACK_ALLOW));
+
+        if (list == NULL || rce_allow_parse(allow, list, why, sizeof(why)) != 0
+            || rce_allow_empty(allow))
+        {
+            continue;
+        }
+
+        if (rce_allow_host(allow, host)) {
+            return NGX_OK;
+        }
+
+        rc = NGX_DECLINED;
+    }
+
+    return rc;
 }
 
 
@@ -289,6 +336,11 @@ ngx_rce_catalogue_node(ngx_rce_node_t *node)
         /* workerd --bench-no-container: it answers without running */
         json_object_set_new(entry, "bench", json_true());
     }
+
+    /* where its callbacks may go, as its --callback-allow says */
+    (void) json_object_set(entry, RCE_NODE_CALLBACK_ALLOW,
+                           json_object_get(node->json,
+                                           RCE_NODE_CALLBACK_ALLOW));
 
     return entry;
 }

@@ -401,7 +401,7 @@ ngx_rce_finish(ngx_http_request_t *r, ngx_int_t rc)
 
 
 ngx_int_t
-ngx_rce_output_failed(ngx_int_t rc)
+ngx_rce_render_failed(ngx_uint_t malformed)
 {
-    return (rc == NGX_DECLINED) ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    return malformed ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }

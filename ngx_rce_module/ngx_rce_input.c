@@ -40,12 +40,15 @@ static ngx_int_t ngx_rce_input_limits(json_t *limits, json_t *input,
 static ngx_int_t ngx_rce_input_encoding(json_t *value, ngx_uint_t *base64);
 static ngx_int_t ngx_rce_input_priority(json_t *value, json_t *input,
     ngx_rce_input_error_t *err);
+static ngx_int_t ngx_rce_input_callback(json_t *value, json_t *input,
+    ngx_rce_input_error_t *err);
 
 
 static const char  *ngx_rce_input_request_fields[] = {
     "language", "version", "code", "files", "stdin", "args", "limits",
     "output_encoding", RCE_JOB_TESTS, RCE_JOB_COMPARE,
-    RCE_JOB_STOP_ON_FAILURE, RCE_JOB_PRIORITY, NULL
+    RCE_JOB_STOP_ON_FAILURE, RCE_JOB_PRIORITY, NGX_RCE_INPUT_CALLBACK_URL,
+    NULL
 };
 
 static const char  *ngx_rce_input_test_fields[] = {
@@ -209,12 +212,64 @@ ngx_rce_input_job(json_t *req, ngx_rce_input_bounds_t *bounds,
                                     input, err);
     }
 
+    if (rc == NGX_OK) {
+        rc = ngx_rce_input_callback(
+                 json_object_get(req, NGX_RCE_INPUT_CALLBACK_URL), input, err);
+    }
+
     if (rc != NGX_OK) {
         json_decref(input);
         return NULL;
     }
 
     return input;
+}
+
+
+/*
+ * "callback_url": an http or https URL of printable ASCII, copied into the
+ * input; whether its host may be called back is the route's to check
+ */
+static ngx_int_t
+ngx_rce_input_callback(json_t *value, json_t *input,
+    ngx_rce_input_error_t *err)
+{
+    const u_char  *url;
+    size_t         len, i;
+
+    if (value == NULL) {
+        return NGX_OK;
+    }
+
+    url = (const u_char *) json_string_value(value);
+    len = json_string_length(value);
+
+    if (url == NULL || len > RCE_CALLBACK_URL_MAX
+        || (ngx_strncasecmp((u_char *) url, (u_char *) "http://", 7) != 0
+            && ngx_strncasecmp((u_char *) url, (u_char *) "https://", 8)
+               != 0))
+    {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD,
+                                  NGX_RCE_INPUT_CALLBACK_URL,
+                                  "must be an http:// or https:// URL of at "
+                                  "most %d bytes", RCE_CALLBACK_URL_MAX);
+    }
+
+    for (i = 0; i < len; i++) {
+        if (url[i] <= ' ' || url[i] >= 0x7f) {
+            return ngx_rce_input_fail(err, NGX_RCE_INPUT_BAD,
+                                      NGX_RCE_INPUT_CALLBACK_URL,
+                                      "must be a URL of printable ASCII "
+                                      "(percent-encode the rest)");
+        }
+    }
+
+    if (json_object_set(input, NGX_RCE_INPUT_CALLBACK_URL, value) != 0) {
+        return ngx_rce_input_fail(err, NGX_RCE_INPUT_NO_MEMORY, "",
+                                  "out of memory");
+    }
+
+    return NGX_OK;
 }
 
 

@@ -23,6 +23,10 @@
 #define NGX_RCE_INPUT_MAX_ARG       4096     /* bytes in one argument */
 #define NGX_RCE_INPUT_MAX_NAME      128      /* bytes in a file name */
 
+/* where an asynchronous job's result is POSTed when it ends (the route
+ * takes it out of the input: it is kept in the job's state, not its JSON) */
+#define NGX_RCE_INPUT_CALLBACK_URL  "callback_url"
+
 /* HTTP statuses, as numbers: this file does not include ngx_http.h */
 #define NGX_RCE_INPUT_BAD           400
 #define NGX_RCE_INPUT_NOT_FOUND     404

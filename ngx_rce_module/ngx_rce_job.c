@@ -24,6 +24,7 @@ static ngx_rce_job_t *ngx_rce_job_create(ngx_http_request_t *r,
 static ngx_rce_job_t *ngx_rce_job_alloc(ngx_http_request_t *r);
 static ngx_int_t ngx_rce_job_new_id(ngx_rce_job_t *job);
 static ngx_uint_t ngx_rce_job_priority(json_t *input, ngx_uint_t async);
+static ngx_int_t ngx_rce_job_callback(ngx_rce_job_t *job, json_t *input);
 static void ngx_rce_job_wait(ngx_rce_job_t *job);
 static void ngx_rce_job_listen(ngx_rce_job_t *job, ngx_rbtree_t *tree);
 static json_t *ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job,
@@ -296,6 +297,31 @@ ngx_rce_job_priority(json_t *input, ngx_uint_t async)
 }
 
 
+/* the callback_url moves from the input to the job: the node never reads it */
+static ngx_int_t
+ngx_rce_job_callback(ngx_rce_job_t *job, json_t *input)
+{
+    json_t  *url;
+
+    url = json_object_get(input, NGX_RCE_INPUT_CALLBACK_URL);
+    if (url == NULL) {
+        return NGX_OK;
+    }
+
+    job->callback_url.len = json_string_length(url);
+    job->callback_url.data = ngx_pnalloc(job->pool, job->callback_url.len + 1);
+    if (job->callback_url.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_cpystrn(job->callback_url.data, (u_char *) json_string_value(url),
+                job->callback_url.len + 1);
+
+    return json_object_del(input, NGX_RCE_INPUT_CALLBACK_URL) == 0
+           ? NGX_OK : NGX_ERROR;
+}
+
+
 /* a job in its own pool with its id and its JSON; input is stolen */
 static ngx_rce_job_t *
 ngx_rce_job_create(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
@@ -325,7 +351,9 @@ ngx_rce_job_create(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
     job->language.data = ngx_pstrdup(job->pool, language);
     job->language.len = language->len;
 
-    if (job->language.data == NULL || ngx_rce_job_new_id(job) != NGX_OK) {
+    if (job->language.data == NULL || ngx_rce_job_new_id(job) != NGX_OK
+        || ngx_rce_job_callback(job, input) != NGX_OK)
+    {
         goto failed;
     }
 

@@ -20,6 +20,11 @@
 
 #define NGX_RCE_JOBS_ID_LEN        (2 * RCE_JOB_ID_BYTES)
 #define NGX_RCE_JOBS_UNKNOWN       "unknown job id, or its result has expired"
+#define NGX_RCE_JOBS_STATE_FIELDS  11       /* what poll.lua answers per job */
+#define NGX_RCE_JOBS_RESULT        6        /* ... where the result is */
+#define NGX_RCE_JOBS_CALLBACK      7        /* ... where the callback's
+                                               url, state, attempts and
+                                               error begin */
 #define NGX_RCE_JOBS_CANCEL_WAIT   5000     /* ms a DELETE waits for a node
                                                to stop a running job */
 
@@ -74,11 +79,11 @@ static void ngx_rce_jobs_polled(redisAsyncContext *ac, void *reply,
 static void ngx_rce_jobs_deliver(ngx_rce_job_t *job, redisReply *state);
 static void ngx_rce_jobs_waited(ngx_event_t *ev);
 static json_t *ngx_rce_jobs_state(ngx_str_t *id, redisReply *state);
+static json_t *ngx_rce_jobs_callback(redisReply *state);
 static ngx_int_t ngx_rce_jobs_many(ngx_http_request_t *r, ngx_str_t *arg);
 static void ngx_rce_jobs_many_polled(redisAsyncContext *ac, void *reply,
     void *data);
-static json_t *ngx_rce_jobs_many_entry(ngx_pool_t *pool, ngx_str_t *id,
-    redisReply *state);
+static json_t *ngx_rce_jobs_many_entry(ngx_str_t *id, redisReply *state);
 static ngx_uint_t ngx_rce_jobs_valid_id(ngx_str_t *id);
 
 
@@ -331,7 +336,8 @@ ngx_rce_jobs_post_entry(ngx_http_request_t *r, ngx_rce_jobs_post_t *post,
     const char            *why;
     json_t                *input, *refusal;
 
-    refusal = ngx_rce_request_input(r, req, &language, &input, &base64);
+    refusal = ngx_rce_request_input(r, req, 1, &language, &input,
+                                    &base64);
 
     if (refusal == NULL) {
         entry = ngx_palloc(post->pool, sizeof(ngx_rce_jobs_entry_t));
@@ -643,7 +649,7 @@ ngx_rce_jobs_polled(redisAsyncContext *ac, void *reply, void *data)
 
     state = r->element[0];
 
-    if (state->type != REDIS_REPLY_ARRAY || state->elements != 7) {
+    if (state->type != REDIS_REPLY_ARRAY || state->elements != NGX_RCE_JOBS_STATE_FIELDS) {
         ngx_rce_job_answer(job, NGX_HTTP_NOT_FOUND,
                            NGX_RCE_JOBS_UNKNOWN);
         ngx_rce_job_release(job);
@@ -657,7 +663,7 @@ ngx_rce_jobs_polled(redisAsyncContext *ac, void *reply, void *data)
         job->renderer = &ngx_rce_render_v1_base64;
     }
 
-    if (state->element[6]->type == REDIS_REPLY_STRING) {
+    if (state->element[NGX_RCE_JOBS_RESULT]->type == REDIS_REPLY_STRING) {
         ngx_rce_jobs_deliver(job, state);
         return;
     }
@@ -683,12 +689,18 @@ ngx_rce_jobs_deliver(ngx_rce_job_t *job, redisReply *state)
     ngx_rce_result_t   res;
     redisReply        *result;
 
-    result = state->element[6];
+    result = state->element[NGX_RCE_JOBS_RESULT];
 
     if (ngx_rce_result_read(result->str, result->len, &res) != NGX_OK) {
         ngx_rce_job_deliver(job, NULL, res.why);
         json_decref(res.json);
         return;
+    }
+
+    /* where its callback stands, shown beside the result (rce_render.c) */
+    if (res.why == NULL) {
+        (void) json_object_set_new(res.json, "callback",
+                                   ngx_rce_jobs_callback(state));
     }
 
     ngx_rce_job_deliver(job, res.why ? NULL : res.json, res.why);
@@ -750,7 +762,38 @@ ngx_rce_jobs_state(ngx_str_t *id, redisReply *state)
         }
     }
 
+    (void) json_object_set_new(doc, "callback", ngx_rce_jobs_callback(state));
+
     return doc;
+}
+
+
+/*
+ * {"url", "state", "attempts", "error"} of a job's callback (RCE_CALLBACK_*
+ * states; error "" until an attempt failed), or NULL for a job without one
+ */
+static json_t *
+ngx_rce_jobs_callback(redisReply *state)
+{
+    redisReply  **e;
+
+    e = &state->element[NGX_RCE_JOBS_CALLBACK];
+
+    if (e[0]->type != REDIS_REPLY_STRING) {
+        return NULL;
+    }
+
+    return json_pack("{s:s%, s:s%, s:I, s:s%}",
+                     "url", e[0]->str, e[0]->len,
+                     "state", e[1]->type == REDIS_REPLY_STRING ? e[1]->str
+                                                               : "waiting",
+                     e[1]->type == REDIS_REPLY_STRING ? e[1]->len : 7,
+                     "attempts", (json_int_t)
+                                 (e[2]->type == REDIS_REPLY_STRING
+                                  ? ngx_atoi((u_char *) e[2]->str, e[2]->len)
+                                  : 0),
+                     "error", e[3]->type == REDIS_REPLY_STRING ? e[3]->str : "",
+                     e[3]->type == REDIS_REPLY_STRING ? e[3]->len : 0);
 }
 
 
@@ -852,8 +895,7 @@ ngx_rce_jobs_many_polled(redisAsyncContext *ac, void *reply, void *data)
     jobs = json_array();
 
     for (i = 0; jobs != NULL && i < r->elements; i++) {
-        entry = ngx_rce_jobs_many_entry(job->request->pool, &id[i],
-                                        r->element[i]);
+        entry = ngx_rce_jobs_many_entry(&id[i], r->element[i]);
         if (entry == NULL || json_array_append_new(jobs, entry) != 0) {
             json_decref(jobs);
             jobs = NULL;
@@ -871,15 +913,15 @@ ngx_rce_jobs_many_polled(redisAsyncContext *ac, void *reply, void *data)
 
 /* one job of a GET ?ids=: its result, its state, or why there is none */
 static json_t *
-ngx_rce_jobs_many_entry(ngx_pool_t *pool, ngx_str_t *id, redisReply *state)
+ngx_rce_jobs_many_entry(ngx_str_t *id, redisReply *state)
 {
+    int                malformed;
     ngx_rce_result_t   res;
     redisReply        *result;
     json_t            *doc;
-    ngx_int_t          rc;
 
     if (!ngx_rce_jobs_valid_id(id) || state->type != REDIS_REPLY_ARRAY
-        || state->elements != 7)
+        || state->elements != NGX_RCE_JOBS_STATE_FIELDS)
     {
         return ngx_rce_request_refusal(NGX_HTTP_NOT_FOUND,
                                        NGX_RCE_JOBS_UNKNOWN,
@@ -887,7 +929,7 @@ ngx_rce_jobs_many_entry(ngx_pool_t *pool, ngx_str_t *id, redisReply *state)
                                                  id->len));
     }
 
-    result = state->element[6];
+    result = state->element[NGX_RCE_JOBS_RESULT];
 
     if (result->type != REDIS_REPLY_STRING) {
         return ngx_rce_jobs_state(id, state);
@@ -898,14 +940,19 @@ ngx_rce_jobs_many_entry(ngx_pool_t *pool, ngx_str_t *id, redisReply *state)
     if (ngx_rce_result_read(result->str, result->len, &res) == NGX_OK
         && res.why == NULL)
     {
-        doc = ngx_rce_render_v1_document(pool, res.json,
+        doc = rce_render_v1(res.json,
                   state->element[2]->type == REDIS_REPLY_STRING
                   && ngx_strcmp(state->element[2]->str, RCE_ENCODING_BASE64)
                      == 0,
-                  &rc);
+                  &malformed);
     }
 
     json_decref(res.json);
+
+    if (doc != NULL) {
+        (void) json_object_set_new(doc, "callback",
+                                   ngx_rce_jobs_callback(state));
+    }
 
     return doc ? doc
                : ngx_rce_request_refusal(NGX_HTTP_INTERNAL_SERVER_ERROR,

@@ -19,8 +19,6 @@
  *     ngx_rce_input.c       the /api/v1/run document, checked (no nginx HTTP)
  *     ngx_rce_render_raw.c  renderers: text with X-RCE-* headers, result JSON
  *     ngx_rce_render_v1.c   renderer: the /api/v1/run answer
- *     ngx_rce_output.c      a result's output: exact bytes, or JSON text
- *                           (no nginx HTTP)
  *     ngx_rce_result.c      a message off the reply channel, read (no nginx
  *                           HTTP)
  *     ngx_rce_job.c         a job: queued, waited for, answered once
@@ -29,6 +27,9 @@
  *     ngx_rce_nodes.c       the node cache and the choice of a node
  *     ngx_rce_http.c        HTTP helpers: bodies, refusals, sending
  *     ngx_rce_redis.c       a hiredis connection in nginx's event loop
+ *
+ * and, shared with workerd, ../common/rce_render.c: a result's output as its
+ * exact bytes, JSON text or base64, and the v1 document (no nginx at all).
  */
 
 
@@ -45,6 +46,7 @@
 #include <jansson.h>
 
 #include <rce_protocol.h>
+#include <rce_render.h>
 
 #include "ngx_rce_result.h"
 #include "ngx_rce_input.h"
@@ -191,6 +193,8 @@ struct ngx_rce_job_s {
                                                 how its push went */
     void                       *data;        /* the route's, for queued */
     time_t                      result_ttl;  /* an asynchronous job's */
+    ngx_str_t                   callback_url;  /* an asynchronous job's, if
+                                                  any: kept in its state */
     unsigned                    waiting:1;   /* in worker.jobs, or in
                                                 worker.watchers */
     unsigned                    push_pending:1;
@@ -269,9 +273,9 @@ void ngx_rce_redis_stop(ngx_rce_redis_t *rr);
 
 /* ngx_rce_http.c */
 
-/* what a renderer returns when ngx_rce_output_*() fail with rc:
- * NGX_DECLINED stays (the job answers IE), anything else is a 500 */
-ngx_int_t ngx_rce_output_failed(ngx_int_t rc);
+/* what a renderer returns when rce_render_*() fail (rce_render.h):
+ * NGX_DECLINED for a malformed result (the job answers IE), else a 500 */
+ngx_int_t ngx_rce_render_failed(ngx_uint_t malformed);
 ngx_int_t ngx_rce_read_body(ngx_http_request_t *r, ngx_str_t *body);
 ngx_int_t ngx_rce_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *message, json_t *extra);
@@ -308,6 +312,8 @@ ngx_int_t ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language,
 /* ngx_rce_catalogue.c */
 json_t *ngx_rce_catalogue_names(ngx_rce_worker_t *w);
 json_t *ngx_rce_catalogue_versions(ngx_rce_worker_t *w, ngx_str_t *language);
+ngx_int_t ngx_rce_catalogue_callback(ngx_rce_worker_t *w, ngx_pool_t *pool,
+    const char *host);
 json_t *ngx_rce_catalogue_languages(ngx_rce_worker_t *w);
 json_t *ngx_rce_catalogue_unknown(ngx_rce_worker_t *w, ngx_str_t *name);
 json_t *ngx_rce_catalogue_health(ngx_rce_worker_t *w);
@@ -337,7 +343,8 @@ void ngx_rce_queue_cancel(ngx_rce_job_t *job);
 
 /* ngx_rce_request.c */
 json_t *ngx_rce_request_input(ngx_http_request_t *r, json_t *req,
-    ngx_str_t *language, json_t **input, ngx_uint_t *base64);
+    ngx_uint_t async, ngx_str_t *language, json_t **input,
+    ngx_uint_t *base64);
 json_t *ngx_rce_request_refusal(ngx_uint_t status, const char *message,
     json_t *extra);
 json_t *ngx_rce_request_input_error(ngx_rce_input_error_t *err);
@@ -354,8 +361,6 @@ extern ngx_rce_renderer_t  ngx_rce_render_text;
 extern ngx_rce_renderer_t  ngx_rce_render_result;
 extern ngx_rce_renderer_t  ngx_rce_render_v1;
 extern ngx_rce_renderer_t  ngx_rce_render_v1_base64;
-json_t *ngx_rce_render_v1_document(ngx_pool_t *pool, json_t *res,
-    ngx_uint_t base64, ngx_int_t *rc);
 
 /* the routes: ngx_rce_lang.c, ngx_rce_api.c, ngx_rce_health.c */
 ngx_int_t ngx_rce_lang_handler(ngx_http_request_t *r);

@@ -128,7 +128,7 @@ ngx_rce_queue_send(ngx_rce_job_t *job, ngx_uint_t eval)
 
     rc = redisAsyncCommand(w->command.ac, ngx_rce_queue_pushed, job,
                            "%s %s 4 %s %s %s " RCE_KEY_JOB "%b %s %b %s %lld "
-                           "%b %s %lld",
+                           "%b %s %lld %b",
                            eval ? "EVAL" : "EVALSHA",
                            eval ? ngx_rce_lua_push : ngx_rce_lua_push_sha,
                            RCE_KEY_NODES, queue->data, batch->data,
@@ -139,7 +139,10 @@ ngx_rce_queue_send(ngx_rce_job_t *job, ngx_uint_t eval)
                            job->language.data, job->language.len,
                            job->renderer == &ngx_rce_render_v1_base64
                            ? RCE_ENCODING_BASE64 : RCE_ENCODING_UTF8,
-                           (long long) tp->sec * 1000 + tp->msec);
+                           (long long) tp->sec * 1000 + tp->msec,
+                           job->callback_url.data ? job->callback_url.data
+                                                  : (u_char *) "",
+                           job->callback_url.len);
 
     return (rc == REDIS_OK) ? NGX_OK : NGX_ERROR;
 }

@@ -3,7 +3,7 @@
  * The renderers of the raw route, POST /lang/<language>: the bytes of
  * stdout then stderr exactly, with the verdict in X-RCE-* headers, or, for a
  * client that accepts JSON, the node's result JSON with its streams as text
- * (ngx_rce_output.c).
+ * (common/rce_render.c).
  */
 
 
@@ -51,30 +51,45 @@ static ngx_int_t
 ngx_rce_render_text_result(ngx_http_request_t *r, ngx_rce_job_t *job,
     json_t *result)
 {
-    ngx_str_t    parts[2];
-    ngx_uint_t   i, valid, text;
-    ngx_int_t    rc;
+    int                  rc;
+    ngx_str_t            parts[2];
+    ngx_int_t            sent;
+    ngx_uint_t           i, text;
+    rce_render_bytes_t   bytes[2];
 
+    bytes[0].decoded = NULL;
+    bytes[1].decoded = NULL;
     text = 1;
 
     for (i = 0; i < 2; i++) {
-        rc = ngx_rce_output_bytes(r->pool, result, i, &parts[i], &valid);
-        if (rc != NGX_OK) {
-            return ngx_rce_output_failed(rc);
+        rc = rce_render_stream_bytes(result, i, &bytes[i]);
+        if (rc != RCE_RENDER_OK) {
+            sent = ngx_rce_render_failed(rc == RCE_RENDER_MALFORMED);
+            goto done;
         }
 
-        text &= valid;
+        parts[i].data = (u_char *) bytes[i].data;
+        parts[i].len = bytes[i].len;
+        text &= bytes[i].valid;
     }
 
     if (ngx_rce_render_text_headers(r, job, result) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        sent = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
     }
 
-    /* two valid UTF-8 strings make one */
-    return ngx_rce_send_bytes(r, NGX_HTTP_OK,
+    /* two valid UTF-8 strings make one; the parts are copied */
+    sent = ngx_rce_send_bytes(r, NGX_HTTP_OK,
                               text ? "text/plain; charset=utf-8"
                                    : "application/octet-stream",
                               parts, 2);
+
+done:
+
+    free(bytes[0].decoded);
+    free(bytes[1].decoded);
+
+    return sent;
 }
 
 
@@ -106,18 +121,19 @@ static ngx_int_t
 ngx_rce_render_result_result(ngx_http_request_t *r, ngx_rce_job_t *job,
     json_t *result)
 {
-    ngx_int_t  rc;
+    int      rc;
+    json_t  *compile;
 
-    rc = ngx_rce_output_json(r->pool, result, result, 0);
+    compile = json_object_get(result, RCE_RES_COMPILE);
 
-    if (rc == NGX_OK) {
-        rc = ngx_rce_output_json(r->pool,
-                                 json_object_get(result, RCE_RES_COMPILE),
-                                 json_object_get(result, RCE_RES_COMPILE), 0);
+    rc = rce_render_streams(result, result, 0);
+
+    if (rc == RCE_RENDER_OK) {
+        rc = rce_render_streams(compile, compile, 0);
     }
 
-    if (rc != NGX_OK) {
-        return ngx_rce_output_failed(rc);
+    if (rc != RCE_RENDER_OK) {
+        return ngx_rce_render_failed(rc == RCE_RENDER_MALFORMED);
     }
 
     return ngx_rce_send_json(r, NGX_HTTP_OK, json_incref(result));

@@ -10,29 +10,32 @@
 
 #include "ngx_rce_module.h"
 #include "ngx_rce_input.h"
+#include "rce_allow.h"
 
 
 static json_t *ngx_rce_request_version(ngx_str_t *language,
     ngx_str_t *version);
 static json_t *ngx_rce_request_no_version(ngx_str_t *language,
     ngx_str_t *version, json_t *versions);
+static json_t *ngx_rce_request_callback(ngx_http_request_t *r, json_t *input,
+    ngx_uint_t async);
 
 
 /*
- * req (borrowed) is a run request's document.  NULL when it can run: then
- * *input (the caller's) is the job's input, *language its canonical
- * language and *base64 how its output is to be rendered.  Otherwise the
- * refusal (the caller's to send or to json_decref).
+ * req (borrowed) is a run request's document, for an asynchronous job or
+ * not.  NULL when it can run: then *input (the caller's) is the job's input,
+ * *language its canonical language and *base64 how its output is to be
+ * rendered.  Otherwise the refusal (the caller's to send or to json_decref).
  */
 json_t *
-ngx_rce_request_input(ngx_http_request_t *r, json_t *req,
+ngx_rce_request_input(ngx_http_request_t *r, json_t *req, ngx_uint_t async,
     ngx_str_t *language, json_t **input, ngx_uint_t *base64)
 {
     ngx_rce_loc_conf_t      *rlcf;
     ngx_rce_input_error_t    err;
     ngx_rce_input_bounds_t   bounds;
     ngx_str_t                name, version;
-    json_t                  *versions;
+    json_t                  *versions, *refusal;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
     *input = NULL;
@@ -65,7 +68,99 @@ ngx_rce_request_input(ngx_http_request_t *r, json_t *req,
         return ngx_rce_request_input_error(&err);
     }
 
-    return NULL;
+    refusal = ngx_rce_request_callback(r, *input, async);
+    if (refusal != NULL) {
+        json_decref(*input);
+        *input = NULL;
+    }
+
+    return refusal;
+}
+
+
+/*
+ * A callback_url is for an asynchronous job, and its host must be one the
+ * live nodes may call back (their --callback-allow; a node checks again,
+ * with the addresses the name resolves to, when it delivers).  NULL if the
+ * input has none or it may be used, else the refusal.
+ */
+static json_t *
+ngx_rce_request_callback(ngx_http_request_t *r, json_t *input,
+    ngx_uint_t async)
+{
+    ngx_url_t    u;
+    ngx_str_t    url;
+    ngx_int_t    rc;
+    ngx_uint_t   https;
+    u_char       host[RCE_ALLOW_NAME_MAX + 1];
+    u_char       text[RCE_ALLOW_NAME_MAX + 96], *p;
+    json_t      *value;
+
+    value = json_object_get(input, NGX_RCE_INPUT_CALLBACK_URL);
+    if (value == NULL) {
+        return NULL;
+    }
+
+    if (!async) {
+        return ngx_rce_request_refusal(NGX_HTTP_BAD_REQUEST,
+                   "only asynchronous jobs (POST /api/v1/jobs) are called "
+                   "back", json_pack("{s:s}", "field",
+                                     NGX_RCE_INPUT_CALLBACK_URL));
+    }
+
+    url.data = (u_char *) json_string_value(value);
+    url.len = json_string_length(value);
+    https = (url.data[4] == 's' || url.data[4] == 'S');
+
+    /* the authority: after the scheme, up to the path; no credentials */
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url.data = url.data + (https ? 8 : 7);
+    u.url.len = url.len - (https ? 8 : 7);
+    u.default_port = https ? 443 : 80;
+    u.uri_part = 1;
+    u.no_resolve = 1;
+
+    if (ngx_strlchr(u.url.data, u.url.data + u.url.len, '@') != NULL
+        || ngx_parse_url(r->pool, &u) != NGX_OK || u.host.len == 0
+        || u.host.len > RCE_ALLOW_NAME_MAX)
+    {
+        return ngx_rce_request_refusal(NGX_HTTP_BAD_REQUEST,
+                   "is not a URL with a host (and no credentials) to call "
+                   "back", json_pack("{s:s}", "field",
+                                     NGX_RCE_INPUT_CALLBACK_URL));
+    }
+
+    /* an IPv6 literal without its brackets */
+    if (u.host.data[0] == '[' && u.host.len > 2) {
+        u.host.data++;
+        u.host.len -= 2;
+    }
+
+    ngx_cpystrn(host, u.host.data, u.host.len + 1);
+
+    rc = ngx_rce_catalogue_callback(ngx_rce_worker, r->pool, (char *) host);
+
+    if (rc == NGX_OK) {
+        return NULL;
+    }
+
+    if (rc == NGX_ERROR) {
+        return ngx_rce_request_refusal(NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "out of memory", NULL);
+    }
+
+    p = (rc == NGX_ABORT)
+        ? ngx_snprintf(text, sizeof(text) - 1,
+                       "callbacks are off: no live node has a "
+                       "--callback-allow list")
+        : ngx_snprintf(text, sizeof(text) - 1,
+                       "%s is not among the hosts callbacks may go to "
+                       "(the nodes' --callback-allow)", host);
+    *p = '\0';
+
+    return ngx_rce_request_refusal(NGX_HTTP_BAD_REQUEST, (char *) text,
+                                   json_pack("{s:s}", "field",
+                                             NGX_RCE_INPUT_CALLBACK_URL));
 }
 
 

@@ -73,13 +73,16 @@ ngx_int_t
 ngx_rce_store_cancel(ngx_rce_job_t *job, time_t ttl, redisCallbackFn *done)
 {
     ngx_rce_store_call_t  *call;
-    u_char                 text[NGX_TIME_T_LEN];
+    ngx_time_t            *tp;
+    u_char                 text[NGX_TIME_T_LEN], now[NGX_TIME_T_LEN + 4];
 
     call = ngx_rce_store_call(job, ngx_rce_lua_cancel, ngx_rce_lua_cancel_sha,
-                              3, 3, done);
+                              4, 4, done);
     if (call == NULL) {
         return NGX_ERROR;
     }
+
+    tp = ngx_timeofday();
 
     if (ngx_rce_store_arg(call, RCE_KEY_JOB, job->id.data, job->id.len)
         != NGX_OK
@@ -87,10 +90,16 @@ ngx_rce_store_cancel(ngx_rce_job_t *job, time_t ttl, redisCallbackFn *done)
            != NGX_OK
         || ngx_rce_store_arg(call, RCE_KEY_CANCEL, job->id.data, job->id.len)
            != NGX_OK
+        || ngx_rce_store_arg(call, RCE_KEY_CALLBACKS, NULL, 0) != NGX_OK
         || ngx_rce_store_arg(call, "", job->id.data, job->id.len) != NGX_OK
         || ngx_rce_store_arg(call, "", text, ngx_sprintf(text, "%T", ttl) - text)
            != NGX_OK
-        || ngx_rce_store_arg(call, RCE_CHANNEL_DONE, NULL, 0) != NGX_OK)
+        || ngx_rce_store_arg(call, RCE_CHANNEL_DONE, NULL, 0) != NGX_OK
+        || ngx_rce_store_arg(call, "", now,
+                             ngx_sprintf(now, "%L",
+                                         (int64_t) tp->sec * 1000 + tp->msec)
+                             - now)
+           != NGX_OK)
     {
         return NGX_ERROR;
     }

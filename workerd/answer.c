@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "rce_protocol.h"
 #include "script.h"
@@ -14,17 +15,20 @@
 static int finish(struct queue *q, const char *text, size_t len, const struct job *job,
                   const char *result)
 {
-    char result_key[256], job_key[256], ttl[24], epoch[24];
+    char result_key[256], job_key[256], ttl[24], epoch[24], now[24];
     snprintf(result_key, sizeof result_key, "%s%s", RCE_KEY_RESULT, job->id);
     snprintf(job_key, sizeof job_key, "%s%s", RCE_KEY_JOB, job->id);
     snprintf(ttl, sizeof ttl, "%d", job_result_ttl_s(job));
     snprintf(epoch, sizeof epoch, "%lld", job->epoch);
-    const char *keys[] = { q->running_key, result_key, q->epoch_key, job_key };
+    snprintf(now, sizeof now, "%lld", (long long)clock_unix_ms());
+    const char *keys[] = { q->running_key, result_key, q->epoch_key, job_key, RCE_KEY_CALLBACKS };
     const char *args[] = { text, result, ttl, job->reply_to, epoch, RCE_JOBSTATE_STATE, RCE_STATE_DONE,
-                           RCE_JOBSTATE_JOB };
-    const size_t lens[] = { len, strlen(result), strlen(ttl), strlen(job->reply_to), strlen(epoch),
-                            strlen(RCE_JOBSTATE_STATE), strlen(RCE_STATE_DONE), strlen(RCE_JOBSTATE_JOB) };
-    size_t nkeys = job->async ? 4 : 3, nargs = job->async ? 8 : 5;   /* a synchronous job has no state */
+                           RCE_JOBSTATE_JOB, RCE_JOBSTATE_CALLBACK_URL, RCE_JOBSTATE_CALLBACK_STATE,
+                           RCE_CALLBACK_PENDING, job->id, now };
+    size_t lens[SCRIPT_COUNT_OF(args)] = { len, strlen(result) };
+    for (size_t i = 2; i < SCRIPT_COUNT_OF(args); i++)
+        lens[i] = strlen(args[i]);
+    size_t nkeys = job->async ? 5 : 3, nargs = job->async ? 13 : 5;   /* a synchronous job has no state */
     redisReply *r = script_run(q, SCRIPT_FINISH, REDIS_REPLY_INTEGER, 0, nkeys, keys, nargs, args, lens);
     int rc = r ? (int)r->integer : -1;
     if (r)

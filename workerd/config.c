@@ -92,6 +92,19 @@ static const struct option_def options[] = {
     { "memory-budget-mb", "RCE_MEMORY_BUDGET_MB", NUM(KIND_LONG, memory_budget_mb, 0, 1L << 30), "0",
       "memory limits of all this node's containers, warm ones included, MiB; warm containers "
       "are only started within it (0: three quarters of the machine's memory)" },
+    { "callback-allow", "RCE_CALLBACK_ALLOW", STR(callback_allow), "",
+      "where asynchronous jobs' callbacks may go: host names, *.domain, address ranges (CIDR), "
+      "comma-separated; a listed name is refused if it resolves to a loopback, link-local, "
+      "private or other special address whose range is not listed; empty: callbacks are off" },
+    { "callback-secret-file", "RCE_CALLBACK_SECRET_FILE", STR(callback_secret_file), "",
+      "a file holding the secret callbacks are signed with (HMAC-SHA256; needed with "
+      "--callback-allow)" },
+    { "callback-attempts", "RCE_CALLBACK_ATTEMPTS", NUM(KIND_INT, callback_attempts, 1, 100), "8",
+      "attempts to deliver a callback, at most" },
+    { "callback-backoff-ms", "RCE_CALLBACK_BACKOFF_MS", NUM(KIND_LONG, callback_backoff_ms, 10, 600000),
+      "2000", "the pause after a callback's first failed attempt, ms; it doubles after each, up to 10 min" },
+    { "callback-timeout-ms", "RCE_CALLBACK_TIMEOUT_MS", NUM(KIND_LONG, callback_timeout_ms, 100, 30000),
+      "10000", "one callback attempt, connecting included, ms" },
     { "bench-no-container", "RCE_BENCH_NO_CONTAINER", FLAG(bench_no_container), NULL,
       "BENCHMARK ONLY: answer every job at once, OK, without running it or any container" },
 };

@@ -63,6 +63,11 @@ struct config {
     int pool_fillers;          /* threads starting warm containers */
     long memory_budget_mb;     /* memory limits of all the node's containers, warm ones included;
                                 * 0: three quarters of the machine's memory */
+    char callback_allow[4096]; /* rce_allow.h's list; empty: no callbacks */
+    char callback_secret_file[256];
+    int callback_attempts;
+    long callback_backoff_ms;  /* after the first failure; doubles after each */
+    long callback_timeout_ms;
     bool bench_no_container;   /* --bench-no-container: answer jobs at once, run nothing (benchmarks only) */
 };
 

@@ -14,6 +14,8 @@ struct embedded {
 
 extern const struct embedded embed_prelude_pl;      /* prelude.pl */
 extern const struct embedded embed_wrapper_pl;      /* wrapper.pl */
+extern const struct embedded embed_lua_callback_done_lua;
+extern const struct embedded embed_lua_callback_take_lua;
 extern const struct embedded embed_lua_dead_expired_lua;
 extern const struct embedded embed_lua_finish_lua;
 extern const struct embedded embed_lua_heartbeat_lua;

@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "rce_protocol.h"
@@ -50,6 +51,8 @@ static char *node_json(struct node *n, long queued, long batch_queued)
         goto done;
     if (n->cfg.bench_no_container)
         json_object_set_new(node, RCE_NODE_BENCH, json_true());
+    if (n->cfg.callback_allow[strspn(n->cfg.callback_allow, ", \t\n")] != '\0')   /* callbacks are on */
+        json_object_set_new(node, RCE_NODE_CALLBACK_ALLOW, json_string(n->cfg.callback_allow));
     if (n->pool && pool_describe(n->pool, warm) == 0)
         json_object_set(node, RCE_NODE_POOL, warm);
     text = json_dumps(node, JSON_COMPACT);

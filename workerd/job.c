@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base64.h"
+#include "rce_base64.h"
 #include "rce_protocol.h"
 #include "wrapper.h"
 
@@ -117,7 +117,7 @@ static int take_files(json_t *root, struct job *job, char *err, size_t errlen)
             return -1;
         }
         if (encoding && strcmp(encoding, RCE_ENCODING_BASE64) == 0) {
-            if (base64_decode(json_string_value(content), json_string_length(content), &jf->data,
+            if (rce_base64_decode(json_string_value(content), json_string_length(content), &jf->data,
                               &jf->len) != 0) {
                 snprintf(err, errlen, "invalid job: %s[%zu] is not valid base64", RCE_JOB_FILES, i);
                 return -1;
@@ -492,11 +492,11 @@ static int set_stream(json_t *obj, const char *key, const char *encoding_key, co
 {
     if (rce_utf8_valid((const unsigned char *)data, n))
         return json_object_set_new(obj, key, json_stringn_nocheck(data ? data : "", n));
-    char *b64 = malloc(base64_encoded_len(n) + 1);
+    char *b64 = malloc(rce_base64_encoded_len(n) + 1);
     if (!b64)
         return -1;
-    base64_encode((const unsigned char *)data, n, b64);
-    int rc = json_object_set_new(obj, key, json_stringn_nocheck(b64, base64_encoded_len(n)))
+    rce_base64_encode((const unsigned char *)data, n, b64);
+    int rc = json_object_set_new(obj, key, json_stringn_nocheck(b64, rce_base64_encoded_len(n)))
              | json_object_set_new(obj, encoding_key, json_string(RCE_ENCODING_BASE64));
     free(b64);
     return rc;

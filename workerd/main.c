@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "cluster.h"
 #include "heartbeat.h"
+#include "callback.h"
 #include "housekeeper.h"
 #include "log.h"
 #include "node.h"
@@ -154,12 +155,17 @@ int main(int argc, char **argv)
     sigset_t signals;
     struct queue q;
     struct housekeeper hk = { 0 };
+    struct callbacks callbacks;
     struct slot *slots = NULL;
     int started = 0, exit_code = 1, rc;
     bool registered = false;
 
     if ((rc = parse_flags(argc, argv)) >= 0)
         return rc;
+    if (callbacks_open(&callbacks, &node, err, sizeof err) != 0) {
+        fprintf(stderr, "workerd: %s\n", err);
+        return 2;
+    }
     if (setup_process(&signals) != 0)
         return 1;
     lang_registry_init(&node.languages);
@@ -185,6 +191,10 @@ int main(int argc, char **argv)
         log_error("cannot start the housekeeper thread");
         goto stop;
     }
+    if (callbacks_start(&callbacks) != 0) {
+        log_error("cannot start the callback senders");
+        goto stop;
+    }
     for (; started < node.cfg.slots; started++)
         if (slot_start(&slots[started], &node, started) != 0) {
             log_error("cannot start slot thread %d", started);
@@ -199,6 +209,7 @@ stop:
     for (int i = 0; i < started; i++)
         pthread_join(slots[i].thread, NULL);
     housekeeper_stop(&hk);
+    callbacks_stop(&callbacks);
     pool_stop(node.pool);       /* after the slots: every container handed out is released */
     node.pool = NULL;
     if (registered)

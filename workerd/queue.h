@@ -9,7 +9,7 @@
 
 #include "config.h"
 
-#define QUEUE_SCRIPTS 12    /* room for script.c's scripts */
+#define QUEUE_SCRIPTS 16    /* room for script.c's scripts */
 
 struct queue {
     redisContext *ctx;      /* NULL while disconnected */

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 
-#include "base64.h"
+#include "rce_base64.h"
 #include "rce_protocol.h"
 #include "wrapper.h"
 
@@ -51,7 +51,7 @@ long sandbox_cpu_limit_s(long compile_cpu_ms, long run_cpu_ms)
 /* Appends the base64 of n bytes to cmd; -1 if too large for one argument or out of memory. */
 static int append_base64(json_t *cmd, const char *data, size_t n, size_t *total, char *err, size_t errlen)
 {
-    size_t b64_len = base64_encoded_len(n);
+    size_t b64_len = rce_base64_encoded_len(n);
     *total += b64_len;
     if (b64_len > SANDBOX_MAX_CODE_BASE64 || *total > SANDBOX_MAX_ARGS_BASE64) {
         snprintf(err, errlen, "code too large for this node");
@@ -62,7 +62,7 @@ static int append_base64(json_t *cmd, const char *data, size_t n, size_t *total,
         snprintf(err, errlen, "out of memory building the container command");
         return -1;
     }
-    base64_encode((const unsigned char *)(data ? data : ""), n, b64);
+    rce_base64_encode((const unsigned char *)(data ? data : ""), n, b64);
     int rc = json_array_append_new(cmd, json_string(b64));
     free(b64);
     if (rc != 0)

@@ -17,6 +17,8 @@ static const struct {
     const char *what;               /* for the log */
     const struct embedded *lua;
 } scripts[SCRIPT_COUNT] = {
+    [SCRIPT_CALLBACK_DONE] = { "recording a callback", &embed_lua_callback_done_lua },
+    [SCRIPT_CALLBACK_TAKE] = { "taking a callback", &embed_lua_callback_take_lua },
     [SCRIPT_DEAD_EXPIRED] = { "reaping a dead node", &embed_lua_dead_expired_lua },
     [SCRIPT_FINISH] = { "answering", &embed_lua_finish_lua },
     [SCRIPT_HEARTBEAT] = { "heartbeat", &embed_lua_heartbeat_lua },

@@ -12,6 +12,8 @@
 #define SCRIPT_COUNT_OF(a) (sizeof (a) / sizeof (a)[0])
 
 enum script_id {
+    SCRIPT_CALLBACK_DONE,   /* lua/callback_done.lua */
+    SCRIPT_CALLBACK_TAKE,   /* lua/callback_take.lua */
     SCRIPT_DEAD_EXPIRED,    /* lua/dead_expired.lua */
     SCRIPT_FINISH,          /* lua/finish.lua */
     SCRIPT_HEARTBEAT,       /* lua/heartbeat.lua */

@@ -1,7 +1,7 @@
 /* base64: the RFC's vectors, every byte value there and back, and what the decoder refuses. */
 #include <stdlib.h>
 
-#include "base64.h"
+#include "rce_base64.h"
 #include "test.h"
 
 static void test_base64_rfc4648_vectors(void)
@@ -13,12 +13,12 @@ static void test_base64_rfc4648_vectors(void)
     char out[16];
     for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
         size_t n = strlen(vectors[i][0]);
-        assert(base64_encoded_len(n) == strlen(vectors[i][1]));
-        base64_encode((const unsigned char *)vectors[i][0], n, out);
+        assert(rce_base64_encoded_len(n) == strlen(vectors[i][1]));
+        rce_base64_encode((const unsigned char *)vectors[i][0], n, out);
         assert(STREQ(out, vectors[i][1]));
     }
     const unsigned char high[] = { 0xff, 0xfe, 0x00 };
-    base64_encode(high, 3, out);
+    rce_base64_encode(high, 3, out);
     assert(STREQ(out, "//4A"));
 }
 
@@ -31,15 +31,15 @@ static void test_base64_round_trip(void)
         all[i] = (unsigned char)i;
     /* Every length mod 3, so every padding. */
     for (size_t n = sizeof all - 2; n <= sizeof all; n++) {
-        base64_encode(all, n, text);
-        assert(base64_decode(text, strlen(text), &back, &len) == 0);
+        rce_base64_encode(all, n, text);
+        assert(rce_base64_decode(text, strlen(text), &back, &len) == 0);
         assert(len == n && memcmp(back, all, n) == 0);
         free(back);
     }
-    assert(base64_decode("Zm8", 3, &back, &len) == 0);      /* padding is optional */
+    assert(rce_base64_decode("Zm8", 3, &back, &len) == 0);      /* padding is optional */
     assert(len == 2 && memcmp(back, "fo", 2) == 0);
     free(back);
-    assert(base64_decode("", 0, &back, &len) == 0 && len == 0);
+    assert(rce_base64_decode("", 0, &back, &len) == 0 && len == 0);
     free(back);
 }
 
@@ -47,10 +47,10 @@ static void test_base64_refuses(void)
 {
     char *back = (char *)"untouched";
     size_t len;
-    assert(base64_decode("not base64!", 11, &back, &len) == -1 && back == NULL);
-    assert(base64_decode("Zm9v\n", 5, &back, &len) == -1);    /* no whitespace */
-    assert(base64_decode("Z", 1, &back, &len) == -1);          /* a lone sextet is no byte */
-    assert(base64_decode("Zm\0v", 4, &back, &len) == -1);      /* nor is NUL a digit */
+    assert(rce_base64_decode("not base64!", 11, &back, &len) == -1 && back == NULL);
+    assert(rce_base64_decode("Zm9v\n", 5, &back, &len) == -1);    /* no whitespace */
+    assert(rce_base64_decode("Z", 1, &back, &len) == -1);          /* a lone sextet is no byte */
+    assert(rce_base64_decode("Zm\0v", 4, &back, &len) == -1);      /* nor is NUL a digit */
 }
 
 int main(void)

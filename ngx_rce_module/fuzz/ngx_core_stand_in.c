@@ -1,25 +1,19 @@
 
 /*
- * nginx-dev ships nginx's headers, not its core's .c files: the few core
- * functions the module's nginx-free files call are served here for the
- * fuzz targets.  Base64 is workerd's (both are RFC 4648, padding optional
- * on decoding); a pool allocation is a malloc() the target frees after each
- * input with ngx_rce_fuzz_pool_free().
+ * nginx-dev ships nginx's headers, not its core's .c files: the core
+ * functions the module's nginx-free files call are served here for the fuzz
+ * targets.  Base64 is the one the module shares with workerd,
+ * common/rce_base64.c (both are RFC 4648, padding optional on decoding);
+ * the comparison is libc's.
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#include "ngx_core_stand_in.h"
-#include "../../workerd/base64.h"
+#include <strings.h>
 
-
-#define NGX_RCE_FUZZ_POOL_MAX  64
-
-
-static void        *ngx_rce_fuzz_blocks[NGX_RCE_FUZZ_POOL_MAX];
-static ngx_uint_t   ngx_rce_fuzz_nblocks;
+#include <rce_base64.h>
 
 
 ngx_int_t
@@ -28,7 +22,9 @@ ngx_decode_base64(ngx_str_t *dst, ngx_str_t *src)
     char    *out;
     size_t   len;
 
-    if (base64_decode((const char *) src->data, src->len, &out, &len) != 0) {
+    if (rce_base64_decode((const char *) src->data, src->len, &out, &len)
+        != 0)
+    {
         return NGX_ERROR;
     }
 
@@ -40,38 +36,8 @@ ngx_decode_base64(ngx_str_t *dst, ngx_str_t *src)
 }
 
 
-void
-ngx_encode_base64(ngx_str_t *dst, ngx_str_t *src)
+ngx_int_t
+ngx_strncasecmp(u_char *s1, u_char *s2, size_t n)
 {
-    base64_encode(src->data, src->len, (char *) dst->data);
-    dst->len = base64_encoded_len(src->len);
-}
-
-
-void *
-ngx_pnalloc(ngx_pool_t *pool, size_t size)
-{
-    void  *p;
-
-    (void) pool;
-
-    if (ngx_rce_fuzz_nblocks == NGX_RCE_FUZZ_POOL_MAX) {
-        return NULL;        /* the callers' out-of-memory path */
-    }
-
-    p = malloc(size);
-    if (p != NULL) {
-        ngx_rce_fuzz_blocks[ngx_rce_fuzz_nblocks++] = p;
-    }
-
-    return p;
-}
-
-
-void
-ngx_rce_fuzz_pool_free(void)
-{
-    while (ngx_rce_fuzz_nblocks > 0) {
-        free(ngx_rce_fuzz_blocks[--ngx_rce_fuzz_nblocks]);
-    }
+    return strncasecmp((const char *) s1, (const char *) s2, n);
 }

@@ -1,9 +1,10 @@
 -- DELETE /api/v1/jobs/<id> (ngx_rce_store.c). A job still in its queue is taken out and ends
 -- CANCELLED here; one a node has taken is flagged, and that node stops it and answers it
 -- CANCELLED (workerd). A finished job is left as it is.
--- KEYS[1] rce:job:<id>, KEYS[2] rce:result:<id>, KEYS[3] rce:cancel:<id>;
--- ARGV[1] the job id, ARGV[2] the result's lifetime in s, ARGV[3] the channel of
--- asynchronous results (rce:done).
+-- KEYS[1] rce:job:<id>, KEYS[2] rce:result:<id>, KEYS[3] rce:cancel:<id>, KEYS[4]
+-- rce:callbacks; ARGV[1] the job id, ARGV[2] the result's lifetime in s, ARGV[3] the channel
+-- of asynchronous results (rce:done), ARGV[4] now, unix ms: a job with a callback_url
+-- cancelled in its queue is due for its callback now, as one that ended on a node is.
 -- Returns {0}: no such job; {1, result}: it had ended; {2, result}: cancelled in its queue;
 -- {3, output_encoding}: a node has it and is asked to stop it.
 local s = redis.call('HMGET', KEYS[1], 'state', 'queue', 'job', 'language', 'output_encoding')
@@ -22,6 +23,10 @@ if s[1] == 'queued' and s[2] and s[3] and redis.call('LREM', s[2], 1, s[3]) == 1
   redis.call('HSET', KEYS[1], 'state', 'done')
   redis.call('HDEL', KEYS[1], 'job')
   redis.call('EXPIRE', KEYS[1], ARGV[2])
+  if redis.call('HEXISTS', KEYS[1], 'callback_url') == 1 then
+    redis.call('HSET', KEYS[1], 'callback_state', 'pending')
+    redis.call('ZADD', KEYS[4], ARGV[4], ARGV[1])
+  end
   redis.call('PUBLISH', ARGV[3], result)
   return {2, result}
 end

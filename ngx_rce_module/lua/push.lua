@@ -10,7 +10,8 @@
 -- ARGV[2] the job JSON, ARGV[3] its class.
 -- An asynchronous job also has KEYS[4] rce:job:<id>, its state, written with the push;
 -- ARGV[4] its lifetime in s, ARGV[5] the language, ARGV[6] the output encoding, ARGV[7] the
--- unix ms it was queued.
+-- unix ms it was queued, ARGV[8] its callback_url ('' if none), whose state is "waiting"
+-- until the job ends (RCE_CALLBACK_*).
 -- Returns the length of the list it went on, or 0 if the node is no longer listed.
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
   return 0
@@ -31,6 +32,9 @@ if KEYS[4] then
   redis.call('HSET', KEYS[4], 'state', 'queued', 'node', ARGV[1], 'queue', list,
              'job', ARGV[2], 'language', ARGV[5], 'output_encoding', ARGV[6],
              'enqueued_ms', ARGV[7])
+  if ARGV[8] ~= '' then
+    redis.call('HSET', KEYS[4], 'callback_url', ARGV[8], 'callback_state', 'waiting')
+  end
   redis.call('EXPIRE', KEYS[4], ARGV[4])
 end
 return length
