@@ -39,9 +39,11 @@ static const rce_allow_special_t  rce_allow_special4[] = {
 static const rce_allow_special_t  rce_allow_special6[] = {
     { "::1/128",            "loopback" },
     { "64:ff9b::/96",       "NAT64" },
+    { "64:ff9b:1::/48",     "NAT64 (local use)" },
     { "::/8",               "reserved" },
     { "fc00::/7",           "private (unique local)" },
     { "fe80::/10",          "link-local" },
+    { "fec0::/10",          "site-local" },
     { "ff00::/8",           "multicast" }
 };
 

@@ -79,7 +79,7 @@ ngx_rce_catalogue_versions(ngx_rce_worker_t *w, ngx_str_t *language)
  * them, NGX_ERROR when out of memory.
  */
 ngx_int_t
-ngx_rce_catalogue_callback(ngx_rce_worker_t *w, ngx_pool_t *pool,
+ngx_rce_catalogue_callback(ngx_rce_worker_t *w, ngx_log_t *log,
     const char *host)
 {
     ngx_rce_node_t  *node;
@@ -89,7 +89,9 @@ ngx_rce_catalogue_callback(ngx_rce_worker_t *w, ngx_pool_t *pool,
     const char      *list;
     char             why[128];
 
-    allow = ngx_palloc(pool, sizeof(rce_allow_t));
+    /* ~9 KB, for this call only: not from the request's pool, where a
+     * batch's entries would pile them up */
+    allow = ngx_alloc(sizeof(rce_allow_t), log);
     if (allow == NULL) {
         return NGX_ERROR;
     }
@@ -108,11 +110,14 @@ ngx_rce_catalogue_callback(ngx_rce_worker_t *w, ngx_pool_t *pool,
         }
 
         if (rce_allow_host(allow, host)) {
-            return NGX_OK;
+            rc = NGX_OK;
+            break;
         }
 
         rc = NGX_DECLINED;
     }
+
+    ngx_free(allow);
 
     return rc;
 }
@@ -337,10 +342,10 @@ ngx_rce_catalogue_node(ngx_rce_node_t *node)
         json_object_set_new(entry, "bench", json_true());
     }
 
-    /* where its callbacks may go, as its --callback-allow says */
-    (void) json_object_set(entry, RCE_NODE_CALLBACK_ALLOW,
-                           json_object_get(node->json,
-                                           RCE_NODE_CALLBACK_ALLOW));
+    /* whether it calls back (not where: that is the operator's to know) */
+    (void) json_object_set_new(entry, "callbacks",
+               json_boolean(json_is_string(json_object_get(node->json,
+                                               RCE_NODE_CALLBACK_ALLOW))));
 
     return entry;
 }

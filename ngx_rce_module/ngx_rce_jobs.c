@@ -790,6 +790,8 @@ ngx_rce_jobs_callback(redisReply *state)
                      e[1]->type == REDIS_REPLY_STRING ? e[1]->len : 7,
                      "attempts", (json_int_t)
                                  (e[2]->type == REDIS_REPLY_STRING
+                                  && ngx_atoi((u_char *) e[2]->str, e[2]->len)
+                                     > 0
                                   ? ngx_atoi((u_char *) e[2]->str, e[2]->len)
                                   : 0),
                      "error", e[3]->type == REDIS_REPLY_STRING ? e[3]->str : "",

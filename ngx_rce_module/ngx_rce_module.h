@@ -312,7 +312,7 @@ ngx_int_t ngx_rce_nodes_choose(ngx_rce_worker_t *w, ngx_str_t *language,
 /* ngx_rce_catalogue.c */
 json_t *ngx_rce_catalogue_names(ngx_rce_worker_t *w);
 json_t *ngx_rce_catalogue_versions(ngx_rce_worker_t *w, ngx_str_t *language);
-ngx_int_t ngx_rce_catalogue_callback(ngx_rce_worker_t *w, ngx_pool_t *pool,
+ngx_int_t ngx_rce_catalogue_callback(ngx_rce_worker_t *w, ngx_log_t *log,
     const char *host);
 json_t *ngx_rce_catalogue_languages(ngx_rce_worker_t *w);
 json_t *ngx_rce_catalogue_unknown(ngx_rce_worker_t *w, ngx_str_t *name);

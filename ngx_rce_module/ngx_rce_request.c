@@ -112,14 +112,21 @@ ngx_rce_request_callback(ngx_http_request_t *r, json_t *input,
     url.len = json_string_length(value);
     https = (url.data[4] == 's' || url.data[4] == 'S');
 
-    /* the authority: after the scheme, up to the path; no credentials */
+    /* the authority: after the scheme, up to the path, query or fragment */
     ngx_memzero(&u, sizeof(ngx_url_t));
     u.url.data = url.data + (https ? 8 : 7);
-    u.url.len = url.len - (https ? 8 : 7);
+    u.url.len = 0;
+
+    while (u.url.data + u.url.len < url.data + url.len
+           && ngx_strchr("/?#", u.url.data[u.url.len]) == NULL)
+    {
+        u.url.len++;
+    }
+
     u.default_port = https ? 443 : 80;
-    u.uri_part = 1;
     u.no_resolve = 1;
 
+    /* no credentials (the signature is what authenticates a callback) */
     if (ngx_strlchr(u.url.data, u.url.data + u.url.len, '@') != NULL
         || ngx_parse_url(r->pool, &u) != NGX_OK || u.host.len == 0
         || u.host.len > RCE_ALLOW_NAME_MAX)
@@ -138,7 +145,8 @@ ngx_rce_request_callback(ngx_http_request_t *r, json_t *input,
 
     ngx_cpystrn(host, u.host.data, u.host.len + 1);
 
-    rc = ngx_rce_catalogue_callback(ngx_rce_worker, r->pool, (char *) host);
+    rc = ngx_rce_catalogue_callback(ngx_rce_worker, r->connection->log,
+                                    (char *) host);
 
     if (rc == NGX_OK) {
         return NULL;

@@ -93,13 +93,7 @@ sub received {
     return @all;
 }
 
-sub request {
-    my ($method, $path, $body) = @_;
-    my $res = $t->{http}->request($method, $t->url($path),
-        defined $body ? { content => $json->encode($body), headers => { 'Content-Type' => 'application/json' } }
-                      : {});
-    return ($res->{status}, $t->json($res->{content}) // {}, $res);
-}
+sub request { $t->call(@_) }
 
 sub submit {
     my ($url, %more) = @_;
@@ -120,14 +114,16 @@ sub settled {
     return $j;
 }
 
-# node a restarted with this --callback-allow, and every gateway worker has seen it
+# node a restarted with this --callback-allow, and every gateway worker has seen it: the node
+# leaves (/health drops it), comes back with its new list, and /health says it calls back
 sub restart_a {
     my ($list, @more) = @_;
     $t->stop_worker('a');
+    my $gone = wait_until(sub { ((request('GET', '/health'))[2]{content} // '') !~ /"name":"[^"]*-a"/ }, 20);
     $t->start_worker('a', @fast, '--callback-allow', $list, @more);
-    my $ok = wait_until(sub { ((request('GET', '/health'))[2]{content} // '') =~ /"callback_allow":"\Q$list\E"/ }, 20);
+    my $ok = wait_until(sub { ((request('GET', '/health'))[2]{content} // '') =~ /"callbacks":true/ }, 20);
     sleep 1.5;                  # each gateway worker reads the heartbeats twice a second
-    return $ok;
+    return $gone && $ok;
 }
 
 start_receiver();
@@ -177,6 +173,14 @@ ok(restart_a('127.0.0.1/32'), 'node a is back, callbacks to 127.0.0.1/32');
          'the delivery is logged with the job id');
 }
 
+# --- an @ or a # after the host is no credential ------------------------------------------------
+{
+    my $id = submit("http://127.0.0.1:$recv_port/ok/q?who=a\@b.example#frag");
+    my $j = settled($id);
+    is($j->{callback}{state}, 'delivered', 'an @ in the query and a fragment: delivered');
+    is((received($id))[0]{path}, '/ok/q?who=a@b.example', 'to the path and query given (no fragment is sent)');
+}
+
 # --- retried with backoff until it works ---------------------------------------------------------
 {
     my $id = submit("http://127.0.0.1:$recv_port/fail2");
@@ -223,6 +227,7 @@ for my $case (["http://127.0.0.2:$recv_port/ok", qr/127\.0\.0\.2 is not among th
               ["ftp://127.0.0.1/x", qr/http:\/\/ or https:\/\//, 'another scheme'],
               ["http://user:pw\@127.0.0.1:$recv_port/ok", qr/no credentials/, 'credentials in the URL'],
               ["http://127.0.0.1:$recv_port/a b", qr/printable ASCII/, 'a space'],
+              ["http://127.0.0.1:$recv_port\@evil.example/", qr/no credentials/, 'an @ in the authority'],
               [42, qr/http:\/\//, 'not a string']) {
     my ($url, $why, $name) = @$case;
     my ($status, $j) = request('POST', '/api/v1/jobs', { language => 'python', code => 'print(1)', callback_url => $url });
@@ -260,7 +265,7 @@ for my $case (["http://127.0.0.2:$recv_port/ok", qr/127\.0\.0\.2 is not among th
 }
 
 # --- a listed name that resolves to loopback ------------------------------------------------------
-ok(restart_a('localhost'), 'node a is back, callbacks to the name localhost only');
+ok(restart_a('localhost,*.localhost'), 'node a is back, callbacks to the name localhost (and its subdomains) only');
 {
     my $id = submit("http://localhost:$recv_port/ok/dns");
     my $j = settled($id);
@@ -269,6 +274,12 @@ ok(restart_a('localhost'), 'node a is back, callbacks to the name localhost only
          'saying which address and why');
     is($j->{callback}{attempts}, 1, 'not retried');
     is(scalar received($id), 0, 'nothing reached the receiver');
+
+    # percent-encoded bytes in a listed wildcard's name: curl might look up another form (IDN)
+    $id = submit("http://%C3%A9.localhost:$recv_port/ok/idn");
+    $j = settled($id);
+    is($j->{callback}{state}, 'failed', 'a name that is not plain ASCII: refused');
+    like($j->{callback}{error}, qr/DNS name of ASCII letters/, 'saying why');
 }
 
 # --- durable: the receiver down across a restart of the node and of the gateway ----------------------
@@ -290,6 +301,23 @@ ok(restart_a('127.0.0.0/8', '--callback-attempts', '50', '--callback-backoff-ms'
 }
 
 is($t->redis('ZCARD', 'rce:callbacks'), 0, 'nothing is left due');
+
+# --- a sender whose lease ran out records nothing (keys of their own) ----------------------------
+{
+    my $lua = "$FindBin::Bin/../workerd/lua";
+    $t->redis('ZADD', 'cbtest:callbacks', 0, 'job1');
+    my ($id, $token) = split /\n/, $t->redis('--eval', "$lua/callback_take.lua", 'cbtest:callbacks', ',', 60000);
+    is($id, 'job1', 'lease: the due entry is taken');
+    cmp_ok($t->redis('ZSCORE', 'cbtest:callbacks', 'job1'), '==', $token, 'lease: its time moved to the token');
+    is($t->redis('--eval', "$lua/callback_take.lua", 'cbtest:callbacks', ',', 60000), '', 'lease: and not taken twice');
+    $t->redis('ZADD', 'cbtest:callbacks', $token + 1, 'job1');      # another sender has it now
+    my @done = ('--eval', "$lua/callback_done.lua", 'cbtest:callbacks', 'cbtest:job', ',', 'job1', 'delivered', 1, '',
+                0, 'callback_state', 'callback_attempts', 'callback_error');
+    is($t->redis(@done, $token), 0, 'lease: the first sender, its lease gone, records nothing');
+    is($t->redis('ZCARD', 'cbtest:callbacks'), 1, 'lease: the entry stays for the one that has it');
+    is($t->redis(@done, $token + 1), 1, 'lease: its holder records');
+    is($t->redis('ZCARD', 'cbtest:callbacks'), 0, 'lease: delivered, the entry is gone');
+}
 $t->stop_all;
 stop_receiver();
 done_testing;

@@ -22,6 +22,7 @@
 /* What a sender took: the job, its callback and its result. */
 struct due {
     char id[CALLBACK_ID_MAX + 1];
+    char token[32];                     /* callback_take.lua's: the entry is ours while it holds */
     char *url;
     bool base64;
     int attempts;                       /* before this one */
@@ -51,7 +52,13 @@ int callbacks_open(struct callbacks *c, struct node *node, char *err, size_t err
         return -1;
     }
     c->secret_len = fread(c->secret, 1, sizeof c->secret, f);
+    bool more = fgetc(f) != EOF;
     fclose(f);
+    if (more) {
+        snprintf(err, errlen, "--callback-secret-file %s: the secret must be at most %d bytes",
+                 cfg->callback_secret_file, CALLBACK_SECRET_MAX);
+        return -1;
+    }
     while (c->secret_len > 0 && (c->secret[c->secret_len - 1] == '\n' || c->secret[c->secret_len - 1] == '\r'))
         c->secret_len--;                /* a file written by echo */
     if (c->secret_len < 16) {
@@ -78,21 +85,23 @@ static void due_free(struct due *d)
  * is due, -1 on Redis failure (backed off). */
 static int take(struct queue *q, struct due *d)
 {
-    char now[24], lease[24];
-    snprintf(now, sizeof now, "%lld", (long long)clock_unix_ms());
+    char lease[24];
     snprintf(lease, sizeof lease, "%d", RCE_CALLBACK_LEASE_MS);
     const char *keys[] = { RCE_KEY_CALLBACKS };
-    const char *args[] = { now, lease };
-    redisReply *r = script_run(q, SCRIPT_CALLBACK_TAKE, REDIS_REPLY_STRING, 1, SCRIPT_COUNT_OF(keys), keys,
+    const char *args[] = { lease };
+    redisReply *r = script_run(q, SCRIPT_CALLBACK_TAKE, REDIS_REPLY_ARRAY, 1, SCRIPT_COUNT_OF(keys), keys,
                                SCRIPT_COUNT_OF(args), args, NULL);
     if (!r)
         return -1;
-    if (r->type == REDIS_REPLY_NIL || r->len > CALLBACK_ID_MAX) {
+    if (r->type == REDIS_REPLY_NIL || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING
+        || r->element[1]->type != REDIS_REPLY_STRING || r->element[0]->len > CALLBACK_ID_MAX
+        || r->element[1]->len >= sizeof d->token) {
         freeReplyObject(r);
         return 0;
     }
     memset(d, 0, sizeof *d);
-    memcpy(d->id, r->str, r->len);
+    memcpy(d->id, r->element[0]->str, r->element[0]->len);
+    memcpy(d->token, r->element[1]->str, r->element[1]->len);
     freeReplyObject(r);
     r = queue_command(q, "reading a callback", REDIS_REPLY_ARRAY, 0, "HMGET %s%s %s %s %s", RCE_KEY_JOB, d->id,
                       RCE_JOBSTATE_CALLBACK_URL, RCE_JOBSTATE_ENCODING, RCE_JOBSTATE_CALLBACK_ATTEMPTS);
@@ -116,22 +125,26 @@ static int take(struct queue *q, struct due *d)
     return 1;
 }
 
-/* lua/callback_done.lua: records state (RCE_CALLBACK_*) after attempts, due again at next_ms
- * when retrying. -1 on Redis failure. */
+/* lua/callback_done.lua: records state (RCE_CALLBACK_*) after attempts, due again pause_ms
+ * from now when retrying. -1 on Redis failure; a record refused because another sender took
+ * the entry after this one's lease ran out is logged. */
 static int record(struct queue *q, const struct due *d, const char *state, int attempts, const char *error,
-                  long long next_ms)
+                  long long pause_ms)
 {
-    char job_key[CALLBACK_ID_MAX + 32], count[16], next[24];
+    char job_key[CALLBACK_ID_MAX + 32], count[16], pause[24];
     snprintf(job_key, sizeof job_key, "%s%s", RCE_KEY_JOB, d->id);
     snprintf(count, sizeof count, "%d", attempts);
-    snprintf(next, sizeof next, "%lld", next_ms);
+    snprintf(pause, sizeof pause, "%lld", pause_ms);
     const char *keys[] = { RCE_KEY_CALLBACKS, job_key };
-    const char *args[] = { d->id, state, count, error, next, RCE_JOBSTATE_CALLBACK_STATE,
-                           RCE_JOBSTATE_CALLBACK_ATTEMPTS, RCE_JOBSTATE_CALLBACK_ERROR };
+    const char *args[] = { d->id, state, count, error, pause, RCE_JOBSTATE_CALLBACK_STATE,
+                           RCE_JOBSTATE_CALLBACK_ATTEMPTS, RCE_JOBSTATE_CALLBACK_ERROR, d->token };
     redisReply *r = script_run(q, SCRIPT_CALLBACK_DONE, REDIS_REPLY_INTEGER, 0, SCRIPT_COUNT_OF(keys), keys,
                                SCRIPT_COUNT_OF(args), args, NULL);
     if (!r)
         return -1;
+    if (r->integer == 0)
+        log_warn("job %s: callback outcome (%s) not recorded: its lease ran out and another sender has it",
+                 d->id, state);
     freeReplyObject(r);
     return 0;
 }
@@ -183,7 +196,7 @@ static int attempt(struct callbacks *c, struct queue *q, const struct due *d)
         long long pause = backoff_ms(cfg, n);
         log_warn("job %s: callback to %s failed (attempt %d of %d): %s; again in %lld ms", d->id, d->url, n,
                  cfg->callback_attempts, what, pause);
-        return record(q, d, RCE_CALLBACK_RETRYING, n, what, (long long)clock_unix_ms() + pause);
+        return record(q, d, RCE_CALLBACK_RETRYING, n, what, pause);
     }
     log_error("job %s: callback to %s failed for good (attempt %d): %s; the result stays fetchable", d->id,
               d->url, n, what);

@@ -1,6 +1,8 @@
 #include "delivery.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <stdbool.h>
 #include <curl/curl.h>
 #include <netdb.h>
 #include <openssl/evp.h>
@@ -14,16 +16,34 @@
 #define CONNECT_TIMEOUT_MS 5000
 #define HOST_MAX 256
 
-/* Where the URL leads, once checked: its host and port, and the address to connect to
- * ("host:port:address" for CURLOPT_RESOLVE; empty for an address literal). */
+#define TARGET_ADDRESSES 4
+
+/* Where the URL leads, once checked: its host and port, the addresses curl may connect to
+ * (the literal, or those of the name that the rules allow) and, for a name, the
+ * "host:port:address,..." that pins them (CURLOPT_RESOLVE). */
 struct target {
     char host[HOST_MAX];
     long port;
-    char resolve[HOST_MAX + 80];
+    size_t n;
+    struct { int family; unsigned char addr[16]; } to[TARGET_ADDRESSES];
+    char resolve[HOST_MAX + 32 + TARGET_ADDRESSES * (INET6_ADDRSTRLEN + 3)];
+    bool strayed;           /* curl tried to connect anywhere else (and was stopped) */
 };
 
-/* Scheme, host and port of url; -1 with why in what. */
-static int parse_url(const char *url, struct target *t, char *what, size_t whatlen)
+/* A host as a URL names it once curl has decoded it: an address literal or a DNS name of
+ * ASCII letters, digits, hyphens and dots. Anything else (an IDN, percent-encoded bytes)
+ * could be looked up by curl under another form than the one checked here. */
+static bool plain_host(const char *host)
+{
+    for (const char *p = host; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != ':')
+            return false;
+    return host[0] != '\0';
+}
+
+/* Scheme, host and port of url, parsed once: *u is the handle curl then sends (CURLOPT_CURLU),
+ * so what was checked is what is used. -1 with why in what. */
+static int parse_url(const char *url, CURLU **out, struct target *t, char *what, size_t whatlen)
 {
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL, *port = NULL;
@@ -47,51 +67,82 @@ static int parse_url(const char *url, struct target *t, char *what, size_t whatl
         memmove(host, host + 1, n - 2);
         host[n - 2] = '\0';
     }
-    if (strlen(host) >= sizeof t->host) {
-        snprintf(what, whatlen, "the URL's host is too long");
+    if (strlen(host) >= sizeof t->host || !plain_host(host)) {
+        snprintf(what, whatlen, "the URL's host must be an address or a DNS name of ASCII letters, digits, "
+                 "hyphens and dots (punycode for an international name)");
         goto fail;
     }
     snprintf(t->host, sizeof t->host, "%s", host);
     t->port = strtol(port, NULL, 10);
-    t->resolve[0] = '\0';
     rc = 0;
 fail:
     curl_free(scheme);
     curl_free(host);
     curl_free(port);
-    curl_url_cleanup(u);
+    if (rc == 0)
+        *out = u;
+    else
+        curl_url_cleanup(u);
     return rc;
 }
 
-/* Resolves a listed name once and keeps the first address the rules allow in t->resolve.
- * DELIVERY_DONE when one is allowed, else the outcome with why in what. */
+/* Adds an address curl may connect to. */
+static void target_add(struct target *t, int family, const unsigned char *addr)
+{
+    if (t->n == TARGET_ADDRESSES)
+        return;
+    t->to[t->n].family = family;
+    memcpy(t->to[t->n].addr, addr, family == AF_INET ? 4 : 16);
+    t->n++;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: the last word on where curl connects. An address that is not
+ * one checked here (were curl ever to parse or look up the host otherwise) gets no socket. */
+static curl_socket_t open_checked(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct target *t = arg;
+    const unsigned char *addr = a->family == AF_INET
+        ? (const unsigned char *)&((struct sockaddr_in *)&a->addr)->sin_addr
+        : (const unsigned char *)&((struct sockaddr_in6 *)&a->addr)->sin6_addr;
+    (void)purpose;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->to[i].family == a->family && memcmp(t->to[i].addr, addr, a->family == AF_INET ? 4 : 16) == 0)
+            return socket(a->family, a->socktype, a->protocol);
+    t->strayed = true;
+    return CURL_SOCKET_BAD;
+}
+
+/* Resolves a listed name once and keeps the addresses the rules allow (up to
+ * TARGET_ADDRESSES), pinned in t->resolve. DELIVERY_DONE when one is allowed, else the
+ * outcome with why in what. */
 static enum delivery_outcome resolve(const rce_allow_t *allow, struct target *t, char *what, size_t whatlen)
 {
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
     char text[INET6_ADDRSTRLEN], first[INET6_ADDRSTRLEN + 32] = "";
     int rc = getaddrinfo(t->host, NULL, &hints, &res);
+    size_t len = (size_t)snprintf(t->resolve, sizeof t->resolve, "%s:%ld:", t->host, t->port);
     if (rc != 0) {
         snprintf(what, whatlen, "cannot resolve %s: %s", t->host, gai_strerror(rc));
         return DELIVERY_RETRY;
     }
-    for (ai = res; ai; ai = ai->ai_next) {
+    for (ai = res; ai && t->n < TARGET_ADDRESSES; ai = ai->ai_next) {
+        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+            continue;
         const unsigned char *addr = ai->ai_family == AF_INET
             ? (const unsigned char *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
             : (const unsigned char *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
         const char *why = "";
-        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-            continue;
         inet_ntop(ai->ai_family, addr, text, sizeof text);
         if (rce_allow_address(allow, ai->ai_family, addr, &why)) {
-            snprintf(t->resolve, sizeof t->resolve, ai->ai_family == AF_INET6 ? "%s:%ld:[%s]" : "%s:%ld:%s",
-                     t->host, t->port, text);
-            break;
-        }
-        if (!first[0])
+            len += (size_t)snprintf(t->resolve + len, sizeof t->resolve - len,
+                                    ai->ai_family == AF_INET6 ? "%s[%s]" : "%s%s", t->n ? "," : "", text);
+            target_add(t, ai->ai_family, addr);
+        } else if (!first[0]) {
             snprintf(first, sizeof first, "%s, %s", text, why);
+        }
     }
     freeaddrinfo(res);
-    if (t->resolve[0])
+    if (t->n > 0)
         return DELIVERY_DONE;
     snprintf(what, whatlen, "%s resolves only to addresses callbacks may not reach (%s) unless their "
              "range is listed", t->host, first[0] ? first : "none");
@@ -144,7 +195,7 @@ static enum delivery_outcome judge_status(long status, char *what, size_t whatle
 }
 
 /* The POST itself, to the checked target. */
-static enum delivery_outcome post(const struct delivery *d, const struct target *t, const char *url,
+static enum delivery_outcome post(const struct delivery *d, struct target *t, CURLU *url,
                                   struct curl_slist *headers, const char *body, size_t len, char *what,
                                   size_t whatlen)
 {
@@ -157,8 +208,10 @@ static enum delivery_outcome post(const struct delivery *d, const struct target 
         snprintf(what, whatlen, "out of memory");
         goto done;
     }
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CURLU, url);
     curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, open_checked);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, t);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_PROXY, "");                 /* no proxy from the environment */
@@ -174,7 +227,11 @@ static enum delivery_outcome post(const struct delivery *d, const struct target 
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     CURLcode rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {
-        snprintf(what, whatlen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        snprintf(what, whatlen, "%s", t->strayed ? "curl was about to connect to an address that was not "
+                 "checked; stopped" : errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        /* what no attempt can mend */
+        if (t->strayed || rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
+            out = DELIVERY_REFUSED;
         goto done;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -188,25 +245,37 @@ done:
 enum delivery_outcome delivery_post(const struct delivery *d, const char *url, const char *job_id,
                                     int attempt, const char *body, size_t len, char *what, size_t whatlen)
 {
-    struct target t;
+    struct target t = { .n = 0 };
     struct curl_slist *headers = NULL, *more;
     char signature[160], line[256];
     enum delivery_outcome out;
-    if (parse_url(url, &t, what, whatlen) != 0)
+    unsigned char literal[16];
+    CURLU *u = NULL;
+    if (parse_url(url, &u, &t, what, whatlen) != 0)
         return DELIVERY_REFUSED;
     switch (rce_allow_host(d->allow, t.host)) {
     case 0:
-        snprintf(what, whatlen, "%s is not among the hosts callbacks may go to (--callback-allow)", t.host);
-        return DELIVERY_REFUSED;
-    case 2:
+        /* another node's list may have it (a list being changed node by node): retried */
+        snprintf(what, whatlen, "%s is not among the hosts this node's callbacks may go to (--callback-allow)",
+                 t.host);
+        out = DELIVERY_RETRY;
+        goto done;
+    case 1:                 /* a listed address literal: connect to it, nothing to resolve */
+        if (inet_pton(AF_INET, t.host, literal) == 1)
+            target_add(&t, AF_INET, literal);
+        else if (inet_pton(AF_INET6, t.host, literal) == 1)
+            target_add(&t, AF_INET6, literal);
+        break;
+    default:
         if ((out = resolve(d->allow, &t, what, whatlen)) != DELIVERY_DONE)
-            return out;
+            goto done;
         break;
     }
     if (delivery_sign(d->secret, d->secret_len, (long long)time(NULL), body, len, signature,
                       sizeof signature) != 0) {
         snprintf(what, whatlen, "cannot sign the body");
-        return DELIVERY_RETRY;
+        out = DELIVERY_RETRY;
+        goto done;
     }
     const char *lines[] = { "Content-Type: application/json", "Expect:", NULL, NULL, NULL };
     char job_line[128], attempt_line[64];
@@ -218,13 +287,15 @@ enum delivery_outcome delivery_post(const struct delivery *d, const char *url, c
     lines[4] = attempt_line;
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
         if (!(more = curl_slist_append(headers, lines[i]))) {
-            curl_slist_free_all(headers);
             snprintf(what, whatlen, "out of memory");
-            return DELIVERY_RETRY;
+            out = DELIVERY_RETRY;
+            goto done;
         }
         headers = more;
     }
-    out = post(d, &t, url, headers, body, len, what, whatlen);
+    out = post(d, &t, u, headers, body, len, what, whatlen);
+done:
     curl_slist_free_all(headers);
+    curl_url_cleanup(u);
     return out;
 }

@@ -488,6 +488,16 @@ sub json {
     return eval { JSON::PP->new->utf8->decode($text) };
 }
 
+# one JSON API call: $body (a structure, sent as JSON) or none; returns (status, the answer
+# decoded, or {} when it is not JSON, and HTTP::Tiny's response)
+sub call {
+    my ($self, $method, $path, $body) = @_;
+    my $res = $self->{http}->request($method, $self->url($path),
+        defined $body ? { content => JSON::PP->new->utf8->canonical->encode($body),
+                          headers => { 'Content-Type' => 'application/json' } } : {});
+    return ($res->{status}, $self->json($res->{content}) // {}, $res);
+}
+
 # stops everything; called from a test (not from DESTROY) it also checks that
 # no workerd log holds a sanitizer report (RCE_SANITIZE=1 ./deploy.sh test)
 sub stop_all {
