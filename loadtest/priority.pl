@@ -3,8 +3,9 @@
 # whole stack (Redis, nginx with the module, one workerd with 2 slots, warm containers;
 # t/lib/RCETest.pm starts them on 127.0.0.1 and stops them on exit).
 #
-#   loadtest/priority.pl            full run: a batch of 1,000 jobs (about 4 minutes)
+#   loadtest/priority.pl            full run: a batch of 1,000 jobs (about 6 minutes)
 #   loadtest/priority.pl --quick    smoke version: a batch of 60 (the numbers mean little)
+#   loadtest/priority.pl --pace MS  the node runs with --batch-pace-ms MS (default: its own)
 #
 # Interactive requests (POST /api/v1/run, "priority": "interactive", a Python hello) are
 # sent open loop at 2/s — each at its scheduled time, whatever the earlier ones are doing,
@@ -25,8 +26,11 @@ use RCETest qw(wait_until);
 use Test::More;         # RCETest's stop_all checks that nothing was left behind, as TAP
 
 my $quick = grep { $_ eq '--quick' } @ARGV;
+my ($pace) = map { /^--pace=?(\d*)$/ ? ($1 ne '' ? $1 : undef) : () } @ARGV;
+for my $i (0 .. $#ARGV - 1) { $pace = $ARGV[$i + 1] if $ARGV[$i] eq '--pace' }
+my $loaded_max_s = 150;         # interactive requests under the batch: until it drains, or this long
 my $batch_n = $quick ? 60 : 1000;
-my $idle_s = $quick ? 10 : 30;
+my $idle_s = $quick ? 10 : 60;
 my $rate = 2;
 my $json = JSON::PP->new->utf8->canonical;
 my $tmp = tempdir(CLEANUP => 1);
@@ -37,7 +41,7 @@ local $SIG{ALRM} = sub { $t->stop_all; die "priority.pl: took over 15 minutes, s
 alarm 900;
 $t->start_redis;
 $t->start_nginx;
-$t->start_worker('a', '--slots', '2');
+$t->start_worker('a', '--slots', '2', defined $pace ? ('--batch-pace-ms', $pace) : ());
 $t->wait_nodes('a') or die "priority.pl: the node did not come up\n";
 my $node = $t->node_name('a');
 
@@ -94,7 +98,7 @@ for (my $left = $batch_n; $left > 0; $left -= 100) {
 }
 my $t_submitted = time;
 my $drained = sub { $t->redis('LLEN', "rce:batch:$node") == 0 };
-my ($loaded, $loaded_failed) = stream('loaded', 600 * $rate, $drained);
+my ($loaded, $loaded_failed) = stream('loaded', $loaded_max_s * $rate, $drained);
 wait_until($drained, 600);
 my %status;
 for (my $i = 0; $i < @ids; $i += 100) {
@@ -114,7 +118,8 @@ $t->stop_all;
 alarm 0;
 
 printf "priority classes: interactive Python hellos at %d/s (open loop), idle and while %d batch jobs drain;\n", $rate, $batch_n;
-printf "one node, 2 slots (one kept from batch jobs), warm containers; curl time_total, ms\n\n";
+printf "one node, 2 slots (one kept from batch jobs), warm containers, --batch-pace-ms %s; curl time_total, ms\n\n",
+    $pace // 'default';
 printf "| %-34s | %6s | %8s | %8s | %8s | %6s |\n", 'interactive requests', 'n', 'p50', 'p99', 'max', 'failed';
 printf "|%s|%s|%s|%s|%s|%s|\n", '-' x 36, '-' x 8, '-' x 10, '-' x 10, '-' x 10, '-' x 8;
 printf "| %-34s | %6d | %8.1f | %8.1f | %8.1f | %6d |\n", @$_ for

@@ -11,6 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
+use POSIX ();
 use Time::HiRes qw(time sleep);
 use RCETest qw(wait_until);
 
@@ -166,6 +167,35 @@ sub health_node {
         !grep { /^(queued|running)$/ } @s;
     }, 30);
     is($most, 1, 'never more than one batch job ran at once on the two slots');
+    is(join(' ', map { result($_)->{status} } @batch), 'OK OK OK OK', 'and all ran');
+}
+
+# --- batch jobs are paced while other classes' jobs come ---------------------------------------------
+{
+    $t->stop_worker('c');
+    $t->start_worker('d', '--slots', '3', '--batch-slots', '2', '--batch-pace-ms', '1000');
+    ok($t->wait_nodes('d'), 'node d, 3 slots, --batch-pace-ms 1000');
+    my $end = time + 30;                # (stopped once the batch jobs were seen)
+    my $feeder = fork // die;
+    if (!$feeder) {                     # interactive runs all along
+        while (time < $end) { request('POST', '/api/v1/run', { language => 'python', code => 'print(1)', priority => 'interactive' }) }
+        POSIX::_exit(0);
+    }
+    sleep 1;
+    my @batch = map { submit(job('batch', 1), "paced batch $_") } 1 .. 4;
+    my %taken;                          # when the node took each (its state's started_ms)
+    wait_until(sub {
+        my (undef, $m) = request('GET', '/api/v1/jobs?ids=' . join(',', @batch));
+        $taken{$_->{id}} //= $_->{started_ms} for grep { $_->{started_ms} } @{ $m->{jobs} };
+        keys %taken == @batch;
+    }, 30, 0.1);
+    kill 'TERM', $feeder;
+    waitpid $feeder, 0;
+    my @starts = sort { $a <=> $b } values %taken;
+    is(scalar @starts, 4, 'all four were seen running');
+    my @gaps = map { $starts[$_] - $starts[$_ - 1] } 1 .. $#starts;
+    is(scalar(grep { $_ < 950 } @gaps), 0, 'one batch job was taken per second at most while interactive runs came')
+        or diag "gaps (ms): @gaps";
     is(join(' ', map { result($_)->{status} } @batch), 'OK OK OK OK', 'and all ran');
 }
 

@@ -37,6 +37,10 @@ static const struct option_def options[] = {
     { "slots", "RCE_SLOTS", NUM(KIND_INT, slots, 1, 1024), "25", "jobs run at the same time" },
     { "batch-slots", "RCE_BATCH_SLOTS", NUM(KIND_INT, batch_slots, 0, 1024), "0",
       "batch-class jobs run at the same time, at most (0: all slots but one, so that one is always free for interactive and normal jobs)" },
+    { "batch-pace-ms", "RCE_BATCH_PACE_MS", NUM(KIND_LONG, batch_pace_ms, -1, 60000), "-1",
+      "while interactive or normal jobs came in the last 2 s, batch jobs start at most one per this many ms "
+      "on the node (their containers' churn costs Docker cpu the other classes then need); 0: no pacing; "
+      "-1: 640 / the machine's online CPUs (a container's churn is ~160 ms of cpu: a quarter of the machine)" },
     { "queue-max", "RCE_QUEUE_MAX", NUM(KIND_INT, queue_max, 1, 1000000), "100",
       "jobs the gateway may queue for this node before it answers 503 (interactive ones: twice as many)" },
     { "batch-queue-max", "RCE_BATCH_QUEUE_MAX", NUM(KIND_INT, batch_queue_max, 1, 10000000), "10000",
@@ -393,5 +397,7 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
         online = 1;
     if (cfg->max_cpus == 0 || cfg->max_cpus > online)
         cfg->max_cpus = (int)online;
+    if (cfg->batch_pace_ms < 0)
+        cfg->batch_pace_ms = CONFIG_BATCH_PACE_CPU_MS / online;
     return CONFIG_OK;
 }

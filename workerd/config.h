@@ -33,6 +33,11 @@ static inline const long *limits_at_const(const struct limits *l, size_t i)
     return (const long *)((const char *)l + limit_fields[i].offset);
 }
 
+/* --batch-pace-ms -1: this many ms over the online CPUs. A batch job's container costs Docker
+ * ~160 ms of cpu (docs/performance.md); one per 640 / cpus ms keeps that to a quarter of the
+ * machine while interactive and normal jobs come. */
+#define CONFIG_BATCH_PACE_CPU_MS 640
+
 /* --pool: how many warm containers each language keeps ready. */
 #define CONFIG_POOL_LANGS 64
 #define CONFIG_POOL_MAX 64          /* a bound on any one language's pool */
@@ -51,6 +56,7 @@ struct config {
     int queue_max;             /* bound on this node's queue, advertised to the gateway */
     int batch_queue_max;       /* the same for its batch list */
     int batch_slots;           /* batch jobs at once, at most; 0: slots - 1 (at least 1) */
+    long batch_pace_ms;        /* while other classes' jobs come, one batch job starts per this; 0: off */
     char docker_socket[108];
     char image_prefix[128];    /* language images are named <prefix><language> */
     char runtime[64];          /* OCI runtime of job containers ("runsc" for gVisor); empty: the engine's default */

@@ -27,6 +27,9 @@ struct node {
     atomic_int batch_busy;          /* slots holding a batch job, or about to take one */
     atomic_int live_slots;          /* slot threads not yet finished */
     atomic_llong epoch;             /* rce:epoch:<node> as this node registered it; 0 before */
+    atomic_llong other_taken_ms;    /* when a slot last took an interactive or normal job
+                                     * (monotonic): batch jobs are paced for a while after */
+    atomic_llong batch_turn_ms;     /* under pacing, the next batch job may start then */
 };
 
 #endif

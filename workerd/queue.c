@@ -12,7 +12,6 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 1000    /* the gateway serves again within 2 s of Redis returning */
-#define TAKE_TIMEOUT_S 1            /* BLMOVE timeout: how soon a slot notices shutdown */
 #define CONNECT_TIMEOUT_MS 2000
 #define COMMAND_TIMEOUT_MS 5000     /* socket timeout, on top of BLMOVE's own wait */
 
@@ -119,12 +118,13 @@ static bool out_of_memory(const redisReply *r)
     return r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "OOM ", 4) == 0;
 }
 
-int queue_take(struct queue *q, char **job, size_t *len)
+int queue_take(struct queue *q, long timeout_ms, char **job, size_t *len)
 {
+    char timeout[24];
     if (queue_connect(q) != 0)
         return -1;
-    redisReply *r = redisCommand(q->ctx, "BLMOVE %s %s RIGHT LEFT %d", q->queue_key, q->running_key,
-                                 TAKE_TIMEOUT_S);
+    snprintf(timeout, sizeof timeout, "%ld.%03ld", timeout_ms / 1000, timeout_ms % 1000);
+    redisReply *r = redisCommand(q->ctx, "BLMOVE %s %s RIGHT LEFT %s", q->queue_key, q->running_key, timeout);
     if (out_of_memory(r)) {
         if (!q->full)
             log_warn("redis: BLMOVE refused: %s; jobs already queued are taken by %s", r->str,

@@ -40,10 +40,13 @@ redisReply *queue_command_argv(struct queue *q, const char *what, int want, int 
  * nothing backed off; lua/take.lua may still take a job then (slot.c). */
 #define QUEUE_OUT_OF_MEMORY (-2)
 
-/* Waits up to 1 s for a job and moves it to running in the same step (BLMOVE), so a crash
- * never loses it. Returns 1 with a malloc'd copy in *job, 0 if none came, -1 on error, or
- * QUEUE_OUT_OF_MEMORY. */
-int queue_take(struct queue *q, char **job, size_t *len);
+/* The longest a slot waits in queue_take: how soon it notices shutdown. */
+#define QUEUE_TAKE_TIMEOUT_MS 1000
+
+/* Waits up to timeout_ms (> 0, at most QUEUE_TAKE_TIMEOUT_MS) for a job and moves it to
+ * running in the same step (BLMOVE), so a crash never loses it. Returns 1 with a malloc'd copy
+ * in *job, 0 if none came, -1 on error, or QUEUE_OUT_OF_MEMORY. */
+int queue_take(struct queue *q, long timeout_ms, char **job, size_t *len);
 
 /* A taken job's reply (a string, or nil: none), which it frees: 1 with a malloc'd copy in
  * *job, 0 for nil or when out of memory (logged; the job stays in running). */

@@ -19,6 +19,7 @@
 #include "script.h"
 
 #define TAKE_OUT_OF_MEMORY_POLL_MS 100   /* a look at the queue while Redis refuses BLMOVE */
+#define BATCH_PACE_WINDOW_MS 2000        /* other classes' jobs this recent pace batch jobs */
 
 int slot_registry_init(struct slot_registry *r, int n)
 {
@@ -263,6 +264,24 @@ static int take_next(struct queue *q, bool may_batch, char **text, size_t *len, 
     return queue_taken(q, job, text, len);
 }
 
+/* --batch-pace-ms: while interactive or normal jobs came within the last BATCH_PACE_WINDOW_MS,
+ * batch jobs start one per pace on the node, whatever their slots, so that their containers'
+ * churn (Docker's own cpu, most of a job's cost) leaves the machine to the other classes.
+ * True if a batch job may start now (the turn is claimed); else *wait_ms says when it may. */
+static bool batch_turn(struct node *n, long *wait_ms)
+{
+    long long now = clock_mono_ms(), pace = n->cfg.batch_pace_ms;
+    if (pace <= 0 || now - atomic_load(&n->other_taken_ms) > BATCH_PACE_WINDOW_MS)
+        return true;
+    long long turn = atomic_load(&n->batch_turn_ms);
+    if (now >= turn && atomic_compare_exchange_strong(&n->batch_turn_ms, &turn, now + pace))
+        return true;
+    turn = atomic_load(&n->batch_turn_ms);
+    *wait_ms = turn - now < 10 ? 10 : turn - now < QUEUE_TAKE_TIMEOUT_MS ? (long)(turn - now)
+                                                                      : QUEUE_TAKE_TIMEOUT_MS;
+    return false;
+}
+
 /* The next job: lua/take.lua, else BLMOVE on the queue (a batch job pushed while every slot
  * waits there comes with RCE_QUEUE_WAKE, which is dropped here: the next call takes the job).
  * While Redis is at maxmemory (which refuses BLMOVE) lua/take.lua alone, a look every
@@ -270,15 +289,17 @@ static int take_next(struct queue *q, bool may_batch, char **text, size_t *len, 
  * does, never QUEUE_OUT_OF_MEMORY. */
 static int take(struct node *n, struct queue *q, char **text, size_t *len, bool *batch)
 {
+    long wait_ms = QUEUE_TAKE_TIMEOUT_MS;
     /* a place among the batch slots is held while taking, kept only with a batch job: a slot
      * waiting in BLMOVE (which only takes from the queue) holds none */
-    bool may_batch = atomic_fetch_add(&n->batch_busy, 1) < slot_batch_limit(&n->cfg);
+    bool may_batch = atomic_fetch_add(&n->batch_busy, 1) < slot_batch_limit(&n->cfg)
+                     && batch_turn(n, &wait_ms);
     *batch = false;
     int rc = take_next(q, may_batch, text, len, batch);
     if (!(rc == 1 && *batch))
         atomic_fetch_sub(&n->batch_busy, 1);
     if (rc == 0) {
-        rc = queue_take(q, text, len);
+        rc = queue_take(q, wait_ms, text, len);
         if (rc == QUEUE_OUT_OF_MEMORY) {
             clock_sleep_ms(TAKE_OUT_OF_MEMORY_POLL_MS);
             return 0;
@@ -289,6 +310,8 @@ static int take(struct node *n, struct queue *q, char **text, size_t *len, bool 
         free(*text);
         return 0;
     }
+    if (rc == 1 && !*batch)
+        atomic_store(&n->other_taken_ms, clock_mono_ms());
     return rc;
 }
 

@@ -49,6 +49,19 @@ static void test_defaults(void)
 }
 
 /* --max-cpus: never more than the machine has, which Docker would refuse. */
+static void test_batch_pace(void)
+{
+    struct config cfg;
+    char err[256];
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    clear_env();
+    setenv("RCE_NODE", "n1", 1);
+    assert(PARSE(&cfg, err, "--slots", "2") == CONFIG_OK && cfg.batch_pace_ms == CONFIG_BATCH_PACE_CPU_MS / online);
+    assert(PARSE(&cfg, err, "--batch-pace-ms", "0") == CONFIG_OK && cfg.batch_pace_ms == 0);
+    assert(PARSE(&cfg, err, "--batch-pace-ms", "250") == CONFIG_OK && cfg.batch_pace_ms == 250);
+    assert(PARSE(&cfg, err, "--batch-pace-ms", "-2") == CONFIG_ERROR && strstr(err, "--batch-pace-ms"));
+}
+
 static void test_max_cpus(void)
 {
     struct config cfg;
@@ -167,6 +180,7 @@ int main(void)
     RUN(test_defaults);
     RUN(test_flags_win_over_env);
     RUN(test_max_cpus);
+    RUN(test_batch_pace);
     RUN(test_errors_name_the_culprit);
     RUN(test_bench_flag);
     RUN(test_pool_sizes);
