@@ -6,7 +6,8 @@
 #                       Debian's nginx (nginx-dev), checked with nginx -t
 #   make workerd        workerd/workerd (RCE_SANITIZE=1: workerd/workerd-asan)
 #   make workerd-asan   workerd/workerd-asan (AddressSanitizer and UBSan)
-#   make check          workerd's unit tests      (check-asan: with the sanitizers)
+#   make check          workerd's unit tests      (check-asan: with the sanitizers), and
+#                       the gateway's (ngx_rce_module/test)
 #   make loadtest       loadtest/rce-load and loadtest/curl-floor (loadtest-check)
 #   make images         docker/build-images.sh $(IMAGES): the base and language images
 #   make test           all of the above that the tests need, then
@@ -45,7 +46,7 @@ WORKERD_GOAL = all
 WORKERD_BIN  = $(CURDIR)/workerd/workerd
 endif
 
-.PHONY: all module workerd workerd-asan check check-asan loadtest loadtest-check images test test-env fuzz fuzzers clean FORCE
+.PHONY: all module workerd workerd-asan check check-asan gateway-check loadtest loadtest-check images test test-env fuzz fuzzers clean FORCE
 all: module workerd
 
 # --- the nginx module ---------------------------------------------------------
@@ -134,7 +135,7 @@ workerd:
 workerd-asan:
 	+$(MAKE) -C workerd asan
 
-check check-asan:
+check check-asan: gateway-check
 	@+$(MAKE) -C workerd $@ || { \
 	    echo "[make] ERROR: workerd's unit tests failed ('make -C workerd $@', output above): fix them and rerun" >&2; exit 1; }
 
@@ -164,7 +165,7 @@ FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 # the module's headers as ./configure laid them out (make module first)
 FUZZ_NGX_INCS = -I$(SRC_DIR)/src/core -I$(SRC_DIR)/src/event -I$(SRC_DIR)/src/event/modules -I$(SRC_DIR)/src/os/unix \
                 -I$(OBJ_DIR) -I$(RCE_MODULE_DIR)/include -I$(RCE_MODULE_DIR)/common -I$(RCE_MODULE_DIR)/ngx_rce_module
-GATEWAY_FUZZERS = input result
+GATEWAY_FUZZERS = input result piston
 FUZZ_STAND_IN   = ngx_rce_module/fuzz/ngx_core_stand_in.c common/rce_base64.c
 WORKERD_FUZZERS = allow demux job judge labels wrapper
 
@@ -172,14 +173,32 @@ WORKERD_FUZZERS = allow demux job judge labels wrapper
 # with workerd), and the stand-in for the nginx core function those call
 FUZZ_input_SRCS  = ngx_rce_module/ngx_rce_input.c
 FUZZ_result_SRCS = ngx_rce_module/ngx_rce_result.c common/rce_render.c
+FUZZ_piston_SRCS = ngx_rce_module/ngx_rce_piston_input.c ngx_rce_module/ngx_rce_input.c
 
 .SECONDEXPANSION:
 $(FUZZ_DIR)/fuzz_%: ngx_rce_module/fuzz/fuzz_%.c $$(FUZZ_$$*_SRCS) $(FUZZ_STAND_IN) \
                     ngx_rce_module/ngx_rce_input.h ngx_rce_module/ngx_rce_result.h include/rce_protocol.h \
+                    ngx_rce_module/ngx_rce_piston_input.h ngx_rce_module/fuzz/ngx_rce_fuzz_check.h \
                     common/rce_base64.h common/rce_render.h | $(MODULE_SO)
 	@mkdir -p $(FUZZ_DIR)
 	clang -O1 -g -Wall -Wextra -Werror $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_NGX_INCS) \
 	    $< $(FUZZ_$*_SRCS) $(FUZZ_STAND_IN) -o $@ -ljansson
+
+# the gateway's nginx-free files, unit-tested against the module's headers as ./configure
+# laid them out (hence after the module), with the nginx core stand-in of the fuzz targets
+GATEWAY_TESTS = piston
+TEST_piston_SRCS = ngx_rce_module/ngx_rce_piston_input.c ngx_rce_module/ngx_rce_input.c
+
+gateway-check: $(GATEWAY_TESTS:%=$(RCE_BUILD_DIR)/test/test_%)
+	@for t in $^; do $$t >$$t.log 2>&1 || { cat $$t.log >&2; \
+	    echo "[make] ERROR: the gateway's unit test $$t failed (above)" >&2; exit 1; }; \
+	    echo "[make] $$(basename $$t): $$(grep -c '^ok' $$t.log) checks passed"; done
+
+$(RCE_BUILD_DIR)/test/test_%: ngx_rce_module/test/test_%.c $$(TEST_$$*_SRCS) $(FUZZ_STAND_IN) \
+                              ngx_rce_module/ngx_rce_input.h ngx_rce_module/ngx_rce_piston_input.h \
+                              include/rce_protocol.h common/rce_base64.h | $(MODULE_SO)
+	@mkdir -p $(@D)
+	$(CC) -O1 -g -Wall -Wextra -Werror $(FUZZ_NGX_INCS) $< $(TEST_$*_SRCS) $(FUZZ_STAND_IN) -o $@ -ljansson
 
 fuzzers: $(GATEWAY_FUZZERS:%=$(FUZZ_DIR)/fuzz_%)
 	+$(MAKE) -C workerd fuzzers

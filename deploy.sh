@@ -596,17 +596,35 @@ cmd_images() { # build the container images (docker/build-images.sh [--force] [l
     "$REPO/docker/build-images.sh" "$@"
 }
 
+# The unmodified Piston client t/32-piston.t runs (npm's piston-client), pinned by
+# t/js/package-lock.json: installed by 'npm ci', again only when the lock changed.
+ensure_test_js() {
+    local dir=$REPO/t/js
+    [[ -f $dir/package-lock.json ]] || return 0
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        ensure_packages nodejs npm
+    fi
+    if [[ $dir/node_modules/.package-lock.json -nt $dir/package-lock.json ]]; then
+        say "t/js: node modules present (npm ci ran after the lock last changed)"
+        return 0
+    fi
+    say "npm ci --prefix t/js"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error \
+        || die "npm ci in t/js failed (above): check that this host reaches the npm registry (npm ping), then rerun"
+}
+
 cmd_test() { # install what is missing, build everything, run the tests (args go to prove)
     local t0 rc=0 env log; t0=$(now_ms)
     say "test: ${REPO} ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo 'no commit'))${RCE_SANITIZE:+, RCE_SANITIZE=${RCE_SANITIZE}}"
     step "packages";            ensure_packages "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     step "docker engine";       ensure_engine
+    step "test node modules";   ensure_test_js
     step "workerd build";       run_make workerd || die "the workerd build failed (above)"
     step "workerd unit tests";  run_make check || die "workerd's unit tests failed (above)"
     step "nginx module build";  run_make module || die "the module build failed (above)"
     # the whole suite (no prove arguments) runs every fuzz target too, RCE_FUZZ_SECONDS each
-    if (( $# == 0 )) && [[ ${RCE_FUZZ_SECONDS:-30} != 0 ]]; then
-        step "fuzz targets";    make -C "$REPO" --no-print-directory fuzz FUZZ_SECONDS="${RCE_FUZZ_SECONDS:-30}" \
+    if (( $# == 0 )) && [[ ${RCE_FUZZ_SECONDS:-20} != 0 ]]; then
+        step "fuzz targets";    make -C "$REPO" --no-print-directory fuzz FUZZ_SECONDS="${RCE_FUZZ_SECONDS:-20}" \
                                     || die "a fuzz target found a crash, a leak or a sanitizer report (above)"
     fi
     step "images";              run_make images || die "the images failed (above)"
@@ -656,7 +674,7 @@ declare -A COMMANDS=(
     [status]=cmd_status   [logs]=cmd_logs       [scale]=cmd_scale
 )
 declare -A HELP=(
-    [test]="install what is missing, start dockerd, build workerd, the module and the images, run every fuzz target for RCE_FUZZ_SECONDS (30; not when prove args are given), then prove -r t/ (extra args go to prove; RCE_SANITIZE=1 uses workerd-asan)"
+    [test]="install what is missing (npm ci in t/js when its lock changed), start dockerd, build workerd, the module and the images, run every fuzz target for RCE_FUZZ_SECONDS (20; not when prove args are given), then prove -r t/ (extra args go to prove; RCE_SANITIZE=1 uses workerd-asan)"
     [build]="build the nginx module into build/nginx (incremental: make module)"
     [images]="build the container images: docker/build-images.sh [--force] [--check] [lang...]"
     [deps]="install the Debian packages the build and the tests need (root)"

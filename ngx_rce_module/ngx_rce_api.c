@@ -91,21 +91,7 @@ ngx_rce_api_languages_handler(ngx_http_request_t *r)
 static void
 ngx_rce_api_body_handler(ngx_http_request_t *r)
 {
-    ngx_str_t  body;
-    ngx_int_t  rc;
-
-    if (ngx_rce_read_body(r, &body) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    rc = ngx_rce_api_run(r, &body);
-
-    if (rc == NGX_DONE) {
-        return;     /* the job's result or timeout finalizes */
-    }
-
-    ngx_http_finalize_request(r, rc);
+    ngx_rce_body_run(r, ngx_rce_api_run);
 }
 
 

@@ -75,6 +75,32 @@ ngx_rce_read_body(ngx_http_request_t *r, ngx_str_t *body)
 }
 
 
+/*
+ * A route's post handler, once ngx_http_read_client_request_body() has the
+ * body: run gets it in one piece; its NGX_DONE means a job or a timer
+ * finalizes the request later, anything else finalizes it now
+ */
+void
+ngx_rce_body_run(ngx_http_request_t *r, ngx_rce_body_pt run)
+{
+    ngx_str_t  body;
+    ngx_int_t  rc;
+
+    if (ngx_rce_read_body(r, &body) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    rc = run(r, &body);
+
+    if (rc == NGX_DONE) {
+        return;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
 /* an error answered before the body was read: drop the body first */
 ngx_int_t
 ngx_rce_refuse(ngx_http_request_t *r, ngx_uint_t status, const char *message,

@@ -3,8 +3,9 @@
  * ngx_rce_module: directives, configuration, and the per-worker state from
  * process start to exit (the two Redis connections and what their connect
  * and disconnect start or stop).  Each route directive puts its location's
- * content handler in place: the routes are ngx_rce_lang.c, ngx_rce_api.c
- * and ngx_rce_health.c, and ngx_rce_error.c answers nginx's own refusals.
+ * content handler in place: the routes are ngx_rce_lang.c, ngx_rce_api.c,
+ * ngx_rce_jobs.c, ngx_rce_piston.c and ngx_rce_health.c, and
+ * ngx_rce_error.c answers nginx's own refusals.
  */
 
 
@@ -50,7 +51,8 @@ static ngx_http_handler_pt  ngx_rce_handlers[] = {
     ngx_rce_api_run_handler,
     ngx_rce_api_languages_handler,
     ngx_rce_jobs_handler,
-    ngx_rce_error_handler
+    ngx_rce_error_handler,
+    ngx_rce_piston_handler
 };
 
 
@@ -119,6 +121,20 @@ static ngx_command_t  ngx_rce_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       NGX_RCE_API_JOBS,
       NULL },
+
+    { ngx_string("rce_api_piston"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_rce_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_RCE_API_PISTON,
+      NULL },
+
+    { ngx_string("rce_compile_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rce_loc_conf_t, compile_limit),
+      &ngx_rce_positive },
 
     { ngx_string("rce_result_ttl"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -328,6 +344,7 @@ ngx_rce_create_loc_conf(ngx_conf_t *cf)
     rlcf->max_tests = NGX_CONF_UNSET;
     rlcf->tests_timeout = NGX_CONF_UNSET_MSEC;
     rlcf->wall_limit = NGX_CONF_UNSET_MSEC;
+    rlcf->compile_limit = NGX_CONF_UNSET_MSEC;
     rlcf->memory_limit = NGX_CONF_UNSET_SIZE;
     rlcf->pids_limit = NGX_CONF_UNSET;
     rlcf->output_limit = NGX_CONF_UNSET_SIZE;
@@ -356,6 +373,8 @@ ngx_rce_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->tests_timeout, prev->tests_timeout,
                               300000);
     ngx_conf_merge_msec_value(conf->wall_limit, prev->wall_limit, 10000);
+    ngx_conf_merge_msec_value(conf->compile_limit, prev->compile_limit,
+                              20000);
     ngx_conf_merge_size_value(conf->memory_limit, prev->memory_limit,
                               256 * 1024 * 1024);
     ngx_conf_merge_value(conf->pids_limit, prev->pids_limit, 64);
@@ -373,7 +392,8 @@ ngx_rce_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if ((conf->handler == NGX_RCE_RUN || conf->handler == NGX_RCE_API_RUN)
+    if ((conf->handler == NGX_RCE_RUN || conf->handler == NGX_RCE_API_RUN
+         || conf->handler == NGX_RCE_API_PISTON)
         && conf->timeout <= conf->wall_limit)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -448,7 +468,7 @@ ngx_rce_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /* rce_run; rce_health; rce_api_run; rce_api_languages; rce_api_jobs;
- * rce_error; */
+ * rce_api_piston; rce_error; */
 static char *
 ngx_rce_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {

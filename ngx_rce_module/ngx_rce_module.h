@@ -15,10 +15,14 @@
  *     ngx_rce_module.c      directives, configuration, process start/stop
  *     ngx_rce_lang.c        route: POST /lang/<language>
  *     ngx_rce_api.c         routes: POST /api/v1/run, GET /api/v1/languages
+ *     ngx_rce_piston.c      routes: Piston's v2 API, /api/v2/
  *     ngx_rce_health.c      route: GET /health
  *     ngx_rce_input.c       the /api/v1/run document, checked (no nginx HTTP)
  *     ngx_rce_render_raw.c  renderers: text with X-RCE-* headers, result JSON
  *     ngx_rce_render_v1.c   renderer: the /api/v1/run answer
+ *     ngx_rce_piston_input.c  Piston's execute document, checked, and its
+ *                           semver selectors (no nginx HTTP)
+ *     ngx_rce_render_piston.c  renderer: Piston's execute answer
  *     ngx_rce_result.c      a message off the reply channel, read (no nginx
  *                           HTTP)
  *     ngx_rce_job.c         a job: queued, waited for, answered once
@@ -65,6 +69,7 @@ typedef struct ngx_rce_job_s       ngx_rce_job_t;
 typedef struct ngx_rce_renderer_s  ngx_rce_renderer_t;
 
 typedef void (*ngx_rce_redis_handler_pt)(ngx_rce_redis_t *rr);
+typedef ngx_int_t (*ngx_rce_body_pt)(ngx_http_request_t *r, ngx_str_t *body);
 typedef void (*ngx_rce_job_queued_pt)(ngx_rce_job_t *job, ngx_uint_t status,
     const char *reason);
 
@@ -105,7 +110,8 @@ typedef enum {
     NGX_RCE_API_RUN,             /* rce_api_run */
     NGX_RCE_API_LANGUAGES,       /* rce_api_languages */
     NGX_RCE_API_JOBS,            /* rce_api_jobs */
-    NGX_RCE_ERROR                /* rce_error */
+    NGX_RCE_ERROR,               /* rce_error */
+    NGX_RCE_API_PISTON           /* rce_api_piston */
 } ngx_rce_handler_e;
 
 
@@ -132,6 +138,9 @@ typedef struct {
     ngx_int_t                   max_tests;   /* judge mode: 0 is off */
     ngx_msec_t                  tests_timeout;  /* the wait for a job with tests */
     ngx_msec_t                  wall_limit;
+    ngx_msec_t                  compile_limit;  /* the most a Piston request
+                                                   may ask of the compile
+                                                   step, wall and cpu */
     size_t                      memory_limit;
     ngx_int_t                   pids_limit;
     size_t                      output_limit;
@@ -277,6 +286,7 @@ void ngx_rce_redis_stop(ngx_rce_redis_t *rr);
  * NGX_DECLINED for a malformed result (the job answers IE), else a 500 */
 ngx_int_t ngx_rce_render_failed(ngx_uint_t malformed);
 ngx_int_t ngx_rce_read_body(ngx_http_request_t *r, ngx_str_t *body);
+void ngx_rce_body_run(ngx_http_request_t *r, ngx_rce_body_pt run);
 ngx_int_t ngx_rce_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *message, json_t *extra);
 ngx_int_t ngx_rce_not_allowed(ngx_http_request_t *r, const char *allow,
@@ -356,17 +366,20 @@ ngx_int_t ngx_rce_store_poll(ngx_rce_job_t *job, ngx_str_t *ids, ngx_uint_t n,
 ngx_int_t ngx_rce_store_cancel(ngx_rce_job_t *job, time_t ttl,
     redisCallbackFn *done);
 
-/* ngx_rce_render_raw.c, ngx_rce_render_v1.c */
+/* ngx_rce_render_raw.c, ngx_rce_render_v1.c, ngx_rce_render_piston.c */
 extern ngx_rce_renderer_t  ngx_rce_render_text;
 extern ngx_rce_renderer_t  ngx_rce_render_result;
 extern ngx_rce_renderer_t  ngx_rce_render_v1;
 extern ngx_rce_renderer_t  ngx_rce_render_v1_base64;
+extern ngx_rce_renderer_t  ngx_rce_render_piston;
 
-/* the routes: ngx_rce_lang.c, ngx_rce_api.c, ngx_rce_health.c */
+/* the routes: ngx_rce_lang.c, ngx_rce_api.c, ngx_rce_jobs.c,
+ * ngx_rce_piston.c, ngx_rce_health.c */
 ngx_int_t ngx_rce_lang_handler(ngx_http_request_t *r);
 ngx_int_t ngx_rce_api_run_handler(ngx_http_request_t *r);
 ngx_int_t ngx_rce_api_languages_handler(ngx_http_request_t *r);
 ngx_int_t ngx_rce_jobs_handler(ngx_http_request_t *r);
+ngx_int_t ngx_rce_piston_handler(ngx_http_request_t *r);
 ngx_int_t ngx_rce_health_handler(ngx_http_request_t *r);
 
 /* ngx_rce_error.c */

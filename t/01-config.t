@@ -49,6 +49,9 @@ ok($ok, 'a good configuration passes nginx -t') or diag $out;
 ($ok, $out) = nginx_t('rce_redis unix:/run/redis.sock;', '');
 ok($ok, 'a unix socket address is accepted') or diag $out;
 
+($ok, $out) = nginx_t('', 'rce_compile_limit 30s;', 'location /api/v2/ { rce_api_piston; }');
+ok($ok, "Piston's v2 API in its own location passes nginx -t") or diag $out;
+
 my @bad = (
     ['rce_redis "";', '', qr/rce_redis/],
     ['rce_redis 127.0.0.1:99999;', '', qr/rce_redis/],
@@ -74,6 +77,13 @@ my @bad = (
      'location = /api/v2/run { rce_api_run; rce_wall_limit 20s; rce_timeout 10s; }'],
     ['', '', qr/"rce_api_languages" directive is not allowed here/,
      'rce_api_languages;'],
+    # Piston's v2 API: its own location, the same rule for its timeout
+    ['', '', qr/"rce_api_piston" directive is duplicate/,
+     'location /api/v2/ { rce_api_piston; rce_api_piston; }'],
+    ['', '', qr/"rce_timeout".*"rce_wall_limit"/,
+     'location /api/v2/ { rce_api_piston; rce_wall_limit 20s; rce_timeout 10s; }'],
+    ['', 'rce_compile_limit soon;', qr/"rce_compile_limit"/],
+    ['', 'rce_compile_limit 0;', qr/"rce_compile_limit"/],
 );
 
 for my $case (@bad) {

@@ -11,25 +11,10 @@
 #include <ngx_core.h>
 
 #include "../ngx_rce_input.h"
+#include "ngx_rce_fuzz_check.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-
-static void
-ngx_rce_fuzz_check(ngx_rce_input_error_t *err)
-{
-    if ((err->status != NGX_RCE_INPUT_BAD
-         && err->status != NGX_RCE_INPUT_NOT_FOUND
-         && err->status != NGX_RCE_INPUT_TOO_LARGE
-         && err->status != NGX_RCE_INPUT_NO_MEMORY)
-        || err->field == NULL
-        || memchr(err->text, '\0', sizeof(err->text)) == NULL
-        || err->text[0] == '\0')
-    {
-        abort();
-    }
-}
 
 
 int

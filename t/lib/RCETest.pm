@@ -242,6 +242,7 @@ http {
         location = /api/v1/run { rce_api_run; rce_wall_limit 5s; rce_timeout 30s; rce_max_files 4; }
         location = /api/v1/languages { rce_api_languages; }
         location /api/v1/jobs { rce_api_jobs; rce_wall_limit 5s; rce_max_files 4; client_max_body_size 8m; }
+        location /api/v2/ { rce_api_piston; rce_wall_limit 5s; rce_timeout 30s; rce_max_files 4; }
         location /api/ { error_page 404 /.rce-error; return 404; }
         $extra
     }
