@@ -404,6 +404,20 @@ ngx_rce_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    /* a Piston request may use its compile and its run limits both */
+    if (conf->handler == NGX_RCE_API_PISTON
+        && conf->timeout <= conf->wall_limit + conf->compile_limit)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"rce_timeout\" %Mms must be longer than "
+                           "\"rce_wall_limit\" %Mms and "
+                           "\"rce_compile_limit\" %Mms together, or a "
+                           "Piston request that uses both answers 504",
+                           conf->timeout, conf->wall_limit,
+                           conf->compile_limit);
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 

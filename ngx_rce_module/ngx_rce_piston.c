@@ -155,11 +155,19 @@ ngx_rce_piston_path(ngx_http_request_t *r)
 }
 
 
-/* application/json, or text/plain (a string body sent by fetch()) */
+/*
+ * application/json, or text/plain (a string body sent by node's fetch(), as
+ * npm's piston-client sends it) from a client that is not a browser: a page
+ * may POST text/plain anywhere without asking (no CORS preflight), and a
+ * browser always says where the page came from (Origin)
+ */
 static ngx_uint_t
 ngx_rce_piston_json_type(ngx_http_request_t *r)
 {
-    ngx_str_t  *type;
+    ngx_str_t        *type;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+    ngx_uint_t        i;
 
     if (r->headers_in.content_type == NULL) {
         return 0;
@@ -167,12 +175,34 @@ ngx_rce_piston_json_type(ngx_http_request_t *r)
 
     type = &r->headers_in.content_type->value;
 
-    return (type->len >= sizeof("application/json") - 1
-            && ngx_strncasecmp(type->data, (u_char *) "application/json",
-                               sizeof("application/json") - 1) == 0)
-           || (type->len >= sizeof("text/plain") - 1
-               && ngx_strncasecmp(type->data, (u_char *) "text/plain",
-                                  sizeof("text/plain") - 1) == 0);
+    if (type->len >= sizeof("application/json") - 1
+        && ngx_strncasecmp(type->data, (u_char *) "application/json",
+                           sizeof("application/json") - 1) == 0)
+    {
+        return 1;
+    }
+
+    if (type->len < sizeof("text/plain") - 1
+        || ngx_strncasecmp(type->data, (u_char *) "text/plain",
+                           sizeof("text/plain") - 1) != 0)
+    {
+        return 0;
+    }
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].key.len == sizeof("Origin") - 1
+                && ngx_strncasecmp(h[i].key.data, (u_char *) "Origin",
+                                   sizeof("Origin") - 1) == 0)
+            {
+                return 0;
+            }
+        }
+    }
+
+    return 1;
 }
 
 

@@ -29,13 +29,15 @@ static ngx_int_t ngx_rce_render_piston_error(ngx_http_request_t *r,
 static json_t *ngx_rce_render_piston_stage(json_t *from, const char *verdict,
     json_t *res, int *rc);
 static const char *ngx_rce_render_piston_status(json_t *from,
-    const char *verdict, json_t *res, ngx_uint_t *killed, u_char *message,
-    size_t size);
+    const char *verdict, json_t *res, ngx_uint_t *killed, const char **text,
+    u_char *number, size_t size);
 static const char *ngx_rce_render_piston_compile(json_t *from,
-    const char *reason, ngx_uint_t *killed, u_char *message, size_t size);
+    const char *reason, ngx_uint_t *killed, const char **text,
+    u_char *number, size_t size);
 static ngx_uint_t ngx_rce_render_piston_stdout_full(json_t *from, json_t *res);
 static json_t *ngx_rce_render_piston_signal(json_t *signal,
     ngx_uint_t killed);
+static json_t *ngx_rce_render_piston_known(json_t *figure);
 static json_t *ngx_rce_render_piston_memory(json_t *kb);
 
 
@@ -140,7 +142,8 @@ ngx_rce_render_piston_stage(json_t *from, const char *verdict, json_t *res,
     json_t      *text, *out, *err, *stage, *code;
     const char  *status;
     ngx_uint_t   killed;
-    u_char       message[256];
+    const char  *message;
+    u_char       number[64];
 
     text = json_object();
     if (text == NULL) {
@@ -158,9 +161,9 @@ ngx_rce_render_piston_stage(json_t *from, const char *verdict, json_t *res,
     err = json_object_get(text, RCE_RES_STDERR);
 
     killed = 0;
-    message[0] = '\0';
+    message = NULL;
     status = ngx_rce_render_piston_status(from, verdict, res, &killed,
-                                          message, sizeof(message));
+                                          &message, number, sizeof(number));
 
     code = json_object_get(from, RCE_RES_EXIT_CODE);
 
@@ -176,10 +179,13 @@ ngx_rce_render_piston_stage(json_t *from, const char *verdict, json_t *res,
                       "signal", ngx_rce_render_piston_signal(
                                     json_object_get(from, RCE_RES_SIGNAL),
                                     killed),
-                      "message", message[0] ? (char *) message : NULL,
+                      "message", message,
                       "status", status,
-                      "cpu_time", json_object_get(from, RCE_RES_CPU_MS),
-                      "wall_time", json_object_get(from, RCE_RES_WALL_MS),
+                      "cpu_time", ngx_rce_render_piston_known(
+                                      json_object_get(from, RCE_RES_CPU_MS)),
+                      "wall_time", ngx_rce_render_piston_known(
+                                       json_object_get(from,
+                                                       RCE_RES_WALL_MS)),
                       "memory", ngx_rce_render_piston_memory(
                                     json_object_get(from,
                                                     RCE_RES_MEMORY_KB)));
@@ -196,12 +202,13 @@ ngx_rce_render_piston_stage(json_t *from, const char *verdict, json_t *res,
 
 /*
  * Piston's status of a stage with our verdict (NULL: none), its message in
- * message, and *killed when Piston would name SIGKILL as its signal (it
- * does for TO, OL and EL, and for an OOM kill)
+ * *text (the node's reason, whole, or a fixed text, or one with a number
+ * made in number), and *killed when Piston would name SIGKILL as its signal
+ * (it does for TO, OL and EL, and for an OOM kill)
  */
 static const char *
 ngx_rce_render_piston_status(json_t *from, const char *verdict, json_t *res,
-    ngx_uint_t *killed, u_char *message, size_t size)
+    ngx_uint_t *killed, const char **text, u_char *number, size_t size)
 {
     json_t      *code, *signal;
     const char  *reason;
@@ -219,52 +226,51 @@ ngx_rce_render_piston_status(json_t *from, const char *verdict, json_t *res,
     }
 
     if (ngx_strcmp(verdict, RCE_STATUS_CE) == 0) {
-        return ngx_rce_render_piston_compile(from, reason, killed, message,
-                                             size);
+        return ngx_rce_render_piston_compile(from, reason, killed, text,
+                                             number, size);
     }
 
     if (ngx_strcmp(verdict, RCE_STATUS_RE) == 0) {
         if (json_is_integer(signal)) {
-            ngx_snprintf(message, size - 1, "Caught fatal signal %L%Z",
+            ngx_snprintf(number, size - 1, "Caught fatal signal %L%Z",
                          (int64_t) json_integer_value(signal));
+            *text = (const char *) number;
             return "SG";
         }
 
-        ngx_snprintf(message, size - 1, "Exited with error status %L%Z",
+        ngx_snprintf(number, size - 1, "Exited with error status %L%Z",
                      (int64_t) json_integer_value(code));
+        *text = (const char *) number;
         return "RE";
     }
 
     *killed = 1;
 
     if (ngx_strcmp(verdict, RCE_STATUS_TLE) == 0) {
-        ngx_snprintf(message, size - 1, "%s%Z",
-                     reason ? reason : "Time limit exceeded");
+        *text = reason ? reason : "Time limit exceeded";
         return "TO";
     }
 
     if (ngx_strcmp(verdict, RCE_STATUS_MLE) == 0) {
-        ngx_snprintf(message, size - 1, "%s%Z",
-                     reason ? reason : "Memory limit exceeded");
+        *text = reason ? reason : "Memory limit exceeded";
         return "SG";
     }
 
     if (ngx_strcmp(verdict, RCE_STATUS_OLE) == 0) {
         if (ngx_rce_render_piston_stdout_full(from, res)) {
-            ngx_snprintf(message, size - 1, "stdout length exceeded%Z");
+            *text = "stdout length exceeded";
             return "OL";
         }
 
-        ngx_snprintf(message, size - 1, "stderr length exceeded%Z");
+        *text = "stderr length exceeded";
         return "EL";
     }
 
     /* IE, and a verdict Piston has no word for (CANCELLED) */
     *killed = 0;
-    ngx_snprintf(message, size - 1, "%s%Z",
-                 reason ? reason
-                 : (ngx_strcmp(verdict, RCE_STATUS_IE) == 0)
-                   ? "internal error" : verdict);
+    *text = reason ? reason
+            : (ngx_strcmp(verdict, RCE_STATUS_IE) == 0) ? "internal error"
+            : verdict;
 
     return "XX";
 }
@@ -273,7 +279,7 @@ ngx_rce_render_piston_status(json_t *from, const char *verdict, json_t *res,
 /* a failed compile step: how it ended, from the node's reason */
 static const char *
 ngx_rce_render_piston_compile(json_t *from, const char *reason,
-    ngx_uint_t *killed, u_char *message, size_t size)
+    ngx_uint_t *killed, const char **text, u_char *number, size_t size)
 {
     json_t  *code;
 
@@ -281,16 +287,17 @@ ngx_rce_render_piston_compile(json_t *from, const char *reason,
 
     if (reason == NULL) {
         if (!json_is_integer(code)) {
-            ngx_snprintf(message, size - 1, "the compile step failed%Z");
+            *text = "the compile step failed";
             return "XX";
         }
 
-        ngx_snprintf(message, size - 1, "Exited with error status %L%Z",
+        ngx_snprintf(number, size - 1, "Exited with error status %L%Z",
                      (int64_t) json_integer_value(code));
+        *text = (const char *) number;
         return "RE";
     }
 
-    ngx_snprintf(message, size - 1, "%s%Z", reason);
+    *text = reason;
     *killed = 1;
 
     if (ngx_strstr(reason, RCE_LIMIT_COMPILE_MEMORY_MB) != NULL) {
@@ -353,11 +360,22 @@ ngx_rce_render_piston_signal(json_t *signal, ngx_uint_t killed)
 }
 
 
+/* a figure, or null when the node did not know it (-1) */
+static json_t *
+ngx_rce_render_piston_known(json_t *figure)
+{
+    return json_is_integer(figure) && json_integer_value(figure) >= 0
+           ? figure : NULL;
+}
+
+
 /* bytes from KiB; null stays null */
 static json_t *
 ngx_rce_render_piston_memory(json_t *kb)
 {
-    if (!json_is_integer(kb)) {
+    if (!json_is_integer(kb) || json_integer_value(kb) < 0
+        || json_integer_value(kb) > ((json_int_t) 1 << 40))
+    {
         return json_null();
     }
 

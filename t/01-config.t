@@ -82,6 +82,8 @@ my @bad = (
      'location /api/v2/ { rce_api_piston; rce_api_piston; }'],
     ['', '', qr/"rce_timeout".*"rce_wall_limit"/,
      'location /api/v2/ { rce_api_piston; rce_wall_limit 20s; rce_timeout 10s; }'],
+    ['', '', qr/"rce_timeout".*"rce_compile_limit" 20000ms together/,
+     'location /api/v2/ { rce_api_piston; rce_wall_limit 10s; rce_timeout 25s; }'],
     ['', 'rce_compile_limit soon;', qr/"rce_compile_limit"/],
     ['', 'rce_compile_limit 0;', qr/"rce_compile_limit"/],
 );
