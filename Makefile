@@ -167,7 +167,7 @@ FUZZ_NGX_INCS = -I$(SRC_DIR)/src/core -I$(SRC_DIR)/src/event -I$(SRC_DIR)/src/ev
                 -I$(OBJ_DIR) -I$(RCE_MODULE_DIR)/include -I$(RCE_MODULE_DIR)/common -I$(RCE_MODULE_DIR)/ngx_rce_module
 GATEWAY_FUZZERS = input result piston
 FUZZ_STAND_IN   = ngx_rce_module/fuzz/ngx_core_stand_in.c common/rce_base64.c
-WORKERD_FUZZERS = allow demux job judge labels wrapper
+WORKERD_FUZZERS = allow demux job judge labels stream wrapper
 
 # each target: its file, the module's nginx-free files it reads (and the code it shares
 # with workerd), and the stand-in for the nginx core function those call

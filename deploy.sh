@@ -32,7 +32,7 @@ LOG_TAG=deploy
 DOCKERD_LOG=${RCE_DOCKERD_LOG:-/var/log/dockerd.log}
 
 # What the build and the tests need, from Debian 12.
-PACKAGES=(build-essential nginx nginx-dev libhiredis-dev libjansson-dev libcurl4-openssl-dev libssl-dev
+PACKAGES=(build-essential nginx nginx-dev libhiredis-dev libjansson-dev libwslay-dev libcurl4-openssl-dev libssl-dev
           redis-server docker.io debootstrap perl docker-compose curl gnuplot-nox)
 # what only the tests need: clang and its libFuzzer for the fuzz targets (make fuzz)
 TEST_PACKAGES=(clang libclang-rt-14-dev)
@@ -181,8 +181,8 @@ image_context() { if [[ $1 == redis ]]; then printf '%s/docker/redis\n' "$REPO";
 image_inputs() {
     case $1 in
         redis)   echo docker/redis ;;
-        gateway) echo docker/gateway conf/nginx.conf config include ngx_rce_module .dockerignore ;;
-        workerd) echo docker/workerd include workerd .dockerignore ;;
+        gateway) echo docker/gateway conf/nginx.conf docs/openapi.json config include common ngx_rce_module .dockerignore ;;
+        workerd) echo docker/workerd include common workerd .dockerignore ;;
     esac
 }
 

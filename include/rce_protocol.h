@@ -80,6 +80,40 @@
 #define RCE_JOB_RESULT_TTL_S        "result_ttl_s"   /* integer, s: rce:result:<id>'s lifetime for an
                                                         asynchronous job (RCE_RESULT_TTL_S without) */
 
+#define RCE_JOB_STREAM              "stream"         /* bool: the node publishes the job's events
+                                                        (RCE_EVENT_*) on reply_to as it runs, and
+                                                        watches rce:input:<id> for a kill */
+#define RCE_JOB_INTERACTIVE         "interactive"    /* bool (with stream): the program's stdin is
+                                                        live: "stdin" first, then what comes on
+                                                        rce:input:<id> until its eof */
+
+/* Streaming: events of a running job, PUBLISHed on its reply_to before its result by the
+ * node that runs it (one connection: in order). An event has RCE_EVENT_KIND; a result never
+ * has it. */
+#define RCE_EVENT_KIND              "event"          /* string: RCE_EVENT_STAGE or RCE_EVENT_OUTPUT */
+#define RCE_EVENT_SEQ               "seq"            /* integer: 0, 1, ... per job: a gap is a loss */
+#define RCE_EVENT_STAGE             "stage"          /* a stage began; its name in RCE_EVENT_STAGE */
+#define RCE_EVENT_OUTPUT            "output"         /* bytes the program (or compiler) wrote */
+#define RCE_EVENT_STREAM            "stream"         /* "stdout" or "stderr" */
+#define RCE_EVENT_DATA              "data"           /* string, in RCE_EVENT_ENCODING */
+#define RCE_EVENT_ENCODING          "encoding"       /* RCE_ENCODING_UTF8 or RCE_ENCODING_BASE64 */
+#define RCE_STAGE_COMPILE           "compile"
+#define RCE_STAGE_RUN               "run"
+#define RCE_STREAM_CHUNK_BYTES      16384    /* bytes of output in one event, at most */
+
+/* Input of a streamed job: a LIST the gateway RPUSHes and the running node BLPOPs. */
+#define RCE_KEY_INPUT               "rce:input:"         /* + <id>: LIST of input JSON, EX the job's
+                                                            deadline; the node deletes it at the end */
+#define RCE_INPUT_STDIN             "stdin"          /* string: bytes for the program's stdin */
+#define RCE_INPUT_ENCODING          "encoding"       /* of RCE_INPUT_STDIN; absent: utf8 */
+#define RCE_INPUT_EOF               "eof"            /* true: close the program's stdin */
+#define RCE_INPUT_SIGNAL            "signal"         /* integer 1..31: send it to every process of
+                                                        the job but the container's PID 1 */
+#define RCE_INPUT_KILL              "kill"           /* true: nobody listens any more: stop the job
+                                                        (CANCELLED) */
+#define RCE_INPUT_MAX_BYTES         1048576  /* stdin bytes one job may receive live, at most */
+
+
 /* The fields of rce:job:<id>, an asynchronous job's HASH. */
 #define RCE_JOBSTATE_STATE          "state"          /* RCE_STATE_* */
 #define RCE_JOBSTATE_NODE           "node"           /* the node whose queue it is on, or that runs it */

@@ -5,6 +5,8 @@
  *     rce_api_run;        POST /api/v1/run  {"language", "files" | "code",
  *                                            "stdin", "args", "limits",
  *                                            "output_encoding", ...}
+ *                         with Accept: text/event-stream, its events as
+ *                         Server-Sent Events (ngx_rce_render_stream.c)
  *     rce_api_languages;  GET /api/v1/languages: what the live nodes run
  *
  * ngx_rce_input.c checks the document; the answer is rendered by
@@ -26,6 +28,9 @@
 
 static void ngx_rce_api_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_rce_api_run(ngx_http_request_t *r, ngx_str_t *body);
+static ngx_uint_t ngx_rce_api_wants_events(ngx_http_request_t *r);
+static ngx_int_t ngx_rce_api_stream(ngx_http_request_t *r,
+    ngx_str_t *language, json_t *input, ngx_uint_t base64);
 
 
 ngx_int_t
@@ -118,11 +123,101 @@ ngx_rce_api_run(ngx_http_request_t *r, ngx_str_t *body)
 
     rc = (refusal != NULL)
          ? ngx_rce_request_refuse(r, refusal)
-         : ngx_rce_job_submit(r, &language, input,
-                              base64 ? &ngx_rce_render_v1_base64
-                                     : &ngx_rce_render_v1);
+         : ngx_rce_api_wants_events(r)
+           ? ngx_rce_api_stream(r, &language, input, base64)
+           : ngx_rce_job_submit(r, &language, input,
+                                base64 ? &ngx_rce_render_v1_base64
+                                       : &ngx_rce_render_v1);
 
     json_decref(req);
 
     return rc;
+}
+
+
+/* Accept: text/event-stream asks for the run's events as it runs */
+static ngx_uint_t
+ngx_rce_api_wants_events(ngx_http_request_t *r)
+{
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+    ngx_uint_t        i;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].key.len == sizeof("Accept") - 1
+                && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
+                                   sizeof("Accept") - 1) == 0
+                && ngx_strlcasestrn(h[i].value.data,
+                                    h[i].value.data + h[i].value.len,
+                                    (u_char *) "text/event-stream",
+                                    sizeof("text/event-stream") - 2)
+                   != NULL)
+            {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * The job streamed as Server-Sent Events (ngx_rce_render_stream.c); the
+ * result comes last, as the document this route answers (base64 or not).
+ * Judge mode is not streamed.
+ */
+static ngx_int_t
+ngx_rce_api_stream(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
+    ngx_uint_t base64)
+{
+    ngx_rce_stream_t  *st;
+    json_t            *versions, *version;
+
+    if (json_object_get(input, RCE_JOB_TESTS) != NULL) {
+        json_decref(input);
+        return ngx_rce_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                  "judge mode (tests) is not streamed: ask "
+                                  "without Accept: text/event-stream",
+                                  json_pack("{s:s}", "field", "tests"));
+    }
+
+    st = ngx_rce_render_stream_ctx(r, NULL, sizeof(ngx_rce_stream_t));
+    if (st == NULL) {
+        json_decref(input);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    st->base64 = base64;
+    st->language.data = ngx_pstrdup(r->pool, language);
+    st->language.len = language->len;
+
+    /* the version the live nodes run (one, unless they differ) */
+    versions = ngx_rce_catalogue_versions(ngx_rce_worker, language);
+    version = json_array_get(versions, 0);
+
+    if (json_is_string(version)) {
+        st->version.len = json_string_length(version);
+        st->version.data = ngx_pnalloc(r->pool, st->version.len + 1);
+
+        if (st->version.data != NULL) {
+            ngx_memcpy(st->version.data, json_string_value(version),
+                       st->version.len);
+        } else {
+            st->version.len = 0;
+        }
+    }
+
+    json_decref(versions);
+
+    if (st->language.data == NULL) {
+        json_decref(input);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_rce_job_submit_stream(r, language, input, &ngx_rce_render_sse,
+                                     st);
 }

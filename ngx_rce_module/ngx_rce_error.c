@@ -58,6 +58,17 @@ ngx_rce_error_handler(ngx_http_request_t *r)
     status = r->err_status ? r->err_status : NGX_HTTP_INTERNAL_SERVER_ERROR;
     message = "request refused";
 
+    /*
+     * nginx discards the body of a refused request only when no error_page
+     * takes the refusal over: here it is ours to do, or on a kept-alive
+     * connection what is left of it is read as the next request
+     */
+    r->expect_tested = 1;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
     for (t = ngx_rce_error_texts, i = 0; t[i].status != 0; i++) {
         if (t[i].status == status) {
             message = t[i].message;

@@ -48,6 +48,11 @@ static ngx_int_t ngx_rce_job_render(ngx_rce_job_t *job,
 static void ngx_rce_job_result(ngx_rce_worker_t *w, ngx_rbtree_t *tree,
     const char *payload, size_t len);
 static ngx_rce_job_t *ngx_rce_job_find(ngx_rbtree_t *tree, ngx_str_t *id);
+static void ngx_rce_job_event(ngx_rce_job_t *job, json_t *json);
+static void ngx_rce_job_cancel(ngx_rce_job_t *job);
+static ngx_int_t ngx_rce_job_start(ngx_http_request_t *r,
+    ngx_str_t *language, json_t *input, ngx_rce_renderer_t *renderer,
+    ngx_rce_stream_t *st);
 
 
 /*
@@ -84,6 +89,33 @@ ngx_int_t
 ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
     ngx_rce_renderer_t *renderer)
 {
+    return ngx_rce_job_start(r, language, input, renderer, NULL);
+}
+
+
+/*
+ * The same for a streamed job (RCE_JOB_STREAM): its renderer gets its
+ * events as it runs (send_event); st, the request's stream, learns the
+ * job's id and deadline once it is queued, for rce:input:<id>.  input's
+ * RCE_JOB_INTERACTIVE, if the route set it, is left as it is.
+ */
+ngx_int_t
+ngx_rce_job_submit_stream(ngx_http_request_t *r, ngx_str_t *language,
+    json_t *input, ngx_rce_renderer_t *renderer, ngx_rce_stream_t *st)
+{
+    if (json_object_set_new(input, RCE_JOB_STREAM, json_true()) != 0) {
+        json_decref(input);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_rce_job_start(r, language, input, renderer, st);
+}
+
+
+static ngx_int_t
+ngx_rce_job_start(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
+    ngx_rce_renderer_t *renderer, ngx_rce_stream_t *st)
+{
     ngx_rce_worker_t  *w;
     ngx_rce_job_t     *job;
     ngx_int_t          rc;
@@ -109,6 +141,12 @@ ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
 
         return renderer->send_error(r, NULL, NGX_HTTP_SERVICE_UNAVAILABLE,
                                     ngx_rce_job_refusal(rc));
+    }
+
+    if (st != NULL) {
+        st->id.data = ngx_pstrdup(r->pool, &job->id);
+        st->id.len = job->id.len;
+        st->deadline = job->deadline;
     }
 
     job->cleanup = ngx_http_cleanup_add(r, 0);
@@ -343,6 +381,7 @@ ngx_rce_job_create(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
     job->balance = rlcf->balance;
     job->priority = ngx_rce_job_priority(input, async);
     job->async = async;
+    job->stream = json_is_true(json_object_get(input, RCE_JOB_STREAM));
     job->result_ttl = rlcf->result_ttl;
     job->wait = async ? rlcf->jobs_timeout
                 : json_object_get(input, RCE_JOB_TESTS) ? rlcf->tests_timeout
@@ -446,6 +485,7 @@ ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job, json_t *input)
 
     tp = ngx_timeofday();
     now = (json_int_t) tp->sec * 1000 + tp->msec;
+    job->deadline = now + (json_int_t) job->wait;
 
     /* the location's defaults, then what the request asked for: the node
      * clamps them to its maxima */
@@ -481,7 +521,7 @@ ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job, json_t *input)
         || json_object_set_new(input, RCE_JOB_ENQUEUED_MS,
                                json_integer(now)) != 0
         || json_object_set_new(input, RCE_JOB_DEADLINE_MS,
-                               json_integer(now + (json_int_t) job->wait))
+                               json_integer(job->deadline))
            != 0)
     {
         json_decref(input);
@@ -565,7 +605,7 @@ ngx_rce_job_pushed(redisAsyncContext *ac, void *reply, void *data)
 
     } else if (job->request == NULL && !job->waiting) {
         /* the client left before the job was queued: take it back */
-        ngx_rce_queue_cancel(job);
+        ngx_rce_job_cancel(job);
     }
 
     ngx_rce_job_release(job);
@@ -594,7 +634,7 @@ ngx_rce_job_timeout(ngx_event_t *ev)
                   "rce: job %V: no result from node %V in time",
                   &job->id, &job->node);
 
-    ngx_rce_queue_cancel(job);
+    ngx_rce_job_cancel(job);
     ngx_rce_job_answer(job, NGX_HTTP_GATEWAY_TIME_OUT,
                        "no result before the deadline");
     ngx_rce_job_release(job);
@@ -617,7 +657,7 @@ ngx_rce_job_cleanup(void *data)
         ngx_rce_job_detach(job);
 
         if (!job->push_pending && !job->watcher) {
-            ngx_rce_queue_cancel(job);
+            ngx_rce_job_cancel(job);
         }
     }
 
@@ -787,6 +827,18 @@ ngx_rce_job_result(ngx_rce_worker_t *w, ngx_rbtree_t *tree,
         return;
     }
 
+    if (res.event) {
+        /* an event of a running job: only a job of this worker's has them */
+        job = (tree == &w->jobs) ? ngx_rce_job_find(tree, &res.id) : NULL;
+
+        if (job != NULL) {
+            ngx_rce_job_event(job, res.json);
+        }
+
+        json_decref(res.json);
+        return;
+    }
+
     for ( ;; ) {
         job = ngx_rce_job_find(tree, &res.id);
         if (job == NULL) {
@@ -925,7 +977,7 @@ ngx_rce_job_orphans(ngx_rce_worker_t *w)
                      &job->node);
         reason[sizeof(reason) - 1] = '\0';
 
-        ngx_rce_queue_cancel(job);
+        ngx_rce_job_cancel(job);
         ngx_rce_job_detach(job);
 
         r = job->request;
@@ -967,7 +1019,7 @@ ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
         node = ngx_rbtree_min(w->jobs.root, w->jobs.sentinel);
         job = (ngx_rce_job_t *) node;
 
-        ngx_rce_queue_cancel(job);
+        ngx_rce_job_cancel(job);
         ngx_rce_job_answer(job, status, reason);
         ngx_rce_job_release(job);
     }
@@ -980,4 +1032,79 @@ ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
         ngx_rce_job_answer(job, status, reason);
         ngx_rce_job_release(job);
     }
+}
+
+
+/*
+ * An event of a running job (RCE_EVENT_*) to its renderer, in order: a
+ * message lost on the way (seq not the one due) ends the stream with an
+ * error, and so does a client that cannot be written to; the job is then
+ * stopped, nobody being left to see it.
+ */
+static void
+ngx_rce_job_event(ngx_rce_job_t *job, json_t *json)
+{
+    ngx_http_request_t  *r;
+    json_t              *seq;
+    ngx_int_t            rc;
+
+    r = job->request;
+
+    if (r == NULL || job->renderer->send_event == NULL) {
+        return;
+    }
+
+    seq = json_object_get(json, RCE_EVENT_SEQ);
+
+    if (!json_is_integer(seq) || json_integer_value(seq) != job->seq) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rce: job %V: event %L from node %V where %L was due: "
+                      "a message of its stream was lost, ending it",
+                      &job->id,
+                      (int64_t) (json_is_integer(seq)
+                                 ? json_integer_value(seq) : -1),
+                      &job->node, (int64_t) job->seq);
+
+        ngx_rce_job_cancel(job);
+        ngx_rce_job_answer(job, NGX_HTTP_BAD_GATEWAY,
+                           "the stream from the node lost a message");
+        ngx_rce_job_release(job);
+        return;
+    }
+
+    job->seq++;
+
+    rc = job->renderer->send_event(r, job, json);
+    if (rc == NGX_OK) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "rce: job %V: its client cannot be written to: stopping it",
+                  &job->id);
+
+    ngx_rce_job_cancel(job);
+    ngx_rce_job_detach(job);
+
+    job->request = NULL;
+    job->cleanup->handler = NULL;
+
+    ngx_rce_finish(r, NGX_ERROR);
+    ngx_rce_job_release(job);
+}
+
+
+/*
+ * Nobody waits for the job any more: out of its queue if it has not
+ * started; a streamed job that has is told to stop (rce:input:<id>)
+ */
+static void
+ngx_rce_job_cancel(ngx_rce_job_t *job)
+{
+    if (job->stream) {
+        ngx_rce_feed_stop(job);
+        return;
+    }
+
+    ngx_rce_queue_cancel(job);
 }

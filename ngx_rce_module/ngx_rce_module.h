@@ -16,16 +16,26 @@
  *     ngx_rce_lang.c        route: POST /lang/<language>
  *     ngx_rce_api.c         routes: POST /api/v1/run, GET /api/v1/languages
  *     ngx_rce_piston.c      routes: Piston's v2 API, /api/v2/
+ *     ngx_rce_connect.c     route: Piston's WebSocket, GET /api/v2/connect
+ *     ngx_rce_piston_job.c  Piston's execute document, to a job's input or
+ *                           to Piston's refusal (execute and connect)
  *     ngx_rce_health.c      route: GET /health
  *     ngx_rce_input.c       the /api/v1/run document, checked (no nginx HTTP)
  *     ngx_rce_render_raw.c  renderers: text with X-RCE-* headers, result JSON
  *     ngx_rce_render_v1.c   renderer: the /api/v1/run answer
  *     ngx_rce_piston_input.c  Piston's execute document, checked, and its
  *                           semver selectors (no nginx HTTP)
+ *     ngx_rce_render_stream.c  renderers: a running job's events as
+ *                           messages, over Server-Sent Events or WebSocket
  *     ngx_rce_render_piston.c  renderer: Piston's execute answer
+ *     ngx_rce_sse.c         Server-Sent Events: a chunked response, one
+ *                           event at a time
+ *     ngx_rce_ws.c          a WebSocket connection: the upgrade, and
+ *                           libwslay's framing in nginx's event loop
  *     ngx_rce_result.c      a message off the reply channel, read (no nginx
  *                           HTTP)
  *     ngx_rce_job.c         a job: queued, waited for, answered once
+ *     ngx_rce_feed.c        a streamed job's input: rce:input:<id>
  *     ngx_rce_queue.c       a job onto a node's queue, or back out of it
  *     ngx_rce_catalogue.c   what the live nodes offer, as JSON
  *     ngx_rce_nodes.c       the node cache and the choice of a node
@@ -48,6 +58,7 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 #include <jansson.h>
+#include <wslay/wslay.h>
 
 #include <rce_protocol.h>
 #include <rce_render.h>
@@ -62,16 +73,24 @@
 #define NGX_RCE_BACKOFF_MIN          100     /* ms */
 #define NGX_RCE_BACKOFF_MAX          1000    /* ms: serve again soon after */
 
+/* a Piston execute document, at most: hex doubles a file, JSON escapes it
+ * further */
+#define NGX_RCE_PISTON_MAX_BODY(code)  ((code) * 2 + 16384)
+
 
 
 typedef struct ngx_rce_redis_s     ngx_rce_redis_t;
 typedef struct ngx_rce_job_s       ngx_rce_job_t;
 typedef struct ngx_rce_renderer_s  ngx_rce_renderer_t;
+typedef struct ngx_rce_ws_s        ngx_rce_ws_t;
+typedef struct ngx_rce_stream_s    ngx_rce_stream_t;
 
 typedef void (*ngx_rce_redis_handler_pt)(ngx_rce_redis_t *rr);
 typedef ngx_int_t (*ngx_rce_body_pt)(ngx_http_request_t *r, ngx_str_t *body);
 typedef void (*ngx_rce_job_queued_pt)(ngx_rce_job_t *job, ngx_uint_t status,
     const char *reason);
+typedef void (*ngx_rce_ws_message_pt)(ngx_rce_ws_t *ws, u_char *data,
+    size_t len);
 
 
 /* one hiredis async context living in nginx's event loop, reconnecting */
@@ -204,6 +223,8 @@ struct ngx_rce_job_s {
     time_t                      result_ttl;  /* an asynchronous job's */
     ngx_str_t                   callback_url;  /* an asynchronous job's, if
                                                   any: kept in its state */
+    json_int_t                  deadline;    /* ms since the epoch */
+    json_int_t                  seq;         /* a streamed job's next event */
     unsigned                    waiting:1;   /* in worker.jobs, or in
                                                 worker.watchers */
     unsigned                    push_pending:1;
@@ -212,6 +233,8 @@ struct ngx_rce_job_s {
     unsigned                    async:1;     /* no request waits for it */
     unsigned                    watcher:1;   /* waits for an asynchronous
                                                 job it did not submit */
+    unsigned                    stream:1;    /* its events come as it runs,
+                                                its input is rce:input:<id> */
 };
 
 
@@ -222,9 +245,13 @@ struct ngx_rce_job_s {
  * or send_error when no result will come (id is NULL before the job was
  * queued).  Both return what the request is finalized with; send_result
  * returns NGX_DECLINED, having sent nothing, for a result whose output is
- * malformed, and the job answers IE instead.  Renderers use
- * the HTTP helpers, nothing of the routes; a streaming renderer will add a
- * callback for the chunks of a running job beside these.
+ * malformed, and the job answers IE instead.  A streaming renderer also
+ * has send_event, called with each event of the running job (RCE_EVENT_*,
+ * in order, seq checked) before its result: NGX_OK, or NGX_ERROR when the
+ * client cannot be written to (the job is then stopped).  A WebSocket
+ * renderer returns NGX_DONE from the other two: the connection ends when
+ * its close handshake does, not with the job.  Renderers use the HTTP
+ * helpers, nothing of the routes.
  */
 struct ngx_rce_renderer_s {
     const char                 *name;
@@ -233,7 +260,51 @@ struct ngx_rce_renderer_s {
     ngx_int_t                 (*send_error)(ngx_http_request_t *r,
                                   ngx_str_t *id, ngx_uint_t status,
                                   const char *reason);
+    ngx_int_t                 (*send_event)(ngx_http_request_t *r,
+                                  ngx_rce_job_t *job, json_t *event);
 };
+
+
+/* a WebSocket connection (ngx_rce_ws.c), the upgraded request's */
+struct ngx_rce_ws_s {
+    ngx_http_request_t         *request;
+    wslay_event_context_ptr     ctx;
+    ngx_rce_ws_message_pt       on_message;  /* each text or binary message */
+    void                       *data;        /* the route's */
+    ngx_event_t                 timer;       /* the close handshake's end */
+    ngx_uint_t                  close_code;  /* ours, once closing */
+    const char                 *close_reason;  /* a static text */
+    unsigned                    closing:1;   /* our close is decided: it
+                                                goes after what is queued */
+    unsigned                    close_queued:1;
+    unsigned                    finished:1;  /* the request is finalized */
+    unsigned                    posted:1;    /* a write is posted */
+};
+
+
+/*
+ * A streamed job's request, its module context: where its messages go (a
+ * WebSocket, or Server-Sent Events), where its input goes, and what of the
+ * stream has been sent
+ */
+struct ngx_rce_stream_s {
+    ngx_rce_ws_t               *ws;          /* NULL: Server-Sent Events */
+    ngx_str_t                   id;          /* the job's, once queued */
+    json_int_t                  deadline;    /* ms: rce:input:<id> expires */
+    ngx_str_t                   language;    /* for the runtime message */
+    ngx_str_t                   version;
+    ngx_uint_t                  stage;       /* 0, or the last begun:
+                                                NGX_RCE_STAGE_* */
+    unsigned                    started:1;   /* the runtime message is sent */
+    unsigned                    ended:1;     /* exit or error is sent */
+    unsigned                    attached:1;  /* a job holds the request */
+    unsigned                    refused:1;   /* its job was refused */
+    unsigned                    base64:1;    /* SSE: the result in base64 */
+};
+
+
+#define NGX_RCE_STAGE_COMPILE   1
+#define NGX_RCE_STAGE_RUN       2
 
 
 /* everything one nginx worker process owns */
@@ -332,6 +403,9 @@ json_t *ngx_rce_catalogue_health(ngx_rce_worker_t *w);
 const char *ngx_rce_job_unavailable(void);
 ngx_int_t ngx_rce_job_submit(ngx_http_request_t *r, ngx_str_t *language,
     json_t *input, ngx_rce_renderer_t *renderer);
+ngx_int_t ngx_rce_job_submit_stream(ngx_http_request_t *r,
+    ngx_str_t *language, json_t *input, ngx_rce_renderer_t *renderer,
+    ngx_rce_stream_t *st);
 ngx_int_t ngx_rce_job_enqueue(ngx_http_request_t *r, ngx_str_t *language,
     json_t *input, ngx_uint_t base64, ngx_rce_job_queued_pt queued,
     void *data, const char **refusal);
@@ -347,6 +421,11 @@ void ngx_rce_job_orphans(ngx_rce_worker_t *w);
 void ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
     const char *reason);
 
+/* ngx_rce_feed.c */
+ngx_int_t ngx_rce_feed_push(ngx_str_t *id, json_int_t deadline,
+    json_t *entry);
+void ngx_rce_feed_stop(ngx_rce_job_t *job);
+
 /* ngx_rce_queue.c */
 ngx_int_t ngx_rce_queue_push(ngx_rce_job_t *job, redisCallbackFn *pushed);
 void ngx_rce_queue_cancel(ngx_rce_job_t *job);
@@ -360,18 +439,53 @@ json_t *ngx_rce_request_refusal(ngx_uint_t status, const char *message,
 json_t *ngx_rce_request_input_error(ngx_rce_input_error_t *err);
 ngx_int_t ngx_rce_request_refuse(ngx_http_request_t *r, json_t *refusal);
 
+/* ngx_rce_piston_job.c */
+json_t *ngx_rce_piston_document(ngx_http_request_t *r, json_t *req,
+    ngx_str_t *language, json_t **version, json_t **input,
+    ngx_uint_t *status);
+json_t *ngx_rce_piston_refusal(ngx_rce_input_error_t *err,
+    ngx_uint_t *status);
+
 /* ngx_rce_store.c */
 ngx_int_t ngx_rce_store_poll(ngx_rce_job_t *job, ngx_str_t *ids, ngx_uint_t n,
     redisCallbackFn *done);
 ngx_int_t ngx_rce_store_cancel(ngx_rce_job_t *job, time_t ttl,
     redisCallbackFn *done);
 
-/* ngx_rce_render_raw.c, ngx_rce_render_v1.c, ngx_rce_render_piston.c */
+/* ngx_rce_ws.c */
+ngx_rce_ws_t *ngx_rce_ws_upgrade(ngx_http_request_t *r,
+    ngx_rce_ws_message_pt on_message, void *data, size_t max_message,
+    const char **why);
+void ngx_rce_ws_attach(ngx_rce_ws_t *ws);
+ngx_int_t ngx_rce_ws_send(ngx_rce_ws_t *ws, json_t *message);
+void ngx_rce_ws_close(ngx_rce_ws_t *ws, ngx_uint_t code, const char *reason);
+
+/* ngx_rce_sse.c */
+ngx_int_t ngx_rce_sse_start(ngx_http_request_t *r);
+ngx_int_t ngx_rce_sse_send(ngx_http_request_t *r, const char *type,
+    json_t *data, ngx_uint_t last);
+
+/* ngx_rce_render_raw.c, ngx_rce_render_v1.c, ngx_rce_render_piston.c,
+ * ngx_rce_render_stream.c */
 extern ngx_rce_renderer_t  ngx_rce_render_text;
 extern ngx_rce_renderer_t  ngx_rce_render_result;
 extern ngx_rce_renderer_t  ngx_rce_render_v1;
 extern ngx_rce_renderer_t  ngx_rce_render_v1_base64;
 extern ngx_rce_renderer_t  ngx_rce_render_piston;
+extern ngx_rce_renderer_t  ngx_rce_render_sse;
+extern ngx_rce_renderer_t  ngx_rce_render_ws;
+
+/* Piston's names of signals 1..31, by number (0: NULL) */
+#define NGX_RCE_PISTON_SIGNALS  32
+extern const char  *ngx_rce_piston_signals[NGX_RCE_PISTON_SIGNALS];
+
+json_t *ngx_rce_render_piston_answer(json_t *res, ngx_int_t *rc);
+ngx_rce_stream_t *ngx_rce_render_stream_ctx(ngx_http_request_t *r,
+    ngx_rce_ws_t *ws, size_t size);
+ngx_int_t ngx_rce_render_stream_runtime(ngx_http_request_t *r,
+    ngx_rce_stream_t *st);
+void ngx_rce_render_stream_error(ngx_http_request_t *r,
+    ngx_rce_stream_t *st, ngx_uint_t code, const char *message);
 
 /* the routes: ngx_rce_lang.c, ngx_rce_api.c, ngx_rce_jobs.c,
  * ngx_rce_piston.c, ngx_rce_health.c */
@@ -380,6 +494,7 @@ ngx_int_t ngx_rce_api_run_handler(ngx_http_request_t *r);
 ngx_int_t ngx_rce_api_languages_handler(ngx_http_request_t *r);
 ngx_int_t ngx_rce_jobs_handler(ngx_http_request_t *r);
 ngx_int_t ngx_rce_piston_handler(ngx_http_request_t *r);
+ngx_int_t ngx_rce_connect_handler(ngx_http_request_t *r);
 ngx_int_t ngx_rce_health_handler(ngx_http_request_t *r);
 
 /* ngx_rce_error.c */

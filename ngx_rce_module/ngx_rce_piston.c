@@ -12,6 +12,7 @@
  *                               document, ngx_rce_render_piston.c answers
  *     GET  /api/v2/packages     [{"language", "language_version",
  *                                 "installed"}]
+ *     GET  /api/v2/connect      Piston's WebSocket: ngx_rce_connect.c
  *     POST, DELETE /api/v2/packages   501: languages are the nodes' images
  *     anything else             404 {"message": "Not Found"}
  *
@@ -24,10 +25,6 @@
 #include "ngx_rce_module.h"
 #include "ngx_rce_piston_input.h"
 
-
-/* hex doubles a file, JSON escapes it further */
-#define NGX_RCE_PISTON_MAX_BODY(code)  ((code) * 2 + 16384)
-
 #define NGX_RCE_PISTON_VERSION  "Piston v3.1.1 compatible (rce)"
 
 
@@ -36,6 +33,7 @@ typedef enum {
     NGX_RCE_PISTON_RUNTIMES,
     NGX_RCE_PISTON_EXECUTE,
     NGX_RCE_PISTON_PACKAGES,
+    NGX_RCE_PISTON_CONNECT,
     NGX_RCE_PISTON_UNKNOWN
 } ngx_rce_piston_path_e;
 
@@ -52,17 +50,16 @@ static ngx_int_t ngx_rce_piston_execute_handler(ngx_http_request_t *r);
 static void ngx_rce_piston_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_rce_piston_execute(ngx_http_request_t *r,
     ngx_str_t *body);
-static ngx_int_t ngx_rce_piston_input_error(ngx_http_request_t *r,
-    ngx_rce_input_error_t *err);
-static json_t *ngx_rce_piston_runtime(ngx_str_t *name, ngx_str_t *selector,
-    ngx_str_t *language);
+static ngx_int_t ngx_rce_piston_refusal_send(ngx_http_request_t *r,
+    ngx_uint_t status, json_t *body);
 
 
 static ngx_str_t  ngx_rce_piston_paths[] = {
     ngx_string(""),
     ngx_string("runtimes"),
     ngx_string("execute"),
-    ngx_string("packages")
+    ngx_string("packages"),
+    ngx_string("connect")
 };
 
 
@@ -81,6 +78,10 @@ ngx_rce_piston_handler(ngx_http_request_t *r)
         return ngx_rce_piston_refuse(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                      "requests must be of type "
                                      "application/json");
+    }
+
+    if (path == NGX_RCE_PISTON_CONNECT && (r->method & NGX_HTTP_GET)) {
+        return ngx_rce_connect_handler(r);
     }
 
     if (get && path == NGX_RCE_PISTON_ROOT) {
@@ -340,114 +341,47 @@ ngx_rce_piston_body_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_rce_piston_execute(ngx_http_request_t *r, ngx_str_t *body)
 {
-    ngx_rce_loc_conf_t       *rlcf;
-    ngx_rce_input_error_t     err;
-    ngx_rce_input_bounds_t    bounds;
-    ngx_rce_piston_limits_t   limits;
-    ngx_str_t                 name, selector, language;
-    json_t                   *req, *version, *input, *text;
-    ngx_int_t                 rc;
+    ngx_rce_input_error_t   err;
+    ngx_str_t               language;
+    json_t                 *req, *version, *input, *refusal;
+    ngx_uint_t              status;
 
-    rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
     req = NULL;
 
-    if (ngx_rce_piston_load(body->data, body->len, &req, &err) != NGX_OK
-        || ngx_rce_piston_request(req, &name, &selector, &err) != NGX_OK)
-    {
+    if (ngx_rce_piston_load(body->data, body->len, &req, &err) != NGX_OK) {
         json_decref(req);
-        return ngx_rce_piston_input_error(r, &err);
+        refusal = ngx_rce_piston_refusal(&err, &status);
+        return ngx_rce_piston_refusal_send(r, status, refusal);
     }
 
-    version = ngx_rce_piston_runtime(&name, &selector, &language);
+    refusal = ngx_rce_piston_document(r, req, &language, &version, &input,
+                                 &status);
+    json_decref(req);
 
-    if (version == NULL) {
-        text = json_sprintf("%.*s-%.*s runtime is unknown",
-                            (int) name.len, name.data,
-                            (int) selector.len, selector.data);
-
-        rc = ngx_rce_render_piston.send_error(r, NULL, NGX_HTTP_BAD_REQUEST,
-                 text ? json_string_value(text) : "runtime is unknown");
-
-        json_decref(text);
-        json_decref(req);
-        return rc;
+    if (refusal != NULL) {
+        return ngx_rce_piston_refusal_send(r, status, refusal);
     }
 
     json_decref(version);
-
-    /* Piston's configured limits: each is the default and the most */
-    limits.timeout[NGX_RCE_PISTON_RUN] = (double) rlcf->wall_limit;
-    limits.cpu_time[NGX_RCE_PISTON_RUN] = (double) rlcf->wall_limit;
-    limits.memory_limit[NGX_RCE_PISTON_RUN] = (double) rlcf->memory_limit;
-    limits.timeout[NGX_RCE_PISTON_COMPILE] = (double) rlcf->compile_limit;
-    limits.cpu_time[NGX_RCE_PISTON_COMPILE] = (double) rlcf->compile_limit;
-    limits.memory_limit[NGX_RCE_PISTON_COMPILE] = (double) rlcf->memory_limit;
-
-    bounds.max_files = (size_t) rlcf->max_files;
-    bounds.max_size = rlcf->max_code_size;
-    bounds.max_tests = 0;
-
-    input = ngx_rce_piston_job(req, &limits, &bounds, &err);
-
-    json_decref(req);
-
-    if (input == NULL) {
-        return ngx_rce_piston_input_error(r, &err);
-    }
 
     return ngx_rce_job_submit(r, &language, input, &ngx_rce_render_piston);
 }
 
 
-/*
- * A refused document: Piston's {"message"} (the field in front when the
- * text does not name it), or {"stack"} for a body that is not JSON
- */
+/* Piston's refusal (stolen), {"message"} or {"stack"}, with its status */
 static ngx_int_t
-ngx_rce_piston_input_error(ngx_http_request_t *r, ngx_rce_input_error_t *err)
+ngx_rce_piston_refusal_send(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *body)
 {
-    json_t      *body;
-    const char  *text;
-    size_t       len;
+    json_t  *text;
 
-    text = (const char *) err->text;
-    len = ngx_strlen(err->field);
-
-    if (ngx_strcmp(err->field, NGX_RCE_PISTON_STACK) == 0) {
-        body = json_pack("{s:s}", NGX_RCE_PISTON_STACK, text);
-
-    } else if (len == 0 || ngx_strncmp(text, err->field, len) == 0) {
-        body = json_pack("{s:s}", "message", text);
-
-    } else {
-        body = json_pack("{s:s++}", "message", err->field, ": ", text);
+    text = json_object_get(body, "message");
+    if (text == NULL) {
+        text = json_object_get(body, NGX_RCE_PISTON_STACK);
     }
 
-    return ngx_rce_send_error_body(r, err->status, text, body);
-}
-
-
-/*
- * The version a live node runs of the language (a name or an alias) that
- * the selector picks, highest first (a new reference), and the language's
- * canonical name; NULL when none does
- */
-static json_t *
-ngx_rce_piston_runtime(ngx_str_t *name, ngx_str_t *selector,
-    ngx_str_t *language)
-{
-    json_t  *versions, *version;
-
-    if (ngx_rce_nodes_resolve(ngx_rce_worker, name, language) != NGX_OK) {
-        return NULL;
-    }
-
-    versions = ngx_rce_catalogue_versions(ngx_rce_worker, language);
-
-    version = json_incref(ngx_rce_piston_semver_pick(versions,
-                                                     selector->data,
-                                                     selector->len));
-    json_decref(versions);
-
-    return version;
+    return ngx_rce_send_error_body(r, status,
+                                   json_is_string(text)
+                                   ? json_string_value(text) : "refused",
+                                   body);
 }

@@ -44,12 +44,13 @@ static json_t *ngx_rce_render_piston_memory(json_t *kb);
 ngx_rce_renderer_t  ngx_rce_render_piston = {
     "piston",
     ngx_rce_render_piston_result,
-    ngx_rce_render_piston_error
+    ngx_rce_render_piston_error,
+    NULL
 };
 
 
 /* the names Piston gives signals (its globals.js), by number */
-static const char  *ngx_rce_piston_signals[] = {
+const char  *ngx_rce_piston_signals[NGX_RCE_PISTON_SIGNALS] = {
     NULL, "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT",
     "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2",
     "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT",
@@ -63,9 +64,42 @@ static ngx_int_t
 ngx_rce_render_piston_result(ngx_http_request_t *r, ngx_rce_job_t *job,
     json_t *res)
 {
+    json_t      *answer, *status;
+    const char  *verdict;
+    ngx_int_t    rc;
+
+    answer = ngx_rce_render_piston_answer(res, &rc);
+    if (answer == NULL) {
+        return rc;
+    }
+
+    verdict = json_string_value(json_object_get(res, RCE_RES_STATUS));
+
+    if (verdict == NULL || ngx_strcmp(verdict, RCE_STATUS_OK) != 0) {
+        status = json_object_get(json_object_get(answer, "run"), "status");
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "rce: job %V: verdict %s answered as Piston's %s",
+                      &job->id, verdict ? verdict : RCE_STATUS_IE,
+                      json_is_string(status) ? json_string_value(status)
+                                             : "null");
+    }
+
+    return ngx_rce_send_json(r, NGX_HTTP_OK, answer);
+}
+
+
+/*
+ * Piston's answer to a result: {"language", "version", "run", "compile"?};
+ * NULL when it cannot be made, *rc then what to return (NGX_DECLINED for
+ * a malformed result).  The WebSocket's exit message takes a stage of it.
+ */
+json_t *
+ngx_rce_render_piston_answer(json_t *res, ngx_int_t *rc)
+{
     json_t      *status, *compile, *run, *answer;
     const char  *verdict;
-    int          rc;
+    int          made;
 
     status = json_object_get(res, RCE_RES_STATUS);
     verdict = json_is_string(status) ? json_string_value(status)
@@ -73,37 +107,28 @@ ngx_rce_render_piston_result(ngx_http_request_t *r, ngx_rce_job_t *job,
 
     compile = NULL;
     run = NULL;
-    rc = RCE_RENDER_OK;
+    made = RCE_RENDER_OK;
 
     if (json_is_object(json_object_get(res, RCE_RES_COMPILE))) {
         compile = ngx_rce_render_piston_stage(
                       json_object_get(res, RCE_RES_COMPILE),
                       ngx_strcmp(verdict, RCE_STATUS_CE) == 0
                       ? RCE_STATUS_CE : RCE_STATUS_OK,
-                      res, &rc);
+                      res, &made);
     }
 
-    if (rc == RCE_RENDER_OK) {
+    if (made == RCE_RENDER_OK) {
         /* a failed compile: "run" is the compile stage (Piston's v2.js) */
         run = (compile != NULL && ngx_strcmp(verdict, RCE_STATUS_CE) == 0)
               ? json_incref(compile)
-              : ngx_rce_render_piston_stage(res, verdict, res, &rc);
+              : ngx_rce_render_piston_stage(res, verdict, res, &made);
     }
 
-    if (rc != RCE_RENDER_OK) {
+    if (made != RCE_RENDER_OK) {
         json_decref(compile);
         json_decref(run);
-        return ngx_rce_render_failed(rc == RCE_RENDER_MALFORMED);
-    }
-
-    if (ngx_strcmp(verdict, RCE_STATUS_OK) != 0) {
-        status = json_object_get(run, "status");
-
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "rce: job %V: verdict %s answered as Piston's %s",
-                      &job->id, verdict,
-                      json_is_string(status) ? json_string_value(status)
-                                             : "null");
+        *rc = ngx_rce_render_failed(made == RCE_RENDER_MALFORMED);
+        return NULL;
     }
 
     answer = json_pack("{s:O?, s:O?, s:o, s:o*}",
@@ -112,7 +137,9 @@ ngx_rce_render_piston_result(ngx_http_request_t *r, ngx_rce_job_t *job,
                        "run", run,
                        "compile", compile);
 
-    return ngx_rce_send_json(r, NGX_HTTP_OK, answer);
+    *rc = (answer != NULL) ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    return answer;
 }
 
 

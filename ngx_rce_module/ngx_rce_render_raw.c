@@ -21,14 +21,16 @@ static ngx_int_t ngx_rce_render_result_result(ngx_http_request_t *r,
 ngx_rce_renderer_t  ngx_rce_render_text = {
     "text",
     ngx_rce_render_text_result,
-    ngx_rce_send_job_error
+    ngx_rce_send_job_error,
+    NULL
 };
 
 
 ngx_rce_renderer_t  ngx_rce_render_result = {
     "result",
     ngx_rce_render_result_result,
-    ngx_rce_send_job_error
+    ngx_rce_send_job_error,
+    NULL
 };
 
 

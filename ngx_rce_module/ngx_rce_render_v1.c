@@ -24,14 +24,16 @@ static ngx_int_t ngx_rce_render_v1_answer(ngx_http_request_t *r,
 ngx_rce_renderer_t  ngx_rce_render_v1 = {
     "v1",
     ngx_rce_render_v1_text_result,
-    ngx_rce_send_job_error
+    ngx_rce_send_job_error,
+    NULL
 };
 
 
 ngx_rce_renderer_t  ngx_rce_render_v1_base64 = {
     "v1-base64",
     ngx_rce_render_v1_base64_result,
-    ngx_rce_send_job_error
+    ngx_rce_send_job_error,
+    NULL
 };
 
 

@@ -22,6 +22,7 @@ ngx_rce_result_read(const char *message, size_t len, ngx_rce_result_t *res)
 
     res->json = NULL;
     res->why = NULL;
+    res->event = 0;
     res->id.len = 0;
     res->id.data = NULL;
 
@@ -52,8 +53,12 @@ ngx_rce_result_read(const char *message, size_t len, ngx_rce_result_t *res)
         return NGX_DECLINED;
     }
 
-    if (res->json != NULL
-        && !json_is_string(json_object_get(res->json, RCE_RES_STATUS)))
+    if (json_is_string(json_object_get(res->json, RCE_EVENT_KIND))) {
+        /* an event: a result never has this field */
+        res->event = 1;
+
+    } else if (res->json != NULL
+               && !json_is_string(json_object_get(res->json, RCE_RES_STATUS)))
     {
         res->why = "no verdict";
     }

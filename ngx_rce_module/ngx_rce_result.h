@@ -27,6 +27,9 @@ typedef struct {
     const char                 *why;         /* NULL: json is a result to
                                                 answer with; else why the
                                                 message cannot be read */
+    ngx_uint_t                  event;       /* json is an event of a
+                                                running job (RCE_EVENT_KIND),
+                                                not its result */
     char                        text[JSON_ERROR_TEXT_LENGTH];
 } ngx_rce_result_t;
 
@@ -35,7 +38,7 @@ typedef struct {
 
 /*
  * Reads a message: NGX_OK with its job's id in res->id, and res->why NULL
- * (res->json is the result) or saying why it cannot be read (not JSON, no
+ * (res->json is the result, or an event when res->event) or saying why it cannot be read (not JSON, no
  * verdict, over RCE_RESULT_MAX_BYTES); NGX_DECLINED: no id can be made out,
  * why says what else was wrong.  The caller json_decref()s res->json after
  * its last use of res->id.

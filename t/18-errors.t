@@ -72,6 +72,19 @@ json_error('a Transfer-Encoding nginx does not implement', 501, @r);
 @r = raw("GET /health HTTP/2.7\r\nHost: x\r\n\r\n");
 json_error('an HTTP version nginx does not speak', 505, @r);
 
+# a refusal rendered through error_page (rce_error) drops the request's body: on a kept-alive
+# connection the next request is read as sent, not from the body's leftovers
+for my $i (1 .. 5) {
+    my $body = '{"x":"' . ('y' x (2000 * $i)) . '"}';
+    my (undef, undef, undef, undef, $all) = $t->raw_http(
+        "POST /api/nope HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+        . length($body) . "\r\n\r\n$body" . "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        timeout => 5);
+    my @statuses = $all =~ m{^HTTP/1\.1 (\d{3}) }mg;
+    is("@statuses", '404 200', "keep-alive after an error_page refusal with a body ($i): the next request is answered")
+        or diag($all);
+}
+
 my $res = $t->run_code('python', "print('still here')");
 is($res->{content}, "still here\n", 'a normal job runs afterwards');
 

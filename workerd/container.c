@@ -138,6 +138,7 @@ static int describe(const struct config *cfg, const struct job *job, const struc
         .runtime = cfg->runtime, .pool_token = pool_token,
         .tests = *tests, .n_tests = job ? job->n_tests : 0, .test_wall_ms = limits->wall_ms,
         .test_output_bytes = limits->output_bytes, .tests_output_max = RCE_TESTS_OUTPUT_MAX_BYTES,
+        .interactive = job && job->interactive,
     };
     return 0;
 }
@@ -331,24 +332,45 @@ done:
     return rc;
 }
 
-/* Cold start: creates the job's container, attaches to it and starts it. Fills id (kept on
- * failure too, for removal) and *t_start, the moment of the start call. */
-int container_start_cold(struct docker *d, const struct config *cfg, const struct job *job,
-                         const struct lang *lang, const char *marker, struct docker_stream *stream,
-                         bool *stream_open, char *id, int64_t *t_start, struct job_result *r)
+/* Attaches to a cold container before it starts (its output into r's captures): an
+ * interactive job's with its stdin too, over an upgraded connection (docker_stream_hijack),
+ * any other's output only, through curl (await_attach then waits for the answer). -1 after
+ * failing r. */
+static int attach_cold(struct docker *d, const struct job *job, const char *id, struct docker_stream *stream,
+                       struct job_result *r)
 {
     char path[256], err[400];
-    if (create_container(d, cfg, job, lang, marker, NULL, id, err, sizeof err) != 0) {
-        job_result_fail(r, "%s", err);
-        return -1;
+    if (job->interactive) {
+        if (docker_stream_hijack(stream, d->socket_path, id, ATTACH_TIMEOUT_MS, err, sizeof err) != 0) {
+            job_result_fail(r, "%s", err);
+            return -1;
+        }
+        docker_stream_bind(stream, &r->out, &r->err);
+        return 0;
     }
     snprintf(path, sizeof path, "/containers/%s/attach?stream=1&stdout=1&stderr=1", id);
     if (docker_stream_open(stream, d->socket_path, path, &r->out, &r->err, err, sizeof err) != 0) {
         job_result_fail(r, "%s", err);
         return -1;
     }
+    return 0;
+}
+
+/* Cold start: creates the job's container, attaches to it and starts it. Fills id (kept on
+ * failure too, for removal) and *t_start, the moment of the start call. */
+int container_start_cold(struct docker *d, const struct config *cfg, const struct job *job,
+                         const struct lang *lang, const char *marker, struct docker_stream *stream,
+                         bool *stream_open, char *id, int64_t *t_start, struct job_result *r)
+{
+    char err[400];
+    if (create_container(d, cfg, job, lang, marker, NULL, id, err, sizeof err) != 0) {
+        job_result_fail(r, "%s", err);
+        return -1;
+    }
+    if (attach_cold(d, job, id, stream, r) != 0)
+        return -1;
     *stream_open = true;
-    if (await_attach(stream, r) != 0)
+    if (!job->interactive && await_attach(stream, r) != 0)
         return -1;
     *t_start = clock_mono_ms();
     if (docker_start(d, id, err, sizeof err) != 0) {

@@ -323,15 +323,24 @@ fail:
     return -1;
 }
 
-/* Waits up to timeout_ms for events on the upgraded connection; returns poll's revents,
- * 0 on timeout (or a signal), -1 on failure. */
-static int hijack_wait(struct docker_stream *s, short events, long timeout_ms)
+/* Waits up to timeout_ms for events on the upgraded connection, or for extra_fd (if >= 0) to
+ * be readable (*extra_ready then); returns the connection's revents, 0 on timeout (or a
+ * signal), -1 on failure. */
+static int hijack_wait_with(struct docker_stream *s, short events, long timeout_ms, int extra_fd,
+                            bool *extra_ready)
 {
-    struct pollfd p = { .fd = s->fd, .events = events };
-    int n = poll(&p, 1, (int)(timeout_ms > 0 ? timeout_ms : 0));
+    struct pollfd p[2] = { { .fd = s->fd, .events = events }, { .fd = extra_fd, .events = POLLIN } };
+    int n = poll(p, extra_fd >= 0 ? 2 : 1, (int)(timeout_ms > 0 ? timeout_ms : 0));
     if (n < 0)
         return errno == EINTR ? 0 : -1;
-    return n ? p.revents : 0;
+    if (extra_ready)
+        *extra_ready = extra_fd >= 0 && p[1].revents != 0;
+    return n ? p[0].revents : 0;
+}
+
+static int hijack_wait(struct docker_stream *s, short events, long timeout_ms)
+{
+    return hijack_wait_with(s, events, timeout_ms, -1, NULL);
 }
 
 /* Sends all of buf on the upgraded connection before the deadline (monotonic ms). */
@@ -439,16 +448,33 @@ int docker_stream_send(struct docker_stream *s, const char *buf, size_t len, lon
     return hijack_send(s, buf, len, clock_mono_ms() + timeout_ms);
 }
 
+int docker_stream_send_some(struct docker_stream *s, const char *buf, size_t len, size_t *sent)
+{
+    *sent = 0;
+    if (s->multi || s->fd == CURL_SOCKET_BAD)
+        return -1;
+    while (*sent < len) {
+        size_t n = 0;
+        CURLcode rc = curl_easy_send(s->easy, buf + *sent, len - *sent, &n);
+        if (rc == CURLE_AGAIN)
+            return 0;
+        if (rc != CURLE_OK)
+            return -1;
+        *sent += n;
+    }
+    return 0;
+}
+
 bool docker_stream_idle(struct docker_stream *s)
 {
     return !s->multi && s->fd != CURL_SOCKET_BAD && !s->finished && hijack_wait(s, POLLIN, 0) == 0;
 }
 
 /* docker_stream_step for an upgraded connection: reads what is there into the demultiplexer. */
-static int hijack_step(struct docker_stream *s, long timeout_ms)
+static int hijack_step(struct docker_stream *s, long timeout_ms, int extra_fd, bool *extra_ready)
 {
     char buf[16384];
-    int ev = hijack_wait(s, POLLIN, timeout_ms);
+    int ev = hijack_wait_with(s, POLLIN, timeout_ms, extra_fd, extra_ready);
     if (ev < 0)
         return -1;
     for (int i = 0; ev && i < HIJACK_READS_PER_STEP; i++) {
@@ -484,16 +510,27 @@ static int multi_read(struct docker_stream *s)
 
 int docker_stream_step(struct docker_stream *s, long timeout_ms)
 {
+    return docker_stream_step_with(s, timeout_ms, -1, NULL);
+}
+
+int docker_stream_step_with(struct docker_stream *s, long timeout_ms, int extra_fd, bool *extra_ready)
+{
+    struct curl_waitfd extra = { .fd = extra_fd, .events = CURL_WAIT_POLLIN };
+    if (extra_ready)
+        *extra_ready = false;
     if (s->finished)
         return 0;
     if (!s->multi)
-        return hijack_step(s, timeout_ms);
+        return hijack_step(s, timeout_ms, extra_fd, extra_ready);
     if (multi_read(s) != 0)
         return -1;
     if (s->finished || s->demux_status == DEMUX_BAD || s->demux_status == DEMUX_NOMEM)
         return 0;
-    if (curl_multi_poll(s->multi, NULL, 0, (int)(timeout_ms > 0 ? timeout_ms : 0), NULL) != CURLM_OK)
+    if (curl_multi_poll(s->multi, extra_fd >= 0 ? &extra : NULL, extra_fd >= 0 ? 1 : 0,
+                        (int)(timeout_ms > 0 ? timeout_ms : 0), NULL) != CURLM_OK)
         return -1;
+    if (extra_ready)
+        *extra_ready = extra_fd >= 0 && extra.revents != 0;
     /* what woke the wait is read now, so that the caller sees it on return */
     return multi_read(s);
 }

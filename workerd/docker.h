@@ -96,6 +96,10 @@ int docker_stream_hijack(struct docker_stream *s, const char *socket_path, const
 /* Sends all of buf to the container's stdin within timeout_ms; -1 if it could not. */
 int docker_stream_send(struct docker_stream *s, const char *buf, size_t len, long timeout_ms);
 
+/* Sends what of buf the connection takes now, without waiting, into *sent; -1 if it broke
+ * (or is not an upgraded one). */
+int docker_stream_send_some(struct docker_stream *s, const char *buf, size_t len, size_t *sent);
+
 /* True while an upgraded connection has nothing to read and is not closed: the container
  * still waits for its stdin. */
 bool docker_stream_idle(struct docker_stream *s);
@@ -106,6 +110,10 @@ void docker_stream_bind(struct docker_stream *s, struct capture *out, struct cap
  * that too, so that the captures hold all that arrived by the return; -1 on a curl multi
  * failure. Check headers_done, finished and demux_status afterwards. */
 int docker_stream_step(struct docker_stream *s, long timeout_ms);
+
+/* docker_stream_step that also wakes up for another fd (extra_fd >= 0) that becomes readable:
+ * *extra_ready says whether it did (or was readable, or hung up, by the return). */
+int docker_stream_step_with(struct docker_stream *s, long timeout_ms, int extra_fd, bool *extra_ready);
 
 void docker_stream_close(struct docker_stream *s);
 

@@ -46,17 +46,25 @@ static int take_optional_int(json_t *obj, const char *key, int64_t *out, char *e
     return 0;
 }
 
+/* An optional bool member into *out (absent or null: false); -1 if present and not a bool. */
+static int take_optional_bool(json_t *obj, const char *key, bool *out, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(obj, key);
+    if (v && !json_is_null(v) && !json_is_boolean(v)) {
+        snprintf(err, errlen, "invalid job: \"%s\" must be a bool", key);
+        return -1;
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
 /* Reads "async" (an optional bool) and "result_ttl_s" (an optional integer, clamped into
  * 1..RCE_ASYNC_RESULT_TTL_MAX_S). */
 static int take_async(json_t *root, struct job *job, char *err, size_t errlen)
 {
-    json_t *async = json_object_get(root, RCE_JOB_ASYNC);
     int64_t ttl = 0;
-    if (async && !json_is_null(async) && !json_is_boolean(async)) {
-        snprintf(err, errlen, "invalid job: \"%s\" must be a bool", RCE_JOB_ASYNC);
+    if (take_optional_bool(root, RCE_JOB_ASYNC, &job->async, err, errlen) != 0)
         return -1;
-    }
-    job->async = json_is_true(async);
     /* the class only matters here for the warm pool: any other value is a normal job */
     const char *priority = json_string_value(json_object_get(root, RCE_JOB_PRIORITY));
     job->batch = priority && strcmp(priority, RCE_PRIORITY_BATCH) == 0;
@@ -207,6 +215,25 @@ static int take_tests(json_t *root, struct job *job, char *err, size_t errlen)
     return take_compare(root, &job->compare, err, errlen);
 }
 
+/* Reads "stream" and "interactive" (after "tests"): interactive only with stream, never with
+ * tests. */
+static int take_stream(json_t *root, struct job *job, char *err, size_t errlen)
+{
+    if (take_optional_bool(root, RCE_JOB_STREAM, &job->stream, err, errlen) != 0
+        || take_optional_bool(root, RCE_JOB_INTERACTIVE, &job->interactive, err, errlen) != 0)
+        return -1;
+    if (job->interactive && !job->stream) {
+        snprintf(err, errlen, "invalid job: \"%s\" needs \"%s\": true", RCE_JOB_INTERACTIVE, RCE_JOB_STREAM);
+        return -1;
+    }
+    if (job->interactive && job->n_tests) {
+        snprintf(err, errlen, "invalid job: \"%s\" cannot be used with \"%s\"", RCE_JOB_INTERACTIVE,
+                 RCE_JOB_TESTS);
+        return -1;
+    }
+    return 0;
+}
+
 /* Reads every limit of RCE_LIMITS the job names into job->limits, clamped to maxima. */
 static int take_limits(json_t *limits, const struct limits *maxima, struct job *job, char *err,
                        size_t errlen)
@@ -252,7 +279,8 @@ int job_parse(const char *text, size_t len, const struct limits *defaults,
                            errlen) != 0
         || take_tests(root, job, err, errlen) != 0
         || take_optional_int(root, RCE_JOB_ENQUEUED_MS, &job->enqueued_ms, err, errlen) != 0
-        || take_optional_int(root, RCE_JOB_DEADLINE_MS, &job->deadline_ms, err, errlen) != 0)
+        || take_optional_int(root, RCE_JOB_DEADLINE_MS, &job->deadline_ms, err, errlen) != 0
+        || take_stream(root, job, err, errlen) != 0)
         goto fail;
 
     json_t *limits = json_object_get(root, RCE_JOB_LIMITS);

@@ -12,6 +12,9 @@
 #include "output.h"
 #include "wrapper.h"
 
+struct stream_events;
+struct job_input;
+
 /* Docker refuses a memory limit below 6 MiB: a job asking for less gets this much. */
 #define JOB_MIN_MEMORY_MB 6
 
@@ -60,6 +63,12 @@ struct job {
     int result_ttl_s;       /* rce:result:<id>'s lifetime, 1..RCE_ASYNC_RESULT_TTL_MAX_S; 0 if absent */
     const atomic_bool *cancel;  /* set by the slot for an asynchronous job (not in the JSON): once
                                  * true, stop it (run.c); NULL: it cannot be cancelled */
+    bool stream;            /* its events are published on reply_to as it runs (stream.c) */
+    bool interactive;       /* (with stream, without tests) its stdin is live (input.c) */
+    struct stream_events *events;   /* set by the slot for a stream job (not in the JSON): where
+                                     * run.c reports its output as it comes; NULL: nowhere */
+    struct job_input *input;        /* set by the slot for a stream job (not in the JSON): its
+                                     * rce:input:<id> watch; NULL: none */
 };
 
 /* Parses one queue element. Returns 0, or -1 with the reason in err; even then id and

@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "clock.h"
+#include "input.h"
 #include "judge.h"
 #include "log.h"
 #include "rce_protocol.h"
+#include "stream.h"
 #include "wrapper.h"
 
 #define EXIT_GRACE_MS 200           /* the stream ended: time for Docker to record the exit */
@@ -120,6 +122,23 @@ static bool cancelled(const struct run *run)
     return run->job->cancel && atomic_load(run->job->cancel);
 }
 
+/* One step of the stream (docker_stream_step), waking up for a stream job's input too; then
+ * the job's events for what came, and its input on to the container. */
+static int step(struct run *run, long wait)
+{
+    struct job_input *in = run->job->input;
+    bool input_ready = false;
+    if (docker_stream_step_with(run->stream, wait, in ? job_input_fd(in) : -1, &input_ready) != 0)
+        return -1;
+    if (run->job->events)
+        stream_events_live(run->job->events, &run->r->out, &run->r->err, run->r->output_limit);
+    if (input_ready)
+        job_input_read(in);
+    if (in)
+        job_input_flush(in, run->stream);
+    return 0;
+}
+
 /* Reads the output until the stream ends, the deadline passes, a cap is hit, the job is
  * cancelled (its flag is looked at every CANCEL_CHECK_MS) or (when the cpu limit can run out
  * before the wall one) the container's cpu total reaches cpu_ms, or, for a warm container,
@@ -151,7 +170,7 @@ static enum run_end read_output(struct run *run)
             wait = CANCEL_CHECK_MS;
         if (next_cpu_check < run->deadline && next_cpu_check - now < wait)
             wait = next_cpu_check - now;
-        if (docker_stream_step(s, wait > 0 ? wait : 0) != 0) {
+        if (step(run, wait > 0 ? wait : 0) != 0) {
             job_result_fail(r, "reading output failed: curl multi error");
             return END_FAILED;
         }
@@ -500,6 +519,8 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
         goto done;
     }
     run.id = id;
+    if (job->events)
+        stream_events_begin(job->events, lang_compiled(lang) ? marker : NULL, !run.judging);
     if (!follow(&run)) {
         stream_open = false;
         if (run.warm)

@@ -121,6 +121,7 @@ static json_t *build_words(const struct sandbox_job *job, char *err, size_t errl
         || append_number(words, job->n_tests ? job->test_wall_ms : 0) != 0
         || append_number(words, job->n_tests ? job->test_output_bytes : 0) != 0
         || append_number(words, job->n_tests ? job->tests_output_max : 0) != 0
+        || append_number(words, job->interactive) != 0
         || append_command(words, job->compile_argv, job->compile_argv ? job->compile_argc : 0) != 0
         || append_command(words, job->run_argv, job->run_argc) != 0
         || append_number(words, (long long)job->n_files) != 0)
@@ -280,6 +281,7 @@ json_t *sandbox_container_spec(const struct sandbox_job *job, char *err, size_t 
         return NULL;
     }
     const bool warm = job->pool_token != NULL;
+    const bool stdin_open = warm || job->interactive;
     /* "o" hands cmd and host_config to the new object, even when json_pack fails. */
     json_t *spec = json_pack(
         "{s:s, s:{s:s, s:s}, s:s, s:s, s:s,"
@@ -297,13 +299,14 @@ json_t *sandbox_container_spec(const struct sandbox_job *job, char *err, size_t 
         "Env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp",
                "LANG=C.UTF-8",
         "NetworkDisabled", 1,
-        /* A warm container reads its job from stdin; StdinOnce closes that stdin when our
-         * connection does, so that the container of a workerd that died ends by itself. */
-        "AttachStdin", warm,
+        /* A warm container reads its job from stdin, an interactive one workerd's control
+         * lines (wrapper.h); StdinOnce closes that stdin when our connection does, so that
+         * the container of a workerd that died ends by itself. */
+        "AttachStdin", stdin_open,
         "AttachStdout", 1,
         "AttachStderr", 1,
-        "OpenStdin", warm,
-        "StdinOnce", warm,
+        "OpenStdin", stdin_open,
+        "StdinOnce", stdin_open,
         "Tty", 0,                          /* non-TTY: stdout and stderr arrive multiplexed */
         "Entrypoint",                      /* empty, not absent: an image ENTRYPOINT must not wrap us */
         "Cmd", cmd,

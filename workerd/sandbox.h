@@ -3,6 +3,7 @@
 #define WORKERD_SANDBOX_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The code travels base64-encoded as one argv string, and Linux caps one argument at
@@ -56,6 +57,8 @@ struct sandbox_job {
     long test_wall_ms;           /* each test's wall limit, enforced by the wrapper */
     long test_output_bytes;      /* each test's cap on each stream */
     long tests_output_max;       /* the cap on all tests' output together */
+    bool interactive;            /* the program's stdin is live: workerd's control lines
+                                  * come on the container's stdin (wrapper.h) */
     const char *pool_token;      /* set: the spec of a warm container, labelled with it, whose
                                   * job comes later on stdin (sandbox_payload); the job's id,
                                   * files, stdin, args and marker are then not used */

@@ -9,6 +9,7 @@
 #include "async.h"
 #include "clock.h"
 #include "docker.h"
+#include "input.h"
 #include "job.h"
 #include "judge.h"
 #include "log.h"
@@ -17,6 +18,7 @@
 #include "rce_protocol.h"
 #include "run.h"
 #include "script.h"
+#include "stream.h"
 
 #define TAKE_OUT_OF_MEMORY_POLL_MS 100   /* a look at the queue while Redis refuses BLMOVE */
 #define BATCH_PACE_WINDOW_MS 2000        /* other classes' jobs this recent pace batch jobs */
@@ -155,12 +157,18 @@ static void run_and_answer(struct slot *s, struct queue *q, struct docker *d, co
         if (!(warm = pool_take(n->pool, lang, &shape, job->batch)))
             pool_reserve(n->pool, shape.memory_mb);
         slot_note_running(&n->slots, s->index, job->id, job->async);
+        if (job->input)
+            job_input_open(job->input, &n->cfg, job, &n->slots.cancel[s->index]);
         run_job(d, &n->cfg, job, lang, warm, &r, container, sizeof container);
+        if (job->input)
+            job_input_close(job->input, q);
     }
     log_info("job %s: %s %s, %ld ms (queued %lld ms, %s container %.12s)%s%s", job->id, lang->name,
              r.status, r.wall_ms, (long long)(job->enqueued_ms > 0 ? now - job->enqueued_ms : -1),
              warm && warm->id[0] ? "warm" : "cold", container[0] ? container : "-",
              r.reason[0] ? ": " : "", r.reason);
+    if (job->events)
+        stream_events_end(job->events, &r);
     answer(n, q, text, len, job, lang->name, &r);
     container_remove(d, container);
     if (!n->cfg.bench_no_container)
@@ -222,7 +230,15 @@ static void handle_job(struct slot *s, struct queue *q, struct docker *d, const 
                   n->cfg.node);
     } else {
         lang_limits(lang, &n->cfg, job.named, &job.limits);
-        job.cancel = job.async ? &n->slots.cancel[s->index] : NULL;
+        /* a stream job's input may kill it (input.c), as a cancel does */
+        job.cancel = job.async || job.stream ? &n->slots.cancel[s->index] : NULL;
+        struct stream_events events;
+        struct job_input input;
+        if (job.stream) {
+            stream_events_init(&events, &job, q);
+            job.events = &events;
+            job.input = &input;
+        }
         run_and_answer(s, q, d, text, len, &job, lang);
     }
     lang_free(lang);

@@ -452,6 +452,29 @@ static void test_split_compile(void)
     job_result_free(&r);
 }
 
+/* stream and interactive: bools; interactive only with stream, never with tests. */
+static void test_parse_stream(void)
+{
+    struct job job;
+    char err[256];
+#define STREAM_JOB(extra) "{\"id\":\"a\",\"language\":\"sh\",\"code\":\"\",\"reply_to\":\"r\"" extra "}"
+    assert(parse(STREAM_JOB(""), &job, err) == 0 && !job.stream && !job.interactive && !job.events && !job.input);
+    job_free(&job);
+    assert(parse(STREAM_JOB(",\"stream\":true"), &job, err) == 0 && job.stream && !job.interactive);
+    job_free(&job);
+    assert(parse(STREAM_JOB(",\"stream\":true,\"interactive\":true"), &job, err) == 0 && job.interactive);
+    job_free(&job);
+    assert(parse(STREAM_JOB(",\"stream\":1"), &job, err) == -1 && strstr(err, "\"stream\" must be a bool"));
+    assert(STREQ(job.id, "a") && STREQ(job.reply_to, "r"));        /* answerable: IE */
+    job_free(&job);
+    assert(parse(STREAM_JOB(",\"interactive\":true"), &job, err) == -1 && strstr(err, "needs \"stream\""));
+    job_free(&job);
+    assert(parse(STREAM_JOB(",\"stream\":true,\"interactive\":true,\"tests\":[{\"stdin\":\"\"}]"), &job, err) == -1
+           && strstr(err, "cannot be used with \"tests\""));
+    job_free(&job);
+#undef STREAM_JOB
+}
+
 int main(void)
 {
     RUN(test_parse_full_job_and_clamp);
@@ -466,5 +489,6 @@ int main(void)
     RUN(test_files_stdin_args);
     RUN(test_limits_follow_protocol);
     RUN(test_split_compile);
+    RUN(test_parse_stream);
     return REPORT("test_job");
 }

@@ -52,9 +52,10 @@ static void test_spec_settings(void)
     assert(json_is_array(entrypoint) && json_array_size(entrypoint) == 0);
 
     /* perl -e WRAPPER -- NR NR NR NR NR MARKER END COMPILE_CPU_S RUN_CPU_S NTESTS TEST_WALL_MS
-     * TEST_CAP TESTS_CAP NCOMPILE COMPILE... NRUN RUN... NFILES (NAME B64)... STDIN_B64 ARGS... */
+     * TEST_CAP TESTS_CAP INTERACTIVE NCOMPILE COMPILE... NRUN RUN... NFILES (NAME B64)... STDIN_B64
+     * ARGS... */
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 26);
+    assert(json_array_size(cmd) == 27 && STREQ(str_at(cmd, 17), "0"));
     assert(STREQ(str_at(cmd, 0), "perl") && STREQ(str_at(cmd, 1), "-e") && STREQ(str_at(cmd, 3), "--"));
     assert(STREQ(str_at(cmd, 2), embed_wrapper_pl.data));
     assert(strstr(str_at(cmd, 2), "delete $ENV{HOSTNAME}") && strstr(str_at(cmd, 2), "kill(9, -1)"));
@@ -67,12 +68,13 @@ static void test_spec_settings(void)
     assert(STREQ(str_at(cmd, 12), "2"));                /* the run's 1500 ms: 2 s */
     for (size_t i = 13; i <= 16; i++)
         assert(STREQ(str_at(cmd, i), "0"));             /* no tests: not judge mode */
-    assert(STREQ(str_at(cmd, 17), "0"));                /* interpreted: no compile command */
-    assert(STREQ(str_at(cmd, 18), "3") && STREQ(str_at(cmd, 19), "python3") && STREQ(str_at(cmd, 21), "main.py"));
-    assert(STREQ(str_at(cmd, 22), "1"));
-    assert(STREQ(str_at(cmd, 23), "main.py"));
-    assert(STREQ(str_at(cmd, 24), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
-    assert(STREQ(str_at(cmd, 25), ""));                /* empty stdin */
+    assert(STREQ(str_at(cmd, 17), "0"));                /* not interactive */
+    assert(STREQ(str_at(cmd, 18), "0"));                /* interpreted: no compile command */
+    assert(STREQ(str_at(cmd, 19), "3") && STREQ(str_at(cmd, 20), "python3") && STREQ(str_at(cmd, 22), "main.py"));
+    assert(STREQ(str_at(cmd, 23), "1"));
+    assert(STREQ(str_at(cmd, 24), "main.py"));
+    assert(STREQ(str_at(cmd, 25), "cHJpbnQoMSkK"));    /* base64 of "print(1)\n" */
+    assert(STREQ(str_at(cmd, 26), ""));                /* empty stdin */
 
     json_t *hc = json_object_get(spec, "HostConfig");
     assert(STREQ(json_string_value(json_object_get(hc, "NetworkMode")), "none"));
@@ -121,12 +123,12 @@ static void test_compile_stdin_args(void)
     json_t *spec = sandbox_container_spec(&job, err, sizeof err);
     assert(spec);
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 31);
+    assert(json_array_size(cmd) == 32);
     assert(STREQ(str_at(cmd, 11), "20") && STREQ(str_at(cmd, 12), "2"));    /* each step's cpu limit */
-    assert(STREQ(str_at(cmd, 17), "3") && STREQ(str_at(cmd, 20), "it's.c"));   /* words, no shell */
-    assert(STREQ(str_at(cmd, 21), "3") && STREQ(str_at(cmd, 22), "python3"));
-    assert(STREQ(str_at(cmd, 28), "aGk="));            /* base64 of the stdin */
-    assert(STREQ(str_at(cmd, 29), "a b") && STREQ(str_at(cmd, 30), "-x"));
+    assert(STREQ(str_at(cmd, 18), "3") && STREQ(str_at(cmd, 21), "it's.c"));   /* words, no shell */
+    assert(STREQ(str_at(cmd, 22), "3") && STREQ(str_at(cmd, 23), "python3"));
+    assert(STREQ(str_at(cmd, 29), "aGk="));            /* base64 of the stdin */
+    assert(STREQ(str_at(cmd, 30), "a b") && STREQ(str_at(cmd, 31), "-x"));
     /* the container's RLIMIT_CPU is the larger step's */
     json_t *cpu = json_array_get(json_object_get(json_object_get(spec, "HostConfig"), "Ulimits"), 3);
     assert(json_integer_value(json_object_get(cpu, "Soft")) == 20 && json_integer_value(json_object_get(cpu, "Hard")) == 21);
@@ -206,6 +208,20 @@ static void test_warm_spec_and_payload(void)
     json_decref(spec);
 }
 
+/* An interactive job's cold container: stdin attached and open, the wrapper told so. */
+static void test_interactive_spec(void)
+{
+    char err[128];
+    struct sandbox_job job = example("print(1)\n", 9);
+    job.interactive = true;
+    json_t *spec = sandbox_container_spec(&job, err, sizeof err);
+    assert(spec);
+    assert(json_is_true(json_object_get(spec, "AttachStdin")) && json_is_true(json_object_get(spec, "OpenStdin"))
+           && json_is_true(json_object_get(spec, "StdinOnce")));
+    assert(STREQ(str_at(json_object_get(spec, "Cmd"), 17), "1"));
+    json_decref(spec);
+}
+
 static void test_stats_figures(void)
 {
     long long cpu, mem;
@@ -258,18 +274,19 @@ static void test_tests(void)
     json_t *spec = sandbox_container_spec(&job, err, sizeof err);
     assert(spec);
     json_t *cmd = json_object_get(spec, "Cmd");
-    assert(json_array_size(cmd) == 30);
+    assert(json_array_size(cmd) == 31);
     assert(STREQ(str_at(cmd, 13), "2") && STREQ(str_at(cmd, 14), "1000") && STREQ(str_at(cmd, 15), "4096")
-           && STREQ(str_at(cmd, 16), "8192"));
-    assert(STREQ(str_at(cmd, 24), "cHJpbnQoMSkK"));
-    assert(STREQ(str_at(cmd, 25), "MSAyCg==") && STREQ(str_at(cmd, 26), "0"));    /* "1 2\n", no args */
-    assert(STREQ(str_at(cmd, 27), "") && STREQ(str_at(cmd, 28), "1") && STREQ(str_at(cmd, 29), "-v"));
+           && STREQ(str_at(cmd, 16), "8192") && STREQ(str_at(cmd, 17), "0"));
+    assert(STREQ(str_at(cmd, 25), "cHJpbnQoMSkK"));
+    assert(STREQ(str_at(cmd, 26), "MSAyCg==") && STREQ(str_at(cmd, 27), "0"));    /* "1 2\n", no args */
+    assert(STREQ(str_at(cmd, 28), "") && STREQ(str_at(cmd, 29), "1") && STREQ(str_at(cmd, 30), "-v"));
     json_decref(spec);
 }
 
 int main(void)
 {
     RUN(test_tests);
+    RUN(test_interactive_spec);
     RUN(test_spec_settings);
     RUN(test_compile_stdin_args);
     RUN(test_code_size_cap);

@@ -32,7 +32,18 @@
  *   end line      given an end token (warm containers only), the last line of stdout and of
  *                 stderr: <token> "\n", token = WRAPPER_END_PREFIX and 24 hex digits, a
  *                 secret per job. Figures followed by it are the wrapper's, not an imitation
- *                 the program printed. */
+ *                 the program printed.
+ *
+ * An interactive job's control lines, the other way: what workerd writes on the container's
+ * stdin (after the payload, in a warm container) for wrapper.pl, which reads them all along,
+ * compile step included, each ended by "\n":
+ *   "d " <base64>  bytes for the program's stdin, after the job's own stdin and what came
+ *                  before (kept while the compile step runs);
+ *   "e"            end of the program's stdin: its pipe is closed once written out (later "d"
+ *                  lines are dropped); the control stream ending does the same;
+ *   "s " <n>       signal n (1..31) to every process of the job but PID 1 (kill -1: the
+ *                  compiler too, while it runs).
+ * Lines of any other form are ignored. */
 #ifndef WORKERD_WRAPPER_H
 #define WORKERD_WRAPPER_H
 

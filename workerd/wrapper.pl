@@ -5,7 +5,8 @@
 #
 # Arguments: getrusage's, clock_gettime's, prctl's, setrlimit's and wait4's syscall numbers,
 # the compile marker, the end token (or ""; see 6), the compile step's and the run's cpu limits
-# (whole seconds, 0: the container's), the compile command (a count, then its words; 0 for an
+# (whole seconds, 0: the container's), judge mode's four numbers (see below; 0 without tests),
+# the interactive flag (1 or 0, see below), the compile command (a count, then its words; 0 for an
 # interpreted language), the run command (the same), the number of files, the name and base64
 # content of each, the base64 stdin, then the program's arguments. It
 #  1. writes the job's files into the work dir and its stdin to /tmp/.rce-stdin (base64,
@@ -47,8 +48,15 @@
 # wall limit or when its output passes a cap, and every process it left is killed before
 # the next starts. For each test, stdout gets its record (wrapper.h), which says how it
 # ended, and its output; the tests stop early when the cap on all output is reached.
+#
+# Interactive mode (the word after the tests' caps is 1; never with tests): the container's
+# stdin carries workerd's control lines (wrapper.h), read all along (compile step included)
+# with a 20 ms select bound and a SIGCHLD wake-up while this process waits for a child. The
+# program's stdin is a pipe: the job's stdin first, then the bytes of each "d" line, closed at
+# "e" or when the control stream ends (workerd went away); "s N" sends signal N to every
+# process but this one (kill -1). What prelude.pl read past the payload comes first.
 my ($rusage_nr, $clock_nr, $prctl_nr, $setrlimit_nr, $wait4_nr, $marker, $end, $compile_cpu_s,
-    $run_cpu_s, $n_tests, $test_wall_ms, $test_cap, $tests_cap) = splice(@ARGV, 0, 13);
+    $run_cpu_s, $n_tests, $test_wall_ms, $test_cap, $tests_cap, $interactive) = splice(@ARGV, 0, 14);
 my $hidden = $prctl_nr > 0 && syscall($prctl_nr, 4, 0, 0, 0, 0) == 0;
 sub words { my $n = shift(@ARGV); return splice(@ARGV, 0, $n) }
 my @compile = words();
@@ -70,7 +78,16 @@ sub put {
 }
 put(splice(@ARGV, 0, 2)) for 1 .. shift(@ARGV);
 my @tests = map { [shift(@ARGV), words()] } 1 .. $n_tests;
-put(q(/tmp/.rce-stdin), $n_tests ? q() : shift(@ARGV));
+our $rce_control;
+my ($control, $feed, $feed_w, $feed_eof) = ($rce_control // q(), q(), undef, 0);
+if ($interactive) {
+    $feed = unbase64(shift(@ARGV));
+    $SIG{PIPE} = q(IGNORE);     # a program that closed its stdin: EPIPE, not a signal
+    my $flags = fcntl(STDIN, 3, 0);                 # F_GETFL
+    fcntl(STDIN, 4, $flags | 04000) if $flags;      # F_SETFL O_NONBLOCK
+} else {
+    put(q(/tmp/.rce-stdin), $n_tests ? q() : shift(@ARGV));
+}
 delete $ENV{HOSTNAME};
 sub now_ms {
     my $ts = qq(\0) x 16;
@@ -96,21 +113,72 @@ sub oom_kills {
     }
     return q();
 }
-# Runs argv as a child with stdin from $in and RLIMIT_CPU $cpu_s (0: as it is); returns its
-# status and its own peak memory (wait4's, q() if unknown).
+# Interactive mode: acts on the whole control lines that came.
+sub control_lines {
+    while ($control =~ s/\A([^\n]*)\n//) {
+        my $line = $1;
+        if ($line =~ m{\Ad ([A-Za-z0-9+/=]*)\z}) {
+            $feed .= unbase64($1) unless $feed_eof;
+        } elsif ($line eq q(e)) {
+            $feed_eof = 1;
+        } elsif ($line =~ /\As (\d+)\z/ && $1 >= 1 && $1 <= 31) {
+            kill($1, -1);
+        }
+    }
+}
+# Writes what the program's stdin pipe takes of $feed; closes it at the eof (or on EPIPE).
+sub feed_pipe {
+    return unless $feed_w;
+    while (length($feed)) {
+        my $n = syswrite($feed_w, $feed);
+        last if !defined($n) && ($! == 4 || $! == 11);
+        if (!defined($n)) { ($feed, $feed_eof) = (q(), 1); last }
+        substr($feed, 0, $n, q());
+    }
+    undef $feed_w if $feed_eof && !length($feed);
+}
+# Interactive mode: wait4 on the child, relaying the control lines meanwhile; 1 once reaped.
+sub relay_until_reaped {
+    my $pid = $_[0];            # then wait4's status and rusage buffers, written in place
+    local $SIG{CHLD} = sub { };
+    for (;;) {
+        my $got = syscall($wait4_nr, $pid, $_[1], 1, $_[2]);      # WNOHANG
+        return 1 if $got == $pid;
+        return 0 if $got < 0 && $! != 4;
+        my ($rin, $win) = (q(), q());
+        vec($rin, 0, 1) = 1 unless $feed_eof && !defined($control);
+        vec($win, fileno($feed_w), 1) = 1 if $feed_w && length($feed);
+        select(my $rout = $rin, my $wout = $win, undef, 0.02);
+        my $n = defined($control) ? sysread(STDIN, $control, 1 << 16, length($control)) : undef;
+        ($control, $feed_eof) = (undef, 1) if defined($n) && $n == 0;     # workerd went away
+        control_lines() if defined($control);
+        feed_pipe();
+    }
+}
+# Runs argv as a child with stdin from $in (a file; in interactive mode the run's is the pipe
+# $feed_w writes) and RLIMIT_CPU $cpu_s (0: as it is); returns its status and its own peak
+# memory (wait4's, q() if unknown).
 sub run_child {
     my ($in, $cpu_s, @argv) = @_;
+    my $feed_r;
+    if ($interactive && $in ne q(/dev/null)) {
+        pipe($feed_r, $feed_w) or return (126, q());
+        fcntl($feed_w, 4, 04000);                   # F_SETFL O_NONBLOCK
+    }
     my $pid = fork();
     return (126, q()) unless defined $pid;
     if ($pid == 0) {
         syscall($setrlimit_nr, 0, pack(q(q2), $cpu_s, $cpu_s + 1)) if $cpu_s > 0 && $setrlimit_nr > 0;
-        open(STDIN, q(<), $in) or exit 126;
+        $SIG{PIPE} = q(DEFAULT);
+        ($feed_r ? open(STDIN, q(<&), $feed_r) : open(STDIN, q(<), $in)) or exit 126;
         exec { $argv[0] } @argv;
         syswrite(STDERR, qq(rce: cannot run $argv[0]: $!\n));
         exit 127;
     }
+    close($feed_r) if $feed_r;
     my ($status, $ru, $rss) = (pack(q(i), 0), qq(\0) x 256, q());
-    if ($wait4_nr > 0 && syscall($wait4_nr, $pid, $status, 0, $ru) == $pid) {
+    if ($interactive && $wait4_nr > 0 ? relay_until_reaped($pid, $status, $ru)
+        : $wait4_nr > 0 && syscall($wait4_nr, $pid, $status, 0, $ru) == $pid) {
         $? = unpack(q(i), $status);
         $rss = (rusage_fields($ru))[1];
     } else {
@@ -298,7 +366,7 @@ if (@compile) {
 if ($n_tests) {
     run_tests() if $rc == 0;
 } elsif ($rc == 0) {
-    ($rc, $rss_program) = run_child(q(/tmp/.rce-stdin), $run_cpu_s, @run, @ARGV);
+    ($rc, $rss_program) = run_child($interactive ? q(pipe) : q(/tmp/.rce-stdin), $run_cpu_s, @run, @ARGV);
 }
 reap_all();
 my ($cpu, $rss) = children_usage();

@@ -4,7 +4,7 @@
  * (ngx_rce_result.c) and turns its output into what a client gets (the code
  * shared with workerd, common/rce_render.c), without nginx: any bytes are
  * read; a message that cannot be read says why, one that can has its id and
- * verdict; each stage's streams are decoded as the raw route sends them, and
+ * verdict, or is an event (RCE_EVENT_KIND); each stage's streams are decoded as the raw route sends them, and
  * rewritten as JSON text and as base64, which must carry the same bytes; the
  * v1 document is made in both encodings, and leaves the result as it was.
  */
@@ -49,6 +49,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (res.why != NULL) {
         if (memchr(res.why, '\0', JSON_ERROR_TEXT_LENGTH) == NULL) {
+            abort();
+        }
+
+    } else if (res.event) {
+        /* an event of a running job: its kind is a string */
+        if (!json_is_string(json_object_get(res.json, RCE_EVENT_KIND))) {
             abort();
         }
 

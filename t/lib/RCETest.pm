@@ -221,7 +221,7 @@ load_module $ENV{RCE_MODULE_SO};
 worker_processes $workers;
 error_log $dir/logs/error.log info;
 pid $dir/nginx.pid;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
     access_log $dir/logs/access.log;
     client_body_temp_path $dir/body;
@@ -244,6 +244,7 @@ http {
         location /api/v1/jobs { rce_api_jobs; rce_wall_limit 5s; rce_max_files 4; client_max_body_size 8m; }
         location /api/v2/ { rce_api_piston; rce_wall_limit 5s; rce_timeout 30s; rce_max_files 4; }
         location /api/ { error_page 404 /.rce-error; return 404; }
+        location = /api/v1/openapi.json { alias $ROOT/docs/openapi.json; types { } default_type application/json; }
         $extra
     }
 }
