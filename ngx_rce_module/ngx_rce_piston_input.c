@@ -25,6 +25,7 @@ static ngx_int_t ngx_rce_piston_constraints(json_t *req,
 static ngx_int_t ngx_rce_piston_files(json_t *files, json_t *doc,
     ngx_rce_input_error_t *err);
 static json_t *ngx_rce_piston_hex(json_t *content);
+static json_t *ngx_rce_piston_base64(json_t *content);
 static ngx_int_t ngx_rce_piston_nibble(u_char c);
 static ngx_int_t ngx_rce_piston_stdin(json_t *stdin_, json_t *doc,
     ngx_rce_input_error_t *err);
@@ -312,12 +313,17 @@ ngx_rce_piston_files(json_t *files, json_t *doc, ngx_rce_input_error_t *err)
             content = ngx_rce_piston_hex(json_object_get(file, "content"));
             enc = RCE_ENCODING_BASE64;
 
+        } else if (enc != NULL && ngx_strcmp(enc, RCE_ENCODING_BASE64) == 0) {
+            content = ngx_rce_piston_base64(json_object_get(file, "content"));
+
         } else {
             content = json_incref(json_object_get(file, "content"));
+            enc = RCE_ENCODING_UTF8;
+        }
 
-            if (enc == NULL || ngx_strcmp(enc, RCE_ENCODING_BASE64) != 0) {
-                enc = RCE_ENCODING_UTF8;
-            }
+        if (content == NULL) {
+            return ngx_rce_input_fail(err, NGX_RCE_INPUT_NO_MEMORY, "",
+                                      "out of memory");
         }
 
         f = json_pack("{s:o, s:s}", RCE_FILE_CONTENT, content,
@@ -383,6 +389,60 @@ ngx_rce_piston_hex(json_t *content)
     out = json_string(text);
 
     free(bytes);
+    free(text);
+
+    return out;
+}
+
+
+/*
+ * base64 as Node's Buffer.from(s, "base64") reads it: what is not in the
+ * alphabet (line breaks, spaces) is skipped, "-" and "_" are "+" and "/",
+ * the first "=" ends it, a last lone character is dropped and the bits a
+ * last group does not need are ignored; as standard base64 without padding,
+ * or NULL when out of memory
+ */
+static json_t *
+ngx_rce_piston_base64(json_t *content)
+{
+    static const char  alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                    "abcdefghijklmnopqrstuvwxyz0123456789+/";
+    const char  *s, *at;
+    char        *text;
+    size_t       len, i, n;
+    u_char       c, unused;
+    json_t      *out;
+
+    s = json_string_value(content);
+    len = json_string_length(content);
+
+    text = malloc(len + 1);
+    if (text == NULL) {
+        return NULL;
+    }
+
+    for (i = 0, n = 0; i < len && s[i] != '='; i++) {
+        c = (u_char) s[i];
+        c = (c == '-') ? '+' : (c == '_') ? '/' : c;
+
+        if (c != '\0' && ngx_strchr(alphabet, c) != NULL) {
+            text[n++] = (char) c;
+        }
+    }
+
+    if (n % 4 == 1) {
+        n--;
+    }
+
+    if (n % 4 != 0) {
+        /* the bits past the last whole byte: 4 of a pair, 2 of a triple */
+        unused = (n % 4 == 2) ? 0x0f : 0x03;
+        at = ngx_strchr(alphabet, (u_char) text[n - 1]);
+        text[n - 1] = alphabet[(at - alphabet) & ~unused];
+    }
+
+    text[n] = '\0';
+    out = json_string(text);
     free(text);
 
     return out;

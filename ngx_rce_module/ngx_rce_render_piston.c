@@ -166,7 +166,7 @@ static json_t *
 ngx_rce_render_piston_stage(json_t *from, const char *verdict, json_t *res,
     int *rc)
 {
-    json_t      *text, *out, *err, *stage, *code;
+    json_t      *text, *out, *err, *stage, *code, *signal;
     const char  *status;
     ngx_uint_t   killed;
     const char  *message;
@@ -192,7 +192,13 @@ ngx_rce_render_piston_stage(json_t *from, const char *verdict, json_t *res,
     status = ngx_rce_render_piston_status(from, verdict, res, &killed,
                                           &message, number, sizeof(number));
 
-    code = json_object_get(from, RCE_RES_EXIT_CODE);
+    signal = ngx_rce_render_piston_signal(json_object_get(from, RCE_RES_SIGNAL),
+                                          killed);
+
+    /* isolate's meta has an exitcode only for a program that exited:
+       Piston's code is null beside a signal */
+    code = json_is_null(signal) ? json_object_get(from, RCE_RES_EXIT_CODE)
+                                : NULL;
 
     /* output: stdout then stderr (the result has not their order) */
     stage = json_pack("{s:O, s:O, s:s%+%, s:O?, s:o, s:s?, s:s?, s:O?, s:O?,"
@@ -203,9 +209,7 @@ ngx_rce_render_piston_stage(json_t *from, const char *verdict, json_t *res,
                       json_string_length(out),
                       json_string_value(err), json_string_length(err),
                       "code", json_is_integer(code) ? code : NULL,
-                      "signal", ngx_rce_render_piston_signal(
-                                    json_object_get(from, RCE_RES_SIGNAL),
-                                    killed),
+                      "signal", signal,
                       "message", message,
                       "status", status,
                       "cpu_time", ngx_rce_render_piston_known(

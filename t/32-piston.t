@@ -92,6 +92,22 @@ my ($major, $minor) = $py->{version} =~ /^(\d+)\.(\d+)/;
     is($j->{run}{stdout}, "['d.bin', 'file3.code', 'h.txt', 'main.py'] b'\\x00\\x01\\xff' Hello unnamed\n",
        'base64 and hex decoded; a file without a name is file<i>.code');
 }
+{
+    # base64 as Node's Buffer.from reads it: line breaks skipped, url-safe letters, no padding,
+    # the first = ends it, unused low bits ignored
+    my $wrapped = encode_base64('wrapped base64 ' . ('x' x 60));       # 76-column lines
+    my $j = run_ok({ language => 'python', version => '*', files => [
+        { name => 'main.py', content => "print(open('w.txt').read())\n" },
+        { name => 'w.txt', content => $wrapped, encoding => 'base64' },
+    ] }, 'base64 with line breaks');
+    is($j->{run}{stdout}, 'wrapped base64 ' . ('x' x 60) . "\n", 'base64 with line breaks decoded');
+    $j = run_ok({ language => 'python', version => '*', files => [
+        { name => 'main.py', content => "import sys\nprint(open('u.bin','rb').read(), open('v.bin','rb').read())\n" },
+        { name => 'u.bin', content => '-_8', encoding => 'base64' },
+        { name => 'v.bin', content => "QR\n==ignored", encoding => 'base64' },
+    ] }, 'url-safe base64, unpadded, odd bits');
+    is($j->{run}{stdout}, "b'\\xfb\\xff' b'A'\n", 'url-safe letters and unused bits read as Node reads them');
+}
 
 # --- a compiled language ------------------------------------------------------------------
 SKIP: {
@@ -127,12 +143,14 @@ SKIP: {
     $j = run_ok({ language => 'python', version => '*', files => [{ content => "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n" }] }, 'a signal');
     is($j->{run}{status}, 'SG', 'killed by a signal: SG');
     is($j->{run}{signal}, 'SIGSEGV', 'signal named SIGSEGV');
+    is($j->{run}{code}, undef, 'code null beside a signal, as isolate reports it');
 
     # (3 s: python prints its line first even on a loaded machine)
     $j = run_ok({ language => 'python', version => '*', run_timeout => 3000,
                   files => [{ content => "import time\nprint('start', flush=True)\ntime.sleep(20)\n" }] }, 'a timeout');
     is($j->{run}{status}, 'TO', 'run_timeout 3000: TO');
     is($j->{run}{signal}, 'SIGKILL', 'signal SIGKILL, as Piston names it');
+    is($j->{run}{code}, undef, 'a timeout: code null');
     is($j->{run}{stdout}, "start\n", 'the output before the timeout is kept');
     ok($j->{run}{wall_time} >= 2900 && $j->{run}{wall_time} < 10000, "wall_time $j->{run}{wall_time} ms");
 
