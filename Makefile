@@ -10,6 +10,8 @@
 #                       the gateway's (ngx_rce_module/test)
 #   make loadtest       loadtest/rce-load and loadtest/curl-floor (loadtest-check)
 #   make images         docker/build-images.sh $(IMAGES): the base and language images
+#   make playground     build/playground: the page the gateway serves at / and widget.js
+#                       (npm ci in playground/ when its lock changed, then esbuild)
 #   make test           all of the above that the tests need, then
 #                       prove $(PROVE_ARGS) (default -r t/)
 #   make test-env       the environment the tests read (RCE_MODULE_SO, RCE_WORKERD)
@@ -46,7 +48,7 @@ WORKERD_GOAL = all
 WORKERD_BIN  = $(CURDIR)/workerd/workerd
 endif
 
-.PHONY: all module workerd workerd-asan check check-asan gateway-check loadtest loadtest-check images test test-env fuzz fuzzers clean FORCE
+.PHONY: all module workerd workerd-asan check check-asan gateway-check loadtest loadtest-check images playground test test-env fuzz fuzzers clean FORCE
 all: module workerd
 
 # --- the nginx module ---------------------------------------------------------
@@ -151,10 +153,28 @@ images:
 	@$(CURDIR)/docker/build-images.sh $(IMAGES) || { \
 	    echo "[make] ERROR: docker/build-images.sh failed (above): fix what it names, then rerun" >&2; exit 1; }
 
+# --- the playground (playground/, docs/playground.md) -----------------------------
+
+PLAYGROUND_OUT ?= $(CURDIR)/build/playground
+PLAYGROUND_INPUTS = $(wildcard playground/src/*.* playground/src/lib/*.js docker/lang/*/smoke.src) playground/build.mjs
+
+playground: $(PLAYGROUND_OUT)/index.html
+	@echo "[make] playground: $(PLAYGROUND_OUT)"
+
+# npm ci again only when the lock changed (the same rule as deploy.sh's for t/js)
+playground/node_modules/.package-lock.json: playground/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "[make] ERROR: no npm: apt-get install -y nodejs npm (./deploy.sh test does), then rerun" >&2; exit 1; }
+	npm ci --prefix playground --no-audit --no-fund --loglevel=error || { \
+	    echo "[make] ERROR: npm ci in playground/ failed (above): check that this host reaches the npm registry (npm ping)" >&2; exit 1; }
+	@touch $@
+
+$(PLAYGROUND_OUT)/index.html: $(PLAYGROUND_INPUTS) playground/node_modules/.package-lock.json
+	cd playground && node build.mjs --out $(PLAYGROUND_OUT)
+
 test-env:
 	@printf 'RCE_MODULE_SO=%s\nRCE_WORKERD=%s\n' $(MODULE_SO) $(WORKERD_BIN)
 
-test: workerd check module images
+test: workerd check module images playground
 	cd $(CURDIR) && RCE_MODULE_SO=$(MODULE_SO) RCE_WORKERD=$(WORKERD_BIN) prove $(or $(PROVE_ARGS),-r t/)
 
 # --- fuzzing ------------------------------------------------------------------

@@ -34,8 +34,9 @@ DOCKERD_LOG=${RCE_DOCKERD_LOG:-/var/log/dockerd.log}
 # What the build and the tests need, from Debian 12.
 PACKAGES=(build-essential nginx nginx-dev libhiredis-dev libjansson-dev libwslay-dev libcurl4-openssl-dev libssl-dev
           redis-server docker.io debootstrap perl docker-compose curl gnuplot-nox)
-# what only the tests need: clang and its libFuzzer for the fuzz targets (make fuzz)
-TEST_PACKAGES=(clang libclang-rt-14-dev)
+# what only the tests need: clang and its libFuzzer for the fuzz targets (make fuzz);
+# chromium, the browser t/36-playground.t drives
+TEST_PACKAGES=(clang libclang-rt-14-dev chromium)
 
 # --- docker engine ----------------------------------------------------------
 
@@ -181,7 +182,8 @@ image_context() { if [[ $1 == redis ]]; then printf '%s/docker/redis\n' "$REPO";
 image_inputs() {
     case $1 in
         redis)   echo docker/redis ;;
-        gateway) echo docker/gateway conf/nginx.conf docs/openapi.json config include common ngx_rce_module .dockerignore ;;
+        gateway) echo docker/gateway conf/nginx.conf docs/openapi.json config include common ngx_rce_module .dockerignore \
+                      playground/src playground/build.mjs playground/package.json playground/package-lock.json ;;
         workerd) echo docker/workerd include common workerd .dockerignore ;;
     esac
 }
@@ -238,6 +240,17 @@ remove_stale_images() {
     STALE_IMAGES=()
 }
 
+# npm_extra_ca: the certificates of the CAs this host added to Debian's own
+# (/usr/local/share/ca-certificates: a TLS-inspecting proxy's, a site's), as
+# PEM text, for the gateway's npm ci; nothing when there are none.
+npm_extra_ca() {
+    local f
+    for f in /usr/local/share/ca-certificates/*.crt /usr/local/share/ca-certificates/*/*.crt; do
+        [[ -r $f ]] && grep -q 'BEGIN CERTIFICATE' "$f" && cat "$f"
+    done
+    return 0
+}
+
 # build_cluster_image NAME FORCE NOCACHE: build rce/NAME unless its build hash
 # label matches (FORCE=1 builds anyway).  A Dockerfile with a builder stage
 # has it built and tagged first (rce/NAME:builder): it stays the build cache
@@ -257,6 +270,11 @@ build_cluster_image() {
     else say "${image}: its sources or base changed (or it was built without deploy.sh), rebuilding"; fi
     [[ $nocache == 0 ]] || args+=(--no-cache)
     args+=(--build-arg "RCE_BASE=${BASE_IMAGE}")
+    # the gateway's playground stage runs npm ci: it trusts the CAs this host added
+    if [[ $name == gateway ]]; then
+        local ca; ca=$(npm_extra_ca)
+        [[ -z $ca ]] || args+=(--build-arg "NPM_EXTRA_CA=${ca}")
+    fi
     dockerfile=$(image_dockerfile "$name")
     context=$(image_context "$name")
     t0=$(now_ms)
@@ -613,12 +631,23 @@ ensure_test_js() {
         || die "npm ci in t/js failed (above): check that this host reaches the npm registry (npm ping), then rerun"
 }
 
+# The playground (the page at /, t/36-playground.t): 'make playground' runs npm ci in
+# playground/ when its lock changed (CodeMirror, esbuild, playwright-core, pinned by
+# playground/package-lock.json), then bundles it into build/playground.
+ensure_playground() {
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        ensure_packages nodejs npm
+    fi
+    run_make playground || die "the playground build failed (above): check that this host reaches the npm registry (npm ping), then rerun"
+}
+
 cmd_test() { # install what is missing, build everything, run the tests (args go to prove)
     local t0 rc=0 env log; t0=$(now_ms)
     say "test: ${REPO} ($(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo 'no commit'))${RCE_SANITIZE:+, RCE_SANITIZE=${RCE_SANITIZE}}"
     step "packages";            ensure_packages "${PACKAGES[@]}" "${TEST_PACKAGES[@]}"
     step "docker engine";       ensure_engine
     step "test node modules";   ensure_test_js
+    step "playground";          ensure_playground
     step "workerd build";       run_make workerd || die "the workerd build failed (above)"
     step "workerd unit tests";  run_make check || die "workerd's unit tests failed (above)"
     step "nginx module build";  run_make module || die "the module build failed (above)"
@@ -633,7 +662,7 @@ cmd_test() { # install what is missing, build everything, run the tests (args go
     [[ -d $REPO/t ]] || die "no ${REPO}/t: there are no tests to run"
     if (( $# == 0 )); then
         [[ -n $(find "$REPO/t" -name '*.t' -print -quit) ]] || die "no t/**/*.t test files found: there are no tests to run"
-        set -- -r t/
+        set -- --timer -r t/      # each file's time in the log: what to trim when the suite grows
     fi
     # RCE_MODULE_SO and RCE_WORKERD: where the Makefile built them
     for env in $(make -s -C "$REPO" --no-print-directory test-env); do

@@ -216,6 +216,8 @@ sub nginx_conf {
     my $workers = $opt{workers} // 2;
     my $extra = $opt{extra} // $self->{nginx_extra};
     my $redis = $opt{redis} // "127.0.0.1:$self->{redis_port}";
+    # the playground at / (make playground builds it; t/36-playground.t)
+    my $playground = $ENV{RCE_PLAYGROUND_DIR} // "$ROOT/build/playground";
     return <<"CONF";
 load_module $ENV{RCE_MODULE_SO};
 worker_processes $workers;
@@ -244,6 +246,9 @@ http {
         location /api/v1/jobs { rce_api_jobs; rce_wall_limit 5s; rce_max_files 4; client_max_body_size 8m; }
         location /api/v2/ { rce_api_piston; rce_wall_limit 5s; rce_timeout 30s; rce_max_files 4; }
         location /api/ { error_page 404 /.rce-error; return 404; }
+        location = / { root $playground; try_files /index.html =404; types { text/html html; } add_header Cache-Control no-cache; }
+        location /assets/ { root $playground; types { application/javascript js; text/css css; application/json json; } add_header Cache-Control no-cache; }
+        location = /widget.js { root $playground; types { application/javascript js; } add_header Cache-Control no-cache; }
         location = /api/v1/openapi.json { alias $ROOT/docs/openapi.json; types { } default_type application/json; }
         $extra
     }
