@@ -312,28 +312,37 @@ rce_render_stream_bytes(json_t *stage, int stream, rce_render_bytes_t *bytes)
 static json_t *
 rce_render_text(const rce_render_bytes_t *bytes, int stream, json_t *lossy)
 {
-    unsigned char  *repaired;
-    json_t         *text;
-    size_t          len;
-
     if (bytes->valid) {
         return json_stringn_nocheck((const char *) bytes->data, bytes->len);
     }
 
-    repaired = malloc(bytes->len * 3 + 1);
+    if (json_array_append_new(lossy, json_string(rce_render_stream_names[stream].name))
+        != 0)
+    {
+        return NULL;
+    }
+
+    return rce_render_lossy(bytes->data, bytes->len);
+}
+
+json_t *
+rce_render_lossy(const unsigned char *data, size_t n)
+{
+    unsigned char  *repaired;
+    json_t         *text;
+    size_t          len;
+
+    if (n > ((size_t) -1 - 1) / 3) {
+        return NULL;
+    }
+
+    repaired = malloc(n * 3 + 1);
     if (repaired == NULL) {
         return NULL;
     }
 
-    len = rce_utf8_repair(bytes->data, bytes->len, repaired);
-
-    text = NULL;
-
-    if (json_array_append_new(lossy, json_string(rce_render_stream_names[stream].name))
-        == 0)
-    {
-        text = json_stringn_nocheck((const char *) repaired, len);
-    }
+    len = rce_utf8_repair(data, n, repaired);
+    text = json_stringn_nocheck((const char *) repaired, len);
 
     free(repaired);
     return text;

@@ -57,4 +57,11 @@ int rce_render_streams(json_t *stage, json_t *from, int base64);
  */
 int rce_render_stream_bytes(json_t *stage, int stream, rce_render_bytes_t *bytes);
 
+/*
+ * n bytes as a JSON string (a new reference), each byte that is not part of valid UTF-8 as
+ * U+FFFD; NULL when memory runs out.  The streamed output of a WebSocket client that did not
+ * ask for base64, and a stream's text in the documents.
+ */
+json_t *rce_render_lossy(const unsigned char *data, size_t n);
+
 #endif

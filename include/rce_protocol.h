@@ -92,6 +92,8 @@
  * has it. */
 #define RCE_EVENT_KIND              "event"          /* string: RCE_EVENT_STAGE or RCE_EVENT_OUTPUT */
 #define RCE_EVENT_SEQ               "seq"            /* integer: 0, 1, ... per job: a gap is a loss */
+#define RCE_EVENT_ATTEMPT           "attempt"        /* integer: 1, or 2 for a re-run after its node
+                                                        died (its seq starts at 0 again) */
 #define RCE_EVENT_STAGE             "stage"          /* a stage began; its name in RCE_EVENT_STAGE */
 #define RCE_EVENT_OUTPUT            "output"         /* bytes the program (or compiler) wrote */
 #define RCE_EVENT_STREAM            "stream"         /* "stdout" or "stderr" */
@@ -112,6 +114,8 @@
 #define RCE_INPUT_KILL              "kill"           /* true: nobody listens any more: stop the job
                                                         (CANCELLED) */
 #define RCE_INPUT_MAX_BYTES         1048576  /* stdin bytes one job may receive live, at most */
+#define RCE_INPUT_ENTRY_MIN_BYTES   64       /* what each input entry counts, at least, against
+                                                RCE_INPUT_MAX_BYTES at the gateway */
 
 
 /* The fields of rce:job:<id>, an asynchronous job's HASH. */

@@ -14,12 +14,20 @@
  *
  * Piston's close codes: 4000 a second init, 4001 no init within 1 s, 4002
  * an error told first ({"type":"error","message"}: a message that is not
- * JSON, an init Piston would refuse, stdin past RCE_INPUT_MAX_BYTES, the
- * job refused or failed), 4003 data or signal before init, 4004 data for
- * a stream other than stdin, 4005 a signal that is not one of Piston's
- * names of 1..31, 4999 the job completed.  A message of another type is
- * ignored, as Piston ignores it.  "eof" (ours) closes the program's stdin;
- * init's "stdin", if any, is its first input, as it is (Piston ignores it).
+ * JSON, or null, an init Piston would refuse, input past
+ * RCE_INPUT_MAX_BYTES, the job refused or failed, a client too slow),
+ * 4003 data or signal before init, 4004 data for a stream other than
+ * stdin, 4005 a signal that is not one of Piston's names of 1..31, 4999 the
+ * job completed.  A message of another type, or JSON that is not an object
+ * (but null), is ignored, as Piston ignores it.  "eof" (ours) closes the
+ * program's stdin; init's "stdin", if any, is its first input, as it is
+ * (Piston ignores it); init's "output_encoding" (ours): "base64" sends
+ * output that is not UTF-8 in base64, else it is text with U+FFFD, as
+ * Piston's data.toString() makes it.
+ *
+ * Every entry pushed onto rce:input:<id> counts its stdin's length, and at
+ * least RCE_INPUT_ENTRY_MIN_BYTES, against RCE_INPUT_MAX_BYTES, and so does
+ * init's stdin: a client cannot grow the list past 16384 entries.
  *
  * A client that goes while its job runs ends the request, whose job's
  * cleanup tells the node to stop the job.
@@ -28,14 +36,26 @@
 
 #include "ngx_rce_module.h"
 
+#include <rce_base64.h>
+
 
 #define NGX_RCE_CONNECT_INIT_TIMEOUT  1000      /* ms: Piston's */
+
+#define NGX_RCE_CONNECT_STR(x)        NGX_RCE_CONNECT_STR_(x)
+#define NGX_RCE_CONNECT_STR_(x)       #x
+
+#define NGX_RCE_CONNECT_TOO_MUCH                                             \
+    "input is limited to " NGX_RCE_CONNECT_STR(RCE_INPUT_MAX_BYTES)          \
+    " bytes in all (RCE_INPUT_MAX_BYTES): stdin, each data, eof or signal "  \
+    "counting at least " NGX_RCE_CONNECT_STR(RCE_INPUT_ENTRY_MIN_BYTES)      \
+    " bytes"
 
 
 typedef struct {
     ngx_rce_stream_t            stream;      /* first: the request's context */
     ngx_event_t                 init;        /* no init in time: 4001 */
-    size_t                      stdin_bytes; /* sent live so far */
+    size_t                      input_bytes; /* counted against
+                                                RCE_INPUT_MAX_BYTES so far */
     unsigned                    initialized:1;
 } ngx_rce_connect_t;
 
@@ -49,6 +69,9 @@ static ngx_int_t ngx_rce_connect_stdin_first(ngx_rce_connect_t *cn,
     json_t *msg, json_t *input);
 static void ngx_rce_connect_stdin(ngx_rce_connect_t *cn, json_t *msg);
 static void ngx_rce_connect_signal(ngx_rce_connect_t *cn, json_t *msg);
+static ngx_int_t ngx_rce_connect_charge(ngx_rce_connect_t *cn,
+    size_t cost);
+static ngx_uint_t ngx_rce_connect_is(json_t *value, const char *text);
 static void ngx_rce_connect_close(ngx_rce_connect_t *cn, ngx_uint_t code,
     const char *reason);
 static ngx_int_t ngx_rce_connect_push(ngx_rce_connect_t *cn, json_t *entry);
@@ -152,30 +175,46 @@ static void
 ngx_rce_connect_message(ngx_rce_ws_t *ws, u_char *data, size_t len)
 {
     ngx_rce_connect_t  *cn = ws->data;
-    json_t             *msg;
-    json_error_t        err;
-    const char         *type;
+    json_t             *msg, *type;
+    json_error_t        err, nul;
 
     if (cn->stream.ended) {
         return;
     }
 
-    msg = json_loadb((char *) data, len, 0, &err);
+    msg = json_loadb((char *) data, len, JSON_DECODE_ANY, &err);
 
-    if (!json_is_object(msg)) {
+    if (msg == NULL && json_error_code(&err) == json_error_null_character) {
+        /*
+         * "\u0000" is stdin's to carry (a data message's, pushed in
+         * base64): nowhere else, not in init's names and files
+         */
+        msg = json_loadb((char *) data, len, JSON_DECODE_ANY|JSON_ALLOW_NUL,
+                         &nul);
+
+        if (!ngx_rce_connect_is(json_object_get(msg, "type"), "data")) {
+            json_decref(msg);
+            msg = NULL;
+        }
+    }
+
+    if (msg == NULL || json_is_null(msg)) {
+        /* Piston's JSON.parse() throws, and so does null's msg.type */
         ngx_rce_render_stream_error(ws->request, &cn->stream, 4002,
-                                    msg ? "a message must be a JSON object"
-                                        : err.text);
+            msg ? "a message must be a JSON object"
+            : (json_error_code(&err) == json_error_null_character)
+            ? "\\u0000 is allowed only in a data message's data (stdin)"
+            : err.text);
         json_decref(msg);
         return;
     }
 
-    type = json_string_value(json_object_get(msg, "type"));
+    type = json_object_get(msg, "type");    /* NULL: not an object */
 
-    if (type == NULL) {
-        /* ignored */
+    if (!json_is_string(type)) {
+        /* ignored, as Piston's switch on msg.type ignores it */
 
-    } else if (ngx_strcmp(type, "init") == 0) {
+    } else if (ngx_rce_connect_is(type, "init")) {
         if (cn->initialized) {
             ngx_rce_connect_close(cn, 4000, "Already Initialized");
 
@@ -183,19 +222,17 @@ ngx_rce_connect_message(ngx_rce_ws_t *ws, u_char *data, size_t len)
             ngx_rce_connect_init(cn, msg);
         }
 
-    } else if (ngx_strcmp(type, "data") == 0
-               || ngx_strcmp(type, "signal") == 0)
+    } else if (ngx_rce_connect_is(type, "data")
+               || ngx_rce_connect_is(type, "signal"))
     {
         if (!cn->initialized) {
             ngx_rce_connect_close(cn, 4003, "Not yet initialized");
 
-        } else if (type[0] == 's') {
+        } else if (ngx_rce_connect_is(type, "signal")) {
             ngx_rce_connect_signal(cn, msg);
 
-        } else if (!json_is_string(json_object_get(msg, "stream"))
-                   || ngx_strcmp(json_string_value(json_object_get(msg,
-                                                                   "stream")),
-                                 "stdin") != 0)
+        } else if (!ngx_rce_connect_is(json_object_get(msg, "stream"),
+                                       "stdin"))
         {
             ngx_rce_connect_close(cn, 4004, "Can only write to stdin");
 
@@ -216,8 +253,9 @@ ngx_rce_connect_init(ngx_rce_connect_t *cn, json_t *msg)
     ngx_rce_stream_t    *st;
     ngx_str_t            language;
     json_t              *version, *input, *refusal, *text;
-    ngx_uint_t           status;
+    ngx_uint_t           status, base64;
     ngx_int_t            rc;
+    ngx_rce_input_error_t  err;
 
     st = &cn->stream;
     r = st->ws->request;
@@ -226,6 +264,20 @@ ngx_rce_connect_init(ngx_rce_connect_t *cn, json_t *msg)
     if (cn->init.timer_set) {
         ngx_del_timer(&cn->init);
     }
+
+    if (ngx_rce_input_output_encoding(msg, &base64, &err) != NGX_OK) {
+        refusal = ngx_rce_piston_refusal(&err, &status);
+        text = json_object_get(refusal, "message");
+        ngx_rce_render_stream_error(r, st, 4002,
+                                    json_is_string(text)
+                                    ? json_string_value(text)
+                                    : "the init message is refused");
+        json_decref(refusal);
+        return;
+    }
+
+    /* output that is not UTF-8: Piston's lossy text, or base64 if asked */
+    st->text = base64 ? 0 : 1;
 
     refusal = ngx_rce_piston_document(r, msg, &language, &version, &input,
                                       &status);
@@ -245,12 +297,24 @@ ngx_rce_connect_init(ngx_rce_connect_t *cn, json_t *msg)
     st->version.data = ngx_pnalloc(r->pool, st->version.len + 1);
 
     if (st->language.data == NULL || st->version.data == NULL
-        || json_object_set_new(input, RCE_JOB_INTERACTIVE, json_true()) != 0
-        || ngx_rce_connect_stdin_first(cn, msg, input) != NGX_OK)
+        || json_object_set_new(input, RCE_JOB_INTERACTIVE, json_true()) != 0)
     {
         json_decref(version);
         json_decref(input);
         ngx_rce_render_stream_error(r, st, 4002, "internal error");
+        return;
+    }
+
+    rc = ngx_rce_connect_stdin_first(cn, msg, input);
+
+    if (rc != NGX_OK) {
+        json_decref(version);
+        json_decref(input);
+
+        if (rc == NGX_ERROR) {
+            ngx_rce_render_stream_error(r, st, 4002, "internal error");
+        }
+
         return;
     }
 
@@ -293,7 +357,8 @@ ngx_rce_connect_init(ngx_rce_connect_t *cn, json_t *msg)
 /*
  * init's stdin, as it is, is the program's first input (no newline added,
  * as the execute document gets); none, or empty: nothing before the
- * client's data messages
+ * client's data messages.  It counts against RCE_INPUT_MAX_BYTES: more is
+ * refused (NGX_DECLINED, the error told).
  */
 static ngx_int_t
 ngx_rce_connect_stdin_first(ngx_rce_connect_t *cn, json_t *msg, json_t *input)
@@ -307,7 +372,9 @@ ngx_rce_connect_stdin_first(ngx_rce_connect_t *cn, json_t *msg, json_t *input)
         return NGX_OK;
     }
 
-    cn->stdin_bytes = json_string_length(value);
+    if (ngx_rce_connect_charge(cn, json_string_length(value)) != NGX_OK) {
+        return NGX_DECLINED;
+    }
 
     return json_object_set(input, RCE_JOB_STDIN, value) == 0
            ? NGX_OK : NGX_ERROR;
@@ -320,8 +387,10 @@ ngx_rce_connect_stdin(ngx_rce_connect_t *cn, json_t *msg)
 {
     ngx_http_request_t  *r;
     json_t              *data, *entry;
-    size_t               len;
+    size_t               len, cost;
+    ngx_uint_t           eof;
     ngx_int_t            rc;
+    char                *b64;
 
     r = cn->stream.ws->request;
     data = json_object_get(msg, "data");
@@ -333,28 +402,43 @@ ngx_rce_connect_stdin(ngx_rce_connect_t *cn, json_t *msg)
     }
 
     len = json_string_length(data);
+    eof = json_is_true(json_object_get(msg, "eof"));
 
-    if (len > RCE_INPUT_MAX_BYTES - cn->stdin_bytes) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "rce: job %V: more stdin than %d bytes, refused",
-                      &cn->stream.id, RCE_INPUT_MAX_BYTES);
-        ngx_rce_render_stream_error(r, &cn->stream, 4002,
-                                    "stdin is limited to 1048576 bytes "
-                                    "(RCE_INPUT_MAX_BYTES) in all");
+    /* an entry for the data, another for the eof: each counts */
+    cost = (len > 0) ? ngx_max(len, RCE_INPUT_ENTRY_MIN_BYTES) : 0;
+    cost += eof ? RCE_INPUT_ENTRY_MIN_BYTES : 0;
+
+    if (ngx_rce_connect_charge(cn, cost) != NGX_OK) {
         return;
     }
 
     rc = NGX_OK;
 
-    if (len > 0) {
-        cn->stdin_bytes += len;
-
+    if (len > 0
+        && ngx_strlen(json_string_value(data)) == len)
+    {
         entry = json_pack("{s:O}", RCE_INPUT_STDIN, data);
+        rc = ngx_rce_connect_push(cn, entry);
+        json_decref(entry);
+
+    } else if (len > 0) {
+        /* a NUL in it: the entry carries the bytes in base64 */
+        b64 = ngx_alloc(rce_base64_encoded_len(len) + 1, r->connection->log);
+        entry = NULL;
+
+        if (b64 != NULL) {
+            rce_base64_encode((const unsigned char *) json_string_value(data),
+                              len, b64);
+            entry = json_pack("{s:s, s:s}", RCE_INPUT_STDIN, b64,
+                              RCE_INPUT_ENCODING, RCE_ENCODING_BASE64);
+            ngx_free(b64);
+        }
+
         rc = ngx_rce_connect_push(cn, entry);
         json_decref(entry);
     }
 
-    if (rc == NGX_OK && json_is_true(json_object_get(msg, "eof"))) {
+    if (rc == NGX_OK && eof) {
         entry = json_pack("{s:b}", RCE_INPUT_EOF, 1);
         rc = ngx_rce_connect_push(cn, entry);
         json_decref(entry);
@@ -383,8 +467,15 @@ ngx_rce_connect_signal(ngx_rce_connect_t *cn, json_t *msg)
         }
     }
 
-    if (name == NULL || n >= NGX_RCE_PISTON_SIGNALS) {
+    if (name == NULL || n >= NGX_RCE_PISTON_SIGNALS
+        || ngx_strlen(name) != json_string_length(json_object_get(msg,
+                                                                  "signal")))
+    {
         ngx_rce_connect_close(cn, 4005, "Invalid signal");
+        return;
+    }
+
+    if (ngx_rce_connect_charge(cn, RCE_INPUT_ENTRY_MIN_BYTES) != NGX_OK) {
         return;
     }
 
@@ -396,6 +487,49 @@ ngx_rce_connect_signal(ngx_rce_connect_t *cn, json_t *msg)
     }
 
     json_decref(entry);
+}
+
+
+/*
+ * cost bytes more of the job's input, counted against RCE_INPUT_MAX_BYTES:
+ * NGX_OK, or NGX_DECLINED with the error told and the close 4002 queued
+ */
+static ngx_int_t
+ngx_rce_connect_charge(ngx_rce_connect_t *cn, size_t cost)
+{
+    ngx_http_request_t  *r;
+
+    if (cn->input_bytes <= RCE_INPUT_MAX_BYTES
+        && cost <= RCE_INPUT_MAX_BYTES - cn->input_bytes)
+    {
+        cn->input_bytes += cost;
+        return NGX_OK;
+    }
+
+    r = cn->stream.ws->request;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "rce: job %V: more input than %d bytes (%uz counted, %uz "
+                  "more), refused", &cn->stream.id, RCE_INPUT_MAX_BYTES,
+                  cn->input_bytes, cost);
+
+    ngx_rce_render_stream_error(r, &cn->stream, 4002,
+                                NGX_RCE_CONNECT_TOO_MUCH);
+
+    return NGX_DECLINED;
+}
+
+
+/* whether value is the string text, exactly (a NUL in it is not) */
+static ngx_uint_t
+ngx_rce_connect_is(json_t *value, const char *text)
+{
+    size_t  len;
+
+    len = ngx_strlen(text);
+
+    return json_is_string(value) && json_string_length(value) == len
+           && ngx_strncmp(json_string_value(value), text, len) == 0;
 }
 
 

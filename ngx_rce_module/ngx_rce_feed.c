@@ -25,6 +25,8 @@ static void ngx_rce_feed_pushed(redisAsyncContext *ac, void *reply,
     void *data);
 static void ngx_rce_feed_taken(redisAsyncContext *ac, void *reply,
     void *data);
+static ngx_int_t ngx_rce_feed_kill(u_char *id, size_t len,
+    json_int_t deadline);
 
 
 /* entry (borrowed) onto rce:input:<id>, in the order pushed */
@@ -92,7 +94,10 @@ ngx_rce_feed_pushed(redisAsyncContext *ac, void *reply, void *data)
 /*
  * Nobody listens to the streamed job any more: take it out of its queue
  * if it has not started (and drop the input it would have read), else
- * tell the node that runs it to stop it ({"kill": true})
+ * tell the node that runs it to stop it ({"kill": true}).  A worker that
+ * exits waits for no answer: the LREM and the kill go together (a job
+ * taken out of its queue leaves its kill in rce:input:<id> until the
+ * job's deadline), and ngx_rce_feed_flush() sends them before it is gone.
  */
 void
 ngx_rce_feed_stop(ngx_rce_job_t *job)
@@ -102,7 +107,25 @@ ngx_rce_feed_stop(ngx_rce_job_t *job)
 
     w = ngx_rce_worker;
 
-    if (!w->command.connected || w->exiting || job->queue.data == NULL) {
+    if (w == NULL || !w->command.connected || job->queue.data == NULL) {
+        return;
+    }
+
+    if (w->exiting || ngx_exiting || ngx_terminate) {
+        ngx_log_error(NGX_LOG_INFO, w->log, 0,
+                      "rce: job %V: this worker exits: telling its node to "
+                      "stop it", &job->id);
+
+        if (redisAsyncCommand(w->command.ac, NULL, NULL, "LREM %s 1 %b",
+                              job->queue.data, job->json, job->json_len)
+            != REDIS_OK
+            || ngx_rce_feed_kill(job->id.data, job->id.len, job->deadline)
+               != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                          "rce: job %V: could not push its kill", &job->id);
+        }
+
         return;
     }
 
@@ -131,8 +154,6 @@ ngx_rce_feed_taken(redisAsyncContext *ac, void *reply, void *data)
     ngx_rce_feed_stop_t  *stop = data;
     redisReply           *r = reply;
 
-    static const char  kill[] = "{\"" RCE_INPUT_KILL "\":true}";
-
     if (r == NULL) {
         ngx_free(stop);
         return;
@@ -150,9 +171,7 @@ ngx_rce_feed_taken(redisAsyncContext *ac, void *reply, void *data)
                       "rce: job %s: its client is gone: telling its node to "
                       "stop it", stop->id);
 
-        if (ngx_rce_feed_send(stop->id, stop->len, stop->deadline, kill,
-                              sizeof(kill) - 1)
-            != NGX_OK)
+        if (ngx_rce_feed_kill(stop->id, stop->len, stop->deadline) != NGX_OK)
         {
             ngx_log_error(NGX_LOG_ERR, ngx_rce_worker->log, 0,
                           "rce: job %s: could not push its kill", stop->id);
@@ -160,4 +179,65 @@ ngx_rce_feed_taken(redisAsyncContext *ac, void *reply, void *data)
     }
 
     ngx_free(stop);
+}
+
+
+/* {"kill": true} onto rce:input:<id> */
+static ngx_int_t
+ngx_rce_feed_kill(u_char *id, size_t len, json_int_t deadline)
+{
+    json_t     *entry;
+    char       *text;
+    ngx_int_t   rc;
+
+    entry = json_pack("{s:b}", RCE_INPUT_KILL, 1);
+    text = (entry != NULL) ? json_dumps(entry, JSON_COMPACT) : NULL;
+    json_decref(entry);
+
+    if (text == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_rce_feed_send(id, len, deadline, text, ngx_strlen(text));
+    free(text);
+
+    return rc;
+}
+
+
+/*
+ * The worker exits: its streamed jobs, that nobody will see end, are told
+ * to stop, and what the command connection holds is written now, as far
+ * as the socket takes it without waiting (it is freed right after)
+ */
+void
+ngx_rce_feed_flush(ngx_rce_worker_t *w)
+{
+    redisContext  *c;
+    ngx_uint_t     tries;
+    int            done;
+
+    ngx_rce_job_stop_streams(w);
+
+    if (!w->command.connected || w->command.ac == NULL) {
+        return;
+    }
+
+    c = &w->command.ac->c;
+    done = 0;
+
+    for (tries = 0; !done && tries < 16; tries++) {
+        if (redisBufferWrite(c, &done) != REDIS_OK) {
+            ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                          "rce: the kills of this worker's streamed jobs "
+                          "could not be sent: %s", c->errstr);
+            return;
+        }
+    }
+
+    if (!done) {
+        ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                      "rce: the kills of this worker's streamed jobs could "
+                      "not all be sent: redis does not read");
+    }
 }

@@ -1007,6 +1007,33 @@ ngx_rce_job_find(ngx_rbtree_t *tree, ngx_str_t *id)
 }
 
 
+/*
+ * The worker exits: every streamed job it waits for is told to stop (its
+ * client's connection goes with the worker); the jobs stay for the exit
+ */
+void
+ngx_rce_job_stop_streams(ngx_rce_worker_t *w)
+{
+    ngx_rbtree_node_t  *node;
+    ngx_rce_job_t      *job;
+
+    if (w->jobs.root == w->jobs.sentinel) {
+        return;
+    }
+
+    for (node = ngx_rbtree_min(w->jobs.root, w->jobs.sentinel);
+         node != NULL;
+         node = ngx_rbtree_next(&w->jobs, node))
+    {
+        job = (ngx_rce_job_t *) node;
+
+        if (job->stream && job->request != NULL) {
+            ngx_rce_feed_stop(job);
+        }
+    }
+}
+
+
 /* answer every waiting request: their results can no longer arrive */
 void
 ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
@@ -1047,6 +1074,7 @@ ngx_rce_job_event(ngx_rce_job_t *job, json_t *json)
     ngx_http_request_t  *r;
     json_t              *seq;
     ngx_int_t            rc;
+    ngx_uint_t           restarted;
 
     r = job->request;
 
@@ -1057,17 +1085,25 @@ ngx_rce_job_event(ngx_rce_job_t *job, json_t *json)
     seq = json_object_get(json, RCE_EVENT_SEQ);
 
     if (!json_is_integer(seq) || json_integer_value(seq) != job->seq) {
+        /* seq 0 again: a peer runs the job anew, its node having died;
+         * what the client saw cannot be taken back */
+        restarted = (json_is_integer(seq) && json_integer_value(seq) == 0);
+
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "rce: job %V: event %L from node %V where %L was due: "
-                      "a message of its stream was lost, ending it",
-                      &job->id,
+                      "%s, ending it", &job->id,
                       (int64_t) (json_is_integer(seq)
                                  ? json_integer_value(seq) : -1),
-                      &job->node, (int64_t) job->seq);
+                      &job->node, (int64_t) job->seq,
+                      restarted ? "it started again (its node died?)"
+                                : "a message of its stream was lost");
 
         ngx_rce_job_cancel(job);
         ngx_rce_job_answer(job, NGX_HTTP_BAD_GATEWAY,
-                           "the stream from the node lost a message");
+                           restarted
+                           ? "the job started again on another node (its "
+                             "node died): its stream cannot go on"
+                           : "the stream from the node lost a message");
         ngx_rce_job_release(job);
         return;
     }
@@ -1080,8 +1116,9 @@ ngx_rce_job_event(ngx_rce_job_t *job, json_t *json)
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "rce: job %V: its client cannot be written to: stopping it",
-                  &job->id);
+                  "rce: job %V: its client %s: stopping it", &job->id,
+                  (rc == NGX_DONE) ? "is too slow"
+                                   : "cannot be written to");
 
     ngx_rce_job_cancel(job);
     ngx_rce_job_detach(job);
@@ -1089,7 +1126,9 @@ ngx_rce_job_event(ngx_rce_job_t *job, json_t *json)
     job->request = NULL;
     job->cleanup->handler = NULL;
 
-    ngx_rce_finish(r, NGX_ERROR);
+    /* NGX_DONE: the renderer's close goes on, the job lets go of the
+     * request */
+    ngx_rce_finish(r, (rc == NGX_DONE) ? NGX_DONE : NGX_ERROR);
     ngx_rce_job_release(job);
 }
 

@@ -242,6 +242,13 @@ static ngx_command_t  ngx_rce_commands[] = {
       offsetof(ngx_rce_loc_conf_t, output_limit),
       &ngx_rce_positive },
 
+    { ngx_string("rce_stream_buffer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_rce_loc_conf_t, stream_buffer),
+      &ngx_rce_positive },
+
     { ngx_string("rce_pids_limit"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -348,6 +355,7 @@ ngx_rce_create_loc_conf(ngx_conf_t *cf)
     rlcf->memory_limit = NGX_CONF_UNSET_SIZE;
     rlcf->pids_limit = NGX_CONF_UNSET;
     rlcf->output_limit = NGX_CONF_UNSET_SIZE;
+    rlcf->stream_buffer = NGX_CONF_UNSET_SIZE;
     rlcf->result_ttl = NGX_CONF_UNSET;
     rlcf->jobs_timeout = NGX_CONF_UNSET_MSEC;
     rlcf->max_wait = NGX_CONF_UNSET_MSEC;
@@ -380,6 +388,8 @@ ngx_rce_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->pids_limit, prev->pids_limit, 64);
     ngx_conf_merge_size_value(conf->output_limit, prev->output_limit,
                               64 * 1024);
+    ngx_conf_merge_size_value(conf->stream_buffer, prev->stream_buffer,
+                              8 * 1024 * 1024);
     ngx_conf_merge_sec_value(conf->result_ttl, prev->result_ttl, 3600);
     ngx_conf_merge_msec_value(conf->jobs_timeout, prev->jobs_timeout,
                               3600000);
@@ -717,6 +727,9 @@ ngx_rce_exit_process(ngx_cycle_t *cycle)
     if (w->refresh.timer_set) {
         ngx_del_timer(&w->refresh);
     }
+
+    /* the streamed jobs of connections that go with this process stop */
+    ngx_rce_feed_flush(w);
 
     ngx_rce_redis_stop(&w->subscriber);
     ngx_rce_redis_stop(&w->command);

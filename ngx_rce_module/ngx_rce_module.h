@@ -20,6 +20,8 @@
  *     ngx_rce_piston_job.c  Piston's execute document, to a job's input or
  *                           to Piston's refusal (execute and connect)
  *     ngx_rce_health.c      route: GET /health
+ *     ngx_rce_cors.c        a module of its own: rce_cors, pages of other
+ *                           origins (a preaccess handler)
  *     ngx_rce_input.c       the /api/v1/run document, checked (no nginx HTTP)
  *     ngx_rce_render_raw.c  renderers: text with X-RCE-* headers, result JSON
  *     ngx_rce_render_v1.c   renderer: the /api/v1/run answer
@@ -163,6 +165,8 @@ typedef struct {
     size_t                      memory_limit;
     ngx_int_t                   pids_limit;
     size_t                      output_limit;
+    size_t                      stream_buffer;  /* what a streaming client
+                                                   may leave unread */
     time_t                      result_ttl;  /* an asynchronous job's result */
     ngx_msec_t                  jobs_timeout;   /* an asynchronous job's
                                                    deadline */
@@ -247,8 +251,10 @@ struct ngx_rce_job_s {
  * returns NGX_DECLINED, having sent nothing, for a result whose output is
  * malformed, and the job answers IE instead.  A streaming renderer also
  * has send_event, called with each event of the running job (RCE_EVENT_*,
- * in order, seq checked) before its result: NGX_OK, or NGX_ERROR when the
- * client cannot be written to (the job is then stopped).  A WebSocket
+ * in order, seq checked) before its result: NGX_OK, NGX_ERROR when the
+ * client cannot be written to, or NGX_DONE when it is too slow and the
+ * renderer's close is under way (the job is then stopped; the request is
+ * finalized with NGX_ERROR, or NGX_DONE).  A WebSocket
  * renderer returns NGX_DONE from the other two: the connection ends when
  * its close handshake does, not with the job.  Renderers use the HTTP
  * helpers, nothing of the routes.
@@ -300,6 +306,13 @@ struct ngx_rce_stream_s {
     unsigned                    attached:1;  /* a job holds the request */
     unsigned                    refused:1;   /* its job was refused */
     unsigned                    base64:1;    /* SSE: the result in base64 */
+    unsigned                    text:1;      /* output that is not UTF-8 as
+                                                text (U+FFFD), not base64 */
+    ngx_chain_t                *sse_busy;    /* SSE: events given to the
+                                                filters, until sent */
+    ngx_chain_t                *sse_tail;    /* SSE: the last busy */
+    ngx_chain_t                *sse_free;    /* SSE: their bufs, sent */
+    size_t                      unsent;      /* SSE: the busy events' bytes */
 };
 
 
@@ -420,11 +433,13 @@ void ngx_rce_job_subscribe(ngx_rce_redis_t *rr);
 void ngx_rce_job_orphans(ngx_rce_worker_t *w);
 void ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
     const char *reason);
+void ngx_rce_job_stop_streams(ngx_rce_worker_t *w);
 
 /* ngx_rce_feed.c */
 ngx_int_t ngx_rce_feed_push(ngx_str_t *id, json_int_t deadline,
     json_t *entry);
 void ngx_rce_feed_stop(ngx_rce_job_t *job);
+void ngx_rce_feed_flush(ngx_rce_worker_t *w);
 
 /* ngx_rce_queue.c */
 ngx_int_t ngx_rce_queue_push(ngx_rce_job_t *job, redisCallbackFn *pushed);
@@ -480,6 +495,8 @@ extern ngx_rce_renderer_t  ngx_rce_render_ws;
 extern const char  *ngx_rce_piston_signals[NGX_RCE_PISTON_SIGNALS];
 
 json_t *ngx_rce_render_piston_answer(json_t *res, ngx_int_t *rc);
+json_t *ngx_rce_render_piston_ended(json_t *res, ngx_uint_t compile,
+    ngx_int_t *rc);
 ngx_rce_stream_t *ngx_rce_render_stream_ctx(ngx_http_request_t *r,
     ngx_rce_ws_t *ws, size_t size);
 ngx_int_t ngx_rce_render_stream_runtime(ngx_http_request_t *r,

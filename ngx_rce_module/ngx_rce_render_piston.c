@@ -143,6 +143,54 @@ ngx_rce_render_piston_answer(json_t *res, ngx_int_t *rc)
 }
 
 
+/*
+ * The stage a job ended in, as Piston's answer has it under the job's
+ * verdict: its compile step (compile: the result's compile object, its
+ * figures, empty if it has none) or its run.  A compile step killed by a
+ * job limit is "TO", "OL", "EL" (signal SIGKILL) or "SG", as Piston's
+ * would be.  NULL when it cannot be made, *rc then what to return
+ * (NGX_DECLINED for a malformed result).  The streams' exit message.
+ */
+json_t *
+ngx_rce_render_piston_ended(json_t *res, ngx_uint_t compile, ngx_int_t *rc)
+{
+    json_t      *status, *from, *empty, *stage;
+    const char  *verdict;
+    int          made;
+
+    status = json_object_get(res, RCE_RES_STATUS);
+    verdict = json_is_string(status) ? json_string_value(status)
+                                     : RCE_STATUS_IE;
+    empty = NULL;
+    from = res;
+
+    if (compile) {
+        from = json_object_get(res, RCE_RES_COMPILE);
+
+        if (!json_is_object(from)) {
+            empty = json_object();
+            from = empty;
+        }
+    }
+
+    made = (from != NULL) ? RCE_RENDER_OK : RCE_RENDER_NOMEM;
+    stage = (from != NULL)
+            ? ngx_rce_render_piston_stage(from, verdict, res, &made)
+            : NULL;
+
+    json_decref(empty);
+
+    if (stage == NULL) {
+        *rc = ngx_rce_render_failed(made == RCE_RENDER_MALFORMED);
+        return NULL;
+    }
+
+    *rc = NGX_OK;
+
+    return stage;
+}
+
+
 /* Piston's error shape: {"message"}; a 503 still carries Retry-After */
 static ngx_int_t
 ngx_rce_render_piston_error(ngx_http_request_t *r, ngx_str_t *id,

@@ -8,28 +8,37 @@
  *     {"type":"runtime","language","version"}
  *     {"type":"stage","stage":"compile"|"run"}
  *     {"type":"data","stream":"stdout"|"stderr","data", "encoding"?}
- *         "encoding":"base64" when the bytes are not UTF-8 (never sent raw)
+ *         bytes that are not UTF-8 (never sent raw): over SSE, and over a
+ *         WebSocket that asked for it, "encoding":"base64"; else text, each
+ *         byte that is not UTF-8 as U+FFFD (as Piston's data.toString())
  *     {"type":"exit","stage","code","signal", and ours: "status" (Piston's),
  *      "message", "verdict", "reason", "limits", "cpu_time", "wall_time",
  *      "memory"}
  *     {"type":"error","message"}
  *
  * A compile step that succeeded gets its exit when the run begins (its
- * figures are in the result).  Over SSE the stream ends with a "result"
- * event, the /api/v1/run document; an error before the stream began is
- * the route's JSON error.  Over a WebSocket the exit is followed by the
- * close 4999, an error by 4002 (Piston's codes).
+ * figures are in the result); the last exit is the stage that was running
+ * when the job ended (a compile step killed by a limit: "compile").  Over
+ * SSE the stream ends with a "result" event, the /api/v1/run document; an
+ * error before the stream began is the route's JSON error.  Over a
+ * WebSocket the exit is followed by the close 4999, an error by 4002
+ * (Piston's codes).
  */
 
 
 #include "ngx_rce_module.h"
+
+#include <rce_base64.h>
 
 
 static ngx_int_t ngx_rce_render_stream_event(ngx_http_request_t *r,
     ngx_rce_job_t *job, json_t *event);
 static ngx_int_t ngx_rce_render_stream_send(ngx_http_request_t *r,
     ngx_rce_stream_t *st, const char *type, json_t *message);
-static json_t *ngx_rce_render_stream_exit(json_t *res, ngx_int_t *rc);
+static json_t *ngx_rce_render_stream_data(ngx_rce_stream_t *st,
+    const char *stream, json_t *data, ngx_uint_t base64, ngx_int_t *rc);
+static json_t *ngx_rce_render_stream_exit(ngx_rce_stream_t *st, json_t *res,
+    ngx_int_t *rc);
 static ngx_int_t ngx_rce_render_ws_result(ngx_http_request_t *r,
     ngx_rce_job_t *job, json_t *res);
 static ngx_int_t ngx_rce_render_ws_error(ngx_http_request_t *r,
@@ -185,18 +194,14 @@ ngx_rce_render_stream_event(ngx_http_request_t *r, ngx_rce_job_t *job,
             goto unknown;
         }
 
-        if (encoding != NULL && ngx_strcmp(encoding, RCE_ENCODING_BASE64) == 0)
-        {
-            message = json_pack("{s:s, s:s, s:O, s:s}", "type", "data",
-                                "stream", stream,
-                                "data", json_object_get(event,
-                                                        RCE_EVENT_DATA),
-                                "encoding", RCE_ENCODING_BASE64);
-        } else {
-            message = json_pack("{s:s, s:s, s:O}", "type", "data",
-                                "stream", stream,
-                                "data", json_object_get(event,
-                                                        RCE_EVENT_DATA));
+        message = ngx_rce_render_stream_data(st, stream,
+                      json_object_get(event, RCE_EVENT_DATA),
+                      encoding != NULL
+                      && ngx_strcmp(encoding, RCE_ENCODING_BASE64) == 0,
+                      &rc);
+
+        if (message == NULL && rc == NGX_DECLINED) {
+            goto unknown;
         }
 
     } else {
@@ -225,7 +230,61 @@ unknown:
 }
 
 
-/* a message to the client, by the request's transport */
+/*
+ * A data message of an output event's data (in base64 if base64): base64
+ * as it came, unless the client takes text (st->text), then the bytes with
+ * U+FFFD for what is not UTF-8 (the node cut the chunk between
+ * characters).  NULL with *rc NGX_DECLINED for data that is not base64,
+ * else NGX_ERROR.
+ */
+static json_t *
+ngx_rce_render_stream_data(ngx_rce_stream_t *st, const char *stream,
+    json_t *data, ngx_uint_t base64, ngx_int_t *rc)
+{
+    json_t  *text, *message;
+    char    *bytes;
+    size_t   len;
+    int      decoded;
+
+    *rc = NGX_ERROR;
+
+    if (!base64) {
+        return json_pack("{s:s, s:s, s:O}", "type", "data", "stream", stream,
+                         "data", data);
+    }
+
+    if (!st->text) {
+        return json_pack("{s:s, s:s, s:O, s:s}", "type", "data",
+                         "stream", stream, "data", data,
+                         "encoding", RCE_ENCODING_BASE64);
+    }
+
+    decoded = rce_base64_decode(json_string_value(data),
+                                json_string_length(data), &bytes, &len);
+    if (decoded != 0) {
+        *rc = (decoded == -1) ? NGX_DECLINED : NGX_ERROR;
+        return NULL;
+    }
+
+    text = rce_render_lossy((const unsigned char *) bytes, len);
+    free(bytes);
+
+    if (text == NULL) {
+        return NULL;
+    }
+
+    message = json_pack("{s:s, s:s, s:o}", "type", "data", "stream", stream,
+                        "data", text);
+
+    return message;
+}
+
+
+/*
+ * A message to the client, by the request's transport: NGX_OK, NGX_ERROR
+ * when the client cannot be written to, or NGX_DONE when the WebSocket's
+ * client is too slow (its close is under way)
+ */
 static ngx_int_t
 ngx_rce_render_stream_send(ngx_http_request_t *r, ngx_rce_stream_t *st,
     const char *type, json_t *message)
@@ -234,6 +293,12 @@ ngx_rce_render_stream_send(ngx_http_request_t *r, ngx_rce_stream_t *st,
 
     if (st->ws != NULL) {
         rc = ngx_rce_ws_send(st->ws, message);
+
+        if (rc == NGX_ABORT) {
+            st->ended = 1;
+            return NGX_DONE;
+        }
+
         return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
     }
 
@@ -249,13 +314,16 @@ ngx_rce_render_stream_send(ngx_http_request_t *r, ngx_rce_stream_t *st,
 
 /*
  * The exit message of a result (NULL for an IE: the stream ends with an
- * error; *rc then NGX_OK), or NULL with *rc what to return
+ * error; *rc then NGX_OK), or NULL with *rc what to return.  Its stage is
+ * the one running when the job ended: the compile step when the run never
+ * began (a CE, or a compile step the job's limits or its cancel killed).
  */
 static json_t *
-ngx_rce_render_stream_exit(json_t *res, ngx_int_t *rc)
+ngx_rce_render_stream_exit(ngx_rce_stream_t *st, json_t *res, ngx_int_t *rc)
 {
-    json_t      *answer, *stage, *exit;
+    json_t      *stage, *exit;
     const char  *verdict, *name;
+    ngx_uint_t   compile;
 
     verdict = json_string_value(json_object_get(res, RCE_RES_STATUS));
 
@@ -264,16 +332,25 @@ ngx_rce_render_stream_exit(json_t *res, ngx_int_t *rc)
         return NULL;
     }
 
-    answer = ngx_rce_render_piston_answer(res, rc);
-    if (answer == NULL) {
-        return NULL;
+    compile = json_is_object(json_object_get(res, RCE_RES_COMPILE));
+
+    if (st->stage == NGX_RCE_STAGE_COMPILE) {
+        compile = 1;                /* no run stage was announced */
+
+    } else if (st->stage == NGX_RCE_STAGE_RUN) {
+        compile = 0;
+
+    } else {
+        /* no stage event came: what the result says */
+        compile = compile && ngx_strcmp(verdict, RCE_STATUS_CE) == 0;
     }
 
-    name = (ngx_strcmp(verdict, RCE_STATUS_CE) == 0
-            && json_object_get(answer, "compile") != NULL)
-           ? RCE_STAGE_COMPILE : RCE_STAGE_RUN;
+    name = compile ? RCE_STAGE_COMPILE : RCE_STAGE_RUN;
 
-    stage = json_object_get(answer, name);
+    stage = ngx_rce_render_piston_ended(res, compile, rc);
+    if (stage == NULL) {
+        return NULL;
+    }
 
     exit = json_pack("{s:s, s:s, s:O?, s:O?, s:O?, s:O?, s:s, s:O?, s:O?,"
                      " s:O?, s:O?, s:O?}",
@@ -290,7 +367,7 @@ ngx_rce_render_stream_exit(json_t *res, ngx_int_t *rc)
                      "wall_time", json_object_get(stage, "wall_time"),
                      "memory", json_object_get(stage, "memory"));
 
-    json_decref(answer);
+    json_decref(stage);
 
     *rc = (exit != NULL) ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
 
@@ -310,14 +387,22 @@ ngx_rce_render_ws_result(ngx_http_request_t *r, ngx_rce_job_t *job,
 
     st = ngx_http_get_module_ctx(r, ngx_rce_module);
 
-    exit = ngx_rce_render_stream_exit(res, &rc);
-
-    if (exit == NULL && rc != NGX_OK) {
-        return (rc == NGX_DECLINED) ? NGX_DECLINED : NGX_DONE;
+    if (st->ended) {
+        return NGX_DONE;
     }
 
-    if (st->ended) {
-        json_decref(exit);
+    exit = ngx_rce_render_stream_exit(st, res, &rc);
+
+    if (exit == NULL && rc == NGX_DECLINED) {
+        return NGX_DECLINED;        /* the job answers IE: an error */
+    }
+
+    if (exit == NULL && rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "rce: job %V: its exit message could not be made",
+                      &job->id);
+
+        ngx_rce_render_stream_error(r, st, 4002, "internal error");
         return NGX_DONE;
     }
 
@@ -383,7 +468,7 @@ ngx_rce_render_sse_result(ngx_http_request_t *r, ngx_rce_job_t *job,
 
     st = ngx_http_get_module_ctx(r, ngx_rce_module);
 
-    exit = ngx_rce_render_stream_exit(res, &rc);
+    exit = ngx_rce_render_stream_exit(st, res, &rc);
     if (exit == NULL && rc != NGX_OK) {
         return rc;
     }

@@ -38,8 +38,9 @@ typedef struct {
 
 /*
  * Reads a message: NGX_OK with its job's id in res->id, and res->why NULL
- * (res->json is the result, or an event when res->event) or saying why it cannot be read (not JSON, no
- * verdict, over RCE_RESULT_MAX_BYTES); NGX_DECLINED: no id can be made out,
+ * (res->json is the result, or an event when res->event) or saying why it
+ * cannot be read (not JSON, no verdict, over RCE_RESULT_MAX_BYTES);
+ * NGX_DECLINED: no id can be made out,
  * why says what else was wrong.  The caller json_decref()s res->json after
  * its last use of res->id.
  */

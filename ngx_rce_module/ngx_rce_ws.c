@@ -11,10 +11,13 @@
  * reference (the content handler returns NGX_DONE), and the connection is
  * closed, with the request, once both sides have sent their close frames
  * (or NGX_RCE_WS_CLOSE_WAIT after ours went), or when the client goes or
- * reads nothing for send_timeout while something waits for it.  What waits
- * to be sent to a slow client is queued in wslay, in memory: the route
- * bounds it.  The request's module context is its stream
- * (ngx_rce_stream_t), whose ws this is.
+ * reads nothing for send_timeout while something waits for it (each write
+ * that moves re-arms it).  What waits to be sent to a slow client is
+ * queued in wslay, in memory, rce_stream_buffer bytes at most: a message
+ * past it is not queued, the close 4002 goes out ahead of what
+ * waits, and the connection ends NGX_RCE_WS_CLOSE_WAIT later at the
+ * latest.  The request's module context is its stream (ngx_rce_stream_t),
+ * whose ws this is.
  */
 
 
@@ -38,6 +41,7 @@ static void ngx_rce_ws_cleanup(void *data);
 static void ngx_rce_ws_read(ngx_http_request_t *r);
 static void ngx_rce_ws_write(ngx_http_request_t *r);
 static void ngx_rce_ws_flush(ngx_rce_ws_t *ws);
+static void ngx_rce_ws_too_slow(ngx_rce_ws_t *ws, size_t queued);
 static void ngx_rce_ws_post(ngx_rce_ws_t *ws);
 static void ngx_rce_ws_timeout(ngx_event_t *ev);
 static void ngx_rce_ws_finish(ngx_rce_ws_t *ws, const char *why);
@@ -154,7 +158,7 @@ ngx_rce_ws_check(ngx_http_request_t *r, ngx_str_t *key, const char **why)
         return NGX_DECLINED;
     }
 
-    if (r->http_version < NGX_HTTP_VERSION_11) {
+    if (r->http_version != NGX_HTTP_VERSION_11) {
         *why = "a WebSocket needs HTTP/1.1";
         return NGX_DECLINED;
     }
@@ -307,12 +311,18 @@ ngx_rce_ws_attach(ngx_rce_ws_t *ws)
 }
 
 
-/* message (borrowed), as a text frame, queued; it goes out as it can */
+/*
+ * message (borrowed), as a text frame, queued; it goes out as it can.
+ * NGX_ABORT: the client leaves more than rce_stream_buffer bytes unread,
+ * and is closed with 4002 at once (ahead of what waits for it)
+ */
 ngx_int_t
 ngx_rce_ws_send(ngx_rce_ws_t *ws, json_t *message)
 {
     struct wslay_event_msg   msg;
+    ngx_rce_loc_conf_t      *rlcf;
     char                    *text;
+    size_t                   len, queued;
     int                      rv;
 
     if (ws->closing || ws->finished) {
@@ -324,9 +334,19 @@ ngx_rce_ws_send(ngx_rce_ws_t *ws, json_t *message)
         return NGX_ERROR;
     }
 
+    rlcf = ngx_http_get_module_loc_conf(ws->request, ngx_rce_module);
+    len = ngx_strlen(text);
+    queued = wslay_event_get_queued_msg_length(ws->ctx);
+
+    if (queued > rlcf->stream_buffer || len > rlcf->stream_buffer - queued) {
+        free(text);
+        ngx_rce_ws_too_slow(ws, queued);
+        return NGX_ABORT;
+    }
+
     msg.opcode = WSLAY_TEXT_FRAME;
     msg.msg = (uint8_t *) text;
-    msg.msg_length = ngx_strlen(text);
+    msg.msg_length = len;
 
     rv = wslay_event_queue_msg(ws->ctx, &msg);      /* copies it */
     free(text);
@@ -338,6 +358,41 @@ ngx_rce_ws_send(ngx_rce_ws_t *ws, json_t *message)
     ngx_rce_ws_post(ws);
 
     return NGX_OK;
+}
+
+
+/*
+ * A client that leaves too much unread: our close 4002, as a control frame
+ * ahead of the messages that wait (wslay sends nothing after it), and the
+ * end NGX_RCE_WS_CLOSE_WAIT later, whether it could go out or not
+ */
+static void
+ngx_rce_ws_too_slow(ngx_rce_ws_t *ws, size_t queued)
+{
+    ngx_rce_loc_conf_t  *rlcf;
+
+    static const char  reason[] = "client too slow";
+
+    rlcf = ngx_http_get_module_loc_conf(ws->request, ngx_rce_module);
+
+    ngx_log_error(NGX_LOG_INFO, ws->request->connection->log, 0,
+                  "rce: WebSocket: the client leaves %uz bytes unread, more "
+                  "than rce_stream_buffer %uz: closing it (4002)", queued,
+                  rlcf->stream_buffer);
+
+    ws->closing = 1;
+    ws->close_queued = 1;
+    ws->close_code = 4002;
+    ws->close_reason = reason;
+
+    (void) wslay_event_queue_close(ws->ctx, 4002, (const uint8_t *) reason,
+                                   sizeof(reason) - 1);
+
+    if (!ws->timer.timer_set) {
+        ngx_add_timer(&ws->timer, NGX_RCE_WS_CLOSE_WAIT);
+    }
+
+    ngx_rce_ws_post(ws);
 }
 
 
@@ -443,9 +498,11 @@ ngx_rce_ws_flush(ngx_rce_ws_t *ws)
     ngx_http_core_loc_conf_t  *clcf;
     ngx_http_request_t        *r;
     ngx_connection_t          *c;
+    off_t                      sent;
 
     r = ws->request;
     c = r->connection;
+    sent = c->sent;
 
     if (c->buffered) {
         /* the rest of the 101 */
@@ -487,12 +544,14 @@ ngx_rce_ws_flush(ngx_rce_ws_t *ws)
         ngx_add_timer(&ws->timer, NGX_RCE_WS_CLOSE_WAIT);
     }
 
-    /* what waits for a slow client waits send_timeout at most for each
-     * write to go on */
+    /* what waits for a slow client waits send_timeout at most for the
+     * next bytes to go: armed when a wait begins, again each time some
+     * went (a steady reader, however slow, is not cut off), never for
+     * nothing sent */
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
     if (wslay_event_want_write(ws->ctx)) {
-        if (!c->write->timer_set) {
+        if (!c->write->timer_set || c->sent != sent) {
             ngx_add_timer(c->write, clcf->send_timeout);
         }
 

@@ -10,7 +10,9 @@
 # NUL), an output flood bounded by the cap (OLE), live stdin (a line answered before the
 # next is sent), eof, a signal caught by the program, a kill (CANCELLED, the container
 # gone), the wall limit of a program that waits for input, judge mode (the run's output
-# with the result), no event for a job without stream, no rce:input:* key left.
+# with the result), attempt 1 in every event (2 for a job marked rce:rescued:<id>), the wall
+# limit of a job whose Redis stalls (SIGSTOP) while it prints, no event for a job without
+# stream, no rce:input:* key left.
 
 use strict;
 use warnings;
@@ -254,8 +256,8 @@ for my $path (qw(warm cold)) {
         my ($id, $e, $all) = @_;
         input($id, { signal => 2 }) if $e->{event} eq 'output' && $e->{data} =~ /waiting/;
     }, language => 'python', interactive => JSON::PP::true,
-       code => "import time\nprint('waiting', flush=True)\ntry:\n    time.sleep(20)\n"
-             . "except KeyboardInterrupt:\n    print('caught SIGINT')\n");
+       code => "import time\ntry:\n    print('waiting', flush=True)\n    time.sleep(20)\n"
+             . "except KeyboardInterrupt:\n    print('caught SIGINT')\n");     # caught from the first line it says
     check_stream("$path signal", $events, $result);
     like(stream_bytes($result->{msg}, 'stdout'), qr/caught SIGINT/, "$path signal: the program caught it");
     is($result->{msg}{status}, 'OK', "$path signal: OK");
@@ -329,6 +331,50 @@ check_stream('judge mode, compile error', $jevents, $jresult);
 is_deeply(stages($jevents), ['compile'], 'judge mode, compile error: no run stage');
 ok((grep { $_->{msg}{event} eq 'output' && $_->{at} < $jresult->{at} } @$jevents)
    && $jresult->{msg}{status} eq 'CE', 'judge mode, compile error: CE, the compiler\'s output streamed');
+
+# --- attempt: a re-run after its node died (rce:rescued:<id>) says so in every event -------
+
+my $first_attempts = 0;
+for my $rescued (0, 1) {
+    my $sub = subscribe();
+    my $id = "t33-$$-attempt-$rescued";
+    $t->redis('SET', "rce:rescued:$id", 'gone@1', 'EX', 60) if $rescued;
+    $t->redis('LPUSH', "rce:queue:$node", $json->encode({ id => $id, reply_to => $sub->{channel},
+        stream => JSON::PP::true, language => 'python', code => "print('again')\n" }));
+    my ($events, $result) = collect($sub, 30);
+    check_stream("attempt $rescued", $events, $result);
+    my @attempts = map { $_->{msg}{attempt} // 'none' } @$events;
+    ok(@attempts && !grep({ $_ ne ($rescued ? 2 : 1) } @attempts),
+       ($rescued ? 'a re-run: attempt 2' : 'a first run: attempt 1') . " in every event (@attempts)");
+}
+
+# --- a stalled Redis does not stretch a streamed job's wall limit --------------------------
+# The test's own Redis is stopped (SIGSTOP) for 3 s while a job with a 1 s wall limit prints:
+# its PUBLISHes wait no longer than its deadline; what was held goes before the result.
+
+{
+    my $sub = subscribe();
+    my $id = "t33-$$-stall";
+    my ($stopped, $waker);
+    $t->redis('LPUSH', "rce:queue:$node", $json->encode({ id => $id, reply_to => $sub->{channel},
+        stream => JSON::PP::true, language => 'python', limits => { wall_ms => 1000 },
+        code => "import time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.02)\n" }));
+    my ($events, $result) = collect($sub, 60, sub {
+        my ($e) = @_;
+        return if $stopped || $e->{event} ne 'output';
+        $stopped = time;
+        kill 'STOP', $t->{redis_pid};
+        $waker = fork // die "fork: $!";
+        if (!$waker) { sleep 3; kill 'CONT', $t->{redis_pid}; POSIX::_exit(0) }
+    });
+    waitpid $waker, 0 if $waker;
+    kill 'CONT', $t->{redis_pid};
+    ok($stopped, 'stall: Redis was stopped while the job printed');
+    check_stream('stall', $events, $result);
+    is($result && $result->{msg}{status}, 'TLE', 'stall: TLE');
+    ok($result && $result->{msg}{wall_ms} < 1500,
+       "stall: at its wall limit, not Redis's stall later ($result->{msg}{wall_ms} ms)");
+}
 
 # --- not streamed: no event --------------------------------------------------------------
 

@@ -3,9 +3,11 @@
 # Accept: text/event-stream (Server-Sent Events, read with curl -N as it comes) and
 # Piston's WebSocket, GET /api/v2/connect (a real client: node and npm's ws, t/js/ws-client.mjs):
 # events before the program ends, a compiled language's stages, CE, bytes that are not
-# UTF-8, interactive stdin and its eof, a signal, every close code, a client that goes
-# mid-run (its container is killed, no rce:input:* key is left), a flood (OLE, output
-# bounded), bad upgrade requests, and malformed frames and messages (never a crash).
+# UTF-8 (U+FFFD on the WebSocket, base64 when asked), interactive stdin and its eof, a
+# signal, every close code, input bounded (stdin, and every entry counted), a compile step
+# killed by its limit, a client that goes mid-run (its container is killed, no rce:input:*
+# key is left), a flood (OLE, output bounded), a client that reads nothing (closed, its job
+# killed), bad upgrade requests, and malformed frames and messages (never a crash).
 
 use strict;
 use warnings;
@@ -15,6 +17,8 @@ use Test::More;
 use MIME::Base64 qw(encode_base64 decode_base64);
 use Encode qw(decode FB_CROAK);
 use Time::HiRes qw(time sleep);
+use Socket qw(SOL_SOCKET SO_RCVBUF pack_sockaddr_in inet_aton);
+use IO::Socket::INET;
 use RCETest qw(wait_until);
 
 my $js = "$FindBin::Bin/js";
@@ -24,8 +28,13 @@ plan skip_all => 'no curl' unless system('curl --version >/dev/null 2>&1') == 0;
 
 my $t = RCETest->new;
 $t->start_redis;
-$t->start_nginx;
-$t->start_worker('a', '--slots', '4');
+# /big/: large code and stdin, a large output cap (a client that reads nothing)
+# and a small rce_stream_buffer (a client that reads nothing)
+$t->start_nginx(extra => 'location /big/api/v2/ { rce_api_piston; rce_wall_limit 8s; rce_timeout 40s; '
+                       . 'rce_max_code_size 2m; rce_output_limit 16m; rce_stream_buffer 512k; } '
+                       . 'location = /big/api/v1/run { rce_api_run; rce_wall_limit 8s; rce_timeout 40s; '
+                       . 'rce_output_limit 16m; rce_stream_buffer 512k; }');
+$t->start_worker('a', '--slots', '4', '--max-output-bytes', 16777216);
 ok($t->wait_nodes('a'), 'node a is live');
 
 my $json = JSON::PP->new->utf8->canonical;
@@ -67,12 +76,34 @@ sub types { join ' ', map { $_->{event} } @{ $_[0] } }
 
 # a WebSocket session through t/js/ws-client.mjs: what it saw, in order
 sub ws {
-    my ($steps, $limit) = @_;
+    my ($steps, $limit, $url) = @_;
     my $file = $t->dir . '/ws-steps.json';
     open my $fh, '>', $file or die; print $fh $json->encode($steps); close $fh;
+    $url //= $ws_url;
     my @out = map { $t->json($_) // { unparsed => $_ } }
-              split /\n/, `node '$js/ws-client.mjs' '$ws_url' '\@$file' ${\ ($limit // 30000)} 2>&1`;
+              split /\n/, `node '$js/ws-client.mjs' '$url' '\@$file' ${\ ($limit // 30000)} 2>&1`;
     return \@out;
+}
+my $big_url = 'ws://127.0.0.1:' . $t->{http_port} . '/big/api/v2/connect';
+
+# a WebSocket that sends init over a raw socket (a small receive buffer) and reads nothing
+sub ws_unread {
+    my ($path, $init) = @_;
+    my $s = IO::Socket::INET->new(Proto => 'tcp') or die "socket: $!";
+    setsockopt($s, SOL_SOCKET, SO_RCVBUF, 4096);
+    connect($s, pack_sockaddr_in($t->{http_port}, inet_aton('127.0.0.1'))) or die "connect: $!";
+    my $key = encode_base64('0123456789abcdef', '');
+    syswrite $s, "GET $path HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               . "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: $key\r\n\r\n";
+    my $head = '';
+    while ($head !~ /\r\n\r\n/) { sysread($s, my $b, 1) or last; $head .= $b }
+    my $payload = $json->encode($init);
+    my $len = length $payload;
+    my $mask = 'abcd';
+    my $frame = "\x81" . ($len < 126 ? chr(0x80 | $len) : chr(0x80 | 126) . pack('n', $len)) . $mask
+              . ($payload ^ substr($mask x ($len / 4 + 1), 0, $len));
+    syswrite $s, $frame;
+    return ($s, $head);
 }
 
 sub msgs { [ map { ref $_->{msg} && %{ $_->{msg} } ? $_->{msg} : () } @{ $_[0] } ] }
@@ -157,6 +188,27 @@ sub cancelled_container_gone {
         or diag $r->{text};
     is(join('', map { decode_base64($_->{data}{data}) } @data), "\xff\xfe ok\n", 'not UTF-8: the exact bytes');
     ok(eval { decode('UTF-8', $r->{text}, FB_CROAK); 1 }, 'the stream itself is valid UTF-8');
+}
+
+# --- WebSocket: bytes that are not UTF-8 ------------------------------------------------
+{
+    my $code = "import sys\nsys.stdout.buffer.write(b'\\xff\\xfe ok \\xc3\\xa9\\n')\nsys.stdout.flush()\n";
+    my $o = ws([{ send => init($code) }]);
+    my @data = grep { $_->{type} eq 'data' } @{ msgs($o) };
+    ok(@data && !(grep { exists $_->{encoding} } @data), 'WS, not UTF-8: text, no encoding (as Piston sends it)')
+        or diag explain $o;
+    is(out_of($o, 'stdout'), "\x{fffd}\x{fffd} ok \x{e9}\n", 'WS, not UTF-8: U+FFFD for each byte that is not UTF-8');
+
+    $o = ws([{ send => init($code, output_encoding => 'base64') }]);
+    @data = grep { $_->{type} eq 'data' } @{ msgs($o) };
+    is(scalar(grep { ($_->{encoding} // '') eq 'base64' } @data), scalar(@data), 'WS, output_encoding base64: base64, said so')
+        or diag explain $o;
+    is(join('', map { decode_base64($_->{data}) } @data), "\xff\xfe ok \xc3\xa9\n", 'WS, output_encoding base64: the exact bytes');
+    is(closed($o)->{close}, 4999, 'WS, output_encoding base64: 4999');
+
+    $o = ws([{ send => init('print(1)', output_encoding => 'hex') }]);
+    like(msgs($o)->[0]{message} // '', qr/output_encoding/, 'WS, output_encoding hex: an error naming it');
+    is(closed($o)->{close}, 4002, 'WS, output_encoding hex: 4002');
 }
 
 # --- SSE: errors before the stream are the usual JSON errors ------------------------------
@@ -245,6 +297,22 @@ sub cancelled_container_gone {
         or diag explain $o;
 }
 
+# --- WebSocket: a compile step killed by its time limit ---------------------------------------
+{
+    # an include bomb: 2^30 includes of itself, little memory, never done
+    my $bomb = "#if __INCLUDE_LEVEL__ == 0\nint main(void) { return 0; }\n#endif\n"
+             . "#if __INCLUDE_LEVEL__ < 30\n#include __FILE__\n#include __FILE__\n#endif\n";
+    my $o = ws([{ send => { type => 'init', language => 'c', version => '*', compile_timeout => 500,
+                            files => [{ name => 'main.c', content => $bomb }] } }]);
+    like(mtypes($o), qr/^runtime stage exit$/, 'compile killed: runtime, stage compile, exit (no run stage)')
+        or diag explain $o;
+    my $exit = msgs($o)->[-1];
+    is_deeply([ @{ $exit }{qw(type stage signal code status)} ], ['exit', 'compile', 'SIGKILL', undef, 'TO'],
+              'exit: the compile stage, SIGKILL, no code, TO') or diag explain $exit;
+    like($exit->{reason} // '', qr/compile/, 'exit: the reason names the compile step');
+    is(closed($o)->{close}, 4999, 'compile killed: 4999');
+}
+
 # --- WebSocket: every close code ---------------------------------------------------------------
 {
     my $o = ws([{ send => init("import time\ntime.sleep(3)\n") }, { sleep => 200 }, { send => init('print(1)') }]);
@@ -296,9 +364,47 @@ sub cancelled_container_gone {
                 { wait => { type => 'data', data => 'ready' } },
                 map({ +{ send => { type => 'data', stream => 'stdin', data => $chunk } } } 1 .. 9)]);
     my ($err) = grep { $_->{type} eq 'error' } @{ msgs($o) };
-    like($err->{message} // '', qr/stdin is limited to 1048576 bytes/, 'more stdin than 1 MiB: an error')
+    like($err->{message} // '', qr/input is limited to 1048576 bytes/, 'more stdin than 1 MiB: an error')
         or diag explain [grep { !$_->{msg} || $_->{msg}{type} ne 'data' } @$o];
     is(closed($o)->{close}, 4002, 'and 4002');
+
+    # init's stdin counts too: over the limit, refused before the job
+    $o = ws([{ send => init("print(1)\n", stdin => 'z' x (1048576 + 1)) }], 30000, $big_url);
+    like(msgs($o)->[0]{message} // '', qr/input is limited to 1048576 bytes/, "init's stdin over 1 MiB: an error")
+        or diag explain $o;
+    is(closed($o)->{close}, 4002, "init's stdin over 1 MiB: 4002");
+    ok(!(grep { $_->{type} eq 'runtime' } @{ msgs($o) }), "init's stdin over 1 MiB: no job");
+    $o = ws([{ send => init("import sys\nprint(len(sys.stdin.read()))\n", stdin => 'z' x 1048576) },
+             { send => { type => 'data', stream => 'stdin', data => '', eof => JSON::PP::true } }], 30000, $big_url);
+    is(closed($o)->{close}, 4002, "init's stdin of 1 MiB exactly, then an eof: the eof is past the limit")
+        or diag explain $o;
+
+    # every entry counts 64 bytes at least: a loop of tiny messages ends
+    $o = ws([{ send => init("import time\nprint('ready', flush=True)\ntime.sleep(20)\n") },
+             { wait => { type => 'data', data => 'ready' } },
+             map({ +{ send => { type => 'data', stream => 'stdin', data => '', eof => JSON::PP::true } } } 1 .. 16400)],
+            60000);
+    ($err) = grep { $_->{type} eq 'error' } @{ msgs($o) };
+    like($err->{message} // '', qr/input is limited to 1048576 bytes.*at least 64 bytes/,
+         '16400 eof messages: an error past 16384 entries') or diag explain [grep { !$_->{msg} } @$o];
+    is(closed($o)->{close}, 4002, '16400 eof messages: 4002');
+}
+
+# --- WebSocket: stdin with a NUL, and JSON that is not an object -----------------------------
+{
+    my $o = ws([{ send => init("import sys\nprint(repr(sys.stdin.read()))\n") },
+                { raw => '{"type":"data","stream":"stdin","data":"a\u0000b\n","eof":true}' }]);
+    is(out_of($o, 'stdout'), "'a\\x00b\\n'\n", 'stdin with a NUL reaches the program whole') or diag explain $o;
+    is(closed($o)->{close}, 4999, 'stdin with a NUL: 4999');
+
+    $o = ws([{ raw => '{"type":"init","language":"python","version":"*","files":[{"content":"print(1)\u0000"}]}' }]);
+    is(closed($o)->{close}, 4002, 'a NUL in init: 4002') or diag explain $o;
+    like(msgs($o)->[0]{message} // '', qr{u0000 is allowed only in a data message}, 'a NUL in init: an error that says why');
+
+    $o = ws([{ raw => '[1, 2]' }, { raw => '5' }, { raw => '"init"' }, { raw => 'true' }, { send => init('print(8)') }]);
+    is(out_of($o, 'stdout'), "8\n", 'an array, a number, a string, true: ignored, as Piston ignores them')
+        or diag explain $o;
+    is(closed($o)->{close}, 4999, 'then the job ran: 4999');
 }
 
 # --- WebSocket: a client that goes mid-run -------------------------------------------------------
@@ -328,6 +434,60 @@ sub cancelled_container_gone {
     is(closed($o)->{close}, 4999, 'flood: 4999');
 }
 
+# --- WebSocket: a client that reads nothing while its program floods ---------------------------
+{
+    my $before = $cancelled->();
+    my $t0 = time;
+    # a steady flood of control characters: six bytes of JSON for each
+    my ($s, $head) = ws_unread('/big/api/v2/connect',
+        init("import sys, time\nwhile True:\n    sys.stdout.write('\\x01' * 16384)\n    sys.stdout.flush()\n    time.sleep(0.02)\n"));
+    like($head, qr{^HTTP/1\.1 101}, 'a client that reads nothing: upgraded');
+    ok(wait_until(sub { $t->nginx_log =~ /WebSocket: the client leaves \d+ bytes unread, more than rce_stream_buffer 524288/ }, 20),
+       'the gateway closed it past rce_stream_buffer unread (4002, client too slow)') or diag $t->worker_log('a');
+    ok(wait_until(sub { $cancelled->() > $before }, 10), 'its job was killed (CANCELLED)');
+    cmp_ok(time - $t0, '<', 8, 'before its 8 s wall limit');
+    ok(wait_until(\&cancelled_container_gone, 10), 'its container is gone') or diag $t->worker_log('a');
+    # what the sockets held, then the end of the connection
+    my ($n, $eof) = (0, 0);
+    my $end = time + 15;
+    while (time < $end) {
+        my $got = sysread($s, my $buf, 1 << 20);
+        if (!$got) { $eof = 1; last }
+        $n += $got;
+    }
+    ok($eof, "the connection ended (after $n bytes)");
+    cmp_ok($n, '<', 524288 + 8 * 1048576, 'what reached the client is bounded (the buffer and the sockets)');
+    close $s;
+    ok(wait_until(sub { $t->redis('--scan', '--pattern', 'rce:input:*') eq '' }, 10), 'no rce:input:* key left');
+}
+
+# --- SSE: a client that reads nothing while its program floods -------------------------------
+{
+    my $before = $cancelled->();
+    my $t0 = time;
+    my $s = IO::Socket::INET->new(Proto => 'tcp') or die "socket: $!";
+    setsockopt($s, SOL_SOCKET, SO_RCVBUF, 4096);
+    connect($s, pack_sockaddr_in($t->{http_port}, inet_aton('127.0.0.1'))) or die "connect: $!";
+    my $body = $json->encode({ language => 'python',
+        code => "import sys, time\nwhile True:\n    sys.stdout.write('\\x01' * 16384)\n    sys.stdout.flush()\n    time.sleep(0.02)\n" });
+    syswrite $s, "POST /big/api/v1/run HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n"
+               . "Content-Type: application/json\r\nContent-Length: " . length($body) . "\r\n\r\n$body";
+    ok(wait_until(sub { $t->nginx_log =~ /event stream's client leaves \d+ bytes unread, more than rce_stream_buffer 524288/ }, 20),
+       'SSE: the gateway ended a client that left rce_stream_buffer unread') or diag $t->worker_log('a');
+    ok(wait_until(sub { $cancelled->() > $before }, 10), 'SSE: its job was killed (CANCELLED)');
+    cmp_ok(time - $t0, '<', 8, 'SSE: before its 8 s wall limit');
+    ok(wait_until(\&cancelled_container_gone, 10), 'SSE: its container is gone');
+    my ($n, $eof) = (0, 0);
+    my $end = time + 15;
+    while (time < $end) {
+        my $got = sysread($s, my $buf, 1 << 20);
+        if (!$got) { $eof = 1; last }
+        $n += $got;
+    }
+    ok($eof, "SSE: the connection ended (after $n bytes)");
+    close $s;
+}
+
 # --- bad upgrade requests --------------------------------------------------------------------
 {
     my $key = encode_base64('0123456789abcdef', '');
@@ -352,6 +512,11 @@ sub cancelled_container_gone {
     is($status, 400, 'no key: 400');
     ($status) = $req->(%ok, 'Sec-WebSocket-Key' => 'short');
     is($status, 400, 'a key that is not 16 bytes: 400');
+    my $head = "GET /api/v2/connect HTTP/1.0\r\nHost: x\r\n";
+    $head .= "$_: $ok{$_}\r\n" for sort keys %ok;
+    ($status, undef, $body) = $t->raw_http("$head\r\n", whole => 1, timeout => 5);
+    is($status, 400, 'an upgrade over HTTP/1.0: 400');
+    like($body, qr{HTTP/1\.1}, 'the message says HTTP/1.1 is needed');
     ($status, $h) = $req->(%ok);
     my $accept = do { require Digest::SHA; encode_base64(Digest::SHA::sha1($key . '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'), '') };
     is($status, 101, 'a good upgrade: 101');
@@ -361,8 +526,8 @@ sub cancelled_container_gone {
 
 # --- robustness: malformed frames and messages --------------------------------------------------
 {
-    my $o = ws([{ raw => '[1, 2]' }]);
-    is_deeply([ mtypes($o), closed($o)->{close} ], ['error', 4002], 'a JSON array: an error and 4002');
+    my $o = ws([{ raw => '{"type":' }, { send => init('print(1)') }]);
+    is_deeply([ mtypes($o), closed($o)->{close} ], ['error', 4002], 'JSON cut short: an error and 4002');
     $o = ws([{ binary => encode_base64("\xff\x00\xfe garbage") }]);
     is_deeply([ mtypes($o), closed($o)->{close} ], ['error', 4002], 'binary garbage: an error and 4002');
     $o = ws([{ raw => 'null' }]);
@@ -395,6 +560,27 @@ sub cancelled_container_gone {
     unlike($t->nginx_log, qr/\[(alert|emerg|crit)\]|signal \d+ \(core dumped\)|exited on signal/, 'no crash, no alert in the error log');
 }
 
-is_deeply([$t->leftover_lists], [], 'no job left in a queue');
+# --- the gateway stops while a session runs: its job is killed, not left to run ----------------
+{
+    my $before = $cancelled->();
+    my $running = 'rce:running:' . $t->node_name('a');
+    ok(wait_until(sub { $t->redis('LLEN', $running) == 0 }, 15), 'no job running before');
+    my ($s) = ws_unread('/api/v2/connect', init("import time\nprint('started', flush=True)\ntime.sleep(20)\n"));
+    ok(wait_until(sub { $t->redis('LLEN', $running) == 1 }, 10), 'a session runs its job');
+    my $t0 = time;
+    $t->stop_nginx;         # TERM: the workers exit at once, their sessions with them
+    ok(wait_until(sub { $cancelled->() > $before }, 10), 'the exiting worker had its job killed (CANCELLED)')
+        or diag $t->worker_log('a');
+    cmp_ok(time - $t0, '<', 4, 'well before its 5 s wall limit');
+    close $s;
+}
+
+# the last jobs' kills may still be on their way (slower under valgrind)
+my @left;
+wait_until(sub { @left = $t->leftover_lists; !@left }, 15);
+is_deeply(\@left, [], 'no job left in a queue');
+
+# the nginx error log, and valgrind's (RCE_VALGRIND=1)
+$t->stop_all;
 
 done_testing;

@@ -11,6 +11,8 @@
 
 /* Room for the control lines of all the live stdin a job may get, and then some. */
 #define INPUT_CONTROL_MAX (RCE_INPUT_MAX_BYTES / 3 * 4 + 64 * 1024)
+/* Of that room, what data lines leave for signal lines and the eof line. */
+#define INPUT_CONTROL_RESERVE 4096
 
 /* Asks for the next entry: BLPOP without waiting for its answer (job_input_read takes it). */
 static int ask(struct job_input *in)
@@ -44,11 +46,22 @@ int job_input_fd(const struct job_input *in)
     return in->conn.ctx ? in->conn.ctx->fd : -1;
 }
 
-/* Appends one control line; a job's control lines that cannot all be kept are logged. */
-static void control(struct job_input *in, const char *line, size_t len)
+/* What a control line is, for the room it may take. */
+enum control_kind { CONTROL_DATA, CONTROL_SIGNAL, CONTROL_EOF };
+
+/* Appends one control line whole, or drops it (warned once per job): data lines leave
+ * INPUT_CONTROL_RESERVE free for signals and the eof, signals leave room for the eof line,
+ * which always fits (there is one at most). */
+static void control(struct job_input *in, enum control_kind kind, const char *line, size_t len)
 {
-    if (capture_append(&in->control, line, len) != 0 || in->control.overflowed)
-        log_warn("job %s: control lines for its container lost (out of memory or room)", in->id);
+    size_t room = in->control.limit - in->control.len;
+    size_t keep = kind == CONTROL_DATA ? INPUT_CONTROL_RESERVE : kind == CONTROL_SIGNAL && !in->eof ? 2 : 0;
+    if (len + keep <= room && capture_append(&in->control, line, len) == 0)
+        return;
+    if (!in->dropped)
+        log_warn("job %s: control lines for its container dropped (%s): its container does not take "
+                 "them as fast as they come", in->id, len + keep <= room ? "out of memory" : "no room");
+    in->dropped = true;
 }
 
 /* Live stdin: "d <base64>\n", as much as RCE_INPUT_MAX_BYTES leaves room for. */
@@ -72,7 +85,7 @@ static void take_stdin(struct job_input *in, const char *data, size_t n)
     rce_base64_encode((const unsigned char *)data, n, line + 2);
     size_t len = 2 + rce_base64_encoded_len(n);
     line[len++] = '\n';
-    control(in, line, len);
+    control(in, CONTROL_DATA, line, len);
     free(line);
 }
 
@@ -111,10 +124,11 @@ void job_input_take(struct job_input *in, const char *text, size_t len)
         take_stdin_entry(in, e);
     } else if (json_is_true(json_object_get(e, RCE_INPUT_EOF))) {
         if (!in->eof)
-            control(in, "e\n", 2);
+            control(in, CONTROL_EOF, "e\n", 2);
         in->eof = true;
     } else if (json_is_integer(signal) && json_integer_value(signal) >= 1 && json_integer_value(signal) <= 31) {
-        control(in, line, (size_t)snprintf(line, sizeof line, "s %d\n", (int)json_integer_value(signal)));
+        control(in, CONTROL_SIGNAL, line, (size_t)snprintf(line, sizeof line, "s %d\n",
+                                                           (int)json_integer_value(signal)));
     } else {
         log_warn("job %s: an input entry with nothing to do: dropped", in->id);
     }

@@ -3,7 +3,9 @@
  * polls its fd beside the container's stream). A kill entry raises the job's cancel flag
  * (run.c stops it, CANCELLED); an interactive job's stdin, eof and signal entries become the
  * wrapper's control lines (wrapper.h), sent on the container's attached stdin as the
- * connection takes them. Live stdin past RCE_INPUT_MAX_BYTES is dropped (and logged). */
+ * connection takes them. Live stdin past RCE_INPUT_MAX_BYTES is dropped (and logged). A
+ * control line is held whole or dropped, never cut; data lines leave room for signals and the
+ * eof line, so an eof is never lost to stdin the container did not take (wrapper.h). */
 #ifndef WORKERD_INPUT_H
 #define WORKERD_INPUT_H
 
@@ -24,7 +26,8 @@ struct job_input {
     atomic_bool *cancel;        /* the job's cancel flag, raised by a kill entry */
     size_t stdin_bytes;         /* live stdin taken so far */
     bool eof;                   /* the program's stdin is closed: later stdin is dropped */
-    struct capture control;     /* control lines not yet sent to the container */
+    struct capture control;     /* control lines not yet sent to the container (whole lines) */
+    bool dropped;               /* a control line was dropped for want of room (warned) */
 };
 
 /* Sets in up for job (a stream job) and starts watching its rce:input:<id> (cfg names Redis).

@@ -13,7 +13,6 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 1000    /* the gateway serves again within 2 s of Redis returning */
 #define CONNECT_TIMEOUT_MS 2000
-#define COMMAND_TIMEOUT_MS 5000     /* socket timeout, on top of BLMOVE's own wait */
 
 void queue_init(struct queue *q, const struct config *cfg)
 {
@@ -76,7 +75,7 @@ int queue_connect(struct queue *q)
     if (q->ctx->err)
         return queue_fail(q, "connect", NULL);
     /* A dead server must not hang a thread forever: bound every read. */
-    if (redisSetTimeout(q->ctx, ms_to_timeval(COMMAND_TIMEOUT_MS)) != REDIS_OK)
+    if (redisSetTimeout(q->ctx, ms_to_timeval(QUEUE_COMMAND_TIMEOUT_MS)) != REDIS_OK)
         return queue_fail(q, "set timeout", NULL);
     return 0;
 }
@@ -103,6 +102,32 @@ redisReply *queue_command(struct queue *q, const char *what, int want, int nil_o
     redisReply *r = redisvCommand(q->ctx, fmt, ap);
     va_end(ap);
     return checked(q, what, r, want, nil_ok);
+}
+
+redisReply *queue_command_within(struct queue *q, long timeout_ms, const char *what, int want, const char *fmt,
+                                 ...)
+{
+    redisReply *r = NULL;
+    if (!q->ctx)
+        return NULL;        /* no time to connect */
+    if (redisSetTimeout(q->ctx, ms_to_timeval(timeout_ms)) != REDIS_OK)
+        goto fail;
+    va_list ap;
+    va_start(ap, fmt);
+    r = redisvCommand(q->ctx, fmt, ap);
+    va_end(ap);
+    if (!r || r->type != want)
+        goto fail;
+    if (redisSetTimeout(q->ctx, ms_to_timeval(QUEUE_COMMAND_TIMEOUT_MS)) != REDIS_OK)
+        goto fail;
+    return r;
+fail:
+    log_warn("redis: %s failed within %ld ms: %s; the connection is dropped", what, timeout_ms,
+             r && r->type == REDIS_REPLY_ERROR ? r->str : q->ctx->err ? q->ctx->errstr : "unexpected reply");
+    if (r)
+        freeReplyObject(r);
+    queue_close(q);
+    return NULL;
 }
 
 redisReply *queue_command_argv(struct queue *q, const char *what, int want, int argc, const char **argv)

@@ -10,6 +10,7 @@
 #include "config.h"
 
 #define QUEUE_SCRIPTS 16    /* room for script.c's scripts */
+#define QUEUE_COMMAND_TIMEOUT_MS 5000   /* socket timeout, on top of BLMOVE's own wait */
 
 struct queue {
     redisContext *ctx;      /* NULL while disconnected */
@@ -83,5 +84,12 @@ void queue_succeeded(struct queue *q);
  * is logged and backed off like every other. */
 redisReply *queue_command(struct queue *q, const char *what, int want, int nil_ok,
                           const char *fmt, ...);
+
+/* queue_command for a caller that must not stall: on the connection as it is (none: NULL at
+ * once), waiting at most timeout_ms (> 0) for the reply, which must have type want. A failure
+ * is logged and drops the connection (the next queue_command connects again), without backing
+ * off. Returns the reply (caller frees) or NULL. */
+redisReply *queue_command_within(struct queue *q, long timeout_ms, const char *what, int want, const char *fmt,
+                                 ...);
 
 #endif

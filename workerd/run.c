@@ -130,8 +130,10 @@ static int step(struct run *run, long wait)
     bool input_ready = false;
     if (docker_stream_step_with(run->stream, wait, in ? job_input_fd(in) : -1, &input_ready) != 0)
         return -1;
-    if (run->job->events)
+    if (run->job->events) {
+        run->job->events->deadline = run->deadline;    /* a stalled Redis does not stretch it */
         stream_events_live(run->job->events, &run->r->out, &run->r->err, run->r->output_limit);
+    }
     if (input_ready)
         job_input_read(in);
     if (in)
@@ -406,6 +408,10 @@ static bool follow(struct run *run)
 {
     struct job_result *r = run->r;
     set_deadlines(run);
+    if (run->job->events) {
+        run->job->events->deadline = run->deadline;
+        stream_events_begin(run->job->events, lang_compiled(run->lang) ? run->marker : NULL, !run->judging);
+    }
     enum run_end end = read_output(run);
     int64_t t_end = clock_mono_ms();
     if (end == END_EXITED) {
@@ -519,8 +525,6 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
         goto done;
     }
     run.id = id;
-    if (job->events)
-        stream_events_begin(job->events, lang_compiled(lang) ? marker : NULL, !run.judging);
     if (!follow(&run)) {
         stream_open = false;
         if (run.warm)

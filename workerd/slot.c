@@ -236,6 +236,7 @@ static void handle_job(struct slot *s, struct queue *q, struct docker *d, const 
         struct job_input input;
         if (job.stream) {
             stream_events_init(&events, &job, q);
+            events.attempt = stream_attempt(q, job.id);
             job.events = &events;
             job.input = &input;
         }

@@ -1,9 +1,11 @@
 #include "stream.h"
 
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 #include "queue.h"
 #include "rce_base64.h"
@@ -13,10 +15,14 @@
 static const char *const stage_names[2] = { RCE_STAGE_COMPILE, RCE_STAGE_RUN };
 static const char *const fd_names[2] = { RCE_RES_STDOUT, RCE_RES_STDERR };
 
-/* The sink of a real job: PUBLISH on the slot's connection (q). */
-static int publish_on_queue(void *arg, const char *channel, const char *json, size_t len)
+/* The sink of a real job: PUBLISH on the slot's connection (q), within timeout_ms if given
+ * (without reconnecting or backing off: a failure drops the connection, the end reconnects). */
+static int publish_on_queue(void *arg, const char *channel, const char *json, size_t len, long timeout_ms)
 {
-    redisReply *r = queue_command(arg, "PUBLISH", REDIS_REPLY_INTEGER, 0, "PUBLISH %s %b", channel, json, len);
+    redisReply *r = timeout_ms > 0
+                    ? queue_command_within(arg, timeout_ms, "PUBLISH", REDIS_REPLY_INTEGER, "PUBLISH %s %b",
+                                           channel, json, len)
+                    : queue_command(arg, "PUBLISH", REDIS_REPLY_INTEGER, 0, "PUBLISH %s %b", channel, json, len);
     if (!r)
         return -1;
     freeReplyObject(r);
@@ -28,32 +34,73 @@ void stream_events_init(struct stream_events *ev, const struct job *job, struct 
     memset(ev, 0, sizeof *ev);
     ev->id = job->id;
     ev->reply_to = job->reply_to;
+    ev->attempt = 1;
     ev->sink = publish_on_queue;
     ev->sink_arg = q;
 }
 
-/* Sends one event (taking event; it has ev->seq), lost or not: the next has the next seq. */
-static void emit(struct stream_events *ev, json_t *event)
+int stream_attempt(struct queue *q, const char *id)
+{
+    redisReply *r = queue_command(q, "EXISTS", REDIS_REPLY_INTEGER, 0, "EXISTS %s%s", RCE_KEY_RESCUED, id);
+    if (!r) {
+        log_warn("job %s: whether it is a re-run is unknown (Redis failed): its events say attempt 1", id);
+        return 1;
+    }
+    int attempt = r->integer > 0 ? 2 : 1;
+    freeReplyObject(r);
+    return attempt;
+}
+
+/* Whether an event may go now. While the job runs: not once the deadline passed or a publish
+ * failed (then nothing more goes live); at the end: until a publish failed. *timeout_ms: how
+ * long its PUBLISH may wait (0: the connection's own bound). */
+static bool may_emit(struct stream_events *ev, long *timeout_ms)
+{
+    *timeout_ms = 0;
+    if (ev->held || ev->ending || ev->deadline == 0)
+        return !ev->held;
+    int64_t left = ev->deadline - clock_mono_ms();
+    if (left <= 0) {
+        ev->held = true;
+        return false;
+    }
+    if (left < QUEUE_COMMAND_TIMEOUT_MS)
+        *timeout_ms = left > STREAM_PUBLISH_MIN_MS ? (long)left : STREAM_PUBLISH_MIN_MS;
+    return true;
+}
+
+/* Sends one event (taking event; it has ev->seq), lost or not: the next has the next seq. The
+ * caller checked may_emit (timeout_ms); a failure holds the rest. */
+static void emit(struct stream_events *ev, json_t *event, long timeout_ms)
 {
     char *text = event ? json_dumps(event, JSON_COMPACT) : NULL;
-    if (!text)
+    if (!text) {
         log_warn("job %s: event %lld lost: out of memory", ev->id, ev->seq);
-    else if (ev->sink(ev->sink_arg, ev->reply_to, text, strlen(text)) != 0)
-        log_warn("job %s: event %lld lost: not published", ev->id, ev->seq);
+    } else if (ev->sink(ev->sink_arg, ev->reply_to, text, strlen(text), timeout_ms) != 0) {
+        log_warn("job %s: event %lld lost: not published%s", ev->id, ev->seq,
+                 ev->ending ? "; the rest is dropped" : "; the rest goes at the end");
+        ev->held = true;
+    }
     ev->seq++;
     free(text);
     json_decref(event);
 }
 
-static void emit_stage(struct stream_events *ev, enum stream_stage stage)
+/* Publishes that a stage began, if an event may go now: returns whether it went. */
+static bool emit_stage(struct stream_events *ev, enum stream_stage stage)
 {
-    emit(ev, json_pack("{s:s, s:s, s:I, s:s}", RCE_RES_ID, ev->id, RCE_EVENT_KIND, RCE_EVENT_STAGE, RCE_EVENT_SEQ,
-                       (json_int_t)ev->seq, RCE_EVENT_STAGE, stage_names[stage]));
+    long timeout_ms;
+    if (!may_emit(ev, &timeout_ms))
+        return false;
+    emit(ev, json_pack("{s:s, s:s, s:I, s:i, s:s}", RCE_RES_ID, ev->id, RCE_EVENT_KIND, RCE_EVENT_STAGE,
+                       RCE_EVENT_SEQ, (json_int_t)ev->seq, RCE_EVENT_ATTEMPT, ev->attempt, RCE_EVENT_STAGE,
+                       stage_names[stage]), timeout_ms);
+    return true;
 }
 
 /* One output event of n bytes at p, as text or as base64. */
 static void emit_output(struct stream_events *ev, enum stream_stage stage, enum stream_fd fd, const char *p,
-                        size_t n, bool base64)
+                        size_t n, bool base64, long timeout_ms)
 {
     char *b64 = base64 ? malloc(rce_base64_encoded_len(n) + 1) : NULL;
     json_t *data = NULL;
@@ -64,23 +111,25 @@ static void emit_output(struct stream_events *ev, enum stream_stage stage, enum 
         data = json_stringn_nocheck(n ? p : "", n);
     }
     free(b64);
-    emit(ev, data ? json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:s}", RCE_RES_ID, ev->id, RCE_EVENT_KIND,
-                              RCE_EVENT_OUTPUT, RCE_EVENT_SEQ, (json_int_t)ev->seq, RCE_EVENT_STAGE,
-                              stage_names[stage], RCE_EVENT_STREAM,
-                              fd_names[fd], RCE_EVENT_DATA, data, RCE_EVENT_ENCODING,
-                              base64 ? RCE_ENCODING_BASE64 : RCE_ENCODING_UTF8) : NULL);
+    emit(ev, data ? json_pack("{s:s, s:s, s:I, s:i, s:s, s:s, s:o, s:s}", RCE_RES_ID, ev->id, RCE_EVENT_KIND,
+                              RCE_EVENT_OUTPUT, RCE_EVENT_SEQ, (json_int_t)ev->seq, RCE_EVENT_ATTEMPT,
+                              ev->attempt, RCE_EVENT_STAGE, stage_names[stage], RCE_EVENT_STREAM, fd_names[fd],
+                              RCE_EVENT_DATA, data, RCE_EVENT_ENCODING,
+                              base64 ? RCE_ENCODING_BASE64 : RCE_ENCODING_UTF8) : NULL, timeout_ms);
 }
 
-/* Publishes what of n bytes at p may go now (final: all of them), in chunks; returns how much. */
+/* Publishes what of n bytes at p may go now (final: all of them), in chunks, as long as events
+ * may go (may_emit); returns how much. */
 static size_t publish(struct stream_events *ev, enum stream_stage stage, enum stream_fd fd, const char *p,
                       size_t n, bool final)
 {
     size_t done = 0, len;
     bool base64;
+    long timeout_ms;
     if (n == 0)
         return 0;       /* p may be NULL then: an empty capture */
-    while ((len = stream_chunk(p + done, n - done, final, &base64)) > 0) {
-        emit_output(ev, stage, fd, p + done, len, base64);
+    while ((len = stream_chunk(p + done, n - done, final, &base64)) > 0 && may_emit(ev, &timeout_ms)) {
+        emit_output(ev, stage, fd, p + done, len, base64, timeout_ms);
         done += len;
     }
     ev->fd[fd].sent[stage] += done;
@@ -95,8 +144,9 @@ void stream_events_begin(struct stream_events *ev, const char *marker, bool live
     ev->compiles = marker != NULL;
     for (int i = 0; i < 2; i++)
         ev->fd[i].compiled = !marker;
-    ev->running = !marker;
-    emit_stage(ev, marker ? STREAM_COMPILE : STREAM_RUN);
+    bool went = emit_stage(ev, marker ? STREAM_COMPILE : STREAM_RUN);
+    ev->compile_staged = marker && went;
+    ev->running = !marker && went;
 }
 
 /* One capture's news: the compile stage's output up to its compile line, then the run's once
@@ -110,18 +160,24 @@ static void live_fd(struct stream_events *ev, enum stream_fd fd, const struct ca
     const char *at = c->data + f->at;
     if (f->compiled) {
         if (ev->running && ev->live)
-            f->at += publish(ev, STREAM_RUN, fd, at, stream_releasable(at, end - f->at), false);
+            f->at += publish(ev, STREAM_RUN, fd, at, stream_releasable(&f->scan, c->data, f->at, end) - f->at,
+                             false);
         return;
     }
     struct wrapper_compiled line;
-    enum wrapper_compile how = wrapper_find_compiled(at, end - f->at, ev->marker, &line);
+    size_t from = f->compile_scan > f->at ? f->compile_scan : f->at, mlen = strlen(ev->marker);
+    enum wrapper_compile how = wrapper_find_compiled(c->data + from, end - from, ev->marker, &line);
     if (how == COMPILE_UNFINISHED) {
-        f->at += publish(ev, STREAM_COMPILE, fd, at, stream_releasable(at, end - f->at), false);
+        /* the compile line is not before its marker, nor a marker before the last mlen bytes */
+        const char *p = memmem(c->data + from, end - from, ev->marker, mlen);
+        f->compile_scan = p ? (size_t)(p - c->data) : end > from + mlen ? end - mlen : from;
+        f->at += publish(ev, STREAM_COMPILE, fd, at, stream_releasable(&f->scan, c->data, f->at, end) - f->at,
+                         false);
         return;
     }
-    publish(ev, STREAM_COMPILE, fd, at, line.at, true);
+    publish(ev, STREAM_COMPILE, fd, at, from + line.at - f->at, true);
     f->compiled = true;
-    f->at += line.next;
+    f->at = from + line.next;
     if (how != COMPILE_SUCCEEDED)
         ev->compile_failed = true;
 }
@@ -133,10 +189,10 @@ void stream_events_live(struct stream_events *ev, const struct capture *out, con
     live_fd(ev, STREAM_STDERR, err, limit);
     /* Docker may bring one stream's frames ahead of the other's: the run starts once both
      * streams passed the compile line */
-    if (ev->running || ev->compile_failed || !ev->fd[0].compiled || !ev->fd[1].compiled)
+    if (ev->running || ev->compile_failed || !ev->fd[0].compiled || !ev->fd[1].compiled
+        || !emit_stage(ev, STREAM_RUN))
         return;
     ev->running = true;
-    emit_stage(ev, STREAM_RUN);
     live_fd(ev, STREAM_STDOUT, out, limit);
     live_fd(ev, STREAM_STDERR, err, limit);
 }
@@ -160,6 +216,10 @@ void stream_events_end(struct stream_events *ev, const struct job_result *r)
     if (!ev->begun)
         return;
     ev->marker = NULL;      /* the job's run is over */
+    ev->ending = true;
+    ev->held = false;       /* what waited goes now, on a connection made again if need be */
+    if (ev->compiles && !ev->compile_staged)
+        ev->compile_staged = emit_stage(ev, STREAM_COMPILE);
     if (ev->compiles && r->compiled) {
         publish_rest(ev, STREAM_COMPILE, STREAM_STDOUT, r->compile_out, r->compile_out_len);
         publish_rest(ev, STREAM_COMPILE, STREAM_STDERR, r->compile_err, r->compile_err_len);
@@ -174,27 +234,27 @@ void stream_events_end(struct stream_events *ev, const struct job_result *r)
     publish_rest(ev, STREAM_RUN, STREAM_STDERR, r->err.data, r->err.len);
 }
 
-/* Where the line that ends at end (just past its newline, if it has one) begins. */
-static size_t line_start(const char *buf, size_t end)
+size_t stream_releasable(struct stream_scan *s, const char *buf, size_t from, size_t len)
 {
-    size_t i = end > 0 && buf[end - 1] == '\n' ? end - 1 : end;
-    while (i > 0 && buf[i - 1] != '\n')
-        i--;
-    return i;
-}
-
-size_t stream_releasable(const char *buf, size_t len)
-{
-    size_t safe = len, end = len;
-    while (end > 0) {
-        size_t start = line_start(buf, end);
-        const char *mark = memchr(buf + start, '\036', end - start);
-        if (!mark)
-            break;
-        safe = (size_t)(mark - buf);
-        end = start;
+    if (!s->started || s->from != from || s->done > len)
+        *s = (struct stream_scan){ .started = true, .from = from, .done = from, .line = from,
+                                   .run = SIZE_MAX, .mark = SIZE_MAX };
+    for (; s->done < len; s->done++) {
+        if (buf[s->done] == '\036' && s->mark == SIZE_MAX) {
+            s->mark = s->done;
+        } else if (buf[s->done] == '\n') {
+            /* a line with a \036 may be the wrapper's: the run of them goes on; one without
+             * ends it */
+            s->run = s->mark == SIZE_MAX ? SIZE_MAX : s->run != SIZE_MAX ? s->run : s->mark;
+            s->line = s->done + 1;
+            s->mark = SIZE_MAX;
+        }
     }
-    return safe;
+    if (s->mark != SIZE_MAX)
+        return s->run != SIZE_MAX ? s->run : s->mark;
+    if (s->done > s->line || s->run == SIZE_MAX)
+        return len;         /* a last line without one: the program's, and all before it */
+    return s->run;
 }
 
 /* True if the n bytes at s (fewer than a character needs) may begin a valid character. */

@@ -8,14 +8,19 @@
 
 static atomic_bool cancel;
 
-static void setup(struct job_input *in, bool interactive)
+static void setup_sized(struct job_input *in, bool interactive, size_t limit)
 {
     memset(in, 0, sizeof *in);
     in->id = "job1";
     in->interactive = interactive;
     in->cancel = &cancel;
     atomic_store(&cancel, false);
-    capture_init(&in->control, RCE_INPUT_MAX_BYTES * 2);
+    capture_init(&in->control, limit);
+}
+
+static void setup(struct job_input *in, bool interactive)
+{
+    setup_sized(in, interactive, RCE_INPUT_MAX_BYTES * 2);
 }
 
 static void take(struct job_input *in, const char *json)
@@ -88,10 +93,52 @@ static void test_stdin_bound(void)
     capture_free(&in.control);
 }
 
+/* Every control line is whole, of the given kinds only; returns how many of each kind. */
+static void count_lines(const struct job_input *in, int *d, int *sig, int *e)
+{
+    *d = *sig = *e = 0;
+    for (const char *l = in->control.data, *end = l + in->control.len; l < end;) {
+        const char *nl = memchr(l, '\n', (size_t)(end - l));
+        assert(nl);
+        if (l[0] == 'd')
+            assert(l[1] == ' ' && (nl - l - 2) % 4 == 0 && ++*d);
+        else if (l[0] == 's')
+            assert(nl - l == 3 && ++*sig);
+        else
+            assert(nl - l == 1 && l[0] == 'e' && ++*e);
+        l = nl + 1;
+    }
+}
+
+/* The container takes nothing: stdin fills the room, a line is never cut, signals still fit,
+ * then fill theirs; the eof always goes. */
+static void test_control_room(void)
+{
+    struct job_input in;
+    int d, sig, e;
+    setup_sized(&in, true, 4096 + 100);
+    for (int i = 0; i < 40; i++)
+        take(&in, "{\"stdin\":\"0123456789\"}");        /* 19 bytes a line: 5 fit in 100 */
+    count_lines(&in, &d, &sig, &e);
+    assert(d == 5 && sig == 0 && e == 0 && in.dropped && in.control.len == 95);
+    for (int i = 0; i < 1400; i++)
+        take(&in, "{\"signal\":2}");                     /* 4 bytes a line */
+    count_lines(&in, &d, &sig, &e);
+    assert(sig == (4096 + 100 - 95 - 2) / 4 && in.control.len <= 4096 + 100 - 2);
+    take(&in, "{\"eof\":true}");
+    count_lines(&in, &d, &sig, &e);
+    assert(e == 1 && in.control.len >= 4096 + 100 - 3);
+    assert(memcmp(in.control.data + in.control.len - 2, "e\n", 2) == 0);
+    take(&in, "{\"signal\":3}");                         /* no room left: dropped whole */
+    assert(memcmp(in.control.data + in.control.len - 2, "e\n", 2) == 0);
+    capture_free(&in.control);
+}
+
 int main(void)
 {
     RUN(test_interactive_entries);
     RUN(test_not_interactive);
     RUN(test_stdin_bound);
+    RUN(test_control_room);
     return REPORT("test_input");
 }

@@ -22,11 +22,12 @@ struct seen {
     int events_after_run;       /* compile output published after the stage run: a bug */
 };
 
-static int collect(void *arg, const char *channel, const char *json, size_t len)
+static int collect(void *arg, const char *channel, const char *json, size_t len, long timeout_ms)
 {
     struct seen *s = arg;
     json_t *e = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
-    assert(e && STREQ(channel, "reply"));
+    assert(e && STREQ(channel, "reply") && timeout_ms == 0);      /* no deadline set: the usual bound */
+    assert(json_integer_value(json_object_get(e, RCE_EVENT_ATTEMPT)) == 1);
     assert(json_integer_value(json_object_get(e, RCE_EVENT_SEQ)) == s->seq++);
     assert(STREQ(json_string_value(json_object_get(e, RCE_RES_ID)), "job1"));
     const char *kind = json_string_value(json_object_get(e, RCE_EVENT_KIND));
@@ -79,16 +80,65 @@ static void start(struct stream_events *ev, struct seen *s, const char *marker, 
     stream_events_begin(ev, marker, live);
 }
 
+/* stream_releasable on a whole buffer, from its start, in one call. */
+static size_t releasable(const char *buf, size_t len)
+{
+    struct stream_scan scan = { 0 };
+    return stream_releasable(&scan, buf, 0, len);
+}
+
+/* The same a byte at a time, the scan kept: its last answer. */
+static size_t releasable_bytewise(const char *buf, size_t len)
+{
+    struct stream_scan scan = { 0 };
+    size_t at = 0;
+    for (size_t i = 0; i <= len; i++)
+        at = stream_releasable(&scan, buf, 0, i);
+    return at;
+}
+
 static void test_releasable(void)
 {
-    assert(stream_releasable("", 0) == 0);
-    assert(stream_releasable("ab", 2) == 2);                     /* an unended line goes */
-    assert(stream_releasable("abc\n", 4) == 4);
-    assert(stream_releasable("abc\n\036rce", 8) == 4);           /* a wrapper line may be starting */
-    assert(stream_releasable("abc\n\036x\n", 7) == 4);           /* or may be the last one */
-    assert(stream_releasable("abc\n\036x\nmore\n", 12) == 12);   /* a line after it: the program's */
-    assert(stream_releasable("abc\036rce-stats a\n\036rce-end-1\n", 27) == 3);  /* the figures mid-line */
-    assert(stream_releasable("a\n\036s\n\036e\n", 8) == 2);
+    static const struct { const char *buf; size_t len, want; } cases[] = {
+        { "", 0, 0 },
+        { "ab", 2, 2 },                                 /* an unended line goes */
+        { "abc\n", 4, 4 },
+        { "abc\n\036rce", 8, 4 },                       /* a wrapper line may be starting */
+        { "abc\n\036x\n", 7, 4 },                       /* or may be the last one */
+        { "abc\n\036x\nmore\n", 12, 12 },               /* a line after it: the program's */
+        { "abc\036rce-stats a\n\036rce-end-1\n", 27, 3 }, /* the figures mid-line */
+        { "a\n\036s\n\036e\n", 8, 2 },
+        { "\036a\nb", 4, 4 },
+        { "\036a\nb\036", 5, 0 },
+        { "x\n\n\036", 4, 3 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert(releasable(cases[i].buf, cases[i].len) == cases[i].want);
+        assert(releasable_bytewise(cases[i].buf, cases[i].len) == cases[i].want);
+    }
+    struct stream_scan scan = { 0 };
+    assert(stream_releasable(&scan, "ab\n\036x", 3, 5) == 3);   /* from another offset: over */
+    assert(stream_releasable(&scan, "ab\n\036x", 0, 5) == 3);
+}
+
+/* A long line of the wrapper's kind that does not end, arriving in small pieces: each byte is
+ * looked at once (hours when every call looked at the whole tail again). */
+static void test_releasable_linear(void)
+{
+    size_t n = 64 << 20;
+    char *buf = malloc(n + 2);
+    struct stream_scan scan = { 0 };
+    assert(buf);
+    memset(buf, 'x', n);
+    buf[0] = '\036';
+    for (size_t len = 0; len <= n; len += 512)
+        assert(stream_releasable(&scan, buf, 0, len) == 0);
+    assert(scan.done == n);
+    buf[n] = '\n';                                       /* it ends: still held (may be the last) */
+    assert(stream_releasable(&scan, buf, 0, n + 1) == 0);
+    buf[n + 1] = 'y';                                    /* a line after it: all goes */
+    assert(stream_releasable(&scan, buf, 0, n + 2) == n + 2);
+    free(buf);
 }
 
 static void test_chunk(void)
@@ -213,6 +263,38 @@ static void test_capped(void)
     job_result_free(&r);
 }
 
+/* A compiler's long line that begins with \036 and does not end, in small pieces: held back,
+ * and each byte looked at about once in the search for the compile line too (quadratic, tens
+ * of seconds here, when every step searched the whole tail again). */
+static void test_compile_tail_linear(void)
+{
+    struct seen s;
+    struct stream_events ev;
+    struct capture out, err;
+    size_t n = 16 << 20;
+    char *tail = malloc(n);
+    assert(tail);
+    memset(tail, 'x', n);
+    tail[0] = '\036';
+    capture_init(&out, n + 100);
+    capture_init(&err, 100);
+    start(&ev, &s, MARKER, true);
+    feed(&out, "cc\n", 3);
+    for (size_t i = 0; i < n; i += 1024) {
+        feed(&out, tail + i, 1024);
+        stream_events_live(&ev, &out, &err, n + 100);
+    }
+    assert(same(&s, 0, 0, "cc\n", 3) && s.n_stages == 1);
+    feed(&out, "\n" MARKER " 0 1 2 3 0\n", sizeof MARKER + 11);
+    feed(&err, MARKER " 0 1 2 3 0\n", sizeof MARKER + 10);
+    stream_events_live(&ev, &out, &err, n + 100);
+    assert(s.len[0][0] == 3 + n + 1 && s.n_stages == 2);    /* the line was the compiler's */
+    seen_free(&s);
+    capture_free(&out);
+    capture_free(&err);
+    free(tail);
+}
+
 /* Judge mode: the compile step's output as it comes, the run's (test records) not. */
 static void test_judge_mode(void)
 {
@@ -237,10 +319,12 @@ static void test_judge_mode(void)
 int main(void)
 {
     RUN(test_releasable);
+    RUN(test_releasable_linear);
     RUN(test_chunk);
     RUN(test_compiled_any_order);
     RUN(test_compile_error);
     RUN(test_capped);
+    RUN(test_compile_tail_linear);
     RUN(test_judge_mode);
     return REPORT("test_stream");
 }

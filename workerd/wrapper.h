@@ -43,7 +43,10 @@
  *                  lines are dropped); the control stream ending does the same;
  *   "s " <n>       signal n (1..31) to every process of the job but PID 1 (kill -1: the
  *                  compiler too, while it runs).
- * Lines of any other form are ignored. */
+ * Lines of any other form are ignored. workerd holds the lines its container has not taken yet
+ * in a bounded buffer (input.c) and sends each line whole or not at all: past the bound, "d"
+ * lines are dropped first (they leave room for "s" and "e" lines), "s" lines next (they leave
+ * room for the "e" line); the one "e" line is never dropped. */
 #ifndef WORKERD_WRAPPER_H
 #define WORKERD_WRAPPER_H
 

@@ -51,7 +51,7 @@
 #
 # Interactive mode (the word after the tests' caps is 1; never with tests): the container's
 # stdin carries workerd's control lines (wrapper.h), read all along (compile step included)
-# with a 20 ms select bound and a SIGCHLD wake-up while this process waits for a child. The
+# with a SIGCHLD wake-up (a self-pipe) while this process waits for a child. The
 # program's stdin is a pipe: the job's stdin first, then the bytes of each "d" line, closed at
 # "e" or when the control stream ends (workerd went away); "s N" sends signal N to every
 # process but this one (kill -1). What prelude.pl read past the payload comes first.
@@ -138,21 +138,32 @@ sub feed_pipe {
     undef $feed_w if $feed_eof && !length($feed);
 }
 # Interactive mode: wait4 on the child, relaying the control lines meanwhile; 1 once reaped.
+# It sleeps in select until a control line, room in the pipe or a SIGCHLD comes: the handler
+# writes to a pipe select watches (a self-pipe), so no polling adds to the job's cpu total. A
+# SIGCHLD that came between wait4 and select (Perl runs handlers between its ops) is caught by
+# the 250 ms bound (20 ms without the pipe).
 sub relay_until_reaped {
     my $pid = $_[0];            # then wait4's status and rusage buffers, written in place
-    local $SIG{CHLD} = sub { };
+    my ($wake_r, $wake_w, $bound) = (undef, undef, 0.02);
+    if (pipe($wake_r, $wake_w)) {
+        fcntl($_, 4, 04000) for $wake_r, $wake_w;               # F_SETFL O_NONBLOCK
+        $bound = 0.25;
+    }
+    local $SIG{CHLD} = sub { syswrite($wake_w, q(c)) if $wake_w };
     for (;;) {
+        control_lines() if defined($control);       # first what prelude.pl read, and the stdin
+        feed_pipe();
         my $got = syscall($wait4_nr, $pid, $_[1], 1, $_[2]);      # WNOHANG
         return 1 if $got == $pid;
         return 0 if $got < 0 && $! != 4;
         my ($rin, $win) = (q(), q());
         vec($rin, 0, 1) = 1 unless $feed_eof && !defined($control);
+        vec($rin, fileno($wake_r), 1) = 1 if $wake_r;
         vec($win, fileno($feed_w), 1) = 1 if $feed_w && length($feed);
-        select(my $rout = $rin, my $wout = $win, undef, 0.02);
+        select(my $rout = $rin, my $wout = $win, undef, $bound);
+        sysread($wake_r, my $drain, 64) if $wake_r;
         my $n = defined($control) ? sysread(STDIN, $control, 1 << 16, length($control)) : undef;
         ($control, $feed_eof) = (undef, 1) if defined($n) && $n == 0;     # workerd went away
-        control_lines() if defined($control);
-        feed_pipe();
     }
 }
 # Runs argv as a child with stdin from $in (a file; in interactive mode the run's is the pipe

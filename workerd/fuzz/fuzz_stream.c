@@ -29,11 +29,12 @@ static void check(int ok)
         abort();
 }
 
-static int collect(void *arg, const char *channel, const char *json, size_t len)
+static int collect(void *arg, const char *channel, const char *json, size_t len, long timeout_ms)
 {
     struct seen *s = arg;
     json_t *e = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
     (void)channel;
+    (void)timeout_ms;
     check(e && json_integer_value(json_object_get(e, RCE_EVENT_SEQ)) == s->seq++);
     if (strcmp(json_string_value(json_object_get(e, RCE_EVENT_KIND)), RCE_EVENT_OUTPUT) == 0) {
         int st = strcmp(json_string_value(json_object_get(e, RCE_EVENT_STAGE)), RCE_STAGE_RUN) == 0;
