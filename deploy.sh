@@ -35,8 +35,9 @@ DOCKERD_LOG=${RCE_DOCKERD_LOG:-/var/log/dockerd.log}
 PACKAGES=(build-essential nginx nginx-dev libhiredis-dev libjansson-dev libwslay-dev libcurl4-openssl-dev libssl-dev
           redis-server docker.io debootstrap perl docker-compose curl gnuplot-nox)
 # what only the tests need: clang and its libFuzzer for the fuzz targets (make fuzz);
-# chromium, the browser t/36-playground.t drives
-TEST_PACKAGES=(clang libclang-rt-14-dev chromium)
+# chromium, the browser t/36-playground.t drives; prometheus for promtool
+# (t/38-metrics.t checks GET /metrics with promtool check metrics)
+TEST_PACKAGES=(clang libclang-rt-14-dev chromium prometheus)
 
 # --- docker engine ----------------------------------------------------------
 

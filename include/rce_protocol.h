@@ -466,11 +466,35 @@ rce_liveness_dead(const rce_liveness_t *p, long long now_ms)
 #define RCE_NODE_COMPILED           "compiled"       /* array: languages with a compile step */
 #define RCE_NODE_BENCH              "bench"          /* true: --bench-no-container, jobs are not run */
 #define RCE_NODE_POOL               "pool"           /* object: the warm containers, see RCE_POOL_* */
+#define RCE_NODE_JOBS               "jobs"           /* object: language -> status -> jobs this node
+                                                        finished since it started (only non-zero) */
+#define RCE_NODE_DURATIONS          "durations"      /* object: language -> phase -> histogram of
+                                                        those jobs' durations, see RCE_HIST_* */
 #define RCE_POOL_READY              "ready"          /* object: language -> array of short container ids */
 #define RCE_POOL_WARM               "warm"           /* integer: jobs run in a warm container */
 #define RCE_POOL_COLD               "cold"           /* integer: jobs with a language's default limits
                                                       * that found no warm container */
 #define RCE_POOL_CUSTOM             "custom"         /* integer: jobs run cold for their own limits */
+#define RCE_POOL_STARTING           "starting"       /* object: language -> warm containers being started
+                                                        (only non-zero) */
+#define RCE_POOL_LENT               "lent"           /* object: language -> warm containers handed to a
+                                                        job and not yet removed (only non-zero) */
+
+/* A phase of a finished job, each a histogram in the node JSON's "durations". */
+#define RCE_PHASE_QUEUE             "queue"          /* enqueued_ms to when a slot took it */
+#define RCE_PHASE_COMPILE           "compile"        /* its compile step's wall time (compiled
+                                                        languages) */
+#define RCE_PHASE_RUN               "run"            /* its run's wall time */
+#define RCE_HIST_COUNT              "count"          /* integer: observations */
+#define RCE_HIST_SUM_MS             "sum_ms"         /* integer: their sum, ms */
+#define RCE_HIST_BUCKETS            "buckets"        /* object: an upper bound of
+                                                        RCE_DURATION_BUCKETS_MS, in ms, as a string ->
+                                                        observations above the bound below it and at
+                                                        most this one (only non-zero; those over the
+                                                        last bound are count minus their sum) */
+#define RCE_DURATION_BUCKETS        13       /* upper bounds of a duration histogram */
+#define RCE_DURATION_BUCKETS_MS     { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, \
+                                      30000, 60000 }
 
 /* Docker labels on job containers and on language images. */
 #define RCE_LABEL_JOB               "rce.job"        /* container: job id */

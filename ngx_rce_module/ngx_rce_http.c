@@ -232,7 +232,8 @@ ngx_rce_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-/* an error's document, already made (stolen), with its status and message */
+/* an error's document, already made (stolen), with its status and message;
+ * a refusal is counted (ngx_rce_metrics.c) */
 ngx_int_t
 ngx_rce_send_error_body(ngx_http_request_t *r, ngx_uint_t status,
     const char *message, json_t *body)
@@ -245,6 +246,8 @@ ngx_rce_send_error_body(ngx_http_request_t *r, ngx_uint_t status,
         json_decref(body);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_rce_metrics_refused(r, status, message);
 
     level = (status >= NGX_HTTP_INTERNAL_SERVER_ERROR) ? NGX_LOG_WARN
                                                        : NGX_LOG_INFO;

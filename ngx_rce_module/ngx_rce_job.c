@@ -538,7 +538,7 @@ ngx_rce_job_refusal(ngx_int_t rc)
     switch (rc) {
 
     case NGX_BUSY:
-        return "every worker queue for this language is full";
+        return NGX_RCE_REFUSAL_FULL;
 
     case NGX_DECLINED:
         return "no live worker node for this language";

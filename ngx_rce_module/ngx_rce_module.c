@@ -4,8 +4,8 @@
  * process start to exit (the two Redis connections and what their connect
  * and disconnect start or stop).  Each route directive puts its location's
  * content handler in place: the routes are ngx_rce_lang.c, ngx_rce_api.c,
- * ngx_rce_jobs.c, ngx_rce_piston.c and ngx_rce_health.c, and
- * ngx_rce_error.c answers nginx's own refusals.
+ * ngx_rce_jobs.c, ngx_rce_piston.c, ngx_rce_health.c and
+ * ngx_rce_metrics.c, and ngx_rce_error.c answers nginx's own refusals.
  */
 
 
@@ -20,6 +20,7 @@ typedef struct {
 } ngx_rce_bounds_t;
 
 
+static ngx_int_t ngx_rce_postconfiguration(ngx_conf_t *cf);
 static void *ngx_rce_create_main_conf(ngx_conf_t *cf);
 static char *ngx_rce_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_rce_create_loc_conf(ngx_conf_t *cf);
@@ -52,7 +53,8 @@ static ngx_http_handler_pt  ngx_rce_handlers[] = {
     ngx_rce_api_languages_handler,
     ngx_rce_jobs_handler,
     ngx_rce_error_handler,
-    ngx_rce_piston_handler
+    ngx_rce_piston_handler,
+    ngx_rce_metrics_handler
 };
 
 
@@ -127,6 +129,13 @@ static ngx_command_t  ngx_rce_commands[] = {
       ngx_rce_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
       NGX_RCE_API_PISTON,
+      NULL },
+
+    { ngx_string("rce_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_rce_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_RCE_METRICS,
       NULL },
 
     { ngx_string("rce_compile_limit"),
@@ -262,7 +271,7 @@ static ngx_command_t  ngx_rce_commands[] = {
 
 static ngx_http_module_t  ngx_rce_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_rce_postconfiguration,             /* postconfiguration */
 
     ngx_rce_create_main_conf,              /* create main configuration */
     ngx_rce_init_main_conf,                /* init main configuration */
@@ -289,6 +298,22 @@ ngx_module_t  ngx_rce_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+/* once a location uses the module: its counters (ngx_rce_metrics.c) */
+static ngx_int_t
+ngx_rce_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_rce_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_rce_module);
+
+    if (!rmcf->enabled) {
+        return NGX_OK;
+    }
+
+    return ngx_rce_metrics_init(cf, rmcf);
+}
 
 
 static void *
@@ -492,7 +517,7 @@ ngx_rce_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /* rce_run; rce_health; rce_api_run; rce_api_languages; rce_api_jobs;
- * rce_api_piston; rce_error; */
+ * rce_api_piston; rce_error; rce_metrics; */
 static char *
 ngx_rce_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {

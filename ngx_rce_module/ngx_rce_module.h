@@ -22,6 +22,8 @@
  *     ngx_rce_health.c      route: GET /health
  *     ngx_rce_cors.c        a module of its own: rce_cors, pages of other
  *                           origins (a preaccess handler)
+ *     ngx_rce_metrics.c     route: GET /metrics (Prometheus), and the
+ *                           gateway's counters in a shared memory zone
  *     ngx_rce_input.c       the /api/v1/run document, checked (no nginx HTTP)
  *     ngx_rce_render_raw.c  renderers: text with X-RCE-* headers, result JSON
  *     ngx_rce_render_v1.c   renderer: the /api/v1/run answer
@@ -70,6 +72,8 @@
 
 
 #define NGX_RCE_RETRY_AFTER          "1"
+#define NGX_RCE_REFUSAL_FULL         "every worker queue for this language " \
+                                     "is full"      /* backpressure's 503 */
 #define NGX_RCE_NODES_REFRESH        500     /* ms between node list reads */
 #define NGX_RCE_CONNECT_TIMEOUT      1000    /* ms */
 #define NGX_RCE_BACKOFF_MIN          100     /* ms */
@@ -120,6 +124,8 @@ typedef struct {
     ngx_rce_redis_addr_t        redis;
     ngx_str_t                   redis_text;  /* as configured, for logs */
     ngx_uint_t                  enabled;     /* a location uses rce_* */
+    ngx_shm_zone_t             *metrics;     /* the gateway's counters
+                                                (ngx_rce_metrics.c) */
 } ngx_rce_main_conf_t;
 
 
@@ -132,7 +138,8 @@ typedef enum {
     NGX_RCE_API_LANGUAGES,       /* rce_api_languages */
     NGX_RCE_API_JOBS,            /* rce_api_jobs */
     NGX_RCE_ERROR,               /* rce_error */
-    NGX_RCE_API_PISTON           /* rce_api_piston */
+    NGX_RCE_API_PISTON,          /* rce_api_piston */
+    NGX_RCE_METRICS              /* rce_metrics */
 } ngx_rce_handler_e;
 
 
@@ -516,6 +523,12 @@ ngx_int_t ngx_rce_health_handler(ngx_http_request_t *r);
 
 /* ngx_rce_error.c */
 ngx_int_t ngx_rce_error_handler(ngx_http_request_t *r);
+
+/* ngx_rce_metrics.c */
+ngx_int_t ngx_rce_metrics_init(ngx_conf_t *cf, ngx_rce_main_conf_t *rmcf);
+void ngx_rce_metrics_refused(ngx_http_request_t *r, ngx_uint_t status,
+    const char *message);
+ngx_int_t ngx_rce_metrics_handler(ngx_http_request_t *r);
 
 
 #endif /* _NGX_RCE_MODULE_H_INCLUDED_ */

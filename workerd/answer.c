@@ -9,6 +9,7 @@
 #include "log.h"
 #include "rce_protocol.h"
 #include "script.h"
+#include "stats.h"
 
 /* lua/finish.lua: 1 answered, 0 dropped (the job was taken over), -1 Redis failure. The result
  * lives the job's result_ttl_s; an asynchronous job's state (KEYS[4]) is marked done with it. */
@@ -59,6 +60,8 @@ void answer(struct node *n, struct queue *q, const char *text, size_t len, const
             log_error("job %s: result not published; the job stays in %s", job->id, q->running_key);
             break;
         }
+    if (rc == 1)
+        (void)stats_finished(&n->stats, language, r->status);
     if (rc == 0)
         log_warn("job %s: result dropped: a peer declared this node dead (epoch %lld) and runs the "
                  "job again", job->id, job->epoch);

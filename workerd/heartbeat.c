@@ -8,6 +8,7 @@
 #include "log.h"
 #include "rce_protocol.h"
 #include "script.h"
+#include "stats.h"
 
 /* The registry's languages, aliases, versions and compiled languages into node. */
 static int add_languages(struct node *n, json_t *node)
@@ -55,6 +56,8 @@ static char *node_json(struct node *n, long queued, long batch_queued)
         json_object_set_new(node, RCE_NODE_CALLBACK_ALLOW, json_string(n->cfg.callback_allow));
     if (n->pool && pool_describe(n->pool, warm) == 0)
         json_object_set(node, RCE_NODE_POOL, warm);
+    if (stats_describe(&n->stats, node) != 0)
+        goto done;      /* a beat without its counters would look like a restart */
     text = json_dumps(node, JSON_COMPACT);
 done:
     json_decref(warm);

@@ -169,6 +169,7 @@ int main(int argc, char **argv)
     if (setup_process(&signals) != 0)
         return 1;
     lang_registry_init(&node.languages);
+    stats_init(&node.stats);
     queue_init(&q, &node.cfg);
     if (slot_registry_init(&node.slots, node.cfg.slots) != 0
         || !(slots = calloc((size_t)node.cfg.slots, sizeof *slots))) {
@@ -219,6 +220,7 @@ stop:
     slot_registry_destroy(&node.slots);
     free(slots);
     lang_registry_destroy(&node.languages);
+    stats_destroy(&node.stats);
     curl_global_cleanup();
     return exit_code;
 }

@@ -1,6 +1,6 @@
 /* The state a node's threads share. main sets it up before any thread starts and tears it
- * down after the last one ended; between, only the atomics, the registries (their own locks)
- * and the pool (its own lock) change. */
+ * down after the last one ended; between, only the atomics, the registries (their own locks),
+ * the pool and the stats (their own locks) change. */
 #ifndef WORKERD_NODE_H
 #define WORKERD_NODE_H
 
@@ -11,6 +11,7 @@
 #include "lang.h"
 #include "pool.h"
 #include "slot.h"
+#include "stats.h"
 
 #define NODE_DRAIN_GIVE_UP_ATTEMPTS 10  /* Redis retries for an answer once shutting down */
 
@@ -22,6 +23,7 @@ struct node {
     struct lang_registry languages;
     struct pool *pool;              /* NULL before it started and after it stopped */
     struct slot_registry slots;
+    struct stats stats;             /* the jobs it finished (its own lock) */
     atomic_bool draining;           /* SIGTERM/SIGINT: take no new jobs */
     atomic_int busy;                /* slots holding a job */
     atomic_int batch_busy;          /* slots holding a batch job, or about to take one */

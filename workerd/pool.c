@@ -482,17 +482,31 @@ bool pool_owns(struct pool *p, const char *pool_label)
     return owned;
 }
 
+/* Counts one more container of language in by (language -> integer). */
+static int count_in(json_t *by, const char *language)
+{
+    json_t *n = json_object_get(by, language);
+    return json_object_set_new(by, language, json_integer(n ? json_integer_value(n) + 1 : 1));
+}
+
 int pool_describe(struct pool *p, json_t *pool)
 {
-    json_t *ready = json_object();
+    json_t *ready = json_object(), *starting = json_object(), *lent = json_object();
     char short_id[13];
     int rc = -1;
-    if (!ready)
+    if (!ready || !starting || !lent) {
+        json_decref(ready);
+        json_decref(starting);
+        json_decref(lent);
         return -1;
+    }
     pthread_mutex_lock(&p->lock);
     for (struct item *it = p->items; it; it = it->next) {
-        if (it->state != ITEM_READY)
+        if (it->state != ITEM_READY) {
+            if (count_in(it->state == ITEM_STARTING ? starting : lent, it->language) != 0)
+                goto done;
             continue;
+        }
         json_t *ids = json_object_get(ready, it->language);
         if (!ids && json_object_set_new(ready, it->language, ids = json_array()) != 0)
             goto done;
@@ -503,10 +517,14 @@ int pool_describe(struct pool *p, json_t *pool)
     if (json_object_set(pool, RCE_POOL_READY, ready) == 0
         && json_object_set_new(pool, RCE_POOL_WARM, json_integer(p->warm)) == 0
         && json_object_set_new(pool, RCE_POOL_COLD, json_integer(p->cold)) == 0
-        && json_object_set_new(pool, RCE_POOL_CUSTOM, json_integer(p->custom)) == 0)
+        && json_object_set_new(pool, RCE_POOL_CUSTOM, json_integer(p->custom)) == 0
+        && (!json_object_size(starting) || json_object_set(pool, RCE_POOL_STARTING, starting) == 0)
+        && (!json_object_size(lent) || json_object_set(pool, RCE_POOL_LENT, lent) == 0))
         rc = 0;
 done:
     pthread_mutex_unlock(&p->lock);
     json_decref(ready);
+    json_decref(starting);
+    json_decref(lent);
     return rc;
 }

@@ -41,7 +41,7 @@ void pool_drain(struct pool *p);
  * pool answers for (waiting, being started or handed out). */
 bool pool_owns(struct pool *p, const char *pool_label);
 
-/* Fills the node JSON's pool object (RCE_POOL_*). */
+/* Fills the node JSON's pool object (RCE_POOL_*: starting and lent only when some are). */
 int pool_describe(struct pool *p, json_t *pool);
 
 #endif

@@ -18,6 +18,7 @@
 #include "rce_protocol.h"
 #include "run.h"
 #include "script.h"
+#include "stats.h"
 #include "stream.h"
 
 #define TAKE_OUT_OF_MEMORY_POLL_MS 100   /* a look at the queue while Redis refuses BLMOVE */
@@ -137,6 +138,20 @@ static void bench_result(struct job_result *r)
     capture_append(&r->err, NODE_BENCH_REASON "\n", sizeof(NODE_BENCH_REASON "\n") - 1);
 }
 
+/* A job that ran, into the node's histograms: its wait in the queue (from the gateway's
+ * enqueued_ms to taken_ms, when this slot took it), its compile step's and its run's wall
+ * times (a CE has no run). */
+static void observe(struct node *n, const struct job *job, const char *language, const struct job_result *r,
+                    int64_t taken_ms)
+{
+    if (job->enqueued_ms > 0)
+        (void)stats_observe(&n->stats, language, STATS_QUEUE, taken_ms - job->enqueued_ms);
+    if (r->compiled && r->compile_wall_ms >= 0)
+        (void)stats_observe(&n->stats, language, STATS_COMPILE, r->compile_wall_ms);
+    if (strcmp(r->status, RCE_STATUS_CE) != 0 && r->wall_ms >= 0)
+        (void)stats_observe(&n->stats, language, STATS_RUN, r->wall_ms);
+}
+
 /* Runs a parsed job of an available language and answers it; the container is removed after
  * the answer, where the client does not wait for it. */
 static void run_and_answer(struct slot *s, struct queue *q, struct docker *d, const char *text, size_t len,
@@ -163,6 +178,7 @@ static void run_and_answer(struct slot *s, struct queue *q, struct docker *d, co
         if (job->input)
             job_input_close(job->input, q);
     }
+    observe(n, job, lang->name, &r, now);
     log_info("job %s: %s %s, %ld ms (queued %lld ms, %s container %.12s)%s%s", job->id, lang->name,
              r.status, r.wall_ms, (long long)(job->enqueued_ms > 0 ? now - job->enqueued_ms : -1),
              warm && warm->id[0] ? "warm" : "cold", container[0] ? container : "-",
