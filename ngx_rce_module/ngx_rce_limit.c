@@ -93,6 +93,8 @@ static void ngx_rce_limit_expire(ngx_rce_limit_zone_t *z, ngx_uint_t n,
     ngx_uint_t force);
 static void ngx_rce_limit_roll(ngx_rce_limit_t *limit,
     ngx_rce_limit_node_t *ln, ngx_msec_t now);
+static ngx_uint_t ngx_rce_limit_ended(ngx_msec_t start, time_t window,
+    ngx_msec_t now);
 static time_t ngx_rce_limit_reset(ngx_msec_t start, time_t window,
     ngx_msec_t now);
 static ngx_int_t ngx_rce_limit_headers(ngx_http_request_t *r,
@@ -672,11 +674,11 @@ ngx_rce_limit_expire(ngx_rce_limit_zone_t *z, ngx_uint_t n, ngx_uint_t force)
         ln = ngx_queue_data(q, ngx_rce_limit_node_t, queue);
 
         if (!force
-            && (now - ln->requests_start
-                < (ngx_msec_t) policy->requests_window * 1000
+            && (!ngx_rce_limit_ended(ln->requests_start,
+                                     policy->requests_window, now)
                 || (policy->cpu_ms
-                    && now - ln->cpu_start
-                       < (ngx_msec_t) policy->cpu_window * 1000)))
+                    && !ngx_rce_limit_ended(ln->cpu_start,
+                                            policy->cpu_window, now))))
         {
             return;
         }
@@ -693,19 +695,31 @@ static void
 ngx_rce_limit_roll(ngx_rce_limit_t *limit, ngx_rce_limit_node_t *ln,
     ngx_msec_t now)
 {
-    if (now - ln->requests_start
-        >= (ngx_msec_t) limit->requests_window * 1000)
+    if (ngx_rce_limit_ended(ln->requests_start, limit->requests_window,
+                            now))
     {
         ln->requests_start = now;
         ln->requests = 0;
     }
 
     if (limit->cpu_ms
-        && now - ln->cpu_start >= (ngx_msec_t) limit->cpu_window * 1000)
+        && ngx_rce_limit_ended(ln->cpu_start, limit->cpu_window, now))
     {
         ln->cpu_start = now;
         ln->cpu_ms = 0;
     }
+}
+
+
+/*
+ * Whether the window that began at start has ended by now.  Each worker
+ * process has its own cached clock, a little behind another's at times: a
+ * window another process began "after" now has not ended.
+ */
+static ngx_uint_t
+ngx_rce_limit_ended(ngx_msec_t start, time_t window, ngx_msec_t now)
+{
+    return (ngx_msec_int_t) (now - start) >= (ngx_msec_int_t) window * 1000;
 }
 
 
@@ -717,11 +731,11 @@ ngx_rce_limit_reset(ngx_msec_t start, time_t window, ngx_msec_t now)
 
     end = start + (ngx_msec_t) window * 1000;
 
-    if (end <= now) {
+    if ((ngx_msec_int_t) (end - now) <= 0) {
         return 1;
     }
 
-    return (time_t) ((end - now + 999) / 1000);
+    return ngx_min((time_t) ((end - now + 999) / 1000), window);
 }
 
 
