@@ -8,6 +8,7 @@
  *     # name  key
  *     alice   4f1c...                 one key per line, the name first
  *
+ * (ngx_rce_keys_file.c reads it: the rules of names and keys are there).
  * Only the SHA-256 of each key is kept.  A request presents its key as
  * "Authorization: Bearer <key>" or "X-API-Key: <key>"; the presented key is
  * hashed and compared with every stored digest by CRYPTO_memcmp, so neither
@@ -23,14 +24,12 @@
 
 
 #include "ngx_rce_module.h"
+#include "ngx_rce_keys_file.h"
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
 
-#define NGX_RCE_KEYS_NAME_MAX     64
-#define NGX_RCE_KEYS_KEY_MIN      16
-#define NGX_RCE_KEYS_KEY_MAX      256
 #define NGX_RCE_KEYS_FILE_MAX     (1024 * 1024)
 
 #define NGX_RCE_KEYS_CHALLENGE    "Bearer realm=\"rce\""
@@ -177,102 +176,33 @@ failed:
 
 
 /*
- * "<name> <key>" a line; blank lines and lines whose first visible byte is
- * '#' say nothing.  A name: a letter, then letters, digits, '.', '_', '-',
- * at most 64 bytes; a key: 16 to 256 visible ASCII bytes.  Names and keys
- * are unique.  Errors name the file and the line, never the key.
+ * Each entry of the file (ngx_rce_keys_file.c reads it), its key hashed;
+ * names and keys are unique.  Errors name the file and the line, never the
+ * key.
  */
 static ngx_int_t
 ngx_rce_keys_parse(ngx_conf_t *cf, ngx_rce_keys_t *keys, u_char *text,
     size_t len)
 {
-    u_char         *p, *last, *eol, *name, *key, *end;
-    size_t          name_len, key_len, i;
-    ngx_uint_t      line, k;
-    ngx_rce_key_t  *rk, *all;
-    const char     *why;
+    u_char                *pos;
+    ngx_uint_t             line, k;
+    ngx_int_t              rc;
+    ngx_rce_key_t         *rk, *all;
+    ngx_rce_keys_entry_t   entry;
+    const char            *why;
 
-    last = text + len;
+    pos = text;
     line = 0;
+    why = NULL;
 
-    for (p = text; p < last; p = eol + 1) {
-        line++;
+    for ( ;; ) {
+        rc = ngx_rce_keys_file_next(&pos, text + len, &line, &entry, &why);
 
-        eol = ngx_strlchr(p, last, '\n');
-        if (eol == NULL) {
-            eol = last;
+        if (rc == NGX_DONE) {
+            break;
         }
 
-        end = eol;
-        if (end > p && end[-1] == '\r') {
-            end--;
-        }
-
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        if (p == end || *p == '#') {
-            continue;
-        }
-
-        name = p;
-        while (p < end && *p != ' ' && *p != '\t') {
-            p++;
-        }
-        name_len = p - name;
-
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        key = p;
-        while (p < end && *p != ' ' && *p != '\t') {
-            p++;
-        }
-        key_len = p - key;
-
-        while (p < end && (*p == ' ' || *p == '\t')) {
-            p++;
-        }
-
-        why = NULL;
-
-        if (key_len == 0) {
-            why = "a line is \"<name> <key>\": the key is missing";
-
-        } else if (p != end) {
-            why = "a line is \"<name> <key>\": more follows the key";
-
-        } else if (name_len > NGX_RCE_KEYS_NAME_MAX
-                   || !((name[0] >= 'a' && name[0] <= 'z')
-                        || (name[0] >= 'A' && name[0] <= 'Z')))
-        {
-            why = "a name begins with a letter and has at most 64 bytes";
-
-        } else if (key_len < NGX_RCE_KEYS_KEY_MIN
-                   || key_len > NGX_RCE_KEYS_KEY_MAX)
-        {
-            why = "a key has 16 to 256 bytes";
-        }
-
-        for (i = 1; why == NULL && i < name_len; i++) {
-            if (!((name[i] >= 'a' && name[i] <= 'z')
-                  || (name[i] >= 'A' && name[i] <= 'Z')
-                  || (name[i] >= '0' && name[i] <= '9')
-                  || name[i] == '.' || name[i] == '_' || name[i] == '-'))
-            {
-                why = "a name has letters, digits, '.', '_' and '-' only";
-            }
-        }
-
-        for (i = 0; why == NULL && i < key_len; i++) {
-            if (key[i] < 0x21 || key[i] > 0x7e) {
-                why = "a key is visible ASCII";
-            }
-        }
-
-        if (why != NULL) {
+        if (rc != NGX_OK) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"rce_api_keys\": \"%V\", line %ui: %s",
                                &keys->file, line, why);
@@ -284,20 +214,20 @@ ngx_rce_keys_parse(ngx_conf_t *cf, ngx_rce_keys_t *keys, u_char *text,
             return NGX_ERROR;
         }
 
-        rk->name.len = name_len;
-        rk->name.data = ngx_pnalloc(cf->pool, name_len);
+        rk->name.len = entry.name.len;
+        rk->name.data = ngx_pstrdup(cf->pool, &entry.name);
         if (rk->name.data == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_memcpy(rk->name.data, name, name_len);
-        SHA256(key, key_len, rk->digest);
+        SHA256(entry.key.data, entry.key.len, rk->digest);
 
         all = keys->keys.elts;
 
         for (k = 0; k + 1 < keys->keys.nelts; k++) {
-            if (all[k].name.len == name_len
-                && ngx_strncmp(all[k].name.data, name, name_len) == 0)
+            if (all[k].name.len == rk->name.len
+                && ngx_strncmp(all[k].name.data, rk->name.data,
+                               rk->name.len) == 0)
             {
                 why = "the name is listed twice";
             }

@@ -43,6 +43,7 @@
  *                           RateLimit fields, cpu charged per job
  *     ngx_rce_keys.c        API keys: the key file, the access check (401),
  *                           $rce_client, the owner of asynchronous jobs
+ *     ngx_rce_keys_file.c   the key file's lines, read (no nginx HTTP)
  *     ngx_rce_http.c        HTTP helpers: bodies, refusals, sending
  *     ngx_rce_redis.c       a hiredis connection in nginx's event loop
  *
