@@ -297,6 +297,7 @@ ngx_rce_keys_access_handler(ngx_http_request_t *r)
     ngx_str_t            presented;
     ngx_int_t            rc;
     ngx_uint_t           missing;
+    const char          *message;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
 
@@ -323,12 +324,15 @@ ngx_rce_keys_access_handler(ngx_http_request_t *r)
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "rce: %s API key", missing ? "no" : "an unknown");
 
-    rc = ngx_rce_refuse(r, NGX_HTTP_UNAUTHORIZED,
-                        missing ? "an API key is required: send it as "
-                                  "\"Authorization: Bearer <key>\" or "
-                                  "\"X-API-Key: <key>\""
-                                : "the API key is not valid",
-                        NULL);
+    message = missing ? "an API key is required: send it as "
+                        "\"Authorization: Bearer <key>\" or "
+                        "\"X-API-Key: <key>\""
+                      : "the API key is not valid";
+
+    /* Piston's clients read its errors' "message" */
+    rc = ngx_rce_refuse(r, NGX_HTTP_UNAUTHORIZED, message,
+                        rlcf->handler == NGX_RCE_API_PISTON
+                        ? json_pack("{s:s}", "message", message) : NULL);
 
     ngx_http_finalize_request(r, rc);
 

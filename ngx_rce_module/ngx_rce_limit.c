@@ -401,6 +401,7 @@ ngx_rce_limit_access_handler(ngx_http_request_t *r)
     time_t                  retry;
     ngx_int_t               rc;
     u_char                 *p;
+    json_t                 *extra;
     const char             *message;
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
@@ -501,18 +502,24 @@ ngx_rce_limit_access_handler(ngx_http_request_t *r)
                   &client, &limit->name,
                   st.refused_requests ? "requests" : "cpu");
 
-    rc = ngx_rce_refuse(r, NGX_HTTP_TOO_MANY_REQUESTS, message,
-             st.refused_requests
-             ? json_pack("{s:s%, s:I, s:I, s:I}",
-                         "limit", limit->name.data, limit->name.len,
-                         "quota", (json_int_t) limit->requests,
-                         "window_s", (json_int_t) limit->requests_window,
-                         "retry_after_s", (json_int_t) retry)
-             : json_pack("{s:s%+, s:I, s:I, s:I}",
-                         "limit", limit->name.data, limit->name.len, "-cpu",
-                         "quota", (json_int_t) (limit->cpu_ms / 1000),
-                         "window_s", (json_int_t) limit->cpu_window,
-                         "retry_after_s", (json_int_t) retry));
+    extra = st.refused_requests
+            ? json_pack("{s:s%, s:I, s:I, s:I}",
+                        "limit", limit->name.data, limit->name.len,
+                        "quota", (json_int_t) limit->requests,
+                        "window_s", (json_int_t) limit->requests_window,
+                        "retry_after_s", (json_int_t) retry)
+            : json_pack("{s:s%+, s:I, s:I, s:I}",
+                        "limit", limit->name.data, limit->name.len, "-cpu",
+                        "quota", (json_int_t) (limit->cpu_ms / 1000),
+                        "window_s", (json_int_t) limit->cpu_window,
+                        "retry_after_s", (json_int_t) retry);
+
+    /* Piston's clients read its errors' "message" */
+    if (extra != NULL && rlcf->handler == NGX_RCE_API_PISTON) {
+        (void) json_object_set_new(extra, "message", json_string(message));
+    }
+
+    rc = ngx_rce_refuse(r, NGX_HTTP_TOO_MANY_REQUESTS, message, extra);
 
     ngx_http_finalize_request(r, rc);
 

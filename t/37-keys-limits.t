@@ -58,6 +58,8 @@ my $extra = <<"CONF";
                             rce_limit zone=c:64k requests=100/1m cpu=2/1m; }
         location /cj/jobs { rce_api_jobs; rce_api_keys $keyfile; rce_wall_limit 5s;
                             rce_limit zone=cj:64k requests=100/1m cpu=2/1m; }
+        location /k/v2/ { rce_api_piston; rce_api_keys $keyfile; rce_wall_limit 5s; rce_timeout 30s;
+                          rce_limit zone=p:64k requests=2/1m; }
         location = /r/languages { rce_api_languages; rce_api_keys $keyfile; limit_req zone=rq; }
         location = /n/run { rce_api_run; rce_api_keys $keyfile; limit_conn cn 1; rce_wall_limit 5s; rce_timeout 30s; }
 CONF
@@ -278,6 +280,23 @@ sub req {
     # keys off: per address
     my @st = map { (req('GET', '/a/languages', undef, undef, HTTP::Tiny->new(keep_alive => 0)))[0] } 1 .. 5;
     is_deeply(\@st, [200, 200, 200, 429, 429], 'keys off: 3 per address through (over fresh connections), then 429');
+}
+
+# --- Piston's v2 API under keys and a quota: its clients read "message" ----------------------
+{
+    my ($s, $j) = req('GET', '/k/v2/runtimes');
+    is($s, 401, 'Piston location without a key: 401');
+    like($j->{message} // '', qr/API key/, '... with the "message" its clients read');
+    ($s, $j) = req('GET', '/k/v2/runtimes', 'alice');
+    is($s, 200, '... with a key: 200');
+    ok(ref $j eq 'ARRAY', '... the runtimes');
+    ($s, $j) = req('POST', '/k/v2/execute', 'alice', { language => 'python', version => '*', files => [{ content => 'print(5)' }] });
+    is($s, 200, '... a run');
+    is($j->{run}{stdout}, "5\n", '... its output');
+    ($s, $j) = req('GET', '/k/v2/runtimes', 'alice');
+    is($s, 429, '... the third request of a quota of 2: 429');
+    like($j->{message} // '', qr/too many requests/, '... with "message"');
+    is($j->{limit}, 'p', '... and the limit');
 }
 
 # --- cpu-seconds: charged from each finished job's result ----------------------------------
