@@ -33,7 +33,8 @@
 #define NGX_RCE_KEYS_FILE_MAX     (1024 * 1024)
 
 #define NGX_RCE_KEYS_CHALLENGE    "Bearer realm=\"rce\""
-#define NGX_RCE_KEYS_INVALID      "Bearer realm=\"rce\", error=\"invalid_token\""
+#define NGX_RCE_KEYS_INVALID                                                  \
+    "Bearer realm=\"rce\", error=\"invalid_token\""
 
 
 typedef struct {

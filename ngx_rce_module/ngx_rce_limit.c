@@ -19,8 +19,10 @@
  * Every answer that passed the key check carries the quota in the fields of
  * draft-ietf-httpapi-ratelimit-headers-12:
  *
- *     RateLimit-Policy: "<zone>";q=<n>;w=<window>[, "<zone>-cpu";q=<s>;w=<w>;rce-unit="cpu-seconds"]
- *     RateLimit: "<zone>";r=<left>;t=<seconds to reset>[, "<zone>-cpu";r=..;t=..]
+ *     RateLimit-Policy: "<zone>";q=<n>;w=<window>
+ *                       [, "<zone>-cpu";q=<s>;w=<w>;rce-unit="cpu-seconds"]
+ *     RateLimit: "<zone>";r=<left>;t=<seconds to reset>
+ *                [, "<zone>-cpu";r=<left>;t=<seconds to reset>]
  */
 
 
