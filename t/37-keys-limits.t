@@ -326,6 +326,20 @@ sub req {
     ok($refused, 'the cpu quota ran out (jobs: ' . join(', ', @seen) . ' cpu ms)');
     my ($s, undef, $res) = req('POST', '/c/run', 'alice', { language => 'python', code => 'print(1)' });
     is($s, 200, 'another key still runs');
+    like($res->{headers}{ratelimit} // '', qr/"c-cpu";r=2;/, '... its own 2 cpu-seconds');
+
+    # a client that leaves before its result saves no quota: its jobs' cpu is charged
+    my $quick = HTTP::Tiny->new(timeout => 0.5);
+    my $long = { language => 'python', code => "import time\nt = time.process_time()\nwhile time.process_time() - t < 1.2: pass" };
+    for (1 .. 2) {
+        ($s) = req('POST', '/c/run', 'alice', $long, $quick);
+        is($s, 599, 'alice gives up on a cpu-heavy job after 0.5 s');
+    }
+    sleep 6;    # both end within their 5 s wall limit
+    ($s, undef, $res) = req('POST', '/c/run', 'alice', { language => 'python', code => 'print(1)' });
+    like($res->{headers}{ratelimit} // '', qr/"c-cpu";r=0;/,
+         '... their cpu was charged all the same (no whole cpu-second left)')
+        or diag $res->{headers}{ratelimit};
     like($res->{headers}{'ratelimit-policy'} // '', qr/\A"c";q=100;w=60, "c-cpu";q=2;w=60;rce-unit="cpu-seconds"\z/,
          '... RateLimit-Policy names both quotas');
 }
