@@ -185,7 +185,7 @@ FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 # the module's headers as ./configure laid them out (make module first)
 FUZZ_NGX_INCS = -I$(SRC_DIR)/src/core -I$(SRC_DIR)/src/event -I$(SRC_DIR)/src/event/modules -I$(SRC_DIR)/src/os/unix \
                 -I$(OBJ_DIR) -I$(RCE_MODULE_DIR)/include -I$(RCE_MODULE_DIR)/common -I$(RCE_MODULE_DIR)/ngx_rce_module
-GATEWAY_FUZZERS = input result piston
+GATEWAY_FUZZERS = input result piston keys
 FUZZ_STAND_IN   = ngx_rce_module/fuzz/ngx_core_stand_in.c common/rce_base64.c
 WORKERD_FUZZERS = allow demux job judge labels stream wrapper
 
@@ -194,11 +194,13 @@ WORKERD_FUZZERS = allow demux job judge labels stream wrapper
 FUZZ_input_SRCS  = ngx_rce_module/ngx_rce_input.c
 FUZZ_result_SRCS = ngx_rce_module/ngx_rce_result.c common/rce_render.c
 FUZZ_piston_SRCS = ngx_rce_module/ngx_rce_piston_input.c ngx_rce_module/ngx_rce_input.c
+FUZZ_keys_SRCS   = ngx_rce_module/ngx_rce_keys_file.c
 
 .SECONDEXPANSION:
 $(FUZZ_DIR)/fuzz_%: ngx_rce_module/fuzz/fuzz_%.c $$(FUZZ_$$*_SRCS) $(FUZZ_STAND_IN) \
                     ngx_rce_module/ngx_rce_input.h ngx_rce_module/ngx_rce_result.h include/rce_protocol.h \
                     ngx_rce_module/ngx_rce_piston_input.h ngx_rce_module/fuzz/ngx_rce_fuzz_check.h \
+                    ngx_rce_module/ngx_rce_keys_file.h \
                     common/rce_base64.h common/rce_render.h | $(MODULE_SO)
 	@mkdir -p $(FUZZ_DIR)
 	clang -O1 -g -Wall -Wextra -Werror $(FUZZ_SAN) -fsanitize=fuzzer $(FUZZ_NGX_INCS) \
@@ -206,8 +208,9 @@ $(FUZZ_DIR)/fuzz_%: ngx_rce_module/fuzz/fuzz_%.c $$(FUZZ_$$*_SRCS) $(FUZZ_STAND_
 
 # the gateway's nginx-free files, unit-tested against the module's headers as ./configure
 # laid them out (hence after the module), with the nginx core stand-in of the fuzz targets
-GATEWAY_TESTS = piston
+GATEWAY_TESTS = piston keys
 TEST_piston_SRCS = ngx_rce_module/ngx_rce_piston_input.c ngx_rce_module/ngx_rce_input.c
+TEST_keys_SRCS   = ngx_rce_module/ngx_rce_keys_file.c
 
 gateway-check: $(GATEWAY_TESTS:%=$(RCE_BUILD_DIR)/test/test_%)
 	@for t in $^; do $$t >$$t.log 2>&1 || { cat $$t.log >&2; \
@@ -216,6 +219,7 @@ gateway-check: $(GATEWAY_TESTS:%=$(RCE_BUILD_DIR)/test/test_%)
 
 $(RCE_BUILD_DIR)/test/test_%: ngx_rce_module/test/test_%.c $$(TEST_$$*_SRCS) $(FUZZ_STAND_IN) \
                               ngx_rce_module/ngx_rce_input.h ngx_rce_module/ngx_rce_piston_input.h \
+                              ngx_rce_module/ngx_rce_keys_file.h \
                               include/rce_protocol.h common/rce_base64.h | $(MODULE_SO)
 	@mkdir -p $(@D)
 	$(CC) -O1 -g -Wall -Wextra -Werror $(FUZZ_NGX_INCS) $< $(TEST_$*_SRCS) $(FUZZ_STAND_IN) -o $@ -ljansson

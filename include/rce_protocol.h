@@ -132,6 +132,9 @@
 #define RCE_JOBSTATE_CALLBACK_STATE "callback_state"  /* RCE_CALLBACK_* */
 #define RCE_JOBSTATE_CALLBACK_ATTEMPTS "callback_attempts"  /* deliveries tried so far */
 #define RCE_JOBSTATE_CALLBACK_ERROR "callback_error" /* why the last attempt failed; "" if it did not */
+#define RCE_JOBSTATE_OWNER          "owner"          /* the name of the API key that submitted it
+                                                        (absent with keys off): only that key may
+                                                        read or cancel it */
 
 /* Where a job's callback stands (RCE_JOBSTATE_CALLBACK_STATE). */
 #define RCE_CALLBACK_WAITING        "waiting"        /* the job has not ended */

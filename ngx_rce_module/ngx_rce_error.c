@@ -13,10 +13,21 @@
  * {"error", "status"} with the limit that was passed, like every refusal of
  * the routes.  The status stays nginx's: error_page without "=" keeps it
  * (494, a header too large, becomes 400 as nginx makes it).
+ *
+ * A 429 of limit_req or limit_conn ("limit_req_status 429;
+ * limit_conn_status 429;", with "error_page 429 /.rce-error;") names the
+ * module that refused and carries Retry-After.
  */
 
 
 #include "ngx_rce_module.h"
+
+
+/* r->limit_req_status, r->limit_conn_status: ngx_http_limit_req_module.c's
+ * NGX_HTTP_LIMIT_REQ_REJECTED, ngx_http_limit_conn_module.c's
+ * NGX_HTTP_LIMIT_CONN_REJECTED */
+#define NGX_RCE_LIMIT_REQ_REJECTED   3
+#define NGX_RCE_LIMIT_CONN_REJECTED  2
 
 
 typedef struct {
@@ -41,6 +52,7 @@ static ngx_rce_error_text_t  ngx_rce_error_texts[] = {
                                 "transfer encoding" },
     { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "request body too large" },
     { NGX_HTTP_REQUEST_URI_TOO_LARGE, "request URI too long" },
+    { NGX_HTTP_TOO_MANY_REQUESTS, "too many requests: slow down" },
     { NGX_HTTP_NOT_IMPLEMENTED, "not implemented: a Transfer-Encoding other "
                                 "than chunked" },
     { NGX_HTTP_VERSION_NOT_SUPPORTED, "HTTP version not supported" },
@@ -76,6 +88,17 @@ ngx_rce_error_handler(ngx_http_request_t *r)
         }
     }
 
+    if (status == NGX_HTTP_TOO_MANY_REQUESTS) {
+        if (ngx_rce_add_retry_after(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* refused before its body was read, and the connection is kept:
+         * the body must not be read as the next request */
+        return ngx_rce_refuse(r, status, message,
+                              ngx_rce_error_limit(r, status));
+    }
+
     return ngx_rce_send_error(r, status, message,
                               ngx_rce_error_limit(r, status));
 }
@@ -101,6 +124,17 @@ ngx_rce_error_limit(ngx_http_request_t *r, ngx_uint_t status)
         return json_pack("{s:s, s:I}", "limit", "large_client_header_buffers",
                          "max_bytes",
                          (json_int_t) cscf->large_client_header_buffers.size);
+
+    case NGX_HTTP_TOO_MANY_REQUESTS:
+        if (r->main->limit_conn_status == NGX_RCE_LIMIT_CONN_REJECTED) {
+            return json_pack("{s:s}", "limit", "limit_conn");
+        }
+
+        if (r->main->limit_req_status == NGX_RCE_LIMIT_REQ_REJECTED) {
+            return json_pack("{s:s}", "limit", "limit_req");
+        }
+
+        return NULL;
 
     default:
         return NULL;

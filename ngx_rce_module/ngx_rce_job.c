@@ -16,6 +16,8 @@
 
 #define NGX_RCE_PUSH_TRIES      3
 #define NGX_RCE_JOB_REASON_LEN  256
+#define NGX_RCE_CHARGE_SLACK    600000   /* ms an asynchronous job may run
+                                            after its queue deadline */
 
 
 static ngx_rce_job_t *ngx_rce_job_create(ngx_http_request_t *r,
@@ -25,6 +27,8 @@ static ngx_rce_job_t *ngx_rce_job_alloc(ngx_http_request_t *r);
 static ngx_int_t ngx_rce_job_new_id(ngx_rce_job_t *job);
 static ngx_uint_t ngx_rce_job_priority(json_t *input, ngx_uint_t async);
 static ngx_int_t ngx_rce_job_callback(ngx_rce_job_t *job, json_t *input);
+static ngx_int_t ngx_rce_job_client(ngx_http_request_t *r,
+    ngx_rce_job_t *job);
 static void ngx_rce_job_wait(ngx_rce_job_t *job);
 static void ngx_rce_job_listen(ngx_rce_job_t *job, ngx_rbtree_t *tree);
 static json_t *ngx_rce_job_json(ngx_http_request_t *r, ngx_rce_job_t *job,
@@ -53,6 +57,11 @@ static void ngx_rce_job_cancel(ngx_rce_job_t *job);
 static ngx_int_t ngx_rce_job_start(ngx_http_request_t *r,
     ngx_str_t *language, json_t *input, ngx_rce_renderer_t *renderer,
     ngx_rce_stream_t *st);
+static void ngx_rce_job_charge_later(ngx_rce_job_t *job);
+static void ngx_rce_job_charge(ngx_rce_worker_t *w, ngx_str_t *id,
+    json_t *json);
+static void ngx_rce_job_charge_expired(ngx_event_t *ev);
+static void ngx_rce_job_charge_free(ngx_rce_job_charge_t *c);
 
 
 /*
@@ -205,6 +214,9 @@ ngx_rce_job_enqueue(ngx_http_request_t *r, ngx_str_t *language,
         *refusal = ngx_rce_job_refusal(rc);
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
+
+    /* before any result can come: a fast job's may beat the push's reply */
+    ngx_rce_job_charge_later(job);
 
     return NGX_OK;
 }
@@ -360,6 +372,48 @@ ngx_rce_job_callback(ngx_rce_job_t *job, json_t *input)
 }
 
 
+/*
+ * Whose job it is: an asynchronous job's owner (its key's name, "" with
+ * keys off), which only it may read or cancel; the client its cpu is
+ * charged to where rce_limit counts
+ */
+static ngx_int_t
+ngx_rce_job_client(ngx_http_request_t *r, ngx_rce_job_t *job)
+{
+    ngx_rce_loc_conf_t  *rlcf;
+    ngx_str_t            name;
+
+    rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
+
+    if (job->async) {
+        if (ngx_rce_keys_owner(r, &name) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        job->owner.len = name.len;
+        job->owner.data = ngx_pstrdup(job->pool, &name);
+
+        if (job->owner.data == NULL && name.len != 0) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (rlcf->limit == NULL) {
+        return NGX_OK;
+    }
+
+    if (ngx_rce_keys_client(r, &name) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    job->limit = rlcf->limit;
+    job->client.len = name.len;
+    job->client.data = ngx_pstrdup(job->pool, &name);
+
+    return (job->client.data != NULL) ? NGX_OK : NGX_ERROR;
+}
+
+
 /* a job in its own pool with its id and its JSON; input is stolen */
 static ngx_rce_job_t *
 ngx_rce_job_create(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
@@ -391,7 +445,8 @@ ngx_rce_job_create(ngx_http_request_t *r, ngx_str_t *language, json_t *input,
     job->language.len = language->len;
 
     if (job->language.data == NULL || ngx_rce_job_new_id(job) != NGX_OK
-        || ngx_rce_job_callback(job, input) != NGX_OK)
+        || ngx_rce_job_callback(job, input) != NGX_OK
+        || ngx_rce_job_client(r, job) != NGX_OK)
     {
         goto failed;
     }
@@ -603,7 +658,7 @@ ngx_rce_job_pushed(redisAsyncContext *ac, void *reply, void *data)
     if (job->async) {
         ngx_rce_job_queued(job, NGX_HTTP_ACCEPTED, NULL);
 
-    } else if (job->request == NULL && !job->waiting) {
+    } else if (job->request == NULL) {
         /* the client left before the job was queued: take it back */
         ngx_rce_job_cancel(job);
     }
@@ -617,6 +672,10 @@ static void
 ngx_rce_job_queued(ngx_rce_job_t *job, ngx_uint_t status, const char *reason)
 {
     if (job->async) {
+        if (status != NGX_HTTP_ACCEPTED) {
+            ngx_rce_job_charge(ngx_rce_worker, &job->id, NULL);
+        }
+
         job->queued(job, status, reason);
         return;
     }
@@ -652,6 +711,24 @@ ngx_rce_job_cleanup(void *data)
 
     job->request = NULL;
     job->cleanup = NULL;
+
+    if (job->waiting && ngx_rce_limit_counts_cpu(job->limit)
+        && !job->watcher)
+    {
+        /*
+         * its cpu is charged all the same: it waits on for its result (or
+         * its deadline), and leaving before the result saves no quota; the
+         * request's log goes with the request
+         */
+        job->timeout.log = ngx_rce_worker->log;
+        job->timeout.cancelable = 1;
+
+        if (!job->push_pending) {
+            ngx_rce_queue_cancel(job);
+        }
+
+        return;
+    }
 
     if (job->waiting) {
         ngx_rce_job_detach(job);
@@ -802,8 +879,11 @@ ngx_rce_job_message(redisAsyncContext *ac, void *reply, void *data)
            ? &w->watchers : &w->jobs;
 
     /* every worker gets every asynchronous result: read one only when a
-     * request of this worker waits for one */
-    if (tree->root != tree->sentinel) {
+     * request of this worker waits for one, or a job of its has cpu to be
+     * charged */
+    if (tree->root != tree->sentinel
+        || (tree == &w->watchers && w->charges.root != w->charges.sentinel))
+    {
         ngx_rce_job_result(w, tree, payload->str, payload->len);
     }
 }
@@ -839,10 +919,22 @@ ngx_rce_job_result(ngx_rce_worker_t *w, ngx_rbtree_t *tree,
         return;
     }
 
+    if (tree == &w->watchers) {
+        ngx_rce_job_charge(w, &res.id, res.why ? NULL : res.json);
+    }
+
     for ( ;; ) {
         job = ngx_rce_job_find(tree, &res.id);
         if (job == NULL) {
             break;
+        }
+
+        if (job->held) {
+            /* whether it may see this job, Redis has not said yet: its
+             * route asks again for the result, stored by now */
+            ngx_rce_job_detach(job);
+            job->missed = 1;
+            continue;
         }
 
         ngx_rce_job_deliver(job, res.why ? NULL : res.json, res.why);
@@ -885,6 +977,9 @@ ngx_rce_job_deliver(ngx_rce_job_t *job, json_t *json, const char *why)
 
     r = job->request;
     job->request = NULL;
+
+    /* its cpu counts against its client's quota, answered or not */
+    ngx_rce_limit_charge(job->limit, &job->client, json, ngx_rce_worker->log);
 
     if (r != NULL) {
         job->cleanup->handler = NULL;
@@ -1146,4 +1241,111 @@ ngx_rce_job_cancel(ngx_rce_job_t *job)
     }
 
     ngx_rce_queue_cancel(job);
+}
+
+
+/*
+ * An asynchronous job's cpu, where rce_limit counts cpu: nobody waits for
+ * its result, but every worker gets it on RCE_CHANNEL_DONE, and the worker
+ * that queued it charges it (a worker that exits first does not)
+ */
+static void
+ngx_rce_job_charge_later(ngx_rce_job_t *job)
+{
+    ngx_rce_job_charge_t  *c;
+    ngx_rce_worker_t      *w;
+
+    w = ngx_rce_worker;
+
+    if (!ngx_rce_limit_counts_cpu(job->limit)) {
+        return;
+    }
+
+    c = ngx_alloc(sizeof(ngx_rce_job_charge_t) + job->id.len
+                  + job->client.len, w->log);
+    if (c == NULL) {
+        return;
+    }
+
+    ngx_memzero(c, sizeof(ngx_rce_job_charge_t));
+
+    c->limit = job->limit;
+    c->sn.str.data = (u_char *) &c[1];
+    c->sn.str.len = job->id.len;
+    ngx_memcpy(c->sn.str.data, job->id.data, job->id.len);
+    c->client.data = c->sn.str.data + job->id.len;
+    c->client.len = job->client.len;
+    ngx_memcpy(c->client.data, job->client.data, job->client.len);
+
+    c->sn.node.key = ngx_crc32_short(c->sn.str.data, c->sn.str.len);
+    ngx_rbtree_insert(&w->charges, &c->sn.node);
+
+    c->timer.handler = ngx_rce_job_charge_expired;
+    c->timer.data = c;
+    c->timer.log = w->log;
+    c->timer.cancelable = 1;
+    ngx_add_timer(&c->timer, job->wait + NGX_RCE_CHARGE_SLACK);
+}
+
+
+/* the result of asynchronous job id came (json), or it will never (NULL):
+ * charge it, if it is ours */
+static void
+ngx_rce_job_charge(ngx_rce_worker_t *w, ngx_str_t *id, json_t *json)
+{
+    ngx_str_node_t        *sn;
+    ngx_rce_job_charge_t  *c;
+
+    if (w->charges.root == w->charges.sentinel) {
+        return;
+    }
+
+    sn = ngx_str_rbtree_lookup(&w->charges, id,
+                               ngx_crc32_short(id->data, id->len));
+    if (sn == NULL) {
+        return;
+    }
+
+    c = (ngx_rce_job_charge_t *) sn;
+
+    ngx_rce_limit_charge(c->limit, &c->client, json, w->log);
+    ngx_rce_job_charge_free(c);
+}
+
+
+static void
+ngx_rce_job_charge_expired(ngx_event_t *ev)
+{
+    ngx_rce_job_charge_t  *c = ev->data;
+
+    ngx_log_error(NGX_LOG_INFO, ev->log, 0,
+                  "rce: job %V: no result came to charge its cpu to \"%V\"",
+                  &c->sn.str, &c->client);
+
+    ngx_rce_job_charge_free(c);
+}
+
+
+static void
+ngx_rce_job_charge_free(ngx_rce_job_charge_t *c)
+{
+    if (c->timer.timer_set) {
+        ngx_del_timer(&c->timer);
+    }
+
+    ngx_rbtree_delete(&ngx_rce_worker->charges, &c->sn.node);
+    ngx_free(c);
+}
+
+
+/* at exit: what was not charged is forgotten */
+void
+ngx_rce_job_charges_free(ngx_rce_worker_t *w)
+{
+    ngx_rbtree_node_t  *node;
+
+    while (w->charges.root != w->charges.sentinel) {
+        node = ngx_rbtree_min(w->charges.root, w->charges.sentinel);
+        ngx_rce_job_charge_free((ngx_rce_job_charge_t *) node);
+    }
 }

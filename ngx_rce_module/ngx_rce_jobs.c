@@ -12,6 +12,12 @@
  * A job's state and result live in Redis (ngx_rce_store.c), so any gateway
  * worker answers for any job; a request that waits for one is a watcher
  * (ngx_rce_job_watch) that the job's result reaches on RCE_CHANNEL_DONE.
+ *
+ * Where API keys are on, a job is its submitter's key's alone: Redis shows
+ * it to that key only (lua/poll.lua, lua/cancel.lua), and answers anyone
+ * else exactly as for an id never submitted.  A watcher is held until Redis
+ * has said it may see the job: a result published before that is not
+ * delivered, only noted, and read from Redis once it may.
  */
 
 
@@ -85,6 +91,8 @@ static void ngx_rce_jobs_many_polled(redisAsyncContext *ac, void *reply,
     void *data);
 static json_t *ngx_rce_jobs_many_entry(ngx_str_t *id, redisReply *state);
 static ngx_uint_t ngx_rce_jobs_valid_id(ngx_str_t *id);
+static ngx_int_t ngx_rce_jobs_owner(ngx_http_request_t *r,
+    ngx_rce_job_t *job);
 
 
 ngx_int_t
@@ -524,6 +532,15 @@ ngx_rce_jobs_one(ngx_http_request_t *r, ngx_str_t *id, ngx_uint_t cancel)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    job->held = 1;
+
+    if (ngx_rce_jobs_owner(r, job) != NGX_OK) {
+        ngx_rce_job_answer(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                           "internal error");
+        ngx_rce_job_release(job);
+        return NGX_DONE;
+    }
+
     job->timeout.handler = ngx_rce_jobs_waited;
     job->result_ttl = rlcf->result_ttl;
 
@@ -600,6 +617,12 @@ ngx_rce_jobs_cancelled(redisAsyncContext *ac, void *reply, void *data)
         ngx_log_error(NGX_LOG_INFO, job->request->connection->log, 0,
                       "rce: job %V: asked its node to stop it", &job->id);
 
+        job->held = 0;
+
+        if (job->missed) {
+            break;      /* its result came already: read it */
+        }
+
         /* its result comes to the watcher: rendered as the job asked */
         if (r->elements == 2 && r->element[1]->type == REDIS_REPLY_STRING
             && ngx_strcmp(r->element[1]->str, RCE_ENCODING_BASE64) == 0)
@@ -656,6 +679,9 @@ ngx_rce_jobs_polled(redisAsyncContext *ac, void *reply, void *data)
         return;
     }
 
+    /* it is the asker's: results reach the watcher from now on */
+    job->held = 0;
+
     /* the result may yet come to the watcher: it is rendered as asked */
     if (state->element[2]->type == REDIS_REPLY_STRING
         && ngx_strcmp(state->element[2]->str, RCE_ENCODING_BASE64) == 0)
@@ -669,6 +695,22 @@ ngx_rce_jobs_polled(redisAsyncContext *ac, void *reply, void *data)
     }
 
     ctx = ngx_http_get_module_ctx(job->request, ngx_rce_module);
+
+    if (job->missed && !ctx->last) {
+        /* its result came while it was held: stored by now, read it */
+        job->missed = 0;
+        ctx->last = 1;
+
+        if (ngx_rce_store_poll(job, &job->id, 1, ngx_rce_jobs_polled)
+            != NGX_OK)
+        {
+            ngx_rce_job_answer(job, NGX_HTTP_SERVICE_UNAVAILABLE,
+                               "redis is unavailable");
+            ngx_rce_job_release(job);
+        }
+
+        return;
+    }
 
     if (ctx->wait > 0 && !ctx->last) {
         if (!job->timeout.timer_set) {
@@ -854,6 +896,13 @@ ngx_rce_jobs_many(ngx_http_request_t *r, ngx_str_t *arg)
 
     job->data = ids;
 
+    if (ngx_rce_jobs_owner(r, job) != NGX_OK) {
+        ngx_rce_job_answer(job, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                           "internal error");
+        ngx_rce_job_release(job);
+        return NGX_DONE;
+    }
+
     if (ngx_rce_store_poll(job, ids->elts, ids->nelts,
                            ngx_rce_jobs_many_polled)
         != NGX_OK)
@@ -962,6 +1011,28 @@ ngx_rce_jobs_many_entry(ngx_str_t *id, redisReply *state)
                                          "read",
                                          json_pack("{s:s%}", "id", id->data,
                                                    id->len));
+}
+
+
+/* who asks (its key's name, "" with keys off), in the job's pool */
+static ngx_int_t
+ngx_rce_jobs_owner(ngx_http_request_t *r, ngx_rce_job_t *job)
+{
+    ngx_str_t  owner;
+
+    if (ngx_rce_keys_owner(r, &owner) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (owner.len == 0) {
+        ngx_str_set(&job->owner, "");
+        return NGX_OK;
+    }
+
+    job->owner.data = ngx_pstrdup(job->pool, &owner);
+    job->owner.len = owner.len;
+
+    return (job->owner.data != NULL) ? NGX_OK : NGX_ERROR;
 }
 
 

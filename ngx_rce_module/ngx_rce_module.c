@@ -20,6 +20,7 @@ typedef struct {
 } ngx_rce_bounds_t;
 
 
+static ngx_int_t ngx_rce_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_rce_postconfiguration(ngx_conf_t *cf);
 static void *ngx_rce_create_main_conf(ngx_conf_t *cf);
 static char *ngx_rce_init_main_conf(ngx_conf_t *cf, void *conf);
@@ -258,6 +259,20 @@ static ngx_command_t  ngx_rce_commands[] = {
       offsetof(ngx_rce_loc_conf_t, stream_buffer),
       &ngx_rce_positive },
 
+    { ngx_string("rce_api_keys"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_rce_keys_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("rce_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_rce_limit_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("rce_pids_limit"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -270,7 +285,7 @@ static ngx_command_t  ngx_rce_commands[] = {
 
 
 static ngx_http_module_t  ngx_rce_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_rce_preconfiguration,              /* preconfiguration */
     ngx_rce_postconfiguration,             /* postconfiguration */
 
     ngx_rce_create_main_conf,              /* create main configuration */
@@ -300,11 +315,45 @@ ngx_module_t  ngx_rce_module = {
 };
 
 
-/* once a location uses the module: its counters (ngx_rce_metrics.c) */
+/* $rce_client */
+static ngx_int_t
+ngx_rce_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_rce_keys_add_variable(cf);
+}
+
+
+/*
+ * The access phase: the key check, then the quota (nginx runs a phase's
+ * handlers in the reverse order of their registration); and, once a
+ * location uses the module, its counters (ngx_rce_metrics.c)
+ */
 static ngx_int_t
 ngx_rce_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_rce_main_conf_t  *rmcf;
+    ngx_rce_main_conf_t        *rmcf;
+    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt        *h;
+
+    if (ngx_rce_keys_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_rce_limit_access_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_rce_keys_access_handler;
 
     rmcf = ngx_http_conf_get_module_main_conf(cf, ngx_rce_module);
 
@@ -385,6 +434,8 @@ ngx_rce_create_loc_conf(ngx_conf_t *cf)
     rlcf->jobs_timeout = NGX_CONF_UNSET_MSEC;
     rlcf->max_wait = NGX_CONF_UNSET_MSEC;
     rlcf->max_batch = NGX_CONF_UNSET;
+    rlcf->keys = NGX_CONF_UNSET_PTR;
+    rlcf->limit = NGX_CONF_UNSET_PTR;
 
     return rlcf;
 }
@@ -420,6 +471,8 @@ ngx_rce_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               3600000);
     ngx_conf_merge_msec_value(conf->max_wait, prev->max_wait, 60000);
     ngx_conf_merge_value(conf->max_batch, prev->max_batch, 100);
+    ngx_conf_merge_ptr_value(conf->keys, prev->keys, NULL);
+    ngx_conf_merge_ptr_value(conf->limit, prev->limit, NULL);
 
     if (conf->memory_limit < 8 * 1024 * 1024) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -660,6 +713,8 @@ ngx_rce_init_process(ngx_cycle_t *cycle)
     ngx_rbtree_init(&w->jobs, &w->sentinel, ngx_str_rbtree_insert_value);
     ngx_rbtree_init(&w->watchers, &w->watchers_sentinel,
                     ngx_str_rbtree_insert_value);
+    ngx_rbtree_init(&w->charges, &w->charges_sentinel,
+                    ngx_str_rbtree_insert_value);
 
     if (ngx_array_init(&w->nodes, cycle->pool, 1, sizeof(ngx_rce_node_t))
         != NGX_OK)
@@ -759,6 +814,7 @@ ngx_rce_exit_process(ngx_cycle_t *cycle)
     ngx_rce_redis_stop(&w->subscriber);
     ngx_rce_redis_stop(&w->command);
     ngx_rce_nodes_free(w);
+    ngx_rce_job_charges_free(w);
     json_decref(w->seen);
 
     ngx_rce_worker = NULL;

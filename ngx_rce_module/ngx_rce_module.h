@@ -43,6 +43,11 @@
  *     ngx_rce_queue.c       a job onto a node's queue, or back out of it
  *     ngx_rce_catalogue.c   what the live nodes offer, as JSON
  *     ngx_rce_nodes.c       the node cache and the choice of a node
+ *     ngx_rce_limit.c       per-client quotas in shared memory (429), the
+ *                           RateLimit fields, cpu charged per job
+ *     ngx_rce_keys.c        API keys: the key file, the access check (401),
+ *                           $rce_client, the owner of asynchronous jobs
+ *     ngx_rce_keys_file.c   the key file's lines, read (no nginx HTTP)
  *     ngx_rce_http.c        HTTP helpers: bodies, refusals, sending
  *     ngx_rce_redis.c       a hiredis connection in nginx's event loop
  *
@@ -90,6 +95,8 @@ typedef struct ngx_rce_job_s       ngx_rce_job_t;
 typedef struct ngx_rce_renderer_s  ngx_rce_renderer_t;
 typedef struct ngx_rce_ws_s        ngx_rce_ws_t;
 typedef struct ngx_rce_stream_s    ngx_rce_stream_t;
+typedef struct ngx_rce_keys_s      ngx_rce_keys_t;
+typedef struct ngx_rce_limit_s     ngx_rce_limit_t;
 
 typedef void (*ngx_rce_redis_handler_pt)(ngx_rce_redis_t *rr);
 typedef ngx_int_t (*ngx_rce_body_pt)(ngx_http_request_t *r, ngx_str_t *body);
@@ -126,6 +133,7 @@ typedef struct {
     ngx_uint_t                  enabled;     /* a location uses rce_* */
     ngx_shm_zone_t             *metrics;     /* the gateway's counters
                                                 (ngx_rce_metrics.c) */
+    ngx_int_t                   client_index;  /* $rce_client */
 } ngx_rce_main_conf_t;
 
 
@@ -180,6 +188,8 @@ typedef struct {
     ngx_msec_t                  max_wait;    /* a long poll, at most */
     ngx_int_t                   max_batch;   /* jobs in one POST, ids in one
                                                 GET */
+    ngx_rce_keys_t             *keys;        /* rce_api_keys; NULL: off */
+    ngx_rce_limit_t            *limit;       /* rce_limit; NULL: off */
 } ngx_rce_loc_conf_t;
 
 
@@ -236,6 +246,11 @@ struct ngx_rce_job_s {
                                                   any: kept in its state */
     json_int_t                  deadline;    /* ms since the epoch */
     json_int_t                  seq;         /* a streamed job's next event */
+    ngx_str_t                   owner;       /* an asynchronous job's key
+                                                name ("" with keys off): who
+                                                submitted it, or who asks */
+    ngx_rce_limit_t            *limit;       /* its cpu is charged there */
+    ngx_str_t                   client;      /* ... to this client */
     unsigned                    waiting:1;   /* in worker.jobs, or in
                                                 worker.watchers */
     unsigned                    push_pending:1;
@@ -246,6 +261,10 @@ struct ngx_rce_job_s {
                                                 job it did not submit */
     unsigned                    stream:1;    /* its events come as it runs,
                                                 its input is rce:input:<id> */
+    unsigned                    held:1;      /* a watcher whose job Redis
+                                                has not yet shown it may
+                                                see: results wait */
+    unsigned                    missed:1;    /* ... and one came meanwhile */
 };
 
 
@@ -325,6 +344,13 @@ struct ngx_rce_stream_s {
 
 #define NGX_RCE_STAGE_COMPILE   1
 #define NGX_RCE_STAGE_RUN       2
+/* an asynchronous job this worker queued, whose cpu its result will bring */
+typedef struct {
+    ngx_str_node_t              sn;          /* in worker.charges, key = id */
+    ngx_event_t                 timer;       /* no result: forget it */
+    ngx_rce_limit_t            *limit;
+    ngx_str_t                   client;
+} ngx_rce_job_charge_t;
 
 
 /* everything one nginx worker process owns */
@@ -342,6 +368,8 @@ typedef struct ngx_rce_worker_s {
     ngx_rbtree_t                watchers;    /* requests waiting for an
                                                 asynchronous job, by id */
     ngx_rbtree_node_t           watchers_sentinel;
+    ngx_rbtree_t                charges;     /* ngx_rce_job_charge_t */
+    ngx_rbtree_node_t           charges_sentinel;
     ngx_array_t                 nodes;       /* ngx_rce_node_t */
     ngx_pool_t                 *nodes_pool;
     json_t                     *seen;        /* alias -> name, ever offered */
@@ -366,6 +394,22 @@ typedef struct ngx_rce_worker_s {
 extern ngx_module_t       ngx_rce_module;
 extern ngx_rce_worker_t  *ngx_rce_worker;
 
+
+/* ngx_rce_keys.c */
+char *ngx_rce_keys_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_rce_keys_add_variable(ngx_conf_t *cf);
+ngx_int_t ngx_rce_keys_init(ngx_conf_t *cf);
+ngx_int_t ngx_rce_keys_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_rce_keys_client(ngx_http_request_t *r, ngx_str_t *client);
+ngx_int_t ngx_rce_keys_owner(ngx_http_request_t *r, ngx_str_t *owner);
+
+/* ngx_rce_limit.c */
+char *ngx_rce_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_rce_limit_access_handler(ngx_http_request_t *r);
+void ngx_rce_limit_charge(ngx_rce_limit_t *limit, ngx_str_t *client,
+    json_t *result, ngx_log_t *log);
+ngx_uint_t ngx_rce_limit_counts_cpu(ngx_rce_limit_t *limit);
 
 /* ngx_rce_redis.c */
 ngx_int_t ngx_rce_redis_start(ngx_rce_redis_t *rr);
@@ -441,6 +485,7 @@ void ngx_rce_job_orphans(ngx_rce_worker_t *w);
 void ngx_rce_job_fail_all(ngx_rce_worker_t *w, ngx_uint_t status,
     const char *reason);
 void ngx_rce_job_stop_streams(ngx_rce_worker_t *w);
+void ngx_rce_job_charges_free(ngx_rce_worker_t *w);
 
 /* ngx_rce_feed.c */
 ngx_int_t ngx_rce_feed_push(ngx_str_t *id, json_int_t deadline,

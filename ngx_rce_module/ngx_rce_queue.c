@@ -87,7 +87,8 @@ ngx_rce_queue_push(ngx_rce_job_t *job, redisCallbackFn *pushed)
 /*
  * EVALSHA of the push; EVAL with the script's text when Redis lacks it.  An
  * asynchronous job's push also writes its state, rce:job:<id>, kept while
- * it may wait in the queue and then as long as its result.
+ * it may wait in the queue and then as long as its result, with its owner
+ * (the name of the key that submitted it) where keys are on.
  */
 static ngx_int_t
 ngx_rce_queue_send(ngx_rce_job_t *job, ngx_uint_t eval)
@@ -128,7 +129,7 @@ ngx_rce_queue_send(ngx_rce_job_t *job, ngx_uint_t eval)
 
     rc = redisAsyncCommand(w->command.ac, ngx_rce_queue_pushed, job,
                            "%s %s 4 %s %s %s " RCE_KEY_JOB "%b %s %b %s %lld "
-                           "%b %s %lld %b",
+                           "%b %s %lld %b %b",
                            eval ? "EVAL" : "EVALSHA",
                            eval ? ngx_rce_lua_push : ngx_rce_lua_push_sha,
                            RCE_KEY_NODES, queue->data, batch->data,
@@ -142,7 +143,9 @@ ngx_rce_queue_send(ngx_rce_job_t *job, ngx_uint_t eval)
                            (long long) tp->sec * 1000 + tp->msec,
                            job->callback_url.data ? job->callback_url.data
                                                   : (u_char *) "",
-                           job->callback_url.len);
+                           job->callback_url.len,
+                           job->owner.len ? job->owner.data : (u_char *) "",
+                           job->owner.len);
 
     return (rc == REDIS_OK) ? NGX_OK : NGX_ERROR;
 }

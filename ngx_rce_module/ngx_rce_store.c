@@ -37,7 +37,8 @@ static void ngx_rce_store_reply(redisAsyncContext *ac, void *reply,
 
 /*
  * The state and result of each of the n jobs ids (poll.lua's reply, one
- * element per id).  done(ac, reply, job) runs once, reply NULL when Redis
+ * element per id) that job->owner owns: any other is as unknown as one
+ * never submitted.  done(ac, reply, job) runs once, reply NULL when Redis
  * is gone.
  */
 ngx_int_t
@@ -48,7 +49,7 @@ ngx_rce_store_poll(ngx_rce_job_t *job, ngx_str_t *ids, ngx_uint_t n,
     ngx_uint_t             i;
 
     call = ngx_rce_store_call(job, ngx_rce_lua_poll, ngx_rce_lua_poll_sha,
-                              2 * n, 0, done);
+                              2 * n, 1, done);
     if (call == NULL) {
         return NGX_ERROR;
     }
@@ -64,11 +65,19 @@ ngx_rce_store_poll(ngx_rce_job_t *job, ngx_str_t *ids, ngx_uint_t n,
         }
     }
 
+    /* who asks: poll.lua shows a job to its owner alone */
+    if (ngx_rce_store_arg(call, "", job->owner.data, job->owner.len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     return ngx_rce_store_send(call);
 }
 
 
-/* cancel.lua for job->id, whose result is kept ttl seconds */
+/* cancel.lua for job->id, whose result is kept ttl seconds, if job->owner
+ * owns it */
 ngx_int_t
 ngx_rce_store_cancel(ngx_rce_job_t *job, time_t ttl, redisCallbackFn *done)
 {
@@ -77,7 +86,7 @@ ngx_rce_store_cancel(ngx_rce_job_t *job, time_t ttl, redisCallbackFn *done)
     u_char                 text[NGX_TIME_T_LEN], now[NGX_TIME_T_LEN + 4];
 
     call = ngx_rce_store_call(job, ngx_rce_lua_cancel, ngx_rce_lua_cancel_sha,
-                              4, 4, done);
+                              4, 5, done);
     if (call == NULL) {
         return NGX_ERROR;
     }
@@ -99,6 +108,8 @@ ngx_rce_store_cancel(ngx_rce_job_t *job, time_t ttl, redisCallbackFn *done)
                              ngx_sprintf(now, "%L",
                                          (int64_t) tp->sec * 1000 + tp->msec)
                              - now)
+           != NGX_OK
+        || ngx_rce_store_arg(call, "", job->owner.data, job->owner.len)
            != NGX_OK)
     {
         return NGX_ERROR;

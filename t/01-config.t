@@ -86,7 +86,25 @@ my @bad = (
      'location /api/v2/ { rce_api_piston; rce_wall_limit 10s; rce_timeout 25s; }'],
     ['', 'rce_compile_limit soon;', qr/"rce_compile_limit"/],
     ['', 'rce_compile_limit 0;', qr/"rce_compile_limit"/],
+    # per-client quotas (rce_limit) and API keys (rce_api_keys; t/37 checks the key file)
+    ['', 'rce_limit zone=q:64k;', qr/"rce_limit" directive needs zone=<name>:<size> and requests=/],
+    ['', 'rce_limit zone=q requests=5/1m;', qr/"rce_limit" directive needs zone=<name>:<size>/],
+    ['', 'rce_limit zone=q:1k requests=5/1m;', qr/"rce_limit" directive needs .*at least 32k/],
+    ['', 'rce_limit zone=q:64k requests=0/1m;', qr/invalid "requests=0\/1m" in "rce_limit"/],
+    ['', 'rce_limit zone=q:64k requests=5/0s;', qr/invalid "requests=5\/0s" in "rce_limit"/],
+    ['', 'rce_limit zone=q:64k requests=5;', qr/invalid "requests=5" in "rce_limit"/],
+    ['', 'rce_limit zone=q:64k requests=5/1m cpu=lots;', qr/invalid "cpu=lots" in "rce_limit"/],
+    ['', 'rce_limit zone=q:64k requests=5/1m burst=3;', qr/invalid parameter "burst=3" in "rce_limit"/],
+    ['', 'rce_limit zone=q:64k requests=5/1m; rce_limit off;', qr/"rce_limit" directive is duplicate/],
+    ['', 'rce_limit zone=q:64k requests=5/1m;', qr/"rce_limit" zone "q" is already used with other limits/,
+     'location = /x { rce_health; rce_limit zone=q:64k requests=6/1m; }'],
+    ['', 'rce_api_keys /nonexistent/rce.keys;', qr/"rce_api_keys": cannot open the key file "\/nonexistent\/rce.keys"/],
+    ['', 'rce_api_keys off; rce_api_keys off;', qr/"rce_api_keys" directive is duplicate/],
 );
+
+($ok, $out) = nginx_t('rce_limit zone=q:64k requests=5/1m cpu=30/1h; rce_api_keys off;', 'rce_limit off;',
+    'location = /x { rce_health; rce_limit zone=q:64k requests=5/1m cpu=30/1h; }');
+ok($ok, 'rce_limit at http level, off below, and one zone shared with the same limits pass nginx -t') or diag $out;
 
 for my $case (@bad) {
     my ($http, $loc, $re, $server) = @$case;

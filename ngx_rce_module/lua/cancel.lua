@@ -4,11 +4,14 @@
 -- KEYS[1] rce:job:<id>, KEYS[2] rce:result:<id>, KEYS[3] rce:cancel:<id>, KEYS[4]
 -- rce:callbacks; ARGV[1] the job id, ARGV[2] the result's lifetime in s, ARGV[3] the channel
 -- of asynchronous results (rce:done), ARGV[4] now, unix ms: a job with a callback_url
--- cancelled in its queue is due for its callback now, as one that ended on a node is.
--- Returns {0}: no such job; {1, result}: it had ended; {2, result}: cancelled in its queue;
--- {3, output_encoding}: a node has it and is asked to stop it.
-local s = redis.call('HMGET', KEYS[1], 'state', 'queue', 'job', 'language', 'output_encoding')
-if not s[1] then
+-- cancelled in its queue is due for its callback now, as one that ended on a node is;
+-- ARGV[5] who asks: the name of its API key, '' with keys off. Only the job's owner may
+-- cancel it: to anyone else it is unknown.
+-- Returns {0}: no such job (or not the asker's); {1, result}: it had ended; {2, result}:
+-- cancelled in its queue; {3, output_encoding}: a node has it and is asked to stop it.
+local s = redis.call('HMGET', KEYS[1], 'state', 'queue', 'job', 'language', 'output_encoding',
+                     'owner')
+if not s[1] or (s[6] or '') ~= ARGV[5] then
   return {0}
 end
 local result = redis.call('GET', KEYS[2])

@@ -11,7 +11,8 @@
 -- An asynchronous job also has KEYS[4] rce:job:<id>, its state, written with the push;
 -- ARGV[4] its lifetime in s, ARGV[5] the language, ARGV[6] the output encoding, ARGV[7] the
 -- unix ms it was queued, ARGV[8] its callback_url ('' if none), whose state is "waiting"
--- until the job ends (RCE_CALLBACK_*).
+-- until the job ends (RCE_CALLBACK_*), ARGV[9] its owner, the name of the API key that
+-- submitted it ('' with keys off: no owner field), which alone may read or cancel it.
 -- Returns the length of the list it went on, or 0 if the node is no longer listed.
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
   return 0
@@ -34,6 +35,9 @@ if KEYS[4] then
              'enqueued_ms', ARGV[7])
   if ARGV[8] ~= '' then
     redis.call('HSET', KEYS[4], 'callback_url', ARGV[8], 'callback_state', 'waiting')
+  end
+  if ARGV[9] and ARGV[9] ~= '' then
+    redis.call('HSET', KEYS[4], 'owner', ARGV[9])
   end
   redis.call('EXPIRE', KEYS[4], ARGV[4])
 end

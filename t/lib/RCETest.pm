@@ -215,6 +215,7 @@ sub nginx_conf {
     my $dir = "$self->{dir}/nginx";
     my $workers = $opt{workers} // 2;
     my $extra = $opt{extra} // $self->{nginx_extra};
+    my $http_extra = $opt{http_extra} // '';    # http-level directives (limit_req_zone, ...)
     my $redis = $opt{redis} // "127.0.0.1:$self->{redis_port}";
     # the playground at / (make playground builds it; t/36-playground.t)
     my $playground = $ENV{RCE_PLAYGROUND_DIR} // "$ROOT/build/playground";
@@ -233,6 +234,7 @@ http {
     scgi_temp_path $dir/scgi;
     client_body_buffer_size 64k;
     rce_redis $redis;
+    $http_extra
     server {
         listen 127.0.0.1:$self->{http_port};
         error_page 400 405 408 411 413 414 494 501 505 /.rce-error;
