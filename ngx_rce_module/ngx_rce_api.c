@@ -28,7 +28,6 @@
 
 static void ngx_rce_api_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_rce_api_run(ngx_http_request_t *r, ngx_str_t *body);
-static ngx_uint_t ngx_rce_api_wants_events(ngx_http_request_t *r);
 static ngx_int_t ngx_rce_api_stream(ngx_http_request_t *r,
     ngx_str_t *language, json_t *input, ngx_uint_t base64);
 
@@ -123,7 +122,7 @@ ngx_rce_api_run(ngx_http_request_t *r, ngx_str_t *body)
 
     rc = (refusal != NULL)
          ? ngx_rce_request_refuse(r, refusal)
-         : ngx_rce_api_wants_events(r)
+         : ngx_rce_accepts(r, "text/event-stream")
            ? ngx_rce_api_stream(r, &language, input, base64)
            : ngx_rce_job_submit(r, &language, input,
                                 base64 ? &ngx_rce_render_v1_base64
@@ -132,36 +131,6 @@ ngx_rce_api_run(ngx_http_request_t *r, ngx_str_t *body)
     json_decref(req);
 
     return rc;
-}
-
-
-/* Accept: text/event-stream asks for the run's events as it runs */
-static ngx_uint_t
-ngx_rce_api_wants_events(ngx_http_request_t *r)
-{
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-    ngx_uint_t        i;
-
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        h = part->elts;
-
-        for (i = 0; i < part->nelts; i++) {
-            if (h[i].key.len == sizeof("Accept") - 1
-                && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
-                                   sizeof("Accept") - 1) == 0
-                && ngx_strlcasestrn(h[i].value.data,
-                                    h[i].value.data + h[i].value.len,
-                                    (u_char *) "text/event-stream",
-                                    sizeof("text/event-stream") - 2)
-                   != NULL)
-            {
-                return 1;
-            }
-        }
-    }
-
-    return 0;
 }
 
 

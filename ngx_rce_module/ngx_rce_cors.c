@@ -32,8 +32,6 @@ typedef struct {
 
 
 static ngx_int_t ngx_rce_cors_handler(ngx_http_request_t *r);
-static ngx_table_elt_t *ngx_rce_cors_header(ngx_http_request_t *r,
-    const char *name);
 static ngx_uint_t ngx_rce_cors_allowed(ngx_rce_cors_loc_conf_t *clcf,
     ngx_str_t *origin);
 static ngx_uint_t ngx_rce_cors_same_origin(ngx_http_request_t *r,
@@ -106,7 +104,7 @@ ngx_rce_cors_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    origin = ngx_rce_cors_header(r, "Origin");
+    origin = ngx_rce_header_in(r, "Origin");
     if (origin == NULL) {
         return NGX_DECLINED;
     }
@@ -152,46 +150,12 @@ ngx_rce_cors_handler(ngx_http_request_t *r)
     }
 
     if (r->method == NGX_HTTP_OPTIONS
-        && ngx_rce_cors_header(r, "Access-Control-Request-Method") != NULL)
+        && ngx_rce_header_in(r, "Access-Control-Request-Method") != NULL)
     {
         return ngx_rce_cors_preflight(r);
     }
 
     return NGX_DECLINED;
-}
-
-
-/* the first header of that name, or NULL */
-static ngx_table_elt_t *
-ngx_rce_cors_header(ngx_http_request_t *r, const char *name)
-{
-    size_t            len;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    len = ngx_strlen(name);
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
 }
 
 
@@ -262,23 +226,12 @@ static ngx_int_t
 ngx_rce_cors_add(ngx_http_request_t *r, const char *key, const char *value,
     size_t len)
 {
-    ngx_table_elt_t  *h;
+    ngx_str_t  v;
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
+    v.data = (u_char *) value;
+    v.len = len;
 
-    h->hash = 1;
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value.data = (u_char *) value;
-    h->value.len = len;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-
-    return NGX_OK;
+    return ngx_rce_add_header(r, key, &v);
 }
 
 

@@ -379,40 +379,62 @@ ngx_rce_add_retry_after(ngx_http_request_t *r)
 }
 
 
-ngx_uint_t
-ngx_rce_accepts_json(ngx_http_request_t *r)
+/* the first request header of that name (in any case), or NULL */
+ngx_table_elt_t *
+ngx_rce_header_in(ngx_http_request_t *r, const char *name)
 {
+    size_t            len;
+    ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
-    ngx_uint_t        i;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    len = ngx_strlen(name);
 
-    for (i = 0; /* void */; i++) {
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return 0;
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].key.len == len
+                && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+            {
+                return &h[i];
             }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("Accept") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
-                               sizeof("Accept") - 1) == 0
-            && ngx_strlcasestrn(h[i].value.data,
-                                h[i].value.data + h[i].value.len,
-                                (u_char *) "application/json",
-                                sizeof("application/json") - 2)
-               != NULL)
-        {
-            return 1;
         }
     }
+
+    return NULL;
+}
+
+
+/* whether an Accept header of the request names the media type */
+ngx_uint_t
+ngx_rce_accepts(ngx_http_request_t *r, const char *type)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    len = ngx_strlen(type);
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].key.len == sizeof("Accept") - 1
+                && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
+                                   sizeof("Accept") - 1) == 0
+                && ngx_strlcasestrn(h[i].value.data,
+                                    h[i].value.data + h[i].value.len,
+                                    (u_char *) type, len - 1)
+                   != NULL)
+            {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
 }
 
 

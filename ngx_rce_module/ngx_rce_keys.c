@@ -343,14 +343,12 @@ ngx_rce_keys_access_handler(ngx_http_request_t *r)
 
 /*
  * The key r presents: "Authorization: Bearer <key>", else the first
- * "X-API-Key: <key>".  NGX_DECLINED: none.
+ * "X-API-Key: <key>" (an empty one is none).  NGX_DECLINED: none.
  */
 static ngx_int_t
 ngx_rce_keys_presented(ngx_http_request_t *r, ngx_str_t *key)
 {
-    ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
-    ngx_uint_t        i;
     u_char           *p, *last;
 
     h = r->headers_in.authorization;
@@ -377,30 +375,15 @@ ngx_rce_keys_presented(ngx_http_request_t *r, ngx_str_t *key)
         }
     }
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    h = ngx_rce_header_in(r, "X-API-Key");
 
-    for (i = 0; /* void */; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NGX_DECLINED;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == sizeof("X-API-Key") - 1
-            && ngx_strncasecmp(h[i].key.data, (u_char *) "X-API-Key",
-                               sizeof("X-API-Key") - 1) == 0
-            && h[i].value.len > 0)
-        {
-            *key = h[i].value;
-            return NGX_OK;
-        }
+    if (h == NULL || h->value.len == 0) {
+        return NGX_DECLINED;
     }
+
+    *key = h->value;
+
+    return NGX_OK;
 }
 
 

@@ -165,7 +165,7 @@ ngx_rce_lang_body_handler(ngx_http_request_t *r)
                                 "the code is not valid UTF-8", NULL);
 
     } else {
-        renderer = ngx_rce_accepts_json(r) ? &ngx_rce_render_result
+        renderer = ngx_rce_accepts(r, "application/json") ? &ngx_rce_render_result
                                            : &ngx_rce_render_text;
 
         rc = ngx_rce_job_submit(r, &ctx->language,

@@ -165,10 +165,7 @@ ngx_rce_piston_path(ngx_http_request_t *r)
 static ngx_uint_t
 ngx_rce_piston_json_type(ngx_http_request_t *r)
 {
-    ngx_str_t        *type;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-    ngx_uint_t        i;
+    ngx_str_t  *type;
 
     if (r->headers_in.content_type == NULL) {
         return 0;
@@ -190,20 +187,7 @@ ngx_rce_piston_json_type(ngx_http_request_t *r)
         return 0;
     }
 
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        h = part->elts;
-
-        for (i = 0; i < part->nelts; i++) {
-            if (h[i].key.len == sizeof("Origin") - 1
-                && ngx_strncasecmp(h[i].key.data, (u_char *) "Origin",
-                                   sizeof("Origin") - 1) == 0)
-            {
-                return 0;
-            }
-        }
-    }
-
-    return 1;
+    return ngx_rce_header_in(r, "Origin") == NULL;
 }
 
 

@@ -32,8 +32,6 @@
 
 static ngx_int_t ngx_rce_ws_check(ngx_http_request_t *r, ngx_str_t *key,
     const char **why);
-static ngx_table_elt_t *ngx_rce_ws_header(ngx_http_request_t *r,
-    const char *name);
 static ngx_uint_t ngx_rce_ws_token(ngx_table_elt_t *h, const char *token);
 static ngx_int_t ngx_rce_ws_accept(ngx_http_request_t *r, ngx_str_t *key);
 static ngx_rce_ws_t *ngx_rce_ws_of(ngx_http_request_t *r);
@@ -150,7 +148,7 @@ ngx_rce_ws_check(ngx_http_request_t *r, ngx_str_t *key, const char **why)
     u_char            raw[32];
     ngx_str_t         decoded;
 
-    h = ngx_rce_ws_header(r, "Upgrade");
+    h = ngx_rce_header_in(r, "Upgrade");
 
     if (h == NULL || !ngx_rce_ws_token(h, "websocket")) {
         *why = "this is a WebSocket endpoint: connect with a WebSocket "
@@ -164,7 +162,7 @@ ngx_rce_ws_check(ngx_http_request_t *r, ngx_str_t *key, const char **why)
     }
 
     /* nginx 1.22 keeps no pointer to Connection: the list has it */
-    h = ngx_rce_ws_header(r, "Connection");
+    h = ngx_rce_header_in(r, "Connection");
 
     if (h == NULL || !ngx_rce_ws_token(h, "upgrade")) {
         *why = "a WebSocket upgrade needs Connection: Upgrade";
@@ -176,7 +174,7 @@ ngx_rce_ws_check(ngx_http_request_t *r, ngx_str_t *key, const char **why)
         return NGX_DECLINED;
     }
 
-    h = ngx_rce_ws_header(r, "Sec-WebSocket-Version");
+    h = ngx_rce_header_in(r, "Sec-WebSocket-Version");
     if (h == NULL || h->value.len != 2
         || ngx_strncmp(h->value.data, "13", 2) != 0)
     {
@@ -185,7 +183,7 @@ ngx_rce_ws_check(ngx_http_request_t *r, ngx_str_t *key, const char **why)
     }
 
     /* a nonce of 16 bytes, in base64 */
-    h = ngx_rce_ws_header(r, "Sec-WebSocket-Key");
+    h = ngx_rce_header_in(r, "Sec-WebSocket-Key");
     decoded.data = raw;
 
     if (h == NULL || h->value.len != 24
@@ -199,32 +197,6 @@ ngx_rce_ws_check(ngx_http_request_t *r, ngx_str_t *key, const char **why)
     *key = h->value;
 
     return NGX_OK;
-}
-
-
-static ngx_table_elt_t *
-ngx_rce_ws_header(ngx_http_request_t *r, const char *name)
-{
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-    ngx_uint_t        i;
-    size_t            len;
-
-    len = ngx_strlen(name);
-
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
-        h = part->elts;
-
-        for (i = 0; i < part->nelts; i++) {
-            if (h[i].key.len == len
-                && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-            {
-                return &h[i];
-            }
-        }
-    }
-
-    return NULL;
 }
 
 
