@@ -302,8 +302,10 @@ ngx_rce_keys_access_handler(ngx_http_request_t *r)
 
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
 
-    if (rlcf->keys == NULL || rlcf->handler == NGX_RCE_ERROR
-        || r != r->main)
+    /* the module's routes only: static files (the playground, the OpenAPI
+       document) stay open, and rce_error answers nginx's own refusals */
+    if (rlcf->keys == NULL || rlcf->handler == NGX_RCE_OFF
+        || rlcf->handler == NGX_RCE_ERROR || r != r->main)
     {
         return NGX_DECLINED;
     }

@@ -409,7 +409,9 @@ ngx_rce_limit_access_handler(ngx_http_request_t *r)
     rlcf = ngx_http_get_module_loc_conf(r, ngx_rce_module);
     limit = rlcf->limit;
 
-    if (limit == NULL || rlcf->handler == NGX_RCE_ERROR || r != r->main) {
+    if (limit == NULL || rlcf->handler == NGX_RCE_OFF
+        || rlcf->handler == NGX_RCE_ERROR || r != r->main)
+    {
         return NGX_DECLINED;
     }
 

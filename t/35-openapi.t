@@ -4,7 +4,10 @@
 # answer a real host-mode stack gives here -- every route, its successes and its refusals
 # (malformed JSON, unknown language, bodies too large, wrong methods, unknown job ids,
 # Piston's 400/404/415/501, nginx's own 400/405/413/414/501/505, 503 with no live node,
-# 504 at the deadline), Server-Sent Events event by event, the WebSocket's 101/400/426 --
+# 504 at the deadline), Server-Sent Events event by event, the WebSocket's 101/400/403/426,
+# GET /metrics, a location with API keys (401 without or with a wrong key, 200 with one), a
+# location with rce_limit (RateLimit-Policy and RateLimit on its answers, then 429 with
+# Retry-After), limit_req's 429 through rce_error, CORS preflights (204) on every path --
 # is validated against it by t/js/openapi-check.mjs (ajv, JSON Schema 2020-12): status,
 # content type, headers, body.  A status the document does not list for that route is a
 # failure, and every operation of the document must be asked.  RCE_KEEP=1 keeps the
@@ -52,15 +55,35 @@ my $json = JSON::PP->new->utf8->canonical;
 
 # --- the stack ---------------------------------------------------------------------------
 # Test locations serve documented routes under other prefixes with smaller bounds: a
-# deadline that passes (504) and a body limit that a small body passes (nginx's 413).
+# deadline that passes (504) and a body limit that a small body passes (nginx's 413); API
+# keys (/k/), quotas (/q/), limit_req (/r/); /metrics as conf/nginx.conf has it, and
+# rce_cors allowing one origin on the whole server (no other request here sends it).
 my $t = RCETest->new;
+my $keyfile = $t->dir . '/keys';
+my $key = 'k35-0123456789abcdef-key';
+{
+    open my $fh, '>', $keyfile or die "$keyfile: $!";
+    print $fh "# name key\nopenapi $key\n";
+    close $fh;
+}
+my $origin = 'https://app.example';
 $t->start_redis;
-$t->start_nginx(extra => 'location /t504/lang/ { rce_run; rce_wall_limit 1s; rce_timeout 1500ms; }
+$t->start_nginx(http_extra => 'limit_req_zone $rce_client zone=rq35:1m rate=1r/m;
+    limit_req_status 429;',
+    extra => "location /t504/lang/ { rce_run; rce_wall_limit 1s; rce_timeout 1500ms; }
         location = /t504/run { rce_api_run; rce_wall_limit 1s; rce_timeout 1500ms; }
         location /t504/v2/ { rce_api_piston; rce_wall_limit 1s; rce_compile_limit 1s; rce_timeout 2500ms; }
         location /t413/lang/ { rce_run; client_max_body_size 1k; }
         location = /t413/run { rce_api_run; client_max_body_size 1k; }
-        location /t413/v2/ { rce_api_piston; client_max_body_size 1k; }');
+        location /t413/v2/ { rce_api_piston; client_max_body_size 1k; }
+        location = /metrics { rce_metrics; }
+        location = /k/languages { rce_api_languages; rce_api_keys $keyfile; }
+        location /k/v2/ { rce_api_piston; rce_api_keys $keyfile; }
+        location = /q/languages { rce_api_languages; rce_limit zone=q35:64k requests=3/1m cpu=10/1h; }
+        location /q/v2/ { rce_api_piston; rce_api_keys $keyfile; rce_limit zone=q35p:64k requests=1/1m; }
+        location = /r/languages { rce_api_languages; limit_req zone=rq35; }
+        error_page 429 /.rce-error;
+        rce_cors $origin;");
 $t->start_worker('a', '--slots', '1');
 ok($t->wait_nodes('a'), 'node a is live');
 
@@ -233,7 +256,86 @@ my $py_ok = "import sys\nprint('hello', sys.argv[1:], sys.stdin.read())\n";
         "POST /api/v1/openapi.json HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{\"x\":1}",
         want => 405);
 
-    ask('metrics (planned: not there yet, or the exposition)', 'GET', '/metrics');
+    (undef, undef, $h, $body) = ask('metrics', 'GET', '/metrics', want => 200);
+    is($h->{'content-type'}, 'text/plain; version=0.0.4; charset=utf-8', 'metrics: the exposition format 0.0.4');
+    like($body // '', qr/^# TYPE rce_nodes_live gauge\nrce_nodes_live [0-9]+\n/m, 'metrics: rce_nodes_live');
+    ask('metrics: HEAD', 'HEAD', '/metrics', want => 200);
+    ask('metrics: POST', 'POST', '/metrics', body => { x => 1 }, want => 405);
+}
+
+# --- API keys, quotas, CORS -------------------------------------------------------------------
+{
+    # a location with keys: 401 with WWW-Authenticate, without or with a wrong key (on Piston's,
+    # the error with its "message"); 200 with the key, as Bearer and as X-API-Key
+    my (undef, $j, $h) = ask('keys: no key', 'GET', '/k/languages', doc_path => '/api/v1/languages', want => 401);
+    is($h->{'www-authenticate'}, 'Bearer realm="rce"', 'keys: no key: WWW-Authenticate');
+    (undef, $j, $h) = ask('keys: a wrong key', 'GET', '/k/languages', doc_path => '/api/v1/languages',
+        headers => { Authorization => 'Bearer not-the-key-0123456789' }, want => 401);
+    is($h->{'www-authenticate'}, 'Bearer realm="rce", error="invalid_token"', 'keys: a wrong key: error="invalid_token"');
+    ask('keys: a wrong X-API-Key, a method the route does not take', 'POST', '/k/languages', doc_path => '/api/v1/languages',
+        body => { x => 1 }, headers => { 'X-API-Key' => 'not-the-key-0123456789' }, want => 401);
+    ask('keys: Authorization: Bearer', 'GET', '/k/languages', doc_path => '/api/v1/languages',
+        headers => { Authorization => "Bearer $key" }, want => 200);
+    ask('keys: X-API-Key', 'GET', '/k/languages', doc_path => '/api/v1/languages',
+        headers => { 'X-API-Key' => $key }, want => 200);
+    (undef, $j) = ask('keys: Piston, no key', 'GET', '/k/v2/runtimes', doc_path => '/api/v2/runtimes', want => 401);
+    ok(defined $j->{message} && defined $j->{error}, 'keys: Piston, no key: "message" and "error"');
+    ask('keys: Piston, with the key', 'GET', '/k/v2/runtimes', doc_path => '/api/v2/runtimes',
+        headers => { 'X-API-Key' => $key }, want => 200);
+
+    # rce_limit: every answer carries RateLimit-Policy and RateLimit, past the quota 429
+    (undef, undef, $h) = ask('limit: a request within the quota', 'GET', '/q/languages', doc_path => '/api/v1/languages', want => 200);
+    is($h->{'ratelimit-policy'}, '"q35";q=3;w=60, "q35-cpu";q=10;w=3600;rce-unit="cpu-seconds"', 'limit: RateLimit-Policy');
+    like($h->{ratelimit} // '', qr/\A"q35";r=2;t=\d+, "q35-cpu";r=10;t=\d+\z/, "limit: RateLimit ($h->{ratelimit})");
+    (undef, undef, $h) = ask('limit: a method the route does not take, counted', 'POST', '/q/languages',
+        doc_path => '/api/v1/languages', body => { x => 1 }, want => 405);
+    like($h->{ratelimit} // '', qr/\A"q35";r=1;/, 'limit: a refusal carries RateLimit too');
+    ask('limit: the last request of the quota', 'GET', '/q/languages', doc_path => '/api/v1/languages', want => 200);
+    (undef, $j, $h) = ask('limit: past the quota', 'GET', '/q/languages', doc_path => '/api/v1/languages', want => 429);
+    like($h->{'retry-after'} // '', qr/\A[1-9][0-9]*\z/, 'limit: 429: Retry-After');
+    like($h->{ratelimit} // '', qr/\A"q35";r=0;t=/, 'limit: 429: RateLimit says none is left');
+    is($j->{limit}, 'q35', 'limit: 429: the limit is named');
+    is($j->{quota}, 3, 'limit: 429: its quota');
+    ask('limit: Piston, within the quota', 'GET', '/q/v2/runtimes', doc_path => '/api/v2/runtimes',
+        headers => { 'X-API-Key' => $key }, want => 200);
+    (undef, $j) = ask('limit: Piston, past the quota', 'GET', '/q/v2/runtimes', doc_path => '/api/v2/runtimes',
+        headers => { 'X-API-Key' => $key }, want => 429);
+    is($j->{message}, $j->{error}, 'limit: Piston, 429: its "message"');
+    (undef, undef, $h) = ask('limit: Piston, no key: 401 before the quota', 'GET', '/q/v2/runtimes',
+        doc_path => '/api/v2/runtimes', want => 401);
+    ok(!exists $h->{ratelimit}, 'limit: a 401 carries no RateLimit');
+
+    # limit_req's 429, through rce_error
+    ask('limit_req: the first request', 'GET', '/r/languages', doc_path => '/api/v1/languages', want => 200);
+    (undef, $j, $h) = ask('limit_req: the second', 'GET', '/r/languages', doc_path => '/api/v1/languages', want => 429);
+    is($j->{limit}, 'limit_req', 'limit_req: 429: "limit": "limit_req"');
+    is($h->{'retry-after'}, '1', 'limit_req: 429: Retry-After: 1');
+
+    # CORS: a preflight on every path, before any key; other OPTIONS are a method the route does
+    # not take; every answer to the allowed page carries Access-Control-Allow-Origin
+    my %pre = (Origin => $origin, 'Access-Control-Request-Method' => 'POST',
+               'Access-Control-Request-Headers' => 'content-type, x-api-key');
+    for my $path ('/lang/python', '/api/v1/run', '/api/v1/languages', '/api/v1/openapi.json', '/api/v1/jobs',
+                  '/api/v1/jobs/' . ('0' x 32), '/api/v2/runtimes', '/api/v2/execute', '/api/v2/packages',
+                  '/api/v2/connect', '/health', '/metrics') {
+        (undef, undef, $h) = ask("cors: a preflight of $path", 'OPTIONS', $path, headers => \%pre, want => 204);
+        is($h->{'access-control-allow-origin'}, $origin, "cors: $path: Access-Control-Allow-Origin");
+    }
+    ask('cors: a preflight where keys are on, without a key', 'OPTIONS', '/k/languages', doc_path => '/api/v1/languages',
+        headers => \%pre, want => 204);
+    ask('cors: OPTIONS without Origin', 'OPTIONS', '/api/v1/run', want => 405);
+    ask('cors: OPTIONS from an origin not allowed', 'OPTIONS', '/api/v1/run',
+        headers => { %pre, Origin => 'https://elsewhere.example' }, want => 405);
+    ask('cors: OPTIONS without a key where keys are on', 'OPTIONS', '/k/languages', doc_path => '/api/v1/languages', want => 401);
+    ask('cors: Piston, OPTIONS without Origin', 'OPTIONS', '/api/v2/execute', want => 404);
+    (undef, undef, $h) = ask('cors: a request from the allowed page', 'GET', '/api/v1/languages',
+        headers => { Origin => $origin }, want => 200);
+    is($h->{'access-control-allow-origin'}, $origin, 'cors: Access-Control-Allow-Origin on the answer');
+    is($h->{vary}, 'Origin', 'cors: Vary: Origin');
+    ask_raw('cors: a WebSocket from a page of another origin', 'GET', '/api/v2/connect',
+        "GET /api/v2/connect HTTP/1.1\r\nHost: x\r\nOrigin: https://elsewhere.example\r\nUpgrade: websocket\r\n"
+        . "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        want => 403);
 }
 
 # --- Piston: /api/v2/runtimes, /api/v2/execute, /api/v2/packages, /api/v2/connect ----------------

@@ -62,7 +62,10 @@ my $extra = <<"CONF";
                           rce_limit zone=p:64k requests=2/1m; }
         location = /r/languages { rce_api_languages; rce_api_keys $keyfile; limit_req zone=rq; }
         location = /n/run { rce_api_run; rce_api_keys $keyfile; limit_conn cn 1; rce_wall_limit 5s; rce_timeout 30s; }
+        location /k/static/ { rce_api_keys $keyfile; alias $dir/static/; }
 CONF
+mkdir "$dir/static";
+{ open my $fh, '>', "$dir/static/page.html" or die; print $fh "<p>a page</p>\n"; close $fh; }
 
 $t->start_redis;
 
@@ -158,6 +161,9 @@ sub req {
 
     ($status) = req('GET', '/k/health');
     is($status, 401, 'a health location with keys asks for one');
+    my $page = $t->{http}->get($t->url('/k/static/page.html'));
+    is($page->{status}, 200, 'a location the module does not serve (static files: the playground, the OpenAPI '
+                             . 'document) stays open where keys are set');
     ($status) = req('GET', '/k/health', 'alice');
     is($status, 200, '... and answers with one');
     ($status) = req('GET', '/health');
