@@ -48,7 +48,7 @@ WORKERD_GOAL = all
 WORKERD_BIN  = $(CURDIR)/workerd/workerd
 endif
 
-.PHONY: all module workerd workerd-asan check check-asan gateway-check loadtest loadtest-check images playground test test-env fuzz fuzzers clean FORCE
+.PHONY: all module workerd workerd-asan check check-asan gateway-check loadtest loadtest-check images playground test test-env fuzz fuzz-one fuzzers clean FORCE
 all: module workerd
 
 # --- the nginx module ---------------------------------------------------------
@@ -229,18 +229,24 @@ fuzzers: $(GATEWAY_FUZZERS:%=$(FUZZ_DIR)/fuzz_%)
 
 # Each target from a fresh work corpus (the seeds stay as they are), with leak detection;
 # a finding is left in build/nginx/fuzz/<target>/ (crash-*, leak-*) and fails the run.
+# FUZZ_JOBS targets at a time (default: one per cpu; each is single-threaded).
+FUZZ_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+FUZZ_TARGETS = $(GATEWAY_FUZZERS:%=gateway/%) $(WORKERD_FUZZERS:%=workerd/%)
+
 fuzz: fuzzers
-	@set -e; for t in $(GATEWAY_FUZZERS:%=gateway/%) $(WORKERD_FUZZERS:%=workerd/%); do \
-	    name=$${t#*/}; \
-	    if [[ $$t == gateway/* ]]; then bin=$(FUZZ_DIR)/fuzz_$$name; seeds=ngx_rce_module/fuzz/corpus/$$name; \
-	    else bin=workerd/build-fuzz/fuzz_$$name; seeds=workerd/fuzz/corpus/$$name; fi; \
-	    work=$(FUZZ_DIR)/$$name; rm -rf $$work; mkdir -p $$work/corpus; \
-	    if ! $$bin -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -detect_leaks=1 \
-	            -artifact_prefix=$$work/ $$work/corpus $$seeds >$$work/log 2>&1; then \
-	        tail -n 60 $$work/log >&2; echo "[make] fuzz: $$t FOUND a crash, leak or sanitizer report: $$work" >&2; exit 1; \
-	    fi; \
-	    echo "[make] fuzz: $$t: $$(sed -n 's/^stat::number_of_executed_units: //p' $$work/log) runs in $(FUZZ_SECONDS) s, corpus $$(ls $$work/corpus | wc -l) inputs, nothing found"; \
-	done
+	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} $(MAKE) --no-print-directory fuzz-one FUZZ_TARGET={} \
+	    || { echo "[make] fuzz: a target FOUND a crash, leak or sanitizer report (above)" >&2; exit 1; }
+
+fuzz-one:
+	@t=$(FUZZ_TARGET); name=$${t#*/}; \
+	if [[ $$t == gateway/* ]]; then bin=$(FUZZ_DIR)/fuzz_$$name; seeds=ngx_rce_module/fuzz/corpus/$$name; \
+	else bin=workerd/build-fuzz/fuzz_$$name; seeds=workerd/fuzz/corpus/$$name; fi; \
+	work=$(FUZZ_DIR)/$$name; rm -rf $$work; mkdir -p $$work/corpus; \
+	if ! $$bin -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -detect_leaks=1 \
+	        -artifact_prefix=$$work/ $$work/corpus $$seeds >$$work/log 2>&1; then \
+	    tail -n 60 $$work/log >&2; echo "[make] fuzz: $$t FOUND a crash, leak or sanitizer report: $$work" >&2; exit 1; \
+	fi; \
+	echo "[make] fuzz: $$t: $$(sed -n 's/^stat::number_of_executed_units: //p' $$work/log) runs in $(FUZZ_SECONDS) s, corpus $$(ls $$work/corpus | wc -l) inputs, nothing found"
 
 clean:
 	rm -rf $(RCE_BUILD_DIR)

@@ -99,8 +99,7 @@ ngx_rce_cors_handler(ngx_http_request_t *r)
     ngx_table_elt_t          *origin;
     ngx_rce_cors_loc_conf_t  *clcf;
 
-    /* an error_page's redirect keeps the headers the first pass added */
-    if (r != r->main || r->internal) {
+    if (r != r->main) {
         return NGX_DECLINED;
     }
 
@@ -112,6 +111,7 @@ ngx_rce_cors_handler(ngx_http_request_t *r)
     clcf = ngx_http_get_module_loc_conf(r, ngx_rce_cors_module);
     allowed = ngx_rce_cors_allowed(clcf, &origin->value);
 
+    /* a WebSocket's origin is checked in whatever location it ends up */
     if (r->headers_in.upgrade != NULL) {
         if (allowed || ngx_rce_cors_same_origin(r, &origin->value)) {
             return NGX_DECLINED;
@@ -127,8 +127,9 @@ ngx_rce_cors_handler(ngx_http_request_t *r)
                                    "rce_cors");
     }
 
-    if (!allowed) {
-        /* no CORS headers: the browser keeps the answer from the page */
+    /* no CORS headers: the browser keeps the answer from the page; and an
+       error_page's redirect keeps the headers the first pass added */
+    if (!allowed || r->internal) {
         return NGX_DECLINED;
     }
 

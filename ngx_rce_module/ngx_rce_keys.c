@@ -443,8 +443,10 @@ ngx_rce_keys_client_variable(ngx_http_request_t *r,
         v->len = r->connection->addr_text.len;
     }
 
+    /* it depends on the location's keys: an internal redirect to another
+       location must read it again */
     v->valid = 1;
-    v->no_cacheable = 0;
+    v->no_cacheable = 1;
     v->not_found = 0;
 
     return NGX_OK;
@@ -460,7 +462,7 @@ ngx_rce_keys_client(ngx_http_request_t *r, ngx_str_t *client)
 
     rmcf = ngx_http_get_module_main_conf(r, ngx_rce_module);
 
-    v = ngx_http_get_indexed_variable(r, rmcf->client_index);
+    v = ngx_http_get_flushed_variable(r, rmcf->client_index);
     if (v == NULL || v->not_found) {
         return NGX_ERROR;
     }

@@ -158,6 +158,12 @@ ngx_rce_limit_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return "needs zone=<name>:<size>, a size of at least 32k";
             }
 
+            /* the module's own zones (ngx_rce_metrics) share its tag */
+            if (name.len >= 8 && ngx_strncmp(name.data, "ngx_rce_", 8) == 0) {
+                return "needs a zone name that does not begin with "
+                       "\"ngx_rce_\" (the module's own zones)";
+            }
+
             for (p = name.data; p < colon; p++) {
                 if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
                       || (*p >= '0' && *p <= '9') || *p == '_'
@@ -716,8 +722,11 @@ ngx_rce_limit_roll(ngx_rce_limit_t *limit, ngx_rce_limit_node_t *ln,
     if (limit->cpu_ms
         && ngx_rce_limit_ended(ln->cpu_start, limit->cpu_window, now))
     {
+        /* what the last window's jobs used past its quota is owed: jobs
+           admitted before their cpu was charged cannot buy a free window */
         ln->cpu_start = now;
-        ln->cpu_ms = 0;
+        ln->cpu_ms = (ln->cpu_ms > limit->cpu_ms)
+                     ? ln->cpu_ms - limit->cpu_ms : 0;
     }
 }
 
@@ -768,7 +777,7 @@ ngx_rce_limit_headers(ngx_http_request_t *r, ngx_rce_limit_t *limit,
 
     if (limit->cpu_ms) {
         p = ngx_sprintf(p, ", \"%V-cpu\";r=%uL;t=%T", &limit->name,
-                        st->cpu_left_ms / 1000, st->cpu_reset);
+                        (st->cpu_left_ms + 999) / 1000, st->cpu_reset);
     }
 
     value.len = p - value.data;
