@@ -653,8 +653,8 @@ cmd_test() { # install what is missing, build everything, run the tests (args go
     step "workerd unit tests";  run_make check || die "workerd's unit tests failed (above)"
     step "nginx module build";  run_make module || die "the module build failed (above)"
     # the whole suite (no prove arguments) runs every fuzz target too, RCE_FUZZ_SECONDS each
-    if (( $# == 0 )) && [[ ${RCE_FUZZ_SECONDS:-20} != 0 ]]; then
-        step "fuzz targets";    make -C "$REPO" --no-print-directory fuzz FUZZ_SECONDS="${RCE_FUZZ_SECONDS:-20}" \
+    if (( $# == 0 )) && [[ ${RCE_FUZZ_SECONDS:-30} != 0 ]]; then
+        step "fuzz targets";    make -C "$REPO" --no-print-directory fuzz FUZZ_SECONDS="${RCE_FUZZ_SECONDS:-30}" \
                                     || die "a fuzz target found a crash, a leak or a sanitizer report (above)"
     fi
     step "images";              run_make images || die "the images failed (above)"
@@ -704,7 +704,7 @@ declare -A COMMANDS=(
     [status]=cmd_status   [logs]=cmd_logs       [scale]=cmd_scale
 )
 declare -A HELP=(
-    [test]="install what is missing (npm ci in t/js when its lock changed), start dockerd, build workerd, the module and the images, run every fuzz target for RCE_FUZZ_SECONDS (20; not when prove args are given), then prove -r t/ (extra args go to prove; RCE_SANITIZE=1 uses workerd-asan)"
+    [test]="install what is missing (npm ci in t/js when its lock changed), start dockerd, build workerd, the module and the images, run every fuzz target for RCE_FUZZ_SECONDS (30, one target per cpu at a time; not when prove args are given), then prove -r t/ (extra args go to prove; RCE_SANITIZE=1 uses workerd-asan)"
     [build]="build the nginx module into build/nginx (incremental: make module)"
     [images]="build the container images: docker/build-images.sh [--force] [--check] [lang...]"
     [deps]="install the Debian packages the build and the tests need (root)"
