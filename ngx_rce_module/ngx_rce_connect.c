@@ -65,6 +65,7 @@ static void ngx_rce_connect_timeout(ngx_event_t *ev);
 static void ngx_rce_connect_message(ngx_rce_ws_t *ws, u_char *data,
     size_t len);
 static void ngx_rce_connect_init(ngx_rce_connect_t *cn, json_t *msg);
+static void ngx_rce_connect_refused(ngx_rce_connect_t *cn, json_t *refusal);
 static ngx_int_t ngx_rce_connect_stdin_first(ngx_rce_connect_t *cn,
     json_t *msg, json_t *input);
 static void ngx_rce_connect_stdin(ngx_rce_connect_t *cn, json_t *msg);
@@ -252,7 +253,7 @@ ngx_rce_connect_init(ngx_rce_connect_t *cn, json_t *msg)
     ngx_http_request_t  *r;
     ngx_rce_stream_t    *st;
     ngx_str_t            language;
-    json_t              *version, *input, *refusal, *text;
+    json_t              *version, *input, *refusal;
     ngx_uint_t           status, base64;
     ngx_int_t            rc;
     ngx_rce_input_error_t  err;
@@ -266,13 +267,7 @@ ngx_rce_connect_init(ngx_rce_connect_t *cn, json_t *msg)
     }
 
     if (ngx_rce_input_output_encoding(msg, &base64, &err) != NGX_OK) {
-        refusal = ngx_rce_piston_refusal(&err, &status);
-        text = json_object_get(refusal, "message");
-        ngx_rce_render_stream_error(r, st, 4002,
-                                    json_is_string(text)
-                                    ? json_string_value(text)
-                                    : "the init message is refused");
-        json_decref(refusal);
+        ngx_rce_connect_refused(cn, ngx_rce_piston_refusal(&err, &status));
         return;
     }
 
@@ -282,12 +277,7 @@ ngx_rce_connect_init(ngx_rce_connect_t *cn, json_t *msg)
     refusal = ngx_rce_piston_document(r, msg, &language, &version, &input,
                                       &status);
     if (refusal != NULL) {
-        text = json_object_get(refusal, "message");
-        ngx_rce_render_stream_error(r, st, 4002,
-                                    json_is_string(text)
-                                    ? json_string_value(text)
-                                    : "the init message is refused");
-        json_decref(refusal);
+        ngx_rce_connect_refused(cn, refusal);
         return;
     }
 
@@ -351,6 +341,22 @@ ngx_rce_connect_init(ngx_rce_connect_t *cn, json_t *msg)
     if (rc != NGX_DONE) {
         ngx_rce_render_stream_error(r, st, 4002, "internal error");
     }
+}
+
+
+/* an init Piston would refuse: its message, then 4002; refusal is taken */
+static void
+ngx_rce_connect_refused(ngx_rce_connect_t *cn, json_t *refusal)
+{
+    json_t  *text;
+
+    text = json_object_get(refusal, "message");
+
+    ngx_rce_render_stream_error(cn->stream.ws->request, &cn->stream, 4002,
+                                json_is_string(text)
+                                ? json_string_value(text)
+                                : "the init message is refused");
+    json_decref(refusal);
 }
 
 
