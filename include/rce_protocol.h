@@ -474,6 +474,9 @@ rce_liveness_dead(const rce_liveness_t *p, long long now_ms)
 #define RCE_NODE_DURATIONS          "durations"      /* object: language -> phase -> histogram of
                                                         those jobs' durations, see RCE_HIST_* */
 #define RCE_POOL_READY              "ready"          /* object: language -> array of short container ids */
+#define RCE_POOL_TARGET             "target"         /* object: language -> warm containers the node
+                                                        aims to keep ready (only non-zero; the
+                                                        memory budget may hold it below) */
 #define RCE_POOL_WARM               "warm"           /* integer: jobs run in a warm container */
 #define RCE_POOL_COLD               "cold"           /* integer: jobs with a language's default limits
                                                       * that found no warm container */

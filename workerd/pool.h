@@ -1,6 +1,9 @@
 /* The warm pool: per language, containers started with the full sandbox spec before their
  * job exists, each handed to exactly one job and then removed like any job container.
- * Filler threads keep every language at its target, within the node's memory budget. */
+ * Filler threads keep every language at its target, within the node's memory budget. The
+ * target follows the language's jobs (demand.h) above its --pool floor; when the budget is
+ * full, a waiting container of the least recently used language gives way to a language in
+ * use that lacks one. */
 #ifndef WORKERD_POOL_H
 #define WORKERD_POOL_H
 
@@ -41,7 +44,8 @@ void pool_drain(struct pool *p);
  * pool answers for (waiting, being started or handed out). */
 bool pool_owns(struct pool *p, const char *pool_label);
 
-/* Fills the node JSON's pool object (RCE_POOL_*: starting and lent only when some are). */
+/* Fills the node JSON's pool object (RCE_POOL_*: starting and lent only when some are;
+ * target lists the languages whose target is above 0). */
 int pool_describe(struct pool *p, json_t *pool);
 
 #endif
