@@ -39,6 +39,7 @@ struct pool_lang {
     char *image_id;
     struct container_shape shape; /* of a job with the default limits */
     struct demand demand;   /* its target (demand.want), from its jobs */
+    int64_t reported;       /* demand.last_job as pool_asked last handed it out; 0: never */
     int failures;           /* consecutive failed starts */
     int64_t retry_at;
 };
@@ -548,6 +549,53 @@ void pool_release(struct pool *p, struct container_warm *w, long memory_mb)
     }
     pthread_cond_signal(&p->wake);      /* a refill, or memory for one */
     pthread_mutex_unlock(&p->lock);
+}
+
+size_t pool_asked(struct pool *p, struct pool_asked *out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&p->lock);
+    int64_t now = clock_mono_ms();
+    for (size_t i = 0; i < p->n_langs && n < max; i++) {
+        struct pool_lang *l = &p->langs[i];
+        if (!l->demand.recent || l->demand.last_job == l->reported
+            || (l->reported && l->demand.last_job - l->reported < RCE_RECENT_REPORT_MS))
+            continue;
+        l->reported = l->demand.last_job;
+        strcpy(out[n].language, l->name);
+        out[n++].age_ms = now - l->demand.last_job;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+/* Whether the node has language's image, under that canonical name. */
+static bool runs(struct pool *p, const char *language)
+{
+    struct lang *lang = lang_registry_lookup(p->registry, language);
+    bool yes = lang && strcmp(lang->name, language) == 0;
+    lang_free(lang);
+    return yes;
+}
+
+bool pool_seed(struct pool *p, const char *language, int64_t age_ms)
+{
+    bool warmed = false;
+    if (p->n_fillers == 0 || strlen(language) >= NAME_SIZE || !runs(p, language))
+        return false;
+    pthread_mutex_lock(&p->lock);
+    struct pool_lang *l = find_lang(p, language);
+    if (!l)
+        l = add_lang(p, language);
+    if (l && l->on) {
+        int before = l->demand.want;
+        demand_seed(&l->demand, clock_mono_ms(), age_ms);
+        l->reported = l->demand.last_job;       /* the record has it already */
+        warmed = l->demand.recent && l->demand.want > before;
+        pthread_cond_signal(&p->wake);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return warmed;
 }
 
 void pool_drain(struct pool *p)

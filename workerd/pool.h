@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "lang.h"
@@ -36,6 +38,22 @@ void pool_reserve(struct pool *p, long memory_mb);
  * freed; the job counts as warm unless run_job found it dead and discarded it) or the
  * memory_mb pool_reserve counted. */
 void pool_release(struct pool *p, struct container_warm *w, long memory_mb);
+
+/* A language's last job, for the cluster's record (RCE_KEY_RECENT). */
+struct pool_asked {
+    char language[RCE_NAME_MAX + 1];
+    int64_t age_ms;         /* how long ago it came */
+};
+
+/* Fills out with up to max languages whose jobs (with the default limits) came since they
+ * were last handed out here, each at most once per RCE_RECENT_REPORT_MS while its jobs keep
+ * coming. Returns how many. */
+size_t pool_asked(struct pool *p, struct pool_asked *out, size_t max);
+
+/* The cluster's record says a job of language came age_ms ago: if the node runs it, its pool
+ * is on and demand-driven, and that is within --pool-idle-s, one container of it is kept warm
+ * until that period has passed since (demand_seed). True if that raised its target. */
+bool pool_seed(struct pool *p, const char *language, int64_t age_ms);
 
 /* Starts no more warm containers (the node is draining). */
 void pool_drain(struct pool *p);
