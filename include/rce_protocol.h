@@ -42,6 +42,13 @@
                                                             cancel.lua), taken by any node's sender */
 #define RCE_CHANNEL_DONE            "rce:done"           /* asynchronous jobs' reply_to: every gateway
                                                             worker subscribes, for its long polls */
+#define RCE_KEY_RECENT              "rce:recent"         /* HASH <language> -> unix ms of the last job
+                                                            of it with its default limits a node took
+                                                            (written at most RCE_RECENT_REPORT_MS late,
+                                                            one field per language); a starting node
+                                                            warms the languages run within its idle
+                                                            period and removes fields older than
+                                                            RCE_RECENT_KEEP_MS */
 
 #define RCE_NODE_TTL_MS             3000     /* heartbeat key lifetime: 3 missed beats */
 #define RCE_NODE_HEARTBEAT_MS       1000     /* heartbeat period */
@@ -55,6 +62,10 @@
 #define RCE_LIVENESS_GAP_MS         2500     /* nor a check this long after the previous one */
 #define RCE_DEAD_REAP_GRACE_S       600      /* a peer removes a dead node's containers only
                                                 after this long with its epoch unchanged */
+#define RCE_RECENT_REPORT_MS        30000    /* a node writes a language's field of rce:recent
+                                                at most this often while its jobs come */
+#define RCE_RECENT_KEEP_MS          86400000 /* a field of rce:recent older than this (a day)
+                                                is removed by the next node that starts */
 
 /* Job JSON: gateway -> workerd, one element of rce:queue:<node>.  (workerd's
  * lua/steal.lua reads "language" too; workerd passes it the name.) */
@@ -474,6 +485,9 @@ rce_liveness_dead(const rce_liveness_t *p, long long now_ms)
 #define RCE_NODE_DURATIONS          "durations"      /* object: language -> phase -> histogram of
                                                         those jobs' durations, see RCE_HIST_* */
 #define RCE_POOL_READY              "ready"          /* object: language -> array of short container ids */
+#define RCE_POOL_TARGET             "target"         /* object: language -> warm containers the node
+                                                        aims to keep ready (only non-zero; the
+                                                        memory budget may hold it below) */
 #define RCE_POOL_WARM               "warm"           /* integer: jobs run in a warm container */
 #define RCE_POOL_COLD               "cold"           /* integer: jobs with a language's default limits
                                                       * that found no warm container */

@@ -41,7 +41,7 @@ local $SIG{ALRM} = sub { $t->stop_all; die "priority.pl: took over 15 minutes, s
 alarm 900;
 $t->start_redis;
 $t->start_nginx;
-$t->start_worker('a', '--slots', '2', defined $pace ? ('--batch-pace-ms', $pace) : ());
+$t->start_worker('a', '--slots', '2', '--pool', 'auto,python=1', defined $pace ? ('--batch-pace-ms', $pace) : ());
 $t->wait_nodes('a') or die "priority.pl: the node did not come up\n";
 my $node = $t->node_name('a');
 

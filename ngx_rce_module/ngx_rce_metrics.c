@@ -102,6 +102,8 @@ static void ngx_rce_metrics_histogram(ngx_rce_metrics_text_t *t,
     ngx_rce_metrics_label_t *labels, json_t *h);
 static void ngx_rce_metrics_queues(ngx_rce_metrics_text_t *t,
     ngx_rce_node_t *node);
+static void ngx_rce_metrics_pool_target(ngx_rce_metrics_text_t *t,
+    ngx_rce_node_t *node);
 static void ngx_rce_metrics_pool(ngx_rce_metrics_text_t *t,
     ngx_rce_node_t *node);
 static void ngx_rce_metrics_node_int(ngx_rce_metrics_text_t *t,
@@ -496,6 +498,15 @@ ngx_rce_metrics_nodes(ngx_rce_metrics_text_t *t, ngx_rce_worker_t *w)
         ngx_rce_metrics_pool(t, &node[i]);
     }
 
+    ngx_rce_metrics_family(t, "rce_pool_target", "gauge",
+        "The warm containers a node aims to keep ready, by language: none "
+        "for a language nobody asked for lately, more while its jobs find "
+        "none ready (the memory budget may hold the pool below it)");
+
+    for (i = 0; i < w->nodes.nelts; i++) {
+        ngx_rce_metrics_pool_target(t, &node[i]);
+    }
+
     ngx_rce_metrics_family(t, "rce_pool_jobs_total", "counter",
         "Jobs a node ran since it started, by container: warm (from its "
         "pool), cold (none was ready), custom (cold: the job asked for its "
@@ -710,6 +721,35 @@ ngx_rce_metrics_queues(ngx_rce_metrics_text_t *t, ngx_rce_node_t *node)
     labels[1].value = RCE_PRIORITY_BATCH;
     ngx_rce_metrics_int(t, "rce_queue_length", labels,
                         (int64_t) node->batch_queued);
+}
+
+
+/* rce_pool_target of one node: its pool's target, by language */
+static void
+ngx_rce_metrics_pool_target(ngx_rce_metrics_text_t *t, ngx_rce_node_t *node)
+{
+    ngx_rce_metrics_label_t  labels[] = {
+        { "node", NULL }, { "language", NULL }, { NULL, NULL }
+    };
+    const char              *language;
+    json_t                  *target, *v;
+
+    labels[0].value = json_string_value(
+                          json_object_get(node->json, RCE_NODE_NAME));
+    target = json_object_get(json_object_get(node->json, RCE_NODE_POOL),
+                             RCE_POOL_TARGET);
+
+    if (labels[0].value == NULL || !json_is_object(target)) {
+        return;
+    }
+
+    json_object_foreach(target, language, v) {
+        if (json_is_integer(v) && json_integer_value(v) >= 0) {
+            labels[1].value = language;
+            ngx_rce_metrics_int(t, "rce_pool_target", labels,
+                                json_integer_value(v));
+        }
+    }
 }
 
 

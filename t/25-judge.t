@@ -18,7 +18,8 @@ $t->start_redis;
 $t->start_nginx(extra => 'location = /few/run { rce_api_run; rce_max_tests 3; rce_wall_limit 5s; }
         location = /nojudge/run { rce_api_run; rce_max_tests 0; }
         location = /big/run { rce_api_run; client_max_body_size 8m; rce_wall_limit 5s; rce_max_tests 1000; }');
-$t->start_worker('a', '--slots', '2');
+# c keeps a warm container whatever the demand: its judge job below must find one
+$t->start_worker('a', '--slots', '2', '--pool', 'auto,c=1');
 ok($t->wait_nodes('a'), 'node a is live');
 
 my $json = JSON::PP->new->utf8->canonical;

@@ -136,7 +136,8 @@ promtool_check($m->{text}, 'first scrape');
 
 for my $family (qw(rce_jobs_total rce_job_duration_seconds rce_queue_length rce_running_jobs
                    rce_nodes_live rce_pool_containers rce_redis_up rce_requests_refused_total
-                   rce_http_requests_total rce_node_slots rce_node_draining rce_pool_jobs_total)) {
+                   rce_http_requests_total rce_node_slots rce_node_draining rce_pool_jobs_total
+                   rce_pool_target)) {
     ok($m->{type}{$family} && $m->{help}{$family}, "$family has TYPE and HELP");
 }
 my %undeclared;
@@ -160,6 +161,7 @@ for my $reason (qw(validation not_found method too_large auth rate_limit backpre
 }
 ok(wait_until(sub { (value(scrape(), 'rce_pool_containers', node => $node_a, language => 'python', state => 'ready') // 0) == 1 }, 60),
    'rce_pool_containers: a warm python container ready on node a');
+is(value(scrape(), 'rce_pool_target', node => $node_a, language => 'python'), 1, 'rce_pool_target: python 1 on node a (--pool python=1)');
 
 # --- jobs: the counters and histograms move with them ----------------------------------------
 $m = scrape();

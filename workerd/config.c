@@ -86,11 +86,16 @@ static const struct option_def options[] = {
     { "max-cpus", "RCE_MAX_CPUS", NUM(KIND_INT, max_cpus, 0, 1024), "0",
       "CPUs a job's container may use at once, at most (a language's image declares how many it "
       "uses, rce.cpus, else one); 0 or more than the machine has: the machine's online CPUs" },
-    { "pool", "RCE_POOL", KIND_POOL, FIELD(pool), 0, CONFIG_POOL_MAX, "1",
-      "warm containers kept ready per language: N for every language, LANG=N for one, "
-      "comma-separated, later wins (e.g. 2,java=1; python=3 alone: python only); 0 disables" },
+    { "pool", "RCE_POOL", KIND_POOL, FIELD(pool), 0, CONFIG_POOL_MAX, "auto",
+      "warm containers kept ready per language: auto: none until its jobs come, one while they "
+      "come (see --pool-idle-s), more while they find the pool empty; N: at least N always, more "
+      "under demand; 0: none (off). For every language, or LANG=N / LANG=auto for one; "
+      "comma-separated, later wins (e.g. auto,java=1; python=3 alone: python only)" },
     { "pool-max", "RCE_POOL_MAX", NUM(KIND_INT, pool_max, 0, CONFIG_POOL_MAX), "4",
       "a language's pool grows up to this many while its jobs find it empty" },
+    { "pool-idle-s", "RCE_POOL_IDLE_S", NUM(KIND_INT, pool_idle_s, 1, 86400), "600",
+      "a language with no job for this many seconds keeps only its --pool floor (auto: no warm "
+      "container); a fresh node warms one container of each language the cluster ran within it" },
     { "pool-fillers", "RCE_POOL_FILLERS", NUM(KIND_INT, pool_fillers, 1, 64), "2",
       "threads that start warm containers" },
     { "memory-budget-mb", "RCE_MEMORY_BUDGET_MB", NUM(KIND_LONG, memory_budget_mb, 0, 1L << 30), "0",
@@ -190,7 +195,22 @@ bad:
     return -1;
 }
 
-/* Parses "N", "LANG=N" or a comma-separated list of them into the pool sizes. */
+/* One size of --pool: "auto" or a whole number in [0, max]; -1 if anything else. */
+static int parse_pool_size(const char *text, long max, int *size)
+{
+    long v;
+    if (strcmp(text, "auto") == 0) {
+        *size = CONFIG_POOL_AUTO;
+        return 0;
+    }
+    if (config_parse_long(text, 0, max, &v) != 0)
+        return -1;
+    *size = (int)v;
+    return 0;
+}
+
+/* Parses "N", "LANG=N" or a comma-separated list of them into the pool sizes (N may be
+ * "auto"). */
 static int parse_pool(struct pool_sizes *p, const char *text, long max, char *err, size_t errlen,
                       const char *who)
 {
@@ -198,7 +218,7 @@ static int parse_pool(struct pool_sizes *p, const char *text, long max, char *er
     memset(p, 0, sizeof *p);
     for (const char *s = text; ; ) {
         size_t len = strcspn(s, ",");
-        long v;
+        int v;
         if (len == 0 || len >= sizeof item)
             goto bad;
         memcpy(item, s, len);
@@ -206,10 +226,10 @@ static int parse_pool(struct pool_sizes *p, const char *text, long max, char *er
         char *eq = strchr(item, '=');
         if (eq)
             *eq = '\0';
-        if (config_parse_long(eq ? eq + 1 : item, 0, max, &v) != 0)
+        if (parse_pool_size(eq ? eq + 1 : item, max, &v) != 0)
             goto bad;
         if (!eq) {
-            p->all = (int)v;
+            p->all = v;
         } else {
             size_t i;
             if (eq == item || (size_t)(eq - item) >= sizeof p->one[0].language)
@@ -224,7 +244,7 @@ static int parse_pool(struct pool_sizes *p, const char *text, long max, char *er
                 return -1;
             }
             strcpy(p->one[i].language, item);
-            p->one[i].size = (int)v;
+            p->one[i].size = v;
             if (i == p->n)
                 p->n++;
         }
@@ -233,7 +253,7 @@ static int parse_pool(struct pool_sizes *p, const char *text, long max, char *er
         s += len + 1;
     }
 bad:
-    snprintf(err, errlen, "%s: expected N or LANG=N (N from 0 to %ld), comma-separated, got '%s'",
+    snprintf(err, errlen, "%s: expected N or LANG=N (N: auto or 0 to %ld), comma-separated, got '%s'",
              who, max, text);
     return -1;
 }

@@ -38,9 +38,12 @@ static inline const long *limits_at_const(const struct limits *l, size_t i)
  * machine while interactive and normal jobs come. */
 #define CONFIG_BATCH_PACE_CPU_MS 640
 
-/* --pool: how many warm containers each language keeps ready. */
+/* --pool: how many warm containers each language keeps ready, at least: N (always, more under
+ * demand), 0 (none: the language's pool is off) or CONFIG_POOL_AUTO (none while nobody asks
+ * for the language, then as many as its demand asks; "auto"). */
 #define CONFIG_POOL_LANGS 64
 #define CONFIG_POOL_MAX 64          /* a bound on any one language's pool */
+#define CONFIG_POOL_AUTO (-1)
 struct pool_sizes {
     int all;                        /* every language not named */
     size_t n;
@@ -64,8 +67,9 @@ struct config {
     struct limits maxima;      /* a job's limits are clamped to these */
     int max_cpus;              /* CPUs a job's container may use at most, whatever its language
                                * declares; at most the machine's online CPUs */
-    struct pool_sizes pool;    /* warm containers per language; 0 disables */
+    struct pool_sizes pool;    /* warm containers per language, at least; 0 disables */
     int pool_max;              /* a language's pool grows up to this while jobs find it empty */
+    int pool_idle_s;           /* no job of a language for this long: its pool falls to its floor */
     int pool_fillers;          /* threads starting warm containers */
     long memory_budget_mb;     /* memory limits of all the node's containers, warm ones included;
                                 * 0: three quarters of the machine's memory */
@@ -86,7 +90,8 @@ enum config_result config_parse(struct config *cfg, int argc, char **argv, char 
 /* Parses a whole decimal integer in [min, max]; -1 if anything else is there. */
 int config_parse_long(const char *text, long min, long max, long *out);
 
-/* The configured pool size of a language (canonical name). */
+/* The configured pool size of a language (canonical name): its floor, 0 (off) or
+ * CONFIG_POOL_AUTO. */
 int config_pool_size(const struct config *cfg, const char *language);
 
 /* Prints the --help text: every flag, its environment variable and its default. */

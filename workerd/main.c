@@ -2,8 +2,8 @@
  *
  * Threads: N slot threads (slot.c: take a job, run it, answer), the warm pool's fillers
  * (pool.c), one housekeeper (housekeeper.c: languages, orphans, rescue, stealing, reconcile),
- * and the main thread (this file: flags, start-up, signals, the heartbeat and the cancel poll
- * (async.c), shutdown). */
+ * and the main thread (this file: flags, start-up, signals, the heartbeat, the cancel poll
+ * (async.c) and the cluster's record of recent languages (recent.c), shutdown). */
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,6 +24,7 @@
 #include "node.h"
 #include "queue.h"
 #include "rce_protocol.h"
+#include "recent.h"
 
 #define MALLOC_ARENAS 2             /* glibc would give each of the slot threads its own */
 #define DRAINING_TICK_MS 50         /* while draining: notice the last slot finishing promptly */
@@ -91,6 +92,7 @@ static void beat_until_drained(struct queue *q, const sigset_t *signals)
         int64_t now = clock_mono_ms();
         if (now >= next_beat) {
             heartbeat(&node, q);
+            recent_store(&node, q);
             next_beat = now + RCE_NODE_HEARTBEAT_MS;
         }
         if ((now = clock_mono_ms()) >= next_poll) {
@@ -188,6 +190,7 @@ int main(int argc, char **argv)
     housekeeper_first_pass(&hk);
     if (!(node.pool = pool_start(&node.cfg, &node.languages)))
         goto stop;
+    recent_load(&node, &q);
     if (housekeeper_start(&hk) != 0) {
         log_error("cannot start the housekeeper thread");
         goto stop;

@@ -9,12 +9,12 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "demand.h"
 #include "log.h"
 #include "rce_protocol.h"
 
 #define SYNC_INTERVAL_MS 1000       /* how often the languages and their images are re-read */
 #define IDLE_WAIT_MS 1000           /* a filler with nothing to do sleeps this long, or until woken */
-#define SHRINK_AFTER_MS 60000       /* a grown pool shrinks by one per quiet minute */
 #define BACKOFF_MAX_MS 60000        /* retries of a language whose containers fail to start */
 #define NAME_SIZE (RCE_NAME_MAX + 1)
 
@@ -35,11 +35,11 @@ struct item {
 struct pool_lang {
     char name[NAME_SIZE];
     bool present;           /* the node has its image (at the last sync) */
+    bool on;                /* its --pool size is not 0 */
     char *image_id;
     struct container_shape shape; /* of a job with the default limits */
-    int base;               /* configured size */
-    int want;               /* target: base, grown while jobs find no warm container */
-    int64_t last_miss, last_take;
+    struct demand demand;   /* its target (demand.want), from its jobs */
+    int64_t reported;       /* demand.last_job as pool_asked last handed it out; 0: never */
     int failures;           /* consecutive failed starts */
     int64_t retry_at;
 };
@@ -54,6 +54,7 @@ struct pool {
     pthread_cond_t wake;
     bool stop;
     bool draining;          /* no more fills */
+    bool yielding;          /* a filler removes a waiting container to make room (pick_yield) */
     struct item *items;
     struct pool_lang *langs;
     size_t n_langs;
@@ -126,6 +127,24 @@ done:
     return seen;
 }
 
+/* A new language (not present until a sync sees its image), its target at its floor. NULL if
+ * out of memory; the array may move. Lock held. */
+static struct pool_lang *add_lang(struct pool *p, const char *name)
+{
+    struct pool_lang *grown = realloc(p->langs, (p->n_langs + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    p->langs = grown;
+    struct pool_lang *l = &p->langs[p->n_langs++];
+    int size = config_pool_size(p->cfg, name);
+    memset(l, 0, sizeof *l);
+    snprintf(l->name, sizeof l->name, "%s", name);
+    l->on = size != 0;
+    demand_init(&l->demand, size > 0 ? size : 0, l->on ? p->cfg->pool_max : 0,
+                (int64_t)p->cfg->pool_idle_s * 1000);
+    return l;
+}
+
 /* Brings the pool's languages up to date with what read_langs saw (lock held; frees seen). */
 static void merge_langs(struct pool *p, struct lang_seen *seen, size_t n)
 {
@@ -133,16 +152,8 @@ static void merge_langs(struct pool *p, struct lang_seen *seen, size_t n)
         p->langs[i].present = false;
     for (size_t i = 0; i < n; i++) {
         struct pool_lang *l = find_lang(p, seen[i].name);
-        if (!l) {
-            struct pool_lang *grown = realloc(p->langs, (p->n_langs + 1) * sizeof *grown);
-            if (!grown)
-                continue;
-            p->langs = grown;
-            l = &p->langs[p->n_langs++];
-            memset(l, 0, sizeof *l);
-            strcpy(l->name, seen[i].name);
-            l->base = l->want = config_pool_size(p->cfg, seen[i].name);
-        }
+        if (!l && !(l = add_lang(p, seen[i].name)))
+            continue;
         free(l->image_id);
         l->image_id = seen[i].image_id;
         seen[i].image_id = NULL;
@@ -154,27 +165,43 @@ static void merge_langs(struct pool *p, struct lang_seen *seen, size_t n)
     free(seen);
 }
 
-/* A waiting container that must go: it stopped waiting (killed from outside: its attach
- * connection ended), its language is gone, its image was replaced, or its pool shrank.
- * Lock held. */
-static struct item *pick_surplus(struct pool *p, int64_t now)
+/* Lowers the targets as demand falls (demand_settle). Lock held. */
+static void settle_targets(struct pool *p, int64_t now)
 {
     for (size_t i = 0; i < p->n_langs; i++) {
         struct pool_lang *l = &p->langs[i];
-        if (l->want > l->base && now - l->last_miss > SHRINK_AFTER_MS) {
-            l->want--;
-            l->last_miss = now;
-        }
+        if (demand_settle(&l->demand, now) && l->present)
+            log_info("pool: %s: no job for %d s; %d warm container(s) kept", l->name, p->cfg->pool_idle_s,
+                     l->demand.want);
     }
+}
+
+/* A waiting container that must go: it stopped waiting (killed from outside: its attach
+ * connection ended), its language is gone, its image was replaced, or its target fell.
+ * Lock held. */
+static struct item *pick_surplus(struct pool *p)
+{
     for (struct item *it = p->items; it; it = it->next) {
         if (it->state != ITEM_READY)
             continue;
         struct pool_lang *l = find_lang(p, it->language);
         if (!l || !l->present || strcmp(l->image_id, it->image_id) != 0
-            || count(p, it->language, ITEM_READY) > l->want || !docker_stream_idle(&it->warm.stream))
+            || count(p, it->language, ITEM_READY) > l->demand.want || !docker_stream_idle(&it->warm.stream))
             return it;
     }
     return NULL;
+}
+
+/* How many warm containers l lacks for its target, counting those being started. */
+static int gap(struct pool *p, const struct pool_lang *l)
+{
+    return l->demand.want - count(p, l->name, ITEM_READY) - count(p, l->name, ITEM_STARTING);
+}
+
+/* Whether the pool would start a container of l now, memory aside. */
+static bool fillable(const struct pool *p, const struct pool_lang *l, int64_t now)
+{
+    return !p->draining && l->present && now >= l->retry_at;
 }
 
 /* The language furthest below its target, the most recently used first, that the budget
@@ -185,16 +212,65 @@ static struct pool_lang *pick_deficit(struct pool *p, int64_t now)
     int best_gap = 0;
     for (size_t i = 0; i < p->n_langs; i++) {
         struct pool_lang *l = &p->langs[i];
-        if (p->draining || !l->present || now < l->retry_at
-            || p->committed_mb + l->shape.memory_mb > p->budget_mb)
+        if (!fillable(p, l, now) || p->committed_mb + l->shape.memory_mb > p->budget_mb)
             continue;
-        int gap = l->want - count(p, l->name, ITEM_READY) - count(p, l->name, ITEM_STARTING);
-        if (gap > best_gap || (gap > 0 && gap == best_gap && l->last_take > best->last_take)) {
+        int g = gap(p, l);
+        if (g > best_gap || (g > 0 && g == best_gap && l->demand.last_job > best->demand.last_job)) {
             best = l;
-            best_gap = gap;
+            best_gap = g;
         }
     }
     return best;
+}
+
+/* True if a's jobs came less recently than b's (never: least recently). */
+static bool older(const struct pool_lang *a, const struct pool_lang *b)
+{
+    return !a->demand.recent || (b->demand.recent && a->demand.last_job < b->demand.last_job);
+}
+
+/* Memory of the warm containers not handed out (waiting or being started). Lock held. */
+static long idle_mb(const struct pool *p)
+{
+    long mb = 0;
+    for (const struct item *it = p->items; it; it = it->next)
+        mb += it->state != ITEM_LENT ? it->shape.memory_mb : 0;
+    return mb;
+}
+
+/* The budget is full of waiting containers (not of running jobs, which soon give their memory
+ * back) and a language in use lacks one: a waiting one of the least recently used language,
+ * used less recently than it, above its floor, gives way if that makes room now (its target
+ * falls by one: demand_yield). NULL if none. Lock held. */
+static struct item *pick_yield(struct pool *p, int64_t now)
+{
+    struct pool_lang *needy = NULL, *victim_lang = NULL;
+    struct item *victim = NULL;
+    for (size_t i = 0; !p->yielding && i < p->n_langs; i++) {
+        struct pool_lang *l = &p->langs[i];
+        if (fillable(p, l, now) && l->demand.recent && gap(p, l) > 0 && (!needy || older(needy, l)))
+            needy = l;
+    }
+    if (needy && idle_mb(p) + needy->shape.memory_mb <= p->budget_mb)
+        needy = NULL;       /* running jobs hold the memory: wait for them */
+    for (struct item *it = p->items; needy && it; it = it->next) {
+        struct pool_lang *m = find_lang(p, it->language);
+        if (it->state != ITEM_READY || !m || m == needy || !older(m, needy)
+            || count(p, m->name, ITEM_READY) <= m->demand.floor
+            || p->committed_mb - it->shape.memory_mb + needy->shape.memory_mb > p->budget_mb)
+            continue;
+        if (!victim || older(m, victim_lang)) {
+            victim = it;
+            victim_lang = m;
+        }
+    }
+    if (!victim)
+        return NULL;
+    p->yielding = true;     /* one at a time: the room it makes is not counted until it is gone */
+    demand_yield(&victim_lang->demand);
+    log_info("pool: memory budget full (%ld MiB): a waiting %s container gives way to %s", p->budget_mb,
+             victim_lang->name, needy->name);
+    return victim;
 }
 
 /* Starts one warm container of l. Called with the lock held; drops it meanwhile. */
@@ -251,6 +327,17 @@ static void fill(struct pool *p, struct docker *d, struct pool_lang *l)
     unlink_item(p, it);
 }
 
+/* Removes a waiting container: nobody else may take or remove it meanwhile. Called with the
+ * lock held; drops it meanwhile. */
+static void discard(struct pool *p, struct docker *d, struct item *it)
+{
+    it->state = ITEM_LENT;
+    pthread_mutex_unlock(&p->lock);
+    container_warm_discard(d, &it->warm);
+    pthread_mutex_lock(&p->lock);
+    unlink_item(p, it);
+}
+
 static void *filler_main(void *arg)
 {
     struct pool *p = arg;
@@ -273,18 +360,20 @@ static void *filler_main(void *arg)
                 merge_langs(p, seen, n);
             continue;
         }
-        struct item *surplus = pick_surplus(p, now);
+        settle_targets(p, now);
+        struct item *surplus = pick_surplus(p);
         if (surplus) {
-            surplus->state = ITEM_LENT;     /* nobody else may take or remove it */
-            pthread_mutex_unlock(&p->lock);
-            container_warm_discard(&d, &surplus->warm);
-            pthread_mutex_lock(&p->lock);
-            unlink_item(p, surplus);
+            discard(p, &d, surplus);
             continue;
         }
         struct pool_lang *l = pick_deficit(p, now);
         if (l) {
             fill(p, &d, l);
+            continue;
+        }
+        if ((surplus = pick_yield(p, now))) {
+            discard(p, &d, surplus);
+            p->yielding = false;
             continue;
         }
         struct timespec until;
@@ -298,15 +387,26 @@ static void *filler_main(void *arg)
             it = it->next;
         if (!it)
             break;
-        it->state = ITEM_LENT;
-        pthread_mutex_unlock(&p->lock);
-        container_warm_discard(&d, &it->warm);
-        pthread_mutex_lock(&p->lock);
-        unlink_item(p, it);
+        discard(p, &d, it);
     }
     pthread_mutex_unlock(&p->lock);
     docker_close(&d);
     return NULL;
+}
+
+/* Says how the pool is sized: the languages not named, then those named. */
+static void log_start(const struct pool *p)
+{
+    const struct config *cfg = p->cfg;
+    char all[48];
+    if (cfg->pool.all == CONFIG_POOL_AUTO)
+        snprintf(all, sizeof all, "auto (none until asked for)");
+    else
+        snprintf(all, sizeof all, "%d", cfg->pool.all);
+    log_info("pool: warm containers per language: %s%s; one while a language's jobs come within "
+             "%d s, up to %d while they find none; %d filler(s), memory budget %ld MiB, label %s=%s-<n>",
+             all, cfg->pool.n ? " for those not named, as named for the others" : "", cfg->pool_idle_s,
+             cfg->pool_max, cfg->pool_fillers, p->budget_mb, RCE_LABEL_POOL, p->token);
 }
 
 static long default_budget_mb(void)
@@ -331,9 +431,9 @@ struct pool *pool_start(const struct config *cfg, struct lang_registry *langs)
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
 
-    bool any = cfg->pool.all > 0;
+    bool any = cfg->pool.all != 0;
     for (size_t i = 0; i < cfg->pool.n; i++)
-        any = any || cfg->pool.one[i].size > 0;
+        any = any || cfg->pool.one[i].size != 0;
     if (!any || cfg->bench_no_container) {
         log_info("pool: off; every job starts a cold container");
         return p;
@@ -343,10 +443,7 @@ struct pool *pool_start(const struct config *cfg, struct lang_registry *langs)
     for (; p->n_fillers < cfg->pool_fillers; p->n_fillers++)
         if (pthread_create(&p->fillers[p->n_fillers], NULL, filler_main, p) != 0)
             goto fail;
-    log_info("pool: %d warm container(s) per language%s, up to %d under demand, %d filler(s), "
-             "memory budget %ld MiB, label %s=%s-<n>", cfg->pool.all,
-             cfg->pool.n ? " not named, as many as named for the others" : "",
-             cfg->pool_max, cfg->pool_fillers, p->budget_mb, RCE_LABEL_POOL, p->token);
+    log_start(p);
     return p;
 fail:
     log_error("pool: cannot start the filler threads");
@@ -408,10 +505,8 @@ struct container_warm *pool_take(struct pool *p, const struct lang *lang, const 
         return NULL;
     pthread_mutex_lock(&p->lock);
     struct pool_lang *l = find_lang(p, lang->name);
-    if (!l || l->base == 0)
+    if (!l || !l->on)
         goto done;
-    int64_t now = clock_mono_ms();
-    l->last_take = now;
     it = ready_item(p, lang, shape, &ready);
     if (batch && ready < 2)
         it = NULL;      /* the last one is for a job of a higher class */
@@ -420,14 +515,12 @@ struct container_warm *pool_take(struct pool *p, const struct lang *lang, const 
          * hundred ms of cpu, which would slow this job down on a small machine. The job is
          * counted there too: this container may turn out dead, and the job run cold. */
         it->state = ITEM_LENT;
+        demand_job(&l->demand, clock_mono_ms(), true);
     } else if (!same_shape(&l->shape, shape)) {
-        p->custom++;
+        p->custom++;    /* no warm container would serve it: not demand for one */
     } else {
         p->cold++;
-        int most = p->cfg->pool_max > l->base ? p->cfg->pool_max : l->base;
-        if (l->want < most)
-            l->want++;
-        l->last_miss = now;
+        demand_job(&l->demand, clock_mono_ms(), false);
         pthread_cond_signal(&p->wake);  /* grow */
     }
 done:
@@ -456,6 +549,53 @@ void pool_release(struct pool *p, struct container_warm *w, long memory_mb)
     }
     pthread_cond_signal(&p->wake);      /* a refill, or memory for one */
     pthread_mutex_unlock(&p->lock);
+}
+
+size_t pool_asked(struct pool *p, struct pool_asked *out, size_t max)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&p->lock);
+    int64_t now = clock_mono_ms();
+    for (size_t i = 0; i < p->n_langs && n < max; i++) {
+        struct pool_lang *l = &p->langs[i];
+        if (!l->demand.recent || l->demand.last_job == l->reported
+            || (l->reported && l->demand.last_job - l->reported < RCE_RECENT_REPORT_MS))
+            continue;
+        l->reported = l->demand.last_job;
+        strcpy(out[n].language, l->name);
+        out[n++].age_ms = now - l->demand.last_job;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+/* Whether the node has language's image, under that canonical name. */
+static bool runs(struct pool *p, const char *language)
+{
+    struct lang *lang = lang_registry_lookup(p->registry, language);
+    bool yes = lang && strcmp(lang->name, language) == 0;
+    lang_free(lang);
+    return yes;
+}
+
+bool pool_seed(struct pool *p, const char *language, int64_t age_ms)
+{
+    bool warmed = false;
+    if (p->n_fillers == 0 || strlen(language) >= NAME_SIZE || !runs(p, language))
+        return false;
+    pthread_mutex_lock(&p->lock);
+    struct pool_lang *l = find_lang(p, language);
+    if (!l)
+        l = add_lang(p, language);
+    if (l && l->on) {
+        int before = l->demand.want;
+        demand_seed(&l->demand, clock_mono_ms(), age_ms);
+        l->reported = l->demand.last_job;       /* the record has it already */
+        warmed = l->demand.recent && l->demand.want > before;
+        pthread_cond_signal(&p->wake);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return warmed;
 }
 
 void pool_drain(struct pool *p)
@@ -489,18 +629,31 @@ static int count_in(json_t *by, const char *language)
     return json_object_set_new(by, language, json_integer(n ? json_integer_value(n) + 1 : 1));
 }
 
+/* language -> target of every language the node runs whose target is above 0. Lock held. */
+static json_t *targets(struct pool *p)
+{
+    json_t *target = json_object();
+    for (size_t i = 0; target && i < p->n_langs; i++) {
+        const struct pool_lang *l = &p->langs[i];
+        if (l->present && l->demand.want > 0
+            && json_object_set_new(target, l->name, json_integer(l->demand.want)) != 0) {
+            json_decref(target);
+            return NULL;
+        }
+    }
+    return target;
+}
+
 int pool_describe(struct pool *p, json_t *pool)
 {
-    json_t *ready = json_object(), *starting = json_object(), *lent = json_object();
+    json_t *ready = json_object(), *starting = json_object(), *lent = json_object(), *target = NULL;
     char short_id[13];
     int rc = -1;
-    if (!ready || !starting || !lent) {
-        json_decref(ready);
-        json_decref(starting);
-        json_decref(lent);
-        return -1;
-    }
+    if (!ready || !starting || !lent)
+        goto fail;
     pthread_mutex_lock(&p->lock);
+    if (!(target = targets(p)))
+        goto done;
     for (struct item *it = p->items; it; it = it->next) {
         if (it->state != ITEM_READY) {
             if (count_in(it->state == ITEM_STARTING ? starting : lent, it->language) != 0)
@@ -515,6 +668,7 @@ int pool_describe(struct pool *p, json_t *pool)
             goto done;
     }
     if (json_object_set(pool, RCE_POOL_READY, ready) == 0
+        && json_object_set(pool, RCE_POOL_TARGET, target) == 0
         && json_object_set_new(pool, RCE_POOL_WARM, json_integer(p->warm)) == 0
         && json_object_set_new(pool, RCE_POOL_COLD, json_integer(p->cold)) == 0
         && json_object_set_new(pool, RCE_POOL_CUSTOM, json_integer(p->custom)) == 0
@@ -523,8 +677,10 @@ int pool_describe(struct pool *p, json_t *pool)
         rc = 0;
 done:
     pthread_mutex_unlock(&p->lock);
+fail:
     json_decref(ready);
     json_decref(starting);
     json_decref(lent);
+    json_decref(target);
     return rc;
 }

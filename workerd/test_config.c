@@ -10,6 +10,7 @@ static const char *env_vars[] = {
     "RCE_MEMORY_MB", "RCE_PIDS", "RCE_OUTPUT_BYTES", "RCE_MAX_WALL_MS", "RCE_MAX_MEMORY_MB",
     "RCE_MAX_PIDS", "RCE_MAX_OUTPUT_BYTES", "RCE_RUNTIME", "RCE_CPU_MS", "RCE_MAX_CPU_MS",
     "RCE_BENCH_NO_CONTAINER", "RCE_POOL", "RCE_POOL_MAX", "RCE_POOL_FILLERS", "RCE_MEMORY_BUDGET_MB",
+    "RCE_POOL_IDLE_S",
     "RCE_MAX_CPUS",
 };
 
@@ -139,7 +140,8 @@ static void test_bench_flag(void)
     clear_env();
 }
 
-/* --pool: a size for every language, then per language; later items win. */
+/* --pool: a size for every language, then per language; later items win. The default is
+ * demand-driven (auto). */
 static void test_pool_sizes(void)
 {
     struct config cfg;
@@ -147,9 +149,15 @@ static void test_pool_sizes(void)
     clear_env();
     setenv("RCE_NODE", "n1", 1);
     assert(PARSE(&cfg, err, "--slots", "2") == CONFIG_OK);
-    assert(cfg.pool.all == 1 && cfg.pool.n == 0 && cfg.pool_max == 4 && cfg.pool_fillers == 2
-           && cfg.memory_budget_mb == 0);
-    assert(config_pool_size(&cfg, "python") == 1);
+    assert(cfg.pool.all == CONFIG_POOL_AUTO && cfg.pool.n == 0 && cfg.pool_max == 4 && cfg.pool_fillers == 2
+           && cfg.memory_budget_mb == 0 && cfg.pool_idle_s == 600);
+    assert(config_pool_size(&cfg, "python") == CONFIG_POOL_AUTO);
+    assert(PARSE(&cfg, err, "--pool", "1") == CONFIG_OK && config_pool_size(&cfg, "python") == 1);
+    assert(PARSE(&cfg, err, "--pool", "auto,java=1,go=0") == CONFIG_OK);
+    assert(config_pool_size(&cfg, "python") == CONFIG_POOL_AUTO && config_pool_size(&cfg, "java") == 1
+           && config_pool_size(&cfg, "go") == 0);
+    assert(PARSE(&cfg, err, "--pool", "0,python=auto") == CONFIG_OK);
+    assert(config_pool_size(&cfg, "python") == CONFIG_POOL_AUTO && config_pool_size(&cfg, "java") == 0);
     assert(PARSE(&cfg, err, "--pool", "2,java=0,python=5,java=1") == CONFIG_OK);
     assert(config_pool_size(&cfg, "python") == 5 && config_pool_size(&cfg, "java") == 1);
     assert(config_pool_size(&cfg, "go") == 2 && cfg.pool.n == 2);
@@ -157,13 +165,29 @@ static void test_pool_sizes(void)
     assert(config_pool_size(&cfg, "python") == 0);      /* only languages named: the rest none */
     setenv("RCE_POOL", "0", 1);
     assert(PARSE(&cfg, err, "--slots", "2") == CONFIG_OK && config_pool_size(&cfg, "python") == 0);
-    const char *bad[] = { "", "x", "-1", "65", "python=", "=2", "Python=1", "1,,2", "a b=1", "2,", "py=1x" };
+    const char *bad[] = { "", "x", "-1", "65", "python=", "=2", "Python=1", "1,,2", "a b=1", "2,", "py=1x",
+                          "Auto", "auto1", "python=autox", "python=-1" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert(PARSE(&cfg, err, "--pool", (char *)bad[i]) == CONFIG_ERROR);
         assert(strstr(err, "--pool") && strstr(err, "LANG=N"));
     }
     setenv("RCE_POOL", "lots", 1);
     assert(PARSE(&cfg, err, "--slots", "2") == CONFIG_ERROR && strstr(err, "RCE_POOL"));
+    clear_env();
+}
+
+/* --pool-idle-s: seconds, from 1 to a day. */
+static void test_pool_idle(void)
+{
+    struct config cfg;
+    char err[256];
+    clear_env();
+    setenv("RCE_NODE", "n1", 1);
+    assert(PARSE(&cfg, err, "--pool-idle-s", "3") == CONFIG_OK && cfg.pool_idle_s == 3);
+    setenv("RCE_POOL_IDLE_S", "120", 1);
+    assert(PARSE(&cfg, err, "--slots", "2") == CONFIG_OK && cfg.pool_idle_s == 120);
+    assert(PARSE(&cfg, err, "--pool-idle-s", "0") == CONFIG_ERROR && strstr(err, "--pool-idle-s"));
+    assert(PARSE(&cfg, err, "--pool-idle-s", "86401") == CONFIG_ERROR && strstr(err, "--pool-idle-s"));
     clear_env();
 }
 
@@ -184,6 +208,7 @@ int main(void)
     RUN(test_errors_name_the_culprit);
     RUN(test_bench_flag);
     RUN(test_pool_sizes);
+    RUN(test_pool_idle);
     RUN(test_help);
     return REPORT("test_config");
 }
