@@ -114,7 +114,7 @@ for my $alias (qw(py js node)) {
 
 # --- bad input ---------------------------------------------------------------
 {
-    my $res = $t->run_code('cobol', 'DISPLAY "hi"');
+    my $res = $t->run_code('klingon', 'DISPLAY "hi"');
     is($res->{status}, 404, 'unknown language 404');
     my $j = $t->json($res->{content});
     like($j->{error}, qr/unknown language/, '404 says unknown language');

@@ -67,7 +67,7 @@ for my $c (@cases) {
 }
 
 {
-    my ($res, $j) = api({ language => 'cobol', code => 'x' });
+    my ($res, $j) = api({ language => 'klingon', code => 'x' });
     is($res->{status}, 404, 'unknown language: 404');
     ok(RCETest::has_core_languages($j->{known}), '404 lists the known languages, sorted');
 

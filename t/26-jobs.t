@@ -127,7 +127,7 @@ my $hello = { language => 'python', code => "import sys\nprint('hello', sys.stdi
 # --- batches ---------------------------------------------------------------------------------------
 {
     my ($status, $j) = request('POST', '/api/v1/jobs', { jobs => [
-        $hello, { language => 'cobol-85', code => '1' }, { language => 'python', code => '1', colour => 'red' },
+        $hello, { language => 'klingon', code => '1' }, { language => 'python', code => '1', colour => 'red' },
         { language => 'python', code => 'print(2)' } ] });
     is($status, 202, 'a batch: 202');
     my @e = @{ $j->{jobs} // [] };
@@ -152,7 +152,7 @@ my $hello = { language => 'python', code => "import sys\nprint('hello', sys.stdi
 
 # --- refusals as /api/v1/run answers them --------------------------------------------------------------
 for my $case (
-    [ 'unknown language', { language => 'cobol-85', code => '1' } ],
+    [ 'unknown language', { language => 'klingon', code => '1' } ],
     [ 'a bad limit', { language => 'python', code => '1', limits => { wall_ms => -1 } } ],
     [ 'not JSON', '{"language":' ],
 ) {

@@ -193,7 +193,7 @@ run_ok('python', 'print(42)', "42\n", 'the README example');
     my $res = $http->request('POST', "$URL/lang/python", { content => "import sys\nprint('x', file=sys.stderr)\nsys.exit(3)\n" });
     is($res->{headers}{'x-rce-status'}, 'RE', 'a failing program is RE through the cluster');
     is($res->{headers}{'x-rce-exit-code'}, '3', 'its exit code comes back');
-    $res = $http->request('POST', "$URL/lang/cobol", { content => 'x' });
+    $res = $http->request('POST', "$URL/lang/klingon", { content => 'x' });
     is($res->{status}, 404, 'unknown language is 404 through the cluster');
 }
 

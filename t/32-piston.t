@@ -179,8 +179,8 @@ SKIP: {
     my ($s, $j) = execute({ language => 'python', version => '99.x', files => [{ content => "print(2)" }] });
     is($s, 400, 'version 99.x: 400');
     is_deeply($j, { message => 'python-99.x runtime is unknown' }, 'runtime is unknown, in Piston\'s words');
-    ($s, $j) = execute({ language => 'cobol', version => '*', files => [{ content => "x" }] });
-    is_deeply([$s, $j], [400, { message => 'cobol-* runtime is unknown' }], 'an unknown language: the same');
+    ($s, $j) = execute({ language => 'klingon', version => '*', files => [{ content => "x" }] });
+    is_deeply([$s, $j], [400, { message => 'klingon-* runtime is unknown' }], 'an unknown language: the same');
 }
 
 # --- refusals in Piston's words -----------------------------------------------------------

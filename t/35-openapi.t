@@ -149,7 +149,7 @@ my $py_ok = "import sys\nprint('hello', sys.argv[1:], sys.stdin.read())\n";
         body => "import sys\nsys.stdout.buffer.write(b'\\xff\\xfe')", want => 200);
     ask('lang: JSON', 'POST', '/lang/python', body => "import sys\nsys.stdout.buffer.write(b'\\xff')\nprint('e', file=sys.stderr)",
         headers => { Accept => 'application/json' }, want => 200);
-    ask('lang: unknown language', 'POST', '/lang/cobol-85', body => '1', want => 404);
+    ask('lang: unknown language', 'POST', '/lang/klingon-85', body => '1', want => 404);
     ask('lang: a name too long', 'POST', '/lang/' . ('x' x 40), body => '1', want => 404);
     ask('lang: empty body', 'POST', '/lang/python', body => '', want => 400);
     ask('lang: code that is not UTF-8', 'POST', '/lang/python', body => "print('\xff')", want => 400);
@@ -204,7 +204,7 @@ my $py_ok = "import sys\nprint('hello', sys.argv[1:], sys.stdin.read())\n";
         body => { language => 'c', code => "int main(void) { return x; }\n" },
         headers => { Accept => 'text/event-stream' }, want => 200) if $have{c};
     ask('run: Accept text/event-stream, unknown language', 'POST', '/api/v1/run',
-        body => { language => 'cobol-85', code => '1' }, headers => { Accept => 'text/event-stream' }, want => 404);
+        body => { language => 'klingon', code => '1' }, headers => { Accept => 'text/event-stream' }, want => 404);
 
     ask('run: invalid JSON', 'POST', '/api/v1/run', body => '{"language": "python",', want => 400,
         headers => { 'Content-Type' => 'application/json' });
@@ -218,7 +218,7 @@ my $py_ok = "import sys\nprint('hello', sys.argv[1:], sys.stdin.read())\n";
     ask('run: a bad compare', 'POST', '/api/v1/run', body => { language => 'python', code => '1', tests => [{}], compare => 'fuzzy' }, want => 400);
     ask('run: callback_url', 'POST', '/api/v1/run', body => { language => 'python', code => '1', callback_url => 'http://example.com/' }, want => 400);
     ask('run: no language', 'POST', '/api/v1/run', body => { code => '1' }, want => 400);
-    ask('run: unknown language', 'POST', '/api/v1/run', body => { language => 'cobol-85', code => '1' }, want => 404);
+    ask('run: unknown language', 'POST', '/api/v1/run', body => { language => 'klingon', code => '1' }, want => 404);
     ask('run: a version no node runs', 'POST', '/api/v1/run', body => { language => 'python', version => '0.0.0', code => '1' }, want => 404);
     ask('run: stdin over rce_max_code_size', 'POST', '/api/v1/run', body => { language => 'python', code => '1', stdin => 'x' x (65 * 1024) }, want => 413);
     ask_raw('run: a Content-Length over the limit', 'POST', '/api/v1/run',
@@ -361,7 +361,7 @@ my $py_ok = "import sys\nprint('hello', sys.argv[1:], sys.stdin.read())\n";
     }
     ask('piston: no language', 'POST', '/api/v2/execute', body => { version => '*', files => [] }, want => 400);
     ask('piston: an unknown runtime', 'POST', '/api/v2/execute',
-        body => { language => 'cobol', version => '*', files => [{ content => '1' }] }, want => 400);
+        body => { language => 'klingon', version => '*', files => [{ content => '1' }] }, want => 400);
     ask('piston: a limit over the maximum', 'POST', '/api/v2/execute',
         body => { language => 'python', version => '*', files => [{ content => '1' }], run_timeout => 999999 }, want => 400);
     ask('piston: a subdirectory', 'POST', '/api/v2/execute',
@@ -407,7 +407,7 @@ my $py_ok = "import sys\nprint('hello', sys.argv[1:], sys.stdin.read())\n";
     is($h->{location}, "/api/v1/jobs/$one->{id}", 'jobs: Location');
     my (undef, $batch) = ask('jobs: a batch, one entry refused', 'POST', '/api/v1/jobs',
         body => { jobs => [{ language => 'python', code => 'print(1)', priority => 'normal' },
-                           { language => 'cobol-85', code => '1' }, { language => 'python', code => '1', stdn => 1 }] }, want => 202);
+                           { language => 'klingon', code => '1' }, { language => 'python', code => '1', stdn => 1 }] }, want => 202);
     ask("jobs: GET with wait", 'GET', "/api/v1/jobs/$one->{id}?wait=30", want => 200);
     ask("jobs: HEAD", 'HEAD', "/api/v1/jobs/$one->{id}", want => 200);
     ask('jobs: GET ?ids=', 'GET', "/api/v1/jobs?ids=$one->{id},$batch->{jobs}[0]{id}," . ('0' x 32) . ',nothex', want => 200);
@@ -427,7 +427,7 @@ my $py_ok = "import sys\nprint('hello', sys.argv[1:], sys.stdin.read())\n";
     ask('jobs: an empty batch', 'POST', '/api/v1/jobs', body => { jobs => [] }, want => 400);
     ask('jobs: callback_url, callbacks off', 'POST', '/api/v1/jobs',
         body => { language => 'python', code => '1', callback_url => 'https://hooks.example.com/rce' }, want => 400);
-    ask('jobs: unknown language', 'POST', '/api/v1/jobs', body => { language => 'cobol-85', code => '1' }, want => 404);
+    ask('jobs: unknown language', 'POST', '/api/v1/jobs', body => { language => 'klingon', code => '1' }, want => 404);
     ask('jobs: stdin over rce_max_code_size', 'POST', '/api/v1/jobs', body => { language => 'python', code => '1', stdin => 'x' x (65 * 1024) }, want => 413);
     ask_raw('jobs: HTTP/2.0 (nginx)', 'GET', '/api/v1/jobs', "GET /api/v1/jobs?ids=1 HTTP/2.0\r\nHost: x\r\n\r\n", want => 505);
 

@@ -140,7 +140,7 @@ my $json = JSON::PP->new->utf8;
     is($r->{wrong}, 2, 'two wrong outputs');
     is($r->{ok} + $r->{errors}, 0, '... neither ok nor errors');
 
-    ($s, $o) = run_load('--url', $url, '--lang', 'cobol', '--code', "$dir/say.py", '-n', 2, '-q');
+    ($s, $o) = run_load('--url', $url, '--lang', 'klingon', '--code', "$dir/say.py", '-n', 2, '-q');
     is($s, 1, 'an unknown language: exit 1');
     like($o, qr/^requests +2 sent, 2 answered: 0 ok, 0 wrong output, 2 errors$/m,
          'the table counts two errors');
