@@ -17,6 +17,9 @@
 #   RCE_MULTI=1        two clusters behind a front nginx: docker-compose.multi.yml
 #   RCE_UP_TIMEOUT     seconds to wait for /health                  (120)
 #   RCE_BASE_IMAGE     base image of every image                    (rce/base)
+#   RCE_LANGUAGES      the languages to build and run, e.g. python,c,java (default: all;
+#                      docs/languages.md#choosing-the-languages)
+#   RCE_BUILD_JOBS     language images built at a time            (CPUs + 1, at most 4)
 #   RCE_SANITIZE=1     test with workerd built by 'make -C workerd asan' (workerd/workerd-asan)
 #   RCE_BUILD_DIR      where the module is built                (build/nginx)
 #   RCE_MODULE_DIR     the addon directory given to nginx's configure (the repo root)

@@ -29,6 +29,10 @@
 #   RCE_DEBIAN_MIRROR  mirror for debootstrap               (http://deb.debian.org/debian)
 #   RCE_DEBIAN_SUITE   suite for debootstrap                (bookworm)
 #   RCE_BUILD_LOCK     lock file serialising concurrent runs (/tmp/rce-build-images.lock)
+#   RCE_BUILD_JOBS     language images built at the same time (the CPUs + 1, at most 4):
+#                      an install is mostly download and unpack, which overlap well
+#   RCE_LANGUAGES      the languages to build when none is named: names separated by
+#                      commas or blanks (an operator's subset; default: every folder)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -51,6 +55,7 @@ export DOCKER_BUILDKIT=0
 FORCE=0
 CHECK=0
 LANGS=()
+JOBS=${RCE_BUILD_JOBS:-$(( $(nproc) + 1 > 4 ? 4 : $(nproc) + 1 ))}
 
 usage() {
     cat <<USAGE
@@ -65,6 +70,11 @@ given (default: every folder in ${LANG_DIR}) from its Dockerfile and lang.conf
             it first ('docker rmi ${BASE_IMAGE} ${BASE_ROOT}') to rebuild that too
   --check   also smoke-test images that were up to date (built ones always are)
   -h        this help
+
+Without languages named, builds those of RCE_LANGUAGES (comma- or
+blank-separated), else every folder. RCE_BUILD_JOBS images are built at a
+time (default ${JOBS}); images whose Dockerfiles begin with the same RUN line
+share that layer, so one of them is built first and the others after it.
 
 languages: $(available_langs | tr '\n' ' ')
 USAGE
@@ -474,6 +484,46 @@ build_lang() {
     fi
 }
 
+# --- building several at once --------------------------------------------------
+
+# The first RUN line of a language's Dockerfile: images that share it share its layer
+# (docker/lang/README.md), which the builder only reuses once one of them has made it.
+first_run() { grep -m 1 '^RUN' "$LANG_DIR/$1/Dockerfile" || printf 'own %s\n' "$1"; }
+
+# build_batch LANG...: builds them, JOBS at a time, each in a subshell whose output
+# lines name it; fails (after all have ended) if any failed, naming them.
+build_batch() {
+    local lang pid failed=() pids=() names=()
+    for lang in "$@"; do
+        while (( $(jobs -rp | wc -l) >= JOBS )); do wait -n || true; done
+        ( build_lang "$lang" ) > >(sed -u "s/^\[${LOG_TAG}\]/[${LOG_TAG}] ${lang}:/") 2>&1 &
+        pids+=("$!")
+        names+=("$lang")
+    done
+    for pid in "${!pids[@]}"; do
+        wait "${pids[$pid]}" || failed+=("${names[$pid]}")
+    done
+    (( ${#failed[@]} == 0 )) || die "these images failed to build (their errors above): ${failed[*]}"
+}
+
+# build_all LANG...: one build at a time with RCE_BUILD_JOBS=1 (the order given); else
+# first one language of each shared first layer, then the others, JOBS at a time.
+build_all() {
+    local lang key firsts=() rest=()
+    local -A seen=()
+    if (( JOBS == 1 )); then
+        for lang in "$@"; do build_lang "$lang"; done
+        return
+    fi
+    for lang in "$@"; do
+        key=$(first_run "$lang")
+        if [[ -n ${seen[$key]:-} ]]; then rest+=("$lang"); else seen[$key]=1; firsts+=("$lang"); fi
+    done
+    say "building ${#firsts[@]} image(s), then ${#rest[@]} sharing a first layer with one of them; ${JOBS} at a time"
+    build_batch "${firsts[@]}"
+    (( ${#rest[@]} == 0 )) || build_batch "${rest[@]}"
+}
+
 # --- main -------------------------------------------------------------------
 
 while (( $# )); do
@@ -491,6 +541,10 @@ command -v docker >/dev/null 2>&1 || die "no docker client: install it (apt-get 
 docker info >/dev/null 2>&1 \
     || die "the Docker engine does not answer ('docker info' fails): start it (as root: 'dockerd >/var/log/dockerd.log 2>&1 &', or './deploy.sh test' which does that) and retry"
 
+[[ $JOBS =~ ^[1-9][0-9]?$ ]] || die "RCE_BUILD_JOBS must be a number from 1 to 99 (got '${JOBS}')"
+if (( ${#LANGS[@]} == 0 )) && [[ -n ${RCE_LANGUAGES:-} ]]; then
+    read -r -a LANGS <<<"${RCE_LANGUAGES//,/ }"
+fi
 if (( ${#LANGS[@]} == 0 )); then
     mapfile -t LANGS < <(available_langs)
     (( ${#LANGS[@]} )) || die "no docker/lang/*/Dockerfile found in ${LANG_DIR}"
@@ -515,7 +569,5 @@ fi
 
 T0=$(now_ms)
 ensure_base
-for lang in "${LANGS[@]}"; do
-    build_lang "$lang"
-done
+build_all "${LANGS[@]}"
 say "done: ${LANGS[*]} ($(took "$T0") in all)"

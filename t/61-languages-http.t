@@ -102,6 +102,21 @@ for my $lang (@langs) {
     is(!!$listed{$lang}{compiled}, !!(-f "$LANGS/$lang/test/compile-error.src"), "$lang: compiled or not, as declared");
 }
 
+# an operator's subset (--languages, RCE_LANGUAGES of deploy.sh): the node runs only those
+$t->stop_worker('a');
+$t->start_worker('s', '--slots', '1', '--languages', 'python, c');
+ok($t->wait_nodes('s'), 'node s (--languages "python, c") is live');
+my @subset;
+ok(wait_until(sub {
+    @subset = map { $_->{name} } @{ $t->json($t->{http}->get($t->url('/api/v1/languages'))->{content}) // [] };
+    "@subset" eq 'c python' }, 10), 'the subset node lists c and python only') or diag "@subset";
+my $sub = $t->json($t->post('/api/v1/run', '{"language":"c","code":"int main(void){return 0;}"}',
+                            'Content-Type' => 'application/json')->{content}) // {};
+is($sub->{status}, 'OK', 'a language of the subset runs');
+# 404 once node a's advertisement has expired; until then 503 "no live worker node"
+my $res = $t->post('/api/v1/run', '{"language":"ruby","code":"p 1"}', 'Content-Type' => 'application/json');
+like($res->{status}, qr/^(404|503)$/, 'a language outside it does not run') or diag "$res->{status} $res->{content}";
+
 ok(wait_until(sub { !$t->containers }, 20), 'no container left');
 $t->stop_all;
 done_testing;

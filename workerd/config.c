@@ -49,6 +49,9 @@ static const struct option_def options[] = {
       "Docker Engine API unix socket" },
     { "image-prefix", "RCE_IMAGE_PREFIX", STR(image_prefix), "rce/",
       "language images are named <prefix><language>:latest" },
+    { "languages", "RCE_LANGUAGES", STR(languages), "",
+      "run only these languages, canonical names separated by commas or blanks (an operator's subset of "
+      "the images present); empty: every language whose image exists" },
     { "runtime", "RCE_RUNTIME", STR(runtime), "",
       "OCI runtime of job containers, e.g. runsc (gVisor); empty: the engine's default" },
     { "wall-ms", "RCE_WALL_MS", NUM(KIND_LONG, defaults.wall_ms, 1, 3600000), "10000",

@@ -62,6 +62,7 @@ struct config {
     long batch_pace_ms;        /* while other classes' jobs come, one batch job starts per this; 0: off */
     char docker_socket[108];
     char image_prefix[128];    /* language images are named <prefix><language> */
+    char languages[1024];      /* only these languages (names separated by commas or blanks); empty: all */
     char runtime[64];          /* OCI runtime of job containers ("runsc" for gVisor); empty: the engine's default */
     struct limits defaults;    /* for a job that names no limit */
     struct limits maxima;      /* a job's limits are clamped to these */

@@ -40,6 +40,7 @@ static void refresh_languages(struct housekeeper *h)
         log_warn("languages: listing images failed: %s", err);
         return;
     }
+    lang_table_keep(t, h->node->cfg.languages);
     lang_registry_replace(&h->node->languages, t);
     char **names = lang_registry_names(&h->node->languages);
     size_t size = 1;

@@ -322,6 +322,36 @@ done:
     return t;
 }
 
+/* Whether name is one of the comma- or blank-separated words of list. */
+static bool listed(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    const char *p = list;
+    while (*p) {
+        size_t n;
+        p += strspn(p, ", \t");
+        n = strcspn(p, ", \t");
+        if (n == len && n > 0 && strncmp(p, name, n) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+void lang_table_keep(struct lang_table *t, const char *names)
+{
+    size_t kept = 0;
+    if (!names || names[strspn(names, ", \t")] == '\0')
+        return;
+    for (size_t i = 0; i < t->n; i++) {
+        if (listed(names, t->langs[i].name))
+            t->langs[kept++] = t->langs[i];
+        else
+            lang_clear(&t->langs[i]);
+    }
+    t->n = kept;
+}
+
 void lang_table_free(struct lang_table *t)
 {
     if (!t)

@@ -67,6 +67,10 @@ struct lang_table *lang_table_from_images(json_t *images, const char *prefix);
 /* Lists the labelled local images through d and builds the table; NULL with err on failure. */
 struct lang_table *lang_table_load(struct docker *d, const char *prefix, char *err, size_t errlen);
 
+/* Keeps in t only the languages named in names (canonical names separated by commas or
+ * blanks); an empty or NULL names keeps them all. Names without an image are ignored. */
+void lang_table_keep(struct lang_table *t, const char *names);
+
 void lang_table_free(struct lang_table *t);
 
 /* Finds a language by canonical name, else by alias. */

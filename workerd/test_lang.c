@@ -60,6 +60,20 @@ static void test_table_from_labels(void)
     lang_table_free(t);
 }
 
+/* An operator's subset (--languages): only the named ones stay, aliases of the others go. */
+static void test_keep_subset(void)
+{
+    struct lang_table *t = load();
+    lang_table_keep(t, "");
+    assert(t->n == 3);
+    lang_table_keep(t, " python,, ruby  java ");     /* ruby has no image: ignored */
+    assert(t->n == 2 && STREQ(t->langs[0].name, "java") && STREQ(t->langs[1].name, "python"));
+    assert(!lang_table_find(t, "node") && lang_table_find(t, "py"));
+    lang_table_keep(t, "pyth");                       /* whole names only */
+    assert(t->n == 0 && !lang_table_find(t, "python"));
+    lang_table_free(t);
+}
+
 static void test_describe_for_node_json(void)
 {
     struct lang_table *t = load();
@@ -134,6 +148,7 @@ static void test_name_rules(void)
 int main(void)
 {
     RUN(test_table_from_labels);
+    RUN(test_keep_subset);
     RUN(test_describe_for_node_json);
     RUN(test_registry_copies);
     RUN(test_registry_names);
