@@ -227,7 +227,7 @@ ensure_base() {
 
 # Bump when the labels made from a lang.conf change meaning: every image rebuilds.
 LABEL_SCHEMA=2
-CONF_KEYS="name aliases version main compile run tests_compile tests_run cpus"
+CONF_KEYS="name aliases version libraries main compile run tests_compile tests_run cpus"
 LIMIT_KEYS="wall_ms cpu_ms memory_mb pids output_bytes compile_wall_ms compile_cpu_ms compile_memory_mb"
 MAX_MEMORY_MB=1024
 
@@ -307,9 +307,11 @@ words_json() {
 }
 
 # conf_labels DIR LANG: checks DIR/lang.conf (dies naming what is wrong) and
-# sets LABELS, the docker build arguments for every label but rce.version and
-# rce.build-hash, and VERSION_CMD.
+# sets LABELS, the docker build arguments for every label but rce.version,
+# rce.libraries and rce.build-hash, VERSION_CMD and LIBRARIES_CMD (empty when
+# the language declares no libraries).
 VERSION_CMD=
+LIBRARIES_CMD=
 LABELS=()
 conf_labels() {
     local dir=$1 lang=$2 file=$1/lang.conf k v a limits='' run compile=''
@@ -349,6 +351,8 @@ conf_labels() {
         limits+=${limits:+,}$(json_str "$k"):$v
     done
     VERSION_CMD=${CONF[version]}
+    LIBRARIES_CMD=${CONF[libraries]:-}
+    [[ -z ${CONF[libraries]+set} || -n $LIBRARIES_CMD ]] || conf_die "$file" "libraries: a command, or no such line"
     LABELS=(--label "rce.language=${lang}" --label "rce.aliases=${aliases[*]}"
         --label "rce.main=${CONF[main]}" --label "rce.run=${run}" --label "rce.limits={${limits}}")
     [[ -z $compile ]] || LABELS+=(--label "rce.compile=${compile}")
@@ -387,13 +391,46 @@ SANDBOX_FLAGS=(--read-only --network none --cap-drop ALL --security-opt no-new-p
     -u 65534:65534 -w /work -e HOME=/tmp)
 
 # read_version IMAGE CMD -> the first dotted number CMD prints (stdout and
-# stderr), run in the sandbox; fails if there is none.
+# stderr), run in the sandbox for at most 60 s; fails if there is none.
 read_version() {
     local image=$1 cmd=$2 out v
-    out=$(docker run --rm "${SANDBOX_FLAGS[@]}" "$image" sh -c "$cmd" 2>&1 </dev/null) || true
+    out=$(docker run --rm "${SANDBOX_FLAGS[@]}" "$image" timeout 60 sh -c "$cmd" 2>&1 </dev/null) || true
     v=$(grep -oE '[0-9]+(\.[0-9]+)+' <<<"$out" | head -n 1) || true
     [[ -n $v ]] || { printf '%s\n' "$out" | tail -n 5 >&2; return 1; }
     printf '%s' "$v"
+}
+
+# read_libraries IMAGE CMD -> the JSON object of the libraries CMD prints on
+# stdout, one "name version" a line (blank lines skipped), run in the sandbox
+# (at most 60 s, as the version command):
+# {"numpy":"1.24.2","pandas":"1.5.3"}, in the order printed.  Fails, showing
+# CMD's output, if CMD fails, prints nothing, a repeated name or another line.
+read_libraries() {
+    local image=$1 cmd=$2 out err rc=0 line name version json='' bad=''
+    local -A seen=()
+    err=$(mktemp /tmp/rce-libraries.XXXXXX)
+    out=$(docker run --rm "${SANDBOX_FLAGS[@]}" "$image" timeout 60 sh -c "$cmd" 2>"$err" </dev/null) || rc=$?
+    while IFS= read -r line; do
+        [[ $line =~ ^[[:space:]]*$ ]] && continue
+        if [[ $line =~ ^[[:space:]]*([A-Za-z0-9][A-Za-z0-9._+-]{0,63})[[:space:]]+([A-Za-z0-9][A-Za-z0-9._+:~-]{0,63})[[:space:]]*$ ]] \
+            && [[ -z ${seen[${BASH_REMATCH[1]}]+set} ]]; then
+            name=${BASH_REMATCH[1]} version=${BASH_REMATCH[2]}
+            seen[$name]=1
+            json+=${json:+,}$(json_str "$name"):$(json_str "$version")
+        else
+            bad+="  not 'name version' (or a name again): ${line}"$'\n'
+        fi
+    done <<<"$out"
+    if (( rc != 0 )) || [[ -n $bad || -z $json ]]; then
+        printf '%s\n' "$out" | tail -n 20 >&2
+        tail -n 10 "$err" >&2
+        [[ -z $bad ]] || printf '%s' "$bad" >&2
+        (( rc == 0 )) || printf '  (exit status %s)\n' "$rc" >&2
+        rm -f "$err"
+        return 1
+    fi
+    rm -f "$err"
+    printf '{%s}' "$json"
 }
 
 # Runs the smoke program through the labels of IMAGE (default: the language's
@@ -424,7 +461,7 @@ smoke_test() {
 }
 
 build_lang() {
-    local lang=$1 image=$PREFIX$1 dir=$LANG_DIR/$1 hash old_hash old_id new_id t0 log version
+    local lang=$1 image=$PREFIX$1 dir=$LANG_DIR/$1 hash old_hash old_id new_id t0 log version libraries=''
     local stage=$PREFIX$1:rce-stage
     conf_labels "$dir" "$lang"
     hash=$(build_hash "$dir")
@@ -461,12 +498,21 @@ build_lang() {
     version=$(read_version "$stage" "$VERSION_CMD") \
         || die "${image}: the version command '${VERSION_CMD}' printed no version number (its output above); fix ${dir}/lang.conf"
     say "  installed (${stage}, $(took "$t0")); version ${version}"
+    # 2b. the libraries, read from the image the same way (lang.conf's `libraries`)
+    if [[ -n $LIBRARIES_CMD ]]; then
+        libraries=$(read_libraries "$stage" "$LIBRARIES_CMD") \
+            || die "${image}: the libraries command '${LIBRARIES_CMD}' failed or printed other than 'name version' lines (above); fix ${dir}/lang.conf or ${dir}/Dockerfile"
+        say "  libraries ${libraries}"
+    fi
     # 3. the smoke test, on the new image before it replaces the old one
     smoke_test "$lang" "$stage" \
         || die "smoke test of ${stage} failed (above; ${image} is unchanged); fix ${dir} and rerun: docker/build-images.sh ${lang}"
-    # 4. the version label and the build hash (last: an image with the hash is complete)
+    # 4. the version and libraries labels and the build hash (last: an image with
+    # the hash is complete)
+    local read_labels=(--label "rce.version=${version}")
+    [[ -z $libraries ]] || read_labels+=(--label "rce.libraries=${libraries}")
     if ! printf 'FROM %s\n' "$stage" | docker build --pull=false --force-rm \
-            --label "rce.version=${version}" --label "rce.build-hash=${hash}" \
+            "${read_labels[@]}" --label "rce.build-hash=${hash}" \
             -t "$image" - >>"$log" 2>&1; then
         tail -n 10 "$log" >&2 || true
         die "labelling ${image} failed (full log ${log})"
