@@ -279,6 +279,8 @@ enum rce_limit_index {
  * The gateway's route, its API and workerd's registry use these same rules.
  */
 #define RCE_NAME_MAX                32       /* bytes in a name or an alias */
+#define RCE_LIBRARIES_MAX           64       /* libraries an image's rce.libraries may name: the
+                                                      * node JSON stays small */
 
 static inline int
 rce_name_char(unsigned char c)
@@ -478,6 +480,8 @@ rce_liveness_dead(const rce_liveness_t *p, long long now_ms)
 #define RCE_NODE_EPOCH              "epoch"          /* integer: the node's epoch (rce:epoch:<node>) */
 #define RCE_NODE_VERSIONS           "versions"       /* object: language -> version */
 #define RCE_NODE_COMPILED           "compiled"       /* array: languages with a compile step */
+#define RCE_NODE_LIBRARIES          "libraries"      /* object: language -> {library: version}, those
+                                                      * that declare libraries */
 #define RCE_NODE_BENCH              "bench"          /* true: --bench-no-container, jobs are not run */
 #define RCE_NODE_POOL               "pool"           /* object: the warm containers, see RCE_POOL_* */
 #define RCE_NODE_JOBS               "jobs"           /* object: language -> status -> jobs this node
@@ -529,6 +533,8 @@ rce_liveness_dead(const rce_liveness_t *p, long long now_ms)
                                                       compiles too) */
 #define RCE_LABEL_VERSION           "rce.version"    /* image: the toolchain's version */
 #define RCE_LABEL_LIMITS            "rce.limits"     /* image: JSON object, limits the language needs */
+#define RCE_LABEL_LIBRARIES         "rce.libraries"  /* image: JSON object, library -> version, what
+                                                      * the image adds for programs (absent: none) */
 /* A word of rce.run replaced by the job's compile marker: that run command
  * compiles the program itself, in the same process (Java's launcher), and
  * writes the compile line when its compile step ends. */

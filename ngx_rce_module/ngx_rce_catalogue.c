@@ -14,6 +14,7 @@
 static void ngx_rce_catalogue_add(json_t *set, json_t *value);
 static void ngx_rce_catalogue_sort(json_t *names);
 static json_t *ngx_rce_catalogue_entry(ngx_rce_worker_t *w, json_t *name);
+static json_t *ngx_rce_catalogue_libraries(ngx_rce_worker_t *w, json_t *name);
 static json_t *ngx_rce_catalogue_node(ngx_rce_node_t *node);
 
 
@@ -123,7 +124,7 @@ ngx_rce_catalogue_callback(ngx_rce_worker_t *w, ngx_log_t *log,
 }
 
 
-/* [{"name", "version", "aliases", "compiled"}], sorted by name */
+/* [{"name", "version", "aliases", "compiled", "libraries"}], sorted by name */
 json_t *
 ngx_rce_catalogue_languages(ngx_rce_worker_t *w)
 {
@@ -299,15 +300,43 @@ ngx_rce_catalogue_entry(ngx_rce_worker_t *w, json_t *name)
 
     versions = ngx_rce_catalogue_versions(w, &lang);
 
-    entry = json_pack("{s:O, s:O?, s:o, s:b}",
+    entry = json_pack("{s:O, s:O?, s:o, s:b, s:o}",
                       "name", name,
                       "version", json_array_get(versions, 0),
                       "aliases", aliases,
-                      "compiled", (int) is_compiled);
+                      "compiled", (int) is_compiled,
+                      "libraries", ngx_rce_catalogue_libraries(w, name));
 
     json_decref(versions);
 
     return entry;
+}
+
+
+/*
+ * {library: version} of a language, as the first live node that names any
+ * for it advertises them; {} when none does
+ */
+static json_t *
+ngx_rce_catalogue_libraries(ngx_rce_worker_t *w, json_t *name)
+{
+    ngx_rce_node_t  *node;
+    ngx_uint_t       i;
+    json_t          *libraries;
+
+    node = w->nodes.elts;
+
+    for (i = 0; i < w->nodes.nelts; i++) {
+        libraries = json_object_get(json_object_get(node[i].json,
+                                                    RCE_NODE_LIBRARIES),
+                                    json_string_value(name));
+
+        if (json_is_object(libraries)) {
+            return json_deep_copy(libraries);
+        }
+    }
+
+    return json_object();
 }
 
 

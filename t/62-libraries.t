@@ -7,7 +7,7 @@
 # moment, C++'s Boost headers, Java's JUnit (a passing and a failing
 # assertion), R's recommended packages; and SQL's convention for a schema
 # (another file of the request, read with .read).  Each image's rce.libraries label
-# names what it declares, with versions.
+# names what it declares, with versions, and GET /api/v1/languages lists them.
 
 use strict;
 use warnings;
@@ -60,6 +60,15 @@ for my $lang (sort keys %declared) {
         like($libs->{$lib} // '', qr/^\d+(\.\d+)+/, "rce/${lang}'s rce.libraries names $lib with its version");
     }
 }
+
+# --- and GET /api/v1/languages shows them, from the node's advertisement
+my $catalogue = $t->json($t->{http}->get($t->url('/api/v1/languages'))->{content}) // [];
+my %listed = map { ($_->{name} => $_) } @$catalogue;
+for my $lang (sort keys %declared) {
+    my @missing = grep { ($listed{$lang}{libraries}{$_} // '') !~ /^\d+(\.\d+)+/ } @{ $declared{$lang} };
+    ok(!@missing, "GET /api/v1/languages: $lang lists its libraries with versions") or diag explain $listed{$lang};
+}
+is_deeply($listed{bash}{libraries}, {}, 'GET /api/v1/languages: a language without libraries lists none ({})');
 
 # --- Python ----------------------------------------------------------------------
 ok_run('python numpy', 'python', <<'EOF', qr/^\[2\. 3\.\]\n30\.0\n$/);

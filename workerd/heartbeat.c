@@ -10,24 +10,26 @@
 #include "script.h"
 #include "stats.h"
 
-/* The registry's languages, aliases, versions and compiled languages into node. */
+/* The registry's languages, aliases, versions, compiled languages and libraries into node. */
 static int add_languages(struct node *n, json_t *node)
 {
     json_t *names = json_array(), *aliases = json_object(), *versions = json_object(),
-           *compiled = json_array();
+           *compiled = json_array(), *libraries = json_object();
     int rc = -1;
-    if (names && aliases && versions && compiled
+    if (names && aliases && versions && compiled && libraries
         && lang_registry_describe(&n->languages, names, aliases) == 0
-        && lang_registry_details(&n->languages, versions, compiled) == 0
+        && lang_registry_details(&n->languages, versions, compiled, libraries) == 0
         && json_object_set(node, RCE_NODE_LANGUAGES, names) == 0
         && json_object_set(node, RCE_NODE_ALIASES, aliases) == 0
         && json_object_set(node, RCE_NODE_VERSIONS, versions) == 0
-        && json_object_set(node, RCE_NODE_COMPILED, compiled) == 0)
+        && json_object_set(node, RCE_NODE_COMPILED, compiled) == 0
+        && json_object_set(node, RCE_NODE_LIBRARIES, libraries) == 0)
         rc = 0;
     json_decref(names);
     json_decref(aliases);
     json_decref(versions);
     json_decref(compiled);
+    json_decref(libraries);
     return rc;
 }
 

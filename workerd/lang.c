@@ -62,7 +62,25 @@ static void lang_clear(struct lang *l)
     free_strv(l->compile_argv);
     free_strv(l->tests_compile_argv);
     free_strv(l->tests_run_argv);
+    json_decref(l->libraries);
     memset(l, 0, sizeof *l);
+}
+
+/* Parses rce.libraries: a JSON object of at most RCE_LIBRARIES_MAX non-empty names, each with a
+ * non-empty version string. The object, or NULL if it is not one (or out of memory). */
+static json_t *parse_libraries(const char *text)
+{
+    json_t *o = json_loads(text, 0, NULL), *v;
+    const char *name;
+    if (!json_is_object(o) || json_object_size(o) > RCE_LIBRARIES_MAX)
+        goto fail;
+    json_object_foreach(o, name, v)
+        if (!*name || !json_is_string(v) || json_string_length(v) == 0)
+            goto fail;
+    return o;
+fail:
+    json_decref(o);
+    return NULL;
 }
 
 /* Parses rce.run: a JSON array of non-empty strings. NULL-terminated copy, or NULL. */
@@ -198,6 +216,7 @@ static int lang_from_image(json_t *image, const char *prefix, struct lang *l)
     const char *tests_run = json_string_value(json_object_get(labels, RCE_LABEL_TESTS_RUN));
     const char *limits = json_string_value(json_object_get(labels, RCE_LABEL_LIMITS));
     const char *cpus = json_string_value(json_object_get(labels, RCE_LABEL_CPUS));
+    const char *libraries = json_string_value(json_object_get(labels, RCE_LABEL_LIBRARIES));
 
     memset(l, 0, sizeof *l);
     if (!name || !valid_name(name))
@@ -246,6 +265,8 @@ static int lang_from_image(json_t *image, const char *prefix, struct lang *l)
         lang_clear(l);
         return 0;
     }
+    if (libraries && !(l->libraries = parse_libraries(libraries)))
+        log_warn("image %s: ignoring %s, not a JSON object of versions", l->image, RCE_LABEL_LIBRARIES);
     const char *id = json_string_value(json_object_get(image, "Id"));
     if (!(l->name = strdup(name)) || !(l->main_file = strdup(main_file))
         || !(l->image_id = strdup(id ? id : l->image))
@@ -426,7 +447,8 @@ struct lang *lang_dup(const struct lang *l)
         || (l->compile_argv && !(c->compile_argv = dup_strv(l->compile_argv, l->compile_argc)))
         || (l->tests_compile_argv
             && !(c->tests_compile_argv = dup_strv(l->tests_compile_argv, l->tests_compile_argc)))
-        || (l->tests_run_argv && !(c->tests_run_argv = dup_strv(l->tests_run_argv, l->tests_run_argc)))) {
+        || (l->tests_run_argv && !(c->tests_run_argv = dup_strv(l->tests_run_argv, l->tests_run_argc)))
+        || (l->libraries && !(c->libraries = json_deep_copy(l->libraries)))) {
         lang_free(c);
         return NULL;
     }
@@ -501,7 +523,8 @@ void lang_names_free(char **names)
     free_strv(names);
 }
 
-int lang_registry_details(struct lang_registry *r, json_t *versions, json_t *compiled)
+int lang_registry_details(struct lang_registry *r, json_t *versions, json_t *compiled,
+                          json_t *libraries)
 {
     int rc = 0;
     pthread_mutex_lock(&r->lock);
@@ -510,6 +533,8 @@ int lang_registry_details(struct lang_registry *r, json_t *versions, json_t *com
         if (l->version && json_object_set_new(versions, l->name, json_string(l->version)) != 0)
             rc = -1;
         if (lang_compiled(l) && json_array_append_new(compiled, json_string(l->name)) != 0)
+            rc = -1;
+        if (l->libraries && json_object_set(libraries, l->name, l->libraries) != 0)
             rc = -1;
     }
     pthread_mutex_unlock(&r->lock);

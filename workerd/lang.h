@@ -33,6 +33,7 @@ struct lang {
     struct limits limits;   /* rce.limits: run keys say what a run needs at least, compile_*
                              * keys are the compile step's defaults (0: absent) */
     long cpus;              /* rce.cpus: CPUs its containers may use at once (0: one) */
+    json_t *libraries;      /* rce.libraries: {library: version}, or NULL (owned) */
 };
 
 /* A language with a compile step: a compile command, or a run command that compiles. */
@@ -100,7 +101,9 @@ int lang_registry_describe(struct lang_registry *r, json_t *languages, json_t *a
 char **lang_registry_names(struct lang_registry *r);
 void lang_names_free(char **names);
 
-/* Fills the node JSON's "versions" object (language -> version) and "compiled" array. */
-int lang_registry_details(struct lang_registry *r, json_t *versions, json_t *compiled);
+/* Fills the node JSON's "versions" object (language -> version), "compiled" array and
+ * "libraries" object (language -> {library: version}, for those that declare some). */
+int lang_registry_details(struct lang_registry *r, json_t *versions, json_t *compiled,
+                          json_t *libraries);
 
 #endif

@@ -9,10 +9,12 @@
 static const char images_json[] =
     "[{\"Id\":\"sha256:1\",\"RepoTags\":[\"rce/python:latest\",\"rce/python:3.11\"],"
     "  \"Labels\":{\"rce.language\":\"python\",\"rce.aliases\":\"py python3 python\","
-    "             \"rce.main\":\"main.py\",\"rce.run\":\"[\\\"python3\\\",\\\"main.py\\\"]\"}},"
+    "             \"rce.main\":\"main.py\",\"rce.run\":\"[\\\"python3\\\",\\\"main.py\\\"]\","
+    "             \"rce.libraries\":\"{\\\"numpy\\\":\\\"1.24.2\\\",\\\"pandas\\\":\\\"1.5.3\\\"}\"}},"
     " {\"Id\":\"sha256:2\",\"RepoTags\":[\"rce/java:latest\"],"
     "  \"Labels\":{\"rce.language\":\"java\",\"rce.aliases\":\"\",\"rce.main\":\"Main.java\","
-    "             \"rce.run\":\"[\\\"java\\\",\\\"Main.java\\\"]\",\"rce.cpus\":\"2\"}},"
+    "             \"rce.run\":\"[\\\"java\\\",\\\"Main.java\\\"]\",\"rce.cpus\":\"2\","
+    "             \"rce.libraries\":\"{\\\"junit\\\":4}\"}},"     /* not versions: ignored */
     /* not named <prefix><language>:latest: an old build, another prefix */
     " {\"Id\":\"sha256:3\",\"RepoTags\":[\"<none>:<none>\"],"
     "  \"Labels\":{\"rce.language\":\"python\",\"rce.main\":\"main.py\",\"rce.run\":\"[\\\"python3\\\"]\"}},"
@@ -57,6 +59,9 @@ static void test_table_from_labels(void)
     assert(!lang_table_find(t, "ruby") && !lang_table_find(t, "go") && !lang_table_find(t, "c"));
     assert(!lang_table_find(t, "kotlin"));                  /* rce.cpus 0 */
     assert(lang_table_find(t, "java")->cpus == 2 && py->cpus == 0);
+    assert(json_object_size(py->libraries) == 2
+           && STREQ(json_string_value(json_object_get(py->libraries, "pandas")), "1.5.3"));
+    assert(lang_table_find(t, "java")->libraries == NULL);   /* the language stays, its list not */
     lang_table_free(t);
 }
 
@@ -103,6 +108,18 @@ static void test_registry_copies(void)
     struct lang *java = lang_registry_lookup(&r, "java");
     assert(java && java->cpus == 2);
     lang_free(java);
+    json_t *versions = json_object(), *compiled = json_array(), *libraries = json_object();
+    assert(lang_registry_details(&r, versions, compiled, libraries) == 0);
+    assert(json_object_size(libraries) == 1            /* python's: java declares none usable */
+           && STREQ(json_string_value(json_object_get(json_object_get(libraries, "python"), "numpy")),
+                    "1.24.2"));
+    json_decref(versions);
+    json_decref(compiled);
+    json_decref(libraries);
+    py = lang_registry_lookup(&r, "python");
+    lang_registry_replace(&r, load());
+    assert(py && json_object_size(py->libraries) == 2);  /* copied with the rest */
+    lang_free(py);
     lang_registry_destroy(&r);
 }
 
