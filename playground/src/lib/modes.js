@@ -29,7 +29,27 @@ export const MODES = {
     perl: legacy(() => import('@codemirror/legacy-modes/mode/perl'), (m) => m.perl),
     r: legacy(() => import('@codemirror/legacy-modes/mode/r'), (m) => m.r),
     ruby: legacy(() => import('@codemirror/legacy-modes/mode/ruby'), (m) => m.ruby),
+    clojure: legacy(() => import('@codemirror/legacy-modes/mode/clojure'), (m) => m.clojure),
+    cobol: legacy(() => import('@codemirror/legacy-modes/mode/cobol'), (m) => m.cobol),
+    commonlisp: legacy(() => import('@codemirror/legacy-modes/mode/commonlisp'), (m) => m.commonLisp),
+    crystal: legacy(() => import('@codemirror/legacy-modes/mode/crystal'), (m) => m.crystal),
+    d: legacy(() => import('@codemirror/legacy-modes/mode/d'), (m) => m.d),
+    erlang: legacy(() => import('@codemirror/legacy-modes/mode/erlang'), (m) => m.erlang),
+    forth: legacy(() => import('@codemirror/legacy-modes/mode/forth'), (m) => m.forth),
+    groovy: legacy(() => import('@codemirror/legacy-modes/mode/groovy'), (m) => m.groovy),
+    objectivec: legacy(() => import('@codemirror/legacy-modes/mode/clike'), (m) => m.objectiveC),
+    octave: legacy(() => import('@codemirror/legacy-modes/mode/octave'), (m) => m.octave),
+    racket: legacy(() => import('@codemirror/legacy-modes/mode/scheme'), (m) => m.scheme),
+    scheme: legacy(() => import('@codemirror/legacy-modes/mode/scheme'), (m) => m.scheme),
+    sml: legacy(() => import('@codemirror/legacy-modes/mode/mllike'), (m) => m.sml),
+    sql: legacy(() => import('@codemirror/legacy-modes/mode/sql'), (m) => m.sqlite),
+    tcl: legacy(() => import('@codemirror/legacy-modes/mode/tcl'), (m) => m.tcl),
+    zsh: legacy(() => import('@codemirror/legacy-modes/mode/shell'), (m) => m.shell),
 };
+
+// The languages that have no mode in CodeMirror's packages: their code is shown
+// as plain text (with line numbers, brackets and the rest of the editor).
+export const PLAIN = ['ada', 'awk', 'nasm', 'nim', 'prolog'];
 
 export async function languageSupport(name) {
     const load = MODES[name];
