@@ -20,6 +20,7 @@ const el = {
     compile: $('compile'), compileOutput: $('compile-output'),
     live: $('live'), liveInput: $('live-input'), send: $('send'), eof: $('eof'),
     figures: $('figures'), reason: $('reason'), transport: $('transport'),
+    libraries: $('libraries'),
 };
 
 // the gateway this page came from (a page under a path prefix keeps it)
@@ -29,7 +30,7 @@ const BASE = new URL('.', location.href).href;
 // socket cannot be opened at all)
 const TRANSPORT = new URLSearchParams(location.search).get('transport') === 'http' ? 'http' : 'auto';
 
-let languages = [];          // [{name, version, aliases, compiled}]
+let languages = [];          // [{name, version, aliases, compiled, libraries}]
 let hellos = {};             // name -> hello world (hellos.json, built from docker/lang/*/smoke.src)
 const drafts = new Map();    // name -> the code last typed in that language
 let current = null;          // the chosen language's name
@@ -72,9 +73,19 @@ async function chooseLanguage(name, code) {
     current = name;
     el.language.value = name;
     setCode(code ?? drafts.get(name) ?? hellos[name] ?? '');
+    showLibraries(languages.find((l) => l.name === name));
     const support = await languageSupport(name);
     if (current === name) view.dispatch({ effects: langConf.reconfigure(support) });
     document.title = `${name} · rce playground`;
+}
+
+// "with numpy 1.24.2 · pandas 1.5.3": what the language's image adds, from
+// GET /api/v1/languages (a gateway older than the field sends none)
+function showLibraries(lang) {
+    const libs = Object.entries(lang?.libraries ?? {});
+    el.libraries.hidden = !libs.length;
+    el.libraries.textContent = libs.length
+        ? `with ${libs.map(([n, v]) => `${n} ${v}`).join(' · ')}` : '';
 }
 
 // --- output ------------------------------------------------------------------

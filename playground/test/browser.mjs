@@ -122,6 +122,8 @@ try {
     ok(has('python') && has('c') && has('java'), 'the picker lists python, c and java', JSON.stringify(options));
     ok(options.every(([v, t]) => new RegExp(`^${v.replace(/[+#]/g, '\\$&')} \\d+(\\.\\d+)+$`).test(t)), 'each option shows name and version', JSON.stringify(options.slice(0, 5)));
     ok(/drill my brain/.test(await editorText(page)), 'python opens with its hello world');
+    const libs = await page.textContent('#libraries');
+    ok(/^with numpy \d[^ ]* · pandas \d/.test(libs) && /matplotlib \d/.test(libs), 'python shows its libraries, with versions', libs);
     ok(await page.$('.cm-lineNumbers .cm-gutterElement'), 'the editor has line numbers');
     ok(await page.waitForSelector('.cm-line span[class]', { timeout: 5000 }).catch(() => null), 'the code is highlighted');
     await snap(page, 'loaded');
@@ -137,6 +139,7 @@ try {
 
     // --- c: hello world, a compiler warning and an exit code; then a compile error --------
     await choose(page, 'c');
+    ok(await page.isHidden('#libraries'), 'c, which has no libraries, shows none');
     ok(/#include <stdio.h>/.test(await editorText(page)), 'c opens with its hello world');
     ok(await page.waitForSelector('.cm-line span[class]', { timeout: 5000 }).catch(() => null), 'c is highlighted');
     await setCode(page, '#include <stdio.h>\n#warning "a word from the compiler"\nint main(void) {\n    printf("from c\\n");\n    return 3;\n}\n');
