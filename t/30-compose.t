@@ -195,6 +195,13 @@ run_ok('python', 'print(42)', "42\n", 'the README example');
     is($res->{headers}{'x-rce-exit-code'}, '3', 'its exit code comes back');
     $res = $http->request('POST', "$URL/lang/klingon", { content => 'x' });
     is($res->{status}, 404, 'unknown language is 404 through the cluster');
+    # the playground of the gateway image (conf/nginx.conf), with its Content-Security-Policy
+    $res = $http->get("$URL/");
+    (is($res->{status}, 200, 'the playground is served at /')
+     && like($res->{content}, qr/<title>rce playground<\/title>/, '... the page')
+     && like($res->{headers}{'content-security-policy'} // '', qr/^default-src 'self'; script-src 'self';.*connect-src 'self'/,
+             '... with the Content-Security-Policy of conf/nginx.conf'))
+        or diag explain $res->{headers};
 }
 
 # --- who mounts the Docker socket; what the images hold -------------------------------------

@@ -116,6 +116,9 @@ const figuresOk = (s) => s.figures.wall && s.figures.cpu && s.figures.memory;
 try {
     // --- the page loads, with the language list --------------------------------------
     const page = await newPage({ label: 'desktop' });
+    const csp = (await (await page.request.get(base + '/')).headers())['content-security-policy'] ?? '';
+    ok(/default-src 'self'/.test(csp) && /script-src 'self'(;|$)/.test(csp) && /connect-src 'self'/.test(csp),
+       'the page is served with a Content-Security-Policy of its own origin (any violation would be a console error below)', csp);
     await ready(page);
     const options = await page.$$eval('#language option', (os) => os.map((o) => [o.value, o.textContent]));
     const has = (l) => options.find(([v]) => v === l);

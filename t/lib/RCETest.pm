@@ -248,7 +248,8 @@ http {
         location /api/v1/jobs { rce_api_jobs; rce_wall_limit 5s; rce_max_files 4; client_max_body_size 8m; }
         location /api/v2/ { rce_api_piston; rce_wall_limit 5s; rce_timeout 30s; rce_max_files 4; }
         location /api/ { error_page 404 /.rce-error; return 404; }
-        location = / { root $playground; try_files /index.html =404; types { text/html html; } add_header Cache-Control no-cache; }
+        location = / { root $playground; try_files /index.html =404; types { text/html html; } add_header Cache-Control no-cache;
+                       add_header Content-Security-Policy "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"; add_header X-Content-Type-Options nosniff; }
         location /assets/ { root $playground; types { application/javascript js; text/css css; application/json json; } add_header Cache-Control no-cache; }
         location = /widget.js { root $playground; types { application/javascript js; } add_header Cache-Control no-cache; }
         location = /api/v1/openapi.json { alias $ROOT/docs/openapi.json; types { } default_type application/json; }
