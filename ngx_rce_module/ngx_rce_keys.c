@@ -10,7 +10,10 @@
  *
  * (ngx_rce_keys_file.c reads it: the rules of names and keys are there).
  * Only the SHA-256 of each key is kept.  A request presents its key as
- * "Authorization: Bearer <key>" or "X-API-Key: <key>"; the presented key is
+ * "Authorization: Bearer <key>" or "X-API-Key: <key>", or, where a browser
+ * can set neither (a WebSocket), as the subprotocol "rce.key.<the key in
+ * base64url>" of its Sec-WebSocket-Protocol (beside "rce", which the
+ * upgrade answers: ngx_rce_ws.c); the presented key is
  * hashed and compared with every stored digest by CRYPTO_memcmp, so neither
  * its length nor its bytes show in the time taken.  A missing or unknown key
  * is 401 with WWW-Authenticate, in the access phase of the locations that
@@ -35,6 +38,7 @@
 #define NGX_RCE_KEYS_CHALLENGE    "Bearer realm=\"rce\""
 #define NGX_RCE_KEYS_INVALID                                                  \
     "Bearer realm=\"rce\", error=\"invalid_token\""
+#define NGX_RCE_KEYS_PROTOCOL     "rce.key."
 
 
 typedef struct {
@@ -52,6 +56,8 @@ struct ngx_rce_keys_s {
 static ngx_int_t ngx_rce_keys_parse(ngx_conf_t *cf, ngx_rce_keys_t *keys,
     u_char *text, size_t len);
 static ngx_int_t ngx_rce_keys_presented(ngx_http_request_t *r,
+    ngx_str_t *key);
+static ngx_int_t ngx_rce_keys_protocol(ngx_http_request_t *r,
     ngx_str_t *key);
 static ngx_rce_key_t *ngx_rce_keys_find(ngx_rce_keys_t *keys,
     ngx_str_t *presented);
@@ -329,7 +335,8 @@ ngx_rce_keys_access_handler(ngx_http_request_t *r)
 
     message = missing ? "an API key is required: send it as "
                         "\"Authorization: Bearer <key>\" or "
-                        "\"X-API-Key: <key>\""
+                        "\"X-API-Key: <key>\" (a WebSocket: the "
+                        "subprotocol \"rce.key.<base64url key>\")"
                       : "the API key is not valid";
 
     /* Piston's clients read its errors' "message" */
@@ -380,12 +387,75 @@ ngx_rce_keys_presented(ngx_http_request_t *r, ngx_str_t *key)
     h = ngx_rce_header_in(r, "X-API-Key");
 
     if (h == NULL || h->value.len == 0) {
-        return NGX_DECLINED;
+        return ngx_rce_keys_protocol(r, key);
     }
 
     *key = h->value;
 
     return NGX_OK;
+}
+
+
+/*
+ * The key of a WebSocket's subprotocol "rce.key.<base64url>", decoded into
+ * the request's pool; NGX_DECLINED when there is none, or it does not
+ * decode (an empty key, which no key matches: the 401 says "not valid")
+ */
+static ngx_int_t
+ngx_rce_keys_protocol(ngx_http_request_t *r, ngx_str_t *key)
+{
+    ngx_table_elt_t  *h;
+    ngx_str_t         encoded;
+    u_char           *p, *last, *start, *end;
+    size_t            prefix;
+
+    h = ngx_rce_header_in(r, "Sec-WebSocket-Protocol");
+    if (h == NULL) {
+        return NGX_DECLINED;
+    }
+
+    prefix = sizeof(NGX_RCE_KEYS_PROTOCOL) - 1;
+    p = h->value.data;
+    last = p + h->value.len;
+
+    while (p < last) {
+        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        start = p;
+
+        while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
+            p++;
+        }
+
+        end = p;
+
+        if ((size_t) (end - start) <= prefix
+            || ngx_strncmp(start, NGX_RCE_KEYS_PROTOCOL, prefix) != 0)
+        {
+            continue;
+        }
+
+        encoded.data = start + prefix;
+        encoded.len = end - encoded.data;
+
+        if (encoded.len > ngx_base64_encoded_length(NGX_RCE_KEYS_KEY_MAX)) {
+            break;
+        }
+
+        key->data = ngx_pnalloc(r->pool,
+                                ngx_base64_decoded_length(encoded.len));
+        if (key->data == NULL
+            || ngx_decode_base64url(key, &encoded) != NGX_OK)
+        {
+            key->len = 0;
+        }
+
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
 }
 
 

@@ -28,6 +28,8 @@
 
 #define NGX_RCE_WS_GUID          "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 #define NGX_RCE_WS_CLOSE_WAIT    2000    /* ms for the client's close frame */
+#define NGX_RCE_WS_PROTOCOL      "rce"   /* the subprotocol a client may offer
+                                          * (beside its key: ngx_rce_keys.c) */
 
 
 static ngx_int_t ngx_rce_ws_check(ngx_http_request_t *r, ngx_str_t *key,
@@ -243,9 +245,10 @@ ngx_rce_ws_token(ngx_table_elt_t *h, const char *token)
 static ngx_int_t
 ngx_rce_ws_accept(ngx_http_request_t *r, ngx_str_t *key)
 {
-    ngx_sha1_t  sha1;
-    u_char      digest[20];
-    ngx_str_t   raw, accept, upgrade;
+    ngx_sha1_t        sha1;
+    u_char            digest[20];
+    ngx_str_t         raw, accept, upgrade, protocol;
+    ngx_table_elt_t  *h;
 
     ngx_sha1_init(&sha1);
     ngx_sha1_update(&sha1, key->data, key->len);
@@ -267,6 +270,22 @@ ngx_rce_ws_accept(ngx_http_request_t *r, ngx_str_t *key)
         || ngx_rce_add_header(r, "Sec-WebSocket-Accept", &accept) != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    /*
+     * a client that offers subprotocols fails unless one is chosen: "rce"
+     * is, when offered (a browser sends its key as another, never echoed)
+     */
+    h = ngx_rce_header_in(r, "Sec-WebSocket-Protocol");
+
+    if (h != NULL && ngx_rce_ws_token(h, NGX_RCE_WS_PROTOCOL)) {
+        ngx_str_set(&protocol, NGX_RCE_WS_PROTOCOL);
+
+        if (ngx_rce_add_header(r, "Sec-WebSocket-Protocol", &protocol)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;

@@ -25,7 +25,11 @@ srand($SEED);
 
 my $t = RCETest->new;
 $t->start_redis;
-$t->start_nginx;
+# a location that asks for a key, for the keys' three ways in (never given right here:
+# every such request is a 401)
+my $keyfile = "$t->{dir}/keys";
+{ open my $fh, '>', $keyfile or die $!; print $fh "fuzz f0zz-key-0123456789abcdef\n"; close $fh }
+$t->start_nginx(extra => "location /kf/ { rce_api_piston; rce_api_keys $keyfile; rce_wall_limit 5s; rce_timeout 30s; }");
 $t->start_worker('a', '--slots', '4', '--pool', '0,python=2');
 ok($t->wait_nodes('a'), 'node a is live');
 my $master = $t->slurp("$t->{dir}/nginx/nginx.pid") =~ s/\s+//gr;
@@ -39,7 +43,7 @@ my @methods = (('POST') x 6, 'GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE',
 my @paths = ('/api/v1/run', '/api/v1/run', '/api/v1/run', '/lang/python', '/lang/python', '/lang/py', '/lang/c',
              '/lang/', '/lang/%00', '/lang/..%2F..%2Fetc', '/lang/' . ('x' x 300), '/lang/python?x=1',
              '/api/v1/languages', '/api/v1/', '/api/v1/runx', '/api/v1/run/', '/health', '/health?full',
-             '/lang/python/extra', '/lang/%ZZ', '/api/v1/run#frag');
+             '/lang/python/extra', '/lang/%ZZ', '/api/v1/run#frag', '/kf/execute', '/kf/connect', '/kf/connect');
 my @fragments = ('{', '}', '[', ']', '"', ',', ':', 'null', 'true', '1e400', '-1', '18446744073709551616',
                  '"\u0000"', '"\ud800"', "\xff", "\xc3", "\0", '{"a":' x 50, '[' x 3000, '"files":[{}]',
                  '"limits":{"wall_ms":0}', '"code":""', '"language":"python"', '"args":["a"]', ' ' x 100);
@@ -71,6 +75,16 @@ sub request {
                   'Content-Encoding: gzip', 'Transfer-Encoding: identity', 'Connection: keep-alive',
                   'Content-Length: -1', 'Content-Length: 99999999999999999999', 'Content-Length: 1, 2')
         for 1 .. int rand 3;
+    # a WebSocket upgrade whose key comes as a subprotocol (rce.key.<base64url>), mangled
+    if (rand() < 0.15) {
+        push @h, 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13',
+                 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==';
+        push @h, 'Sec-WebSocket-Protocol: ' . join(pick(',', ', ', ' ,', ''), map {
+            pick('rce', 'rce.key.', 'rce.key.' . join('', map { chr(32 + int rand 95) } 1 .. int rand 40),
+                 'rce.key.' . ('A' x (300 + int rand 200)), 'rce.key.ZnV6eg', 'rce.key.ZnV6eg==', 'RCE.KEY.ZnV6eg',
+                 'rce.key.' . "\x00\xff", '')
+        } 1 .. 1 + int rand 3);
+    }
     my $whole = 1;
     my $framing = int rand 10;
     my $req;

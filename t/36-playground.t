@@ -66,7 +66,16 @@ $example_dir = $t->dir . '/example';
 mkdir $example_dir or die "$example_dir: $!";
 chmod 0755, $example_dir;
 $t->start_redis;
-$t->start_nginx(extra => "location /example/ { alias $example_dir/; types { text/html html; } }");
+# a gateway that asks for a key: the page and the API under /keyed/ (the page's own origin)
+my $keyfile = $t->dir . '/keys';
+$ENV{RCE_PLAYGROUND_KEY} = 'pl4yground+key/0123456789';   # base64url's '-' and '_' on the socket
+{ open my $fh, '>', $keyfile or die $!; print $fh "ada $ENV{RCE_PLAYGROUND_KEY}\n"; close $fh }
+$t->start_nginx(extra => "location /example/ { alias $example_dir/; types { text/html html; } }
+        location = /keyed/ { root $built; try_files /index.html =404; types { text/html html; } }
+        location /keyed/assets/ { alias $built/assets/; types { application/javascript js; text/css css; application/json json; } }
+        location = /keyed/api/v1/languages { rce_api_languages; rce_api_keys $keyfile; }
+        location = /keyed/api/v1/run { rce_api_run; rce_api_keys $keyfile; rce_wall_limit 5s; rce_timeout 30s; }
+        location /keyed/api/v2/ { rce_api_piston; rce_api_keys $keyfile; rce_wall_limit 5s; rce_timeout 30s; }");
 $t->start_worker('a', '--slots', '4');
 ok($t->wait_nodes('a'), 'node a is live');
 my $base = $t->url('');

@@ -17,6 +17,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use MIME::Base64 ();
 use JSON::PP;
 use POSIX ();
 use HTTP::Tiny;
@@ -63,6 +64,7 @@ my $extra = <<"CONF";
         location = /r/languages { rce_api_languages; rce_api_keys $keyfile; limit_req zone=rq; }
         location = /n/run { rce_api_run; rce_api_keys $keyfile; limit_conn cn 1; rce_wall_limit 5s; rce_timeout 30s; }
         location /k/static/ { rce_api_keys $keyfile; alias $dir/static/; }
+        location /w/v2/ { rce_api_piston; rce_api_keys $keyfile; rce_wall_limit 5s; rce_timeout 30s; }
 CONF
 mkdir "$dir/static";
 { open my $fh, '>', "$dir/static/page.html" or die; print $fh "<p>a page</p>\n"; close $fh; }
@@ -467,6 +469,39 @@ SKIP: {
         $fresh++ if (req('GET', '/k/languages', 'bob', undef, HTTP::Tiny->new(keep_alive => 0)))[0] == 401;
     }
     is($fresh, 6, '... on every new connection (both workers)');
+}
+
+# --- a WebSocket's key: the subprotocol "rce.key.<base64url>" beside "rce" (a browser can send
+# no header on a WebSocket) -------------------------------------------------------------------
+SKIP: {
+    my $js = RCETest->root . '/t/js';
+    skip 'no node or no t/js/node_modules/ws', 9
+        unless -d "$js/node_modules/ws" && system('node --version >/dev/null 2>&1') == 0;
+    my $b64url = sub { (my $s = MIME::Base64::encode_base64($_[0], '')) =~ tr{+/}{-_}; $s =~ s/=+\z//; $s };
+    my $steps = $json->encode([{ send => { type => 'init', language => 'python', version => '*',
+                                           files => [{ content => 'print(6 * 7)' }] } },
+                               { wait => { type => 'exit' } }]);
+    my $ws = sub {
+        my ($protocols) = @_;
+        local $ENV{RCE_WS_PROTOCOLS} = $protocols;
+        my $url = $t->url('/w/v2/connect') =~ s{^http}{ws}r;
+        return [ map { $json->decode($_) } grep { /^\{/ } split /\n/, `node '$js/ws-client.mjs' '$url' '$steps' 20000 2>&1` ];
+    };
+    my $seen = $ws->('rce,rce.key.' . $b64url->($key{alice}));
+    my ($open) = grep { $_->{open} } @$seen;
+    is($open && $open->{protocol}, 'rce', 'WebSocket: the key as subprotocol rce.key.<base64url>: open, "rce" chosen');
+    my $out = join '', map { $_->{msg}{data} // '' } grep { ($_->{msg}{type} // '') eq 'data' } @$seen;
+    is($out, "42\n", '... and the run streams') or diag explain $seen;
+    my ($http) = grep { $_->{http} } @$seen;
+    ok(!$http, '... no HTTP refusal');
+    for my $case (['rce,rce.key.' . $b64url->('wrong-key-0123456789'), 'a wrong key', qr/invalid_token/],
+                  ['rce,rce.key.!!!!', 'a key that is not base64url', qr/invalid_token/],
+                  ['rce', 'no key', qr/^Bearer realm="rce"$/]) {
+        my ($protocols, $name, $challenge) = @$case;
+        ($http) = grep { $_->{http} } @{ $ws->($protocols) };
+        is($http && $http->{http}, 401, "WebSocket, $name: 401");
+        like($http && $http->{headers}{'www-authenticate'}, $challenge, "... with its WWW-Authenticate");
+    }
 }
 
 $t->stop_all;

@@ -7,7 +7,7 @@ import { Compartment, EditorState, Prec } from '@codemirror/state';
 import { indentWithTab } from '@codemirror/commands';
 import { oneDark } from '@codemirror/theme-one-dark';
 import { languageSupport } from './lib/modes.js';
-import { startRun, httpUrl } from './lib/runner.js';
+import { startRun, httpUrl, keyHeaders } from './lib/runner.js';
 import { describeHttpError, figures, verdictText } from './lib/describe.js';
 import { decodeShare, encodeShare, formatArgs, parseArgs } from './lib/share.js';
 
@@ -20,7 +20,7 @@ const el = {
     compile: $('compile'), compileOutput: $('compile-output'),
     live: $('live'), liveInput: $('live-input'), send: $('send'), eof: $('eof'),
     figures: $('figures'), reason: $('reason'), transport: $('transport'),
-    libraries: $('libraries'),
+    libraries: $('libraries'), keybox: $('keybox'), key: $('key'),
 };
 
 // the gateway this page came from (a page under a path prefix keeps it)
@@ -36,6 +36,7 @@ const drafts = new Map();    // name -> the code last typed in that language
 let current = null;          // the chosen language's name
 let running = null;          // the run in progress
 let pending = decodeShare(location.hash);
+let keyWanted = false;       // the language list was refused for want of an API key
 
 // --- the editor ----------------------------------------------------------------
 
@@ -191,6 +192,7 @@ function runNow() {
         code: view.state.doc.toString(),
         stdin: el.stdin.value,
         args: parsed.args,
+        key: el.key.value.trim(),
     };
     if (!req.code.trim()) {
         showError({ title: 'Nothing to run', detail: 'the editor is empty' });
@@ -306,7 +308,7 @@ function applyShare(s) {
 
 async function load() {
     const [langRes, hellosRes] = await Promise.all([
-        fetch(httpUrl(BASE, 'api/v1/languages')).catch((e) => e),
+        fetch(httpUrl(BASE, 'api/v1/languages'), { headers: keyHeaders(el.key.value.trim()) }).catch((e) => e),
         fetch(httpUrl(BASE, 'assets/hellos.json')).catch(() => null),
     ]);
     try { hellos = hellosRes && hellosRes.ok ? await hellosRes.json() : {}; } catch { hellos = {}; }
@@ -318,6 +320,10 @@ async function load() {
             : describeHttpError(langRes.status, body, langRes.headers.get('Retry-After'));
         showError({ title: `No language list: ${e.title}`, detail: e.detail });
         el.language.replaceChildren(new Option('no languages', ''));
+        if (!(langRes instanceof Error) && langRes.status === 401) {
+            el.keybox.open = true;
+            keyWanted = true;
+        }
         if (e.retryAfter != null) setTimeout(load, Math.max(1, e.retryAfter) * 1000);
         return;
     }
@@ -344,5 +350,19 @@ async function load() {
     }
     document.body.dataset.ready = '1';
 }
+
+// the API key: this tab's (sessionStorage), read by every request; a list that
+// was refused for the lack of one is asked again once one is entered
+const KEY_ITEM = 'rce-playground-key';
+try { el.key.value = sessionStorage.getItem(KEY_ITEM) ?? ''; } catch { /* storage off */ }
+if (el.key.value) el.keybox.open = true;
+el.key.addEventListener('change', () => {
+    const key = el.key.value.trim();
+    try { if (key) sessionStorage.setItem(KEY_ITEM, key); else sessionStorage.removeItem(KEY_ITEM); } catch { /* storage off */ }
+    if (keyWanted && key) {
+        keyWanted = false;
+        load();
+    }
+});
 
 load();

@@ -373,6 +373,31 @@ try {
     await snap(w, 'widget');
     await w.context().close();
 
+    // --- a gateway that asks for an API key (the page under /keyed/, t/36's keyed locations) ---
+    if (process.env.RCE_PLAYGROUND_KEY) {
+        const kp = await newPage({ label: 'keyed' });
+        await kp.goto(base + '/keyed/');
+        await kp.waitForSelector('#error:not([hidden])', { timeout: 20000 });
+        const said = await kp.textContent('#error');
+        ok(/API key/.test(said) && await kp.$eval('#keybox', (d) => d.open), 'keys on, none given: the page says a key is needed and opens its field', said);
+        await snap(kp, 'key-wanted');
+        await kp.fill('#key', process.env.RCE_PLAYGROUND_KEY);
+        await kp.press('#key', 'Tab');
+        await kp.waitForSelector('body[data-ready="1"]', { timeout: 20000 });
+        ok(await kp.$eval('#language', (s) => s.options.length > 10), 'with the key, the language list loads');
+        await setCode(kp, 'print(6 * 7)');
+        let ks = await runAndWait(kp);
+        ok(ks.stdout === '42\n' && ks.verdict === 'OK' && /WebSocket/i.test(ks.transport),
+           'with the key, a run streams over the WebSocket (the key as its subprotocol)', JSON.stringify(ks));
+        ok(!(await kp.evaluate(() => location.href)).includes(process.env.RCE_PLAYGROUND_KEY), 'the key is not in the address');
+        await kp.fill('#key', 'not-the-key-0123456789');
+        await kp.press('#key', 'Tab');
+        ks = await runAndWait(kp);
+        ok(ks.error && /API key is needed \(401\)/.test(ks.error) && !ks.verdict, 'a wrong key: the run is refused 401, in words', JSON.stringify(ks));
+        await snap(kp, 'key-refused');
+        await kp.context().close();
+    }
+
     // --- an error the cluster answers: no live node ------------------------------------------
     const stopped = await ask('stop-workers');
     ok(stopped === 'yes', 'the test stopped the worker node', stopped);

@@ -1,5 +1,7 @@
 // A scripted WebSocket client (npm ws) for t/34-stream.t:
 //     node ws-client.mjs ws://127.0.0.1:PORT/api/v2/connect 'STEPS'
+// RCE_WS_PROTOCOLS (comma-separated) are offered as subprotocols; "open" names the
+// one the server chose.
 // STEPS is a JSON array (or @file holding one) run in order once the socket is open:
 //     {"send": {...}}                 a text message, the object as JSON
 //     {"raw": "text"}                 a text message as it is
@@ -22,7 +24,8 @@ const limit = Number(limitText || 30000);
 const start = Date.now();
 const out = (o) => console.log(JSON.stringify({ t: Date.now() - start, ...o }));
 
-const ws = new WebSocket(url);
+const protocols = (process.env.RCE_WS_PROTOCOLS || '').split(',').filter(Boolean);
+const ws = protocols.length ? new WebSocket(url, protocols) : new WebSocket(url);
 const seen = [];
 let waiter = null;
 
@@ -47,7 +50,7 @@ ws.on('close', (code, reason) => { out({ close: code, reason: reason.toString() 
 setTimeout(() => { out({ timeout: true }); process.exit(0); }, limit);
 
 ws.on('open', async () => {
-    out({ open: true });
+    out({ open: true, protocol: ws.protocol });
     for (const s of steps) {
         if (s.send !== undefined) ws.send(JSON.stringify(s.send));
         else if (s.raw !== undefined) ws.send(s.raw);

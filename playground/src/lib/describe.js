@@ -40,6 +40,11 @@ export function describeHttpError(status, body, retryAfter) {
         title = 'The request was refused (400)';
         if (b.field) detail = `${said} (${b.field})`;
         break;
+    case 401:
+        title = 'An API key is needed (401)';
+        detail = 'this gateway runs code for holders of a key: enter yours in "API key"'
+            + (said ? ` (the gateway: ${said})` : '');
+        break;
     case 404:
         if (b.field === 'version') {
             title = 'That version is not available (404)';

@@ -9,7 +9,12 @@
 // (or the JSON answer at once, from a gateway that does not stream); there,
 // stdin is only what was given at the start.
 //
-//   const run = startRun(base, {language, version, code, stdin, args}, handlers)
+//   const run = startRun(base, {language, version, code, stdin, args, key}, handlers)
+//
+// key: an API key, where the gateway asks for one: over HTTP as
+// "Authorization: Bearer <key>", over the WebSocket (which a browser opens
+// without headers of its own) as the subprotocol "rce.key.<base64url>"
+// beside "rce" (keyProtocols).
 //   run.send(text)   stdin while it runs (false when the transport cannot)
 //   run.eof()        close its stdin (a run given stdin at the start has it
 //                    closed after that, unless req.closeStdin is false)
@@ -26,6 +31,18 @@ export function wsUrl(base) {
     const u = new URL('api/v2/connect', base.endsWith('/') ? base : base + '/');
     u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
     return u.href;
+}
+
+// the WebSocket's subprotocols for an API key (none without one)
+export function keyProtocols(key) {
+    if (!key) return [];
+    const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(key)));
+    return ['rce', 'rce.key.' + b64.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')];
+}
+
+// the HTTP headers for an API key
+export function keyHeaders(key) {
+    return key ? { Authorization: `Bearer ${key}` } : {};
 }
 
 export function httpUrl(base, path) {
@@ -80,7 +97,8 @@ function runWs(base, req, ctx, fallback) {
     const h = ctx.handlers;
     let ws;
     try {
-        ws = new WebSocket(wsUrl(base));
+        const protocols = keyProtocols(req.key);
+        ws = protocols.length ? new WebSocket(wsUrl(base), protocols) : new WebSocket(wsUrl(base));
     } catch {
         return fallback();
     }
@@ -225,7 +243,7 @@ function runHttp(base, req, ctx) {
         try {
             res = await fetch(httpUrl(base, 'api/v1/run'), {
                 method: 'POST',
-                headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream, application/json' },
+                headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream, application/json', ...keyHeaders(req.key) },
                 body: JSON.stringify(body),
                 signal: ctrl.signal,
             });
