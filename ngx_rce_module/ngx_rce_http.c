@@ -406,6 +406,46 @@ ngx_rce_header_in(ngx_http_request_t *r, const char *name)
 }
 
 
+/*
+ * The next element of a comma-separated header list ("a, b,c"), the
+ * blanks around it trimmed, into *item; 0 when none is left.  *pos moves
+ * past it.
+ */
+ngx_uint_t
+ngx_rce_list_next(u_char **pos, u_char *last, ngx_str_t *item)
+{
+    u_char  *p, *end;
+
+    p = *pos;
+
+    while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
+        p++;
+    }
+
+    if (p == last) {
+        *pos = p;
+        return 0;
+    }
+
+    item->data = p;
+
+    while (p < last && *p != ',') {
+        p++;
+    }
+
+    end = p;
+
+    while (end > item->data && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+
+    item->len = end - item->data;
+    *pos = p;
+
+    return 1;
+}
+
+
 /* whether an Accept header of the request names the media type */
 ngx_uint_t
 ngx_rce_accepts(ngx_http_request_t *r, const char *type)

@@ -405,8 +405,8 @@ static ngx_int_t
 ngx_rce_keys_protocol(ngx_http_request_t *r, ngx_str_t *key)
 {
     ngx_table_elt_t  *h;
-    ngx_str_t         encoded;
-    u_char           *p, *last, *start, *end;
+    ngx_str_t         item, encoded;
+    u_char           *p;
     size_t            prefix;
 
     h = ngx_rce_header_in(r, "Sec-WebSocket-Protocol");
@@ -416,29 +416,17 @@ ngx_rce_keys_protocol(ngx_http_request_t *r, ngx_str_t *key)
 
     prefix = sizeof(NGX_RCE_KEYS_PROTOCOL) - 1;
     p = h->value.data;
-    last = p + h->value.len;
 
-    while (p < last) {
-        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
-            p++;
-        }
+    while (ngx_rce_list_next(&p, h->value.data + h->value.len, &item)) {
 
-        start = p;
-
-        while (p < last && *p != ',' && *p != ' ' && *p != '\t') {
-            p++;
-        }
-
-        end = p;
-
-        if ((size_t) (end - start) <= prefix
-            || ngx_strncmp(start, NGX_RCE_KEYS_PROTOCOL, prefix) != 0)
+        if (item.len <= prefix
+            || ngx_strncmp(item.data, NGX_RCE_KEYS_PROTOCOL, prefix) != 0)
         {
             continue;
         }
 
-        encoded.data = start + prefix;
-        encoded.len = end - encoded.data;
+        encoded.data = item.data + prefix;
+        encoded.len = item.len - prefix;
 
         if (encoded.len > ngx_base64_encoded_length(NGX_RCE_KEYS_KEY_MAX)) {
             break;

@@ -443,6 +443,7 @@ ngx_int_t ngx_rce_add_header_json(ngx_http_request_t *r, const char *key,
     json_t *value);
 ngx_int_t ngx_rce_add_retry_after(ngx_http_request_t *r);
 ngx_table_elt_t *ngx_rce_header_in(ngx_http_request_t *r, const char *name);
+ngx_uint_t ngx_rce_list_next(u_char **pos, u_char *last, ngx_str_t *item);
 ngx_uint_t ngx_rce_accepts(ngx_http_request_t *r, const char *type);
 void ngx_rce_finish(ngx_http_request_t *r, ngx_int_t rc);
 

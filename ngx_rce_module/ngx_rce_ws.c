@@ -206,32 +206,16 @@ ngx_rce_ws_check(ngx_http_request_t *r, ngx_str_t *key, const char **why)
 static ngx_uint_t
 ngx_rce_ws_token(ngx_table_elt_t *h, const char *token)
 {
-    u_char  *p, *last, *start, *end;
-    size_t   len;
+    u_char     *p;
+    size_t      len;
+    ngx_str_t   item;
 
     len = ngx_strlen(token);
     p = h->value.data;
-    last = p + h->value.len;
 
-    while (p < last) {
-        while (p < last && (*p == ' ' || *p == '\t' || *p == ',')) {
-            p++;
-        }
-
-        start = p;
-
-        while (p < last && *p != ',') {
-            p++;
-        }
-
-        end = p;
-
-        while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
-            end--;
-        }
-
-        if ((size_t) (end - start) == len
-            && ngx_strncasecmp(start, (u_char *) token, len) == 0)
+    while (ngx_rce_list_next(&p, h->value.data + h->value.len, &item)) {
+        if (item.len == len
+            && ngx_strncasecmp(item.data, (u_char *) token, len) == 0)
         {
             return 1;
         }
