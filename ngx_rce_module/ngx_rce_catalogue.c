@@ -332,7 +332,7 @@ ngx_rce_catalogue_libraries(ngx_rce_worker_t *w, json_t *name)
                                     json_string_value(name));
 
         if (json_is_object(libraries)) {
-            return json_deep_copy(libraries);
+            return json_incref(libraries);
         }
     }
 

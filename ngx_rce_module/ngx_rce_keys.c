@@ -398,8 +398,9 @@ ngx_rce_keys_presented(ngx_http_request_t *r, ngx_str_t *key)
 
 /*
  * The key of a WebSocket's subprotocol "rce.key.<base64url>", decoded into
- * the request's pool; NGX_DECLINED when there is none, or it does not
- * decode (an empty key, which no key matches: the 401 says "not valid")
+ * the request's pool; NGX_DECLINED when there is none.  One that does not
+ * decode, or is longer than any key, is an empty key, which no key
+ * matches: the 401 says "not valid"
  */
 static ngx_int_t
 ngx_rce_keys_protocol(ngx_http_request_t *r, ngx_str_t *key)
@@ -428,8 +429,12 @@ ngx_rce_keys_protocol(ngx_http_request_t *r, ngx_str_t *key)
         encoded.data = item.data + prefix;
         encoded.len = item.len - prefix;
 
+        /* longer than any key: presented, and wrong */
+        key->data = encoded.data;
+        key->len = 0;
+
         if (encoded.len > ngx_base64_encoded_length(NGX_RCE_KEYS_KEY_MAX)) {
-            break;
+            return NGX_OK;
         }
 
         key->data = ngx_pnalloc(r->pool,

@@ -475,7 +475,7 @@ SKIP: {
 # no header on a WebSocket) -------------------------------------------------------------------
 SKIP: {
     my $js = RCETest->root . '/t/js';
-    skip 'no node or no t/js/node_modules/ws', 9
+    skip 'no node or no t/js/node_modules/ws', 11
         unless -d "$js/node_modules/ws" && system('node --version >/dev/null 2>&1') == 0;
     my $b64url = sub { (my $s = MIME::Base64::encode_base64($_[0], '')) =~ tr{+/}{-_}; $s =~ s/=+\z//; $s };
     my $steps = $json->encode([{ send => { type => 'init', language => 'python', version => '*',
@@ -496,6 +496,7 @@ SKIP: {
     ok(!$http, '... no HTTP refusal');
     for my $case (['rce,rce.key.' . $b64url->('wrong-key-0123456789'), 'a wrong key', qr/invalid_token/],
                   ['rce,rce.key.!!!!', 'a key that is not base64url', qr/invalid_token/],
+                  ['rce,rce.key.' . ('A' x 400), 'a key longer than any key', qr/invalid_token/],
                   ['rce', 'no key', qr/^Bearer realm="rce"$/]) {
         my ($protocols, $name, $challenge) = @$case;
         ($http) = grep { $_->{http} } @{ $ws->($protocols) };

@@ -447,11 +447,13 @@ struct lang *lang_dup(const struct lang *l)
         || (l->compile_argv && !(c->compile_argv = dup_strv(l->compile_argv, l->compile_argc)))
         || (l->tests_compile_argv
             && !(c->tests_compile_argv = dup_strv(l->tests_compile_argv, l->tests_compile_argc)))
-        || (l->tests_run_argv && !(c->tests_run_argv = dup_strv(l->tests_run_argv, l->tests_run_argc)))
-        || (l->libraries && !(c->libraries = json_deep_copy(l->libraries)))) {
+        || (l->tests_run_argv && !(c->tests_run_argv = dup_strv(l->tests_run_argv, l->tests_run_argc)))) {
         lang_free(c);
         return NULL;
     }
+    /* shared, not copied (every job takes a copy): never changed after parse_libraries, and
+     * jansson's reference counts are atomic here */
+    c->libraries = json_incref(l->libraries);
     return c;
 }
 

@@ -33,7 +33,8 @@ struct lang {
     struct limits limits;   /* rce.limits: run keys say what a run needs at least, compile_*
                              * keys are the compile step's defaults (0: absent) */
     long cpus;              /* rce.cpus: CPUs its containers may use at once (0: one) */
-    json_t *libraries;      /* rce.libraries: {library: version}, or NULL (owned) */
+    json_t *libraries;      /* rce.libraries: {library: version}, or NULL; a reference of its
+                             * own, to an object never changed once read (lang_dup shares it) */
 };
 
 /* A language with a compile step: a compile command, or a run command that compiles. */
