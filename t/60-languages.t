@@ -14,7 +14,7 @@
 #   PATH, HOME and LANG; both must work)
 #
 # Missing images are built first (docker/build-images.sh LANG).  Languages
-# run RCE_T60_JOBS (2) at a time; RCE_T60_LANGS="c go" limits the set.
+# run RCE_T60_JOBS (3) at a time; RCE_T60_LANGS="c go" limits the set.
 
 use strict;
 use warnings;
@@ -30,7 +30,7 @@ my $ROOT   = abs_path("$FindBin::Bin/..");
 my $LANGS  = "$ROOT/docker/lang";
 my $TRY    = "$LANGS/try.sh";
 my $PREFIX = $ENV{RCE_IMAGE_PREFIX} // 'rce/';
-my $JOBS   = $ENV{RCE_T60_JOBS} || 2;
+my $JOBS   = $ENV{RCE_T60_JOBS} || 3;
 my $INPUT  = "drill my brain\n";
 my $MAX_MEMORY_MB = 1024;
 my %LIMIT_KEYS = map { $_ => 1 } qw(wall_ms cpu_ms memory_mb pids output_bytes
