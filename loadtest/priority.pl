@@ -4,7 +4,7 @@
 # t/lib/RCETest.pm starts them on 127.0.0.1 and stops them on exit).
 #
 #   loadtest/priority.pl            full run: a batch of 1,000 jobs (about 6 minutes)
-#   loadtest/priority.pl --quick    smoke version: a batch of 60 (the numbers mean little)
+#   loadtest/priority.pl --quick    smoke version: a batch of 30 after 5 s idle (the numbers mean little)
 #   loadtest/priority.pl --pace MS  the node runs with --batch-pace-ms MS (default: its own)
 #
 # Interactive requests (POST /api/v1/run, "priority": "interactive", a Python hello) are
@@ -29,8 +29,8 @@ my $quick = grep { $_ eq '--quick' } @ARGV;
 my ($pace) = map { /^--pace=?(\d*)$/ ? ($1 ne '' ? $1 : undef) : () } @ARGV;
 for my $i (0 .. $#ARGV - 1) { $pace = $ARGV[$i + 1] if $ARGV[$i] eq '--pace' }
 my $loaded_max_s = 150;         # interactive requests under the batch: until it drains, or this long
-my $batch_n = $quick ? 60 : 1000;
-my $idle_s = $quick ? 10 : 60;
+my $batch_n = $quick ? 30 : 1000;
+my $idle_s = $quick ? 5 : 60;
 my $rate = 2;
 my $json = JSON::PP->new->utf8->canonical;
 my $tmp = tempdir(CLEANUP => 1);

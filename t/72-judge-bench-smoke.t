@@ -16,11 +16,11 @@ is($rc, 0, 'judge.pl --quick exits 0 (every measurement ran, nothing left behind
 
 for my $row ('C: submission of 100 tests', 'C: per test', "C: a test's own time", 'C: the program run by hand',
              'Python: submission of 100 tests', 'Python: bare interpreter start', 'Python: the program run by hand') {
-    like($out, qr/^\| \Q$row\E.* \| +[\d.]+ \|$/m, "a row: $row");
+    like($out, qr/^\| \Q$row\E.* \| +-?[\d.]+ \|$/m, "a row: $row");
 }
 for my $target (qr/C, 100 tests <= 1\.5 x a single run/, qr/C, per-test overhead beyond the program's own time <= 5 ms/,
                 qr/Python, 100 tests <= 100 x start \+ 50 ms/) {
-    like($out, qr/^  $target.*: [\d.]+ ms, (?:met|not met)$/m, "a target with its result: $target");
+    like($out, qr/^  $target.*: -?[\d.]+ ms, (?:met|not met)$/m, "a target with its result: $target");
 }
 like($out, qr/^ok \d+ - no container of the stopped nodes is left/m, 'its stack left no container');
 is(scalar($t->containers), 0, 'no container of ours either');
