@@ -2,9 +2,9 @@
 /*
  * A streamed job's input (docs/protocol.md, "Streaming and interactive
  * jobs"): rce:input:<id>, a list the gateway RPUSHes and the node running
- * the job BLPOPs.  Each push sets the key to expire at the job's deadline,
- * so that what a job never read does not outlive it; the node deletes the
- * key when the job ends.
+ * the job BLPOPs.  Each push sets the key to expire at the job's deadline
+ * (a kill sooner: RCE_INPUT_KILL_TTL_MS), so that what a job never read
+ * does not outlive it; the node deletes the key when the job ends.
  */
 
 
@@ -96,8 +96,8 @@ ngx_rce_feed_pushed(redisAsyncContext *ac, void *reply, void *data)
  * if it has not started (and drop the input it would have read), else
  * tell the node that runs it to stop it ({"kill": true}).  A worker that
  * exits waits for no answer: the LREM and the kill go together (a job
- * taken out of its queue leaves its kill in rce:input:<id> until the
- * job's deadline), and ngx_rce_feed_flush() sends them before it is gone.
+ * taken out of its queue leaves its kill in rce:input:<id> until it
+ * expires), and ngx_rce_feed_flush() sends them before it is gone.
  */
 void
 ngx_rce_feed_stop(ngx_rce_job_t *job)
@@ -182,13 +182,26 @@ ngx_rce_feed_taken(redisAsyncContext *ac, void *reply, void *data)
 }
 
 
-/* {"kill": true} onto rce:input:<id> */
+/*
+ * {"kill": true} onto rce:input:<id>, for a job a node has taken: it reads
+ * the kill at once, or the job ended meanwhile and nobody reads it, so the
+ * key expires RCE_INPUT_KILL_TTL_MS from now, not at the deadline
+ */
 static ngx_int_t
 ngx_rce_feed_kill(u_char *id, size_t len, json_int_t deadline)
 {
     json_t     *entry;
     char       *text;
     ngx_int_t   rc;
+    ngx_time_t *tp;
+    json_int_t  soon;
+
+    tp = ngx_timeofday();
+    soon = (json_int_t) tp->sec * 1000 + tp->msec + RCE_INPUT_KILL_TTL_MS;
+
+    if (soon < deadline) {
+        deadline = soon;
+    }
 
     entry = json_pack("{s:b}", RCE_INPUT_KILL, 1);
     text = (entry != NULL) ? json_dumps(entry, JSON_COMPACT) : NULL;

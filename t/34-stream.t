@@ -38,6 +38,18 @@ $t->start_worker('a', '--slots', '4', '--max-output-bytes', 16777216);
 ok($t->wait_nodes('a'), 'node a is live');
 
 my $json = JSON::PP->new->utf8->canonical;
+
+# rce:input:<id> keys left, with what they hold, how long they live on, and
+# what the gateway and the node logged of their jobs.  A kill pushed as its
+# job ends (or for a job the node refused) stays until it expires:
+# RCE_INPUT_KILL_TTL_MS (10 s), hence the waits of 15 s for none to be left.
+sub input_keys {
+    for my $key (split /\n/, $t->redis('--scan', '--pattern', 'rce:input:*')) {
+        my ($id) = $key =~ /^rce:input:(.*)$/;
+        diag "$key: " . $t->redis('LRANGE', $key, 0, -1) . ', PTTL ' . $t->redis('PTTL', $key);
+        diag join "\n", grep { /\Q$id\E/ } split /\n/, $t->nginx_log . $t->worker_log('a');
+    }
+}
 my $ws_url = 'ws://127.0.0.1:' . $t->{http_port} . '/api/v2/connect';
 
 # --- helpers ------------------------------------------------------------------------------
@@ -232,7 +244,7 @@ sub cancelled_container_gone {
     ok(wait_until(sub { $cancelled->() > $before }, 10), 'SSE: the node cancelled the job (kill through rce:input)');
     cmp_ok(time - $t0, '<', 5, 'SSE: well before its 5 s wall limit');
     ok(wait_until(\&cancelled_container_gone, 10), 'SSE: its container is gone') or diag $t->worker_log('a');
-    ok(wait_until(sub { $t->redis('--scan', '--pattern', 'rce:input:*') eq '' }, 10), 'SSE: no rce:input:* key left');
+    ok(wait_until(sub { $t->redis('--scan', '--pattern', 'rce:input:*') eq '' }, 15), 'SSE: no rce:input:* key left') or input_keys();
 }
 
 # --- WebSocket: a run ---------------------------------------------------------------------
@@ -418,7 +430,7 @@ sub cancelled_container_gone {
     ok(wait_until(sub { $cancelled->() > $before }, 10), 'WS: the node cancelled the job');
     cmp_ok(time - $t0, '<', 5, 'WS: well before its 5 s wall limit');
     ok(wait_until(\&cancelled_container_gone, 10), 'WS: its container is gone') or diag $t->worker_log('a');
-    ok(wait_until(sub { $t->redis('--scan', '--pattern', 'rce:input:*') eq '' }, 10), 'WS: no rce:input:* key left');
+    ok(wait_until(sub { $t->redis('--scan', '--pattern', 'rce:input:*') eq '' }, 15), 'WS: no rce:input:* key left') or input_keys();
 }
 
 # --- WebSocket: a flood --------------------------------------------------------------------
@@ -458,7 +470,7 @@ sub cancelled_container_gone {
     ok($eof, "the connection ended (after $n bytes)");
     cmp_ok($n, '<', 524288 + 8 * 1048576, 'what reached the client is bounded (the buffer and the sockets)');
     close $s;
-    ok(wait_until(sub { $t->redis('--scan', '--pattern', 'rce:input:*') eq '' }, 10), 'no rce:input:* key left');
+    ok(wait_until(sub { $t->redis('--scan', '--pattern', 'rce:input:*') eq '' }, 15), 'no rce:input:* key left') or input_keys();
 }
 
 # --- SSE: a client that reads nothing while its program floods -------------------------------
