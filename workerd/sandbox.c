@@ -53,8 +53,14 @@ static int append_base64(json_t *cmd, const char *data, size_t n, size_t *total,
 {
     size_t b64_len = rce_base64_encoded_len(n);
     *total += b64_len;
-    if (b64_len > SANDBOX_MAX_CODE_BASE64 || *total > SANDBOX_MAX_ARGS_BASE64) {
-        snprintf(err, errlen, "code too large for this node");
+    if (b64_len > SANDBOX_MAX_CODE_BASE64) {
+        snprintf(err, errlen, "a file or stdin of %zu bytes: a node passes at most %d to a container",
+                 n, RCE_ARG_MAX_BYTES);
+        return -1;
+    }
+    if (*total > SANDBOX_MAX_ARGS_BASE64) {
+        snprintf(err, errlen, "files and stdin of over %d bytes in all: too large for a container's arguments",
+                 SANDBOX_MAX_ARGS_BASE64 / 4 * 3);
         return -1;
     }
     char *b64 = malloc(b64_len + 1);

@@ -6,9 +6,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "rce_protocol.h"
+
 /* The code travels base64-encoded as one argv string, and Linux caps one argument at
  * MAX_ARG_STRLEN (128 KiB); this leaves room for the rest. */
-#define SANDBOX_MAX_CODE_BASE64 (120 * 1024)
+#define SANDBOX_MAX_CODE_BASE64 (RCE_ARG_MAX_BYTES / 3 * 4)
 /* ... and all of argv and the environment at ARG_MAX (2 MiB with an 8 MiB stack). */
 #define SANDBOX_MAX_ARGS_BASE64 (1536 * 1024)
 
@@ -83,7 +85,8 @@ char *sandbox_payload(const struct sandbox_job *job, size_t *len, char *err, siz
 long sandbox_cpu_limit_s(long compile_cpu_ms, long run_cpu_ms);
 
 /* Builds the body of POST /containers/create. Returns NULL with the reason in err when the
- * code is too large ("code too large for this node") or memory runs out. */
+ * code is too large (a file or stdin over RCE_ARG_MAX_BYTES, or all of them over
+ * SANDBOX_MAX_ARGS_BASE64 in base64) or memory runs out. */
 json_t *sandbox_container_spec(const struct sandbox_job *job, char *err, size_t errlen);
 
 #endif

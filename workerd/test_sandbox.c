@@ -254,7 +254,7 @@ static void test_code_size_cap(void)
     json_decref(spec);
     job = example(code, fits + 1);
     assert(sandbox_container_spec(&job, err, sizeof err) == NULL);
-    assert(STREQ(err, "code too large for this node"));
+    assert(STREQ(err, "a file or stdin of 92161 bytes: a node passes at most 92160 to a container"));
     free(code);
 }
 
