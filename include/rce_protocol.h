@@ -127,10 +127,6 @@
 #define RCE_INPUT_MAX_BYTES         1048576  /* stdin bytes one job may receive live, at most */
 #define RCE_INPUT_ENTRY_MIN_BYTES   64       /* what each input entry counts, at least, against
                                                 RCE_INPUT_MAX_BYTES at the gateway */
-#define RCE_ARG_MAX_BYTES           92160    /* a file's or stdin's bytes, at most, that a node
-                                                passes to a job's container: each goes as one
-                                                argument (base64: 120 KiB, within Linux's 128
-                                                KiB for one); over it the node answers IE */
 #define RCE_INPUT_KILL_TTL_MS       10000    /* a kill is pushed for a job a node has taken: it
                                                 is read within moments or the job has ended,
                                                 so its key expires this soon (or at the

@@ -32,8 +32,6 @@ static char *ngx_rce_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_api_gone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_balance(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_rce_check_positive(ngx_conf_t *cf, void *post, void *data);
-static char *ngx_rce_check_code_size(ngx_conf_t *cf, void *post,
-    void *data);
 static char *ngx_rce_check_bounds(ngx_conf_t *cf, void *post, void *data);
 static char *ngx_rce_check_ttl(ngx_conf_t *cf, void *post, void *data);
 
@@ -64,8 +62,6 @@ static ngx_http_handler_pt  ngx_rce_handlers[] = {
 static ngx_conf_post_t  ngx_rce_positive = { ngx_rce_check_positive };
 
 static ngx_conf_post_t  ngx_rce_ttl_bounds = { ngx_rce_check_ttl };
-
-static ngx_conf_post_t  ngx_rce_code_size = { ngx_rce_check_code_size };
 
 static ngx_rce_bounds_t  ngx_rce_pids_bounds = {
     ngx_rce_check_bounds, 1, 32768
@@ -233,7 +229,7 @@ static ngx_command_t  ngx_rce_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_rce_loc_conf_t, max_code_size),
-      &ngx_rce_code_size },
+      &ngx_rce_positive },
 
     { ngx_string("rce_wall_limit"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -644,32 +640,6 @@ ngx_rce_check_positive(ngx_conf_t *cf, void *post, void *data)
     /* msec and size slots are both unsigned and pointer-sized here */
     if (*sp == 0) {
         return "must be greater than zero";
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-/*
- * rce_max_code_size: above RCE_ARG_MAX_BYTES a node refuses the larger
- * files and stdin the gateway lets through (IE): allowed, for the
- * arguments and files that fit, but said
- */
-static char *
-ngx_rce_check_code_size(ngx_conf_t *cf, void *post, void *data)
-{
-    size_t  *sp = data;
-
-    if (*sp == 0) {
-        return "must be greater than zero";
-    }
-
-    if (*sp > RCE_ARG_MAX_BYTES) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "rce_max_code_size %uz is over %d bytes, what a "
-                           "node passes to a container as one file or stdin: "
-                           "larger ones get IE from the node",
-                           *sp, RCE_ARG_MAX_BYTES);
     }
 
     return NGX_CONF_OK;

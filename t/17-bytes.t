@@ -21,6 +21,8 @@ use RCETest qw(wait_until);
 my $t = RCETest->new(nginx_extra => <<'CONF');
         location /bytes/ { rce_run; rce_wall_limit 10s; rce_timeout 20s; rce_output_limit 2m; }
         location = /bytes-api { rce_api_run; rce_wall_limit 10s; rce_timeout 20s; rce_output_limit 2m; }
+        location = /bytes-big { rce_api_run; rce_wall_limit 10s; rce_timeout 20s; rce_max_code_size 1m;
+                                client_max_body_size 4m; client_body_buffer_size 4m; }
 CONF
 # well under the location's 20 s: a dropped result fails here, not by a 504
 $t->{http} = HTTP::Tiny->new(timeout => 15);
@@ -167,6 +169,22 @@ sub run_case {
 
 sub pool_counter { my ($which) = @_; return node_state()->{pool}{$which} // -1 }
 
+# stdin and a file larger than a command line holds (120 KiB of base64 per
+# argument): the node feeds such a job to its container on stdin, warm or cold
+sub run_big {
+    my ($path) = @_;
+    my $in = join '', map { chr(32 + $_ % 95) . ($_ % 80 ? '' : "\n") } 1 .. 700_000;
+    my $data = join '', map { chr(33 + $_ % 90) } 1 .. 300_000;
+    my $res = post('/bytes-big', $json->encode({ language => 'python', stdin => $in, files => [
+        { name => 'main.py', content => "import sys\nd = sys.stdin.buffer.read()\nf = open('data.txt', 'rb').read()\n"
+                                        . "print(len(d), sum(d) % 2**32, len(f), sum(f) % 2**32)\n" },
+        { name => 'data.txt', content => $data } ] }), 'Content-Type' => 'application/json');
+    my $j = $t->json($res->{content}) // {};
+    is($j->{status}, 'OK', "$path: stdin of 708,750 bytes and a file of 300,000: OK") or diag $res->{content};
+    is($j->{run}{stdout}, sprintf("%d %d %d %d\n", length $in, unpack('%32C*', $in), length $data, unpack('%32C*', $data)),
+       "$path: the program read them whole");
+}
+
 for my $path ('warm', 'cold') {
     my $name = $node = $path eq 'warm' ? 'w' : 'c';
     $t->start_worker($name, '--slots', '2', '--max-output-bytes', 4 << 20,
@@ -174,6 +192,7 @@ for my $path ('warm', 'cold') {
     ok($t->wait_nodes($name), "node $name ($path) is live");
     ($warm, $jobs) = ($path eq 'warm', 0);
     run_case($_, $path) for @cases;
+    run_big($path);
     if ($warm) {
         ok(wait_until(sub { pool_counter('warm') == $jobs }, 5), "all $jobs jobs ran in a warm container")
             or diag 'pool.warm is ' . pool_counter('warm');

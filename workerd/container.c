@@ -145,7 +145,7 @@ static int describe(const struct config *cfg, const struct job *job, const struc
 /* Builds the job's container spec (job NULL: a warm container's) and creates it; fills id. */
 static int create_container(struct docker *d, const struct config *cfg, const struct job *job,
                             const struct lang *lang, const char *marker, const char *pool_token,
-                            char *id, char *err, size_t errlen)
+                            bool *fed, char *id, char *err, size_t errlen)
 {
     struct sandbox_job sj;
     struct sandbox_file *files = NULL;
@@ -157,6 +157,9 @@ static int create_container(struct docker *d, const struct config *cfg, const st
         snprintf(err, errlen, "create failed: out of memory");
         goto fail;
     }
+    sj.fed = fed && !pool_token && !sandbox_fits_command(&sj);
+    if (fed)
+        *fed = sj.fed;
     if (!(spec = sandbox_container_spec(&sj, err, errlen)))
         goto fail;
     rc = docker_create(d, spec, id, err, errlen);
@@ -194,7 +197,7 @@ int container_warm_start(struct docker *d, const struct config *cfg, const struc
 {
     memset(w, 0, sizeof *w);
     w->stream.fd = CURL_SOCKET_BAD;
-    if (create_container(d, cfg, NULL, lang, NULL, pool_token, w->id, err, errlen) != 0)
+    if (create_container(d, cfg, NULL, lang, NULL, pool_token, NULL, w->id, err, errlen) != 0)
         return -1;
     if (docker_start(d, w->id, err, errlen) != 0
         || docker_stream_hijack(&w->stream, d->socket_path, w->id, ATTACH_TIMEOUT_MS, err, errlen) != 0)
@@ -333,14 +336,14 @@ done:
 }
 
 /* Attaches to a cold container before it starts (its output into r's captures): an
- * interactive job's with its stdin too, over an upgraded connection (docker_stream_hijack),
+ * interactive or fed job's with its stdin too, over an upgraded connection (docker_stream_hijack),
  * any other's output only, through curl (await_attach then waits for the answer). -1 after
  * failing r. */
-static int attach_cold(struct docker *d, const struct job *job, const char *id, struct docker_stream *stream,
-                       struct job_result *r)
+static int attach_cold(struct docker *d, const struct job *job, bool fed, const char *id,
+                       struct docker_stream *stream, struct job_result *r)
 {
     char path[256], err[400];
-    if (job->interactive) {
+    if (job->interactive || fed) {
         if (docker_stream_hijack(stream, d->socket_path, id, ATTACH_TIMEOUT_MS, err, sizeof err) != 0) {
             job_result_fail(r, "%s", err);
             return -1;
@@ -356,44 +359,14 @@ static int attach_cold(struct docker *d, const struct job *job, const char *id, 
     return 0;
 }
 
-/* Cold start: creates the job's container, attaches to it and starts it. Fills id (kept on
- * failure too, for removal) and *t_start, the moment of the start call. */
-int container_start_cold(struct docker *d, const struct config *cfg, const struct job *job,
-                         const struct lang *lang, const char *marker, struct docker_stream *stream,
-                         bool *stream_open, char *id, int64_t *t_start, struct job_result *r)
-{
-    char err[400];
-    if (create_container(d, cfg, job, lang, marker, NULL, id, err, sizeof err) != 0) {
-        job_result_fail(r, "%s", err);
-        return -1;
-    }
-    if (attach_cold(d, job, id, stream, r) != 0)
-        return -1;
-    *stream_open = true;
-    if (!job->interactive && await_attach(stream, r) != 0)
-        return -1;
-    *t_start = clock_mono_ms();
-    if (docker_start(d, id, err, sizeof err) != 0) {
-        job_result_fail(r, "%s", err);
-        return -1;
-    }
-    return 0;
-}
-/* Warm start: hands the job to a container that waits for it, with an end token, which
- * a container fed on stdin can keep secret. Returns 1 if the container was no longer waiting
- * or took no job (discarded: start cold instead), 0 when the job is on its way (*t_start:
- * when), -1 after failing r. */
-int container_start_warm(struct docker *d, const struct config *cfg, const struct job *job,
-                         const struct lang *lang, const char *marker, struct container_warm *warm,
-                         int64_t *t_start, struct job_result *r)
+/* Sends the job to a container that reads it on stdin (prelude.pl), with an end token, which
+ * such a container can keep secret. Fills *t_start, when it was sent. Returns 0 if sent, 1 if
+ * the container took none, -1 after failing r. */
+static int feed(const struct config *cfg, const struct job *job, const struct lang *lang, const char *marker,
+                struct docker_stream *stream, int64_t *t_start, struct job_result *r)
 {
     char err[400], end[WRAPPER_TOKEN_SIZE];
     size_t len = 0;
-    if (!docker_stream_idle(&warm->stream)) {
-        log_warn("job %s: warm container %.12s stopped waiting; starting a cold one", job->id, warm->id);
-        container_warm_discard(d, warm);
-        return 1;
-    }
     wrapper_token(job->id, WRAPPER_END_PREFIX, end);
     char *payload = job_payload(cfg, job, lang, marker, end, &len, err, sizeof err);
     if (!payload) {
@@ -401,16 +374,58 @@ int container_start_warm(struct docker *d, const struct config *cfg, const struc
         return -1;
     }
     job_result_set_end(r, end);
-    docker_stream_bind(&warm->stream, &r->out, &r->err);
     *t_start = clock_mono_ms();
-    int rc = docker_stream_send(&warm->stream, payload, len, ATTACH_TIMEOUT_MS);
+    int rc = docker_stream_send(stream, payload, len, ATTACH_TIMEOUT_MS);
     free(payload);
-    if (rc != 0) {
-        log_warn("job %s: warm container %.12s took no job; starting a cold one", job->id, warm->id);
+    return rc != 0 ? 1 : 0;
+}
+
+/* Cold start: creates the job's container, attaches to it and starts it (and feeds it, if
+ * fed). Fills id (kept on failure too, for removal) and *t_start, the moment of the start
+ * call or of the feed. */
+int container_start_cold(struct docker *d, const struct config *cfg, const struct job *job,
+                         const struct lang *lang, const char *marker, struct docker_stream *stream,
+                         bool *stream_open, bool *fed, char *id, int64_t *t_start, struct job_result *r)
+{
+    char err[400];
+    if (create_container(d, cfg, job, lang, marker, NULL, fed, id, err, sizeof err) != 0) {
+        job_result_fail(r, "%s", err);
+        return -1;
+    }
+    if (attach_cold(d, job, *fed, id, stream, r) != 0)
+        return -1;
+    *stream_open = true;
+    if (!job->interactive && !*fed && await_attach(stream, r) != 0)
+        return -1;
+    *t_start = clock_mono_ms();
+    if (docker_start(d, id, err, sizeof err) != 0) {
+        job_result_fail(r, "%s", err);
+        return -1;
+    }
+    int rc = *fed ? feed(cfg, job, lang, marker, stream, t_start, r) : 0;
+    if (rc == 1)
+        job_result_fail(r, "its container %.12s took no job on its stdin", id);
+    return rc != 0 ? -1 : 0;
+}
+/* Warm start: hands the job to a container that waits for it (feed). Returns 1 if the
+ * container was no longer waiting or took no job (discarded: start cold instead), 0 when the
+ * job is on its way (*t_start: when), -1 after failing r. */
+int container_start_warm(struct docker *d, const struct config *cfg, const struct job *job,
+                         const struct lang *lang, const char *marker, struct container_warm *warm,
+                         int64_t *t_start, struct job_result *r)
+{
+    if (!docker_stream_idle(&warm->stream)) {
+        log_warn("job %s: warm container %.12s stopped waiting; starting a cold one", job->id, warm->id);
         container_warm_discard(d, warm);
         return 1;
     }
-    return 0;
+    docker_stream_bind(&warm->stream, &r->out, &r->err);
+    int rc = feed(cfg, job, lang, marker, &warm->stream, t_start, r);
+    if (rc == 1) {
+        log_warn("job %s: warm container %.12s took no job; starting a cold one", job->id, warm->id);
+        container_warm_discard(d, warm);
+    }
+    return rc;
 }
 int container_reap(struct docker *d, const char *node, container_in_use *in_use, void *arg)
 {

@@ -50,10 +50,12 @@ void container_warm_discard(struct docker *d, struct container_warm *w);
 
 /* Cold start: creates job's container, attaches to it (its output into r's captures) and
  * starts it. Fills id (kept on failure too, for removal), *stream_open and *t_start, the
- * moment of the start call. -1 after failing r. */
+ * moment of the start call. A job too large for a command line (sandbox_fits_command) is
+ * fed on stdin as a warm container's is, with an end token: *fed says so, and *t_start is
+ * then when it was sent. -1 after failing r. */
 int container_start_cold(struct docker *d, const struct config *cfg, const struct job *job,
                          const struct lang *lang, const char *marker, struct docker_stream *stream,
-                         bool *stream_open, char *id, int64_t *t_start, struct job_result *r);
+                         bool *stream_open, bool *fed, char *id, int64_t *t_start, struct job_result *r);
 
 /* Warm start: hands the job to a container that waits for it, with an end token, which a
  * container fed on stdin can keep secret. Returns 1 if the container was no longer waiting

@@ -47,7 +47,9 @@ struct run {
     struct docker_stream *stream;
     const char *id;
     const char *marker;     /* the compile line's */
-    bool warm;              /* the job went to a warm container (its end line can be trusted) */
+    bool warm;              /* the job went to a warm container */
+    bool fed;               /* it was sent on the container's stdin (a warm one, or a cold one
+                             * too large for a command line): its end line can be trusted */
     bool compiling;         /* the compile step has not ended yet: its limits hold */
     int64_t t_start;        /* the container (or the warm one's job) started */
     int64_t t_run;          /* the run started: the compile line came (t_start without one) */
@@ -154,7 +156,7 @@ static enum run_end read_output(struct run *run)
     struct docker_stream *s = run->stream;
     struct job_result *r = run->r;
     int64_t next_cpu_check = run->t_cpu;
-    while (!s->finished && s->demux_status == DEMUX_OK && !(run->warm && job_result_ended(r))) {
+    while (!s->finished && s->demux_status == DEMUX_OK && !(run->fed && job_result_ended(r))) {
         int64_t now = clock_mono_ms();
         int64_t left = run->deadline - now;
         if (left <= 0)
@@ -421,10 +423,10 @@ static bool follow(struct run *run)
         end = collect_exit(run, over_cap, &t_end);
     }
     r->wall_ms = (long)(t_end - run->t_run);
-    if (run->warm && end == END_EXITED && r->exit_status < 0 && r->has_exit_code && r->exit_code == 125
+    if (run->fed && end == END_EXITED && r->exit_status < 0 && r->has_exit_code && r->exit_code == 125
         && r->out.len == 0 && r->err.len == 0)
-        job_result_fail(r, "the warm container %.12s exited 125 without running the job "
-                        "(its PID 1 could not read it)", run->id);
+        job_result_fail(r, "the %s container %.12s exited 125 without running the job "
+                        "(its PID 1 could not read it)", run->warm ? "warm" : "job's", run->id);
     if (end == END_OUTPUT_CAP && drain_after_cap(run, run->deadline, OLE_DRAIN_MS))
         end = END_CAP_EXITED;
     run->end = end;
@@ -519,8 +521,8 @@ void run_job(struct docker *d, const struct config *cfg, const struct job *job,
     if (warm_rc == 0) {
         run.stream = &warm->stream;
         id = warm->id;
-        run.warm = true;
-    } else if (container_start_cold(d, cfg, job, lang, marker, &cold_stream, &stream_open, id,
+        run.warm = run.fed = true;
+    } else if (container_start_cold(d, cfg, job, lang, marker, &cold_stream, &stream_open, &run.fed, id,
                                     &run.t_start, r) != 0) {
         goto done;
     }

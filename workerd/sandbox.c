@@ -48,21 +48,31 @@ long sandbox_cpu_limit_s(long compile_cpu_ms, long run_cpu_ms)
     return (long)cpu_seconds(compile_cpu_ms > run_cpu_ms ? compile_cpu_ms : run_cpu_ms);
 }
 
-/* Appends the base64 of n bytes to cmd; -1 if too large for one argument or out of memory. */
-static int append_base64(json_t *cmd, const char *data, size_t n, size_t *total, char *err, size_t errlen)
+/* Counts the base64 of n bytes against a command line's bounds: false if over one. */
+static bool fits(size_t n, size_t *total)
 {
     size_t b64_len = rce_base64_encoded_len(n);
     *total += b64_len;
-    if (b64_len > SANDBOX_MAX_CODE_BASE64) {
-        snprintf(err, errlen, "a file or stdin of %zu bytes: a node passes at most %d to a container",
-                 n, RCE_ARG_MAX_BYTES);
-        return -1;
-    }
-    if (*total > SANDBOX_MAX_ARGS_BASE64) {
-        snprintf(err, errlen, "files and stdin of over %d bytes in all: too large for a container's arguments",
-                 SANDBOX_MAX_ARGS_BASE64 / 4 * 3);
-        return -1;
-    }
+    return b64_len <= SANDBOX_MAX_CODE_BASE64 && *total <= SANDBOX_MAX_ARGS_BASE64;
+}
+
+bool sandbox_fits_command(const struct sandbox_job *job)
+{
+    size_t total = 0;
+    bool ok = true;
+    for (size_t i = 0; i < job->n_files; i++)
+        ok = fits(job->files[i].len, &total) && ok;
+    for (size_t i = 0; i < job->n_tests; i++)
+        ok = fits(job->tests[i].stdin_len, &total) && ok;
+    if (!job->n_tests)
+        ok = fits(job->stdin_len, &total) && ok;
+    return ok;
+}
+
+/* Appends the base64 of n bytes to cmd; -1 if out of memory. */
+static int append_base64(json_t *cmd, const char *data, size_t n, char *err, size_t errlen)
+{
+    size_t b64_len = rce_base64_encoded_len(n);
     char *b64 = malloc(b64_len + 1);
     if (!b64) {
         snprintf(err, errlen, "out of memory building the container command");
@@ -97,11 +107,11 @@ static int append_command(json_t *words, char *const *argv, size_t argc)
 
 /* Judge mode's part of the wrapper's arguments: each test's stdin (base64), then its arguments
  * as a command (a count, then the words). */
-static int append_tests(json_t *words, const struct sandbox_job *job, size_t *total, char *err, size_t errlen)
+static int append_tests(json_t *words, const struct sandbox_job *job, char *err, size_t errlen)
 {
     for (size_t i = 0; i < job->n_tests; i++) {
         const struct sandbox_test *t = &job->tests[i];
-        if (append_base64(words, t->stdin_data, t->stdin_len, total, err, errlen) != 0)
+        if (append_base64(words, t->stdin_data, t->stdin_len, err, errlen) != 0)
             return -1;
         if (append_command(words, t->args, t->n_args) != 0) {
             snprintf(err, errlen, "out of memory building the container command");
@@ -115,7 +125,6 @@ static int append_tests(json_t *words, const struct sandbox_job *job, size_t *to
 static json_t *build_words(const struct sandbox_job *job, char *err, size_t errlen)
 {
     json_t *words = json_array();
-    size_t total = 0;
     if (!words || append_number(words, GETRUSAGE_NR) != 0 || append_number(words, CLOCK_GETTIME_NR) != 0
         || append_number(words, PRCTL_NR) != 0 || append_number(words, SETRLIMIT_NR) != 0
         || append_number(words, WAIT4_NR) != 0
@@ -134,14 +143,14 @@ static json_t *build_words(const struct sandbox_job *job, char *err, size_t errl
         goto nomem;
     for (size_t i = 0; i < job->n_files; i++)
         if (json_array_append_new(words, json_string(job->files[i].name)) != 0
-            || append_base64(words, job->files[i].data, job->files[i].len, &total, err, errlen) != 0)
+            || append_base64(words, job->files[i].data, job->files[i].len, err, errlen) != 0)
             goto fail;
     if (job->n_tests) {
-        if (append_tests(words, job, &total, err, errlen) != 0)
+        if (append_tests(words, job, err, errlen) != 0)
             goto fail;
         return words;
     }
-    if (append_base64(words, job->stdin_data, job->stdin_len, &total, err, errlen) != 0)
+    if (append_base64(words, job->stdin_data, job->stdin_len, err, errlen) != 0)
         goto fail;
     for (size_t i = 0; i < job->n_args; i++)
         if (json_array_append_new(words, json_string(job->args[i])) != 0)
@@ -159,7 +168,7 @@ fail:
 static json_t *build_cmd(const struct sandbox_job *job, char *err, size_t errlen)
 {
     const struct embedded *prelude = &embed_prelude_pl, *wrapper = &embed_wrapper_pl;
-    if (job->pool_token) {
+    if (job->pool_token || job->fed) {
         json_t *cmd = NULL;
         char *both = malloc(prelude->len + wrapper->len + 1);
         if (both) {
@@ -171,6 +180,10 @@ static json_t *build_cmd(const struct sandbox_job *job, char *err, size_t errlen
         if (!cmd)
             snprintf(err, errlen, "out of memory building the container command");
         return cmd;
+    }
+    if (!sandbox_fits_command(job)) {
+        snprintf(err, errlen, "files or stdin too large for a command line: the job must be fed on stdin");
+        return NULL;
     }
     json_t *words = build_words(job, err, errlen);
     /* "--": a word that looks like a switch is the wrapper's, not perl's */
@@ -287,7 +300,7 @@ json_t *sandbox_container_spec(const struct sandbox_job *job, char *err, size_t 
         return NULL;
     }
     const bool warm = job->pool_token != NULL;
-    const bool stdin_open = warm || job->interactive;
+    const bool stdin_open = warm || job->fed || job->interactive;
     /* "o" hands cmd and host_config to the new object, even when json_pack fails. */
     json_t *spec = json_pack(
         "{s:s, s:{s:s, s:s}, s:s, s:s, s:s,"
@@ -305,7 +318,7 @@ json_t *sandbox_container_spec(const struct sandbox_job *job, char *err, size_t 
         "Env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/tmp",
                "LANG=C.UTF-8",
         "NetworkDisabled", 1,
-        /* A warm container reads its job from stdin, an interactive one workerd's control
+        /* A warm or fed container reads its job from stdin, an interactive one workerd's control
          * lines (wrapper.h); StdinOnce closes that stdin when our connection does, so that
          * the container of a workerd that died ends by itself. */
         "AttachStdin", stdin_open,

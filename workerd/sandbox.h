@@ -6,11 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "rce_protocol.h"
-
-/* The code travels base64-encoded as one argv string, and Linux caps one argument at
- * MAX_ARG_STRLEN (128 KiB); this leaves room for the rest. */
-#define SANDBOX_MAX_CODE_BASE64 (RCE_ARG_MAX_BYTES / 3 * 4)
+/* On a command line each file and stdin travel base64-encoded as one argv string, and Linux
+ * caps one argument at MAX_ARG_STRLEN (128 KiB); this leaves room for the rest. */
+#define SANDBOX_MAX_CODE_BASE64 (120 * 1024)
 /* ... and all of argv and the environment at ARG_MAX (2 MiB with an 8 MiB stack). */
 #define SANDBOX_MAX_ARGS_BASE64 (1536 * 1024)
 
@@ -64,6 +62,9 @@ struct sandbox_job {
     const char *pool_token;      /* set: the spec of a warm container, labelled with it, whose
                                   * job comes later on stdin (sandbox_payload); the job's id,
                                   * files, stdin, args and marker are then not used */
+    bool fed;                    /* a job's container that reads the job on stdin as a warm
+                                  * one does (sandbox_payload), because its files or stdin are
+                                  * too large for a command line (sandbox_fits_command) */
 };
 
 /* Fixed parts of the sandbox (the per-job parts are in struct sandbox_job). */
@@ -84,9 +85,14 @@ char *sandbox_payload(const struct sandbox_job *job, size_t *len, char *err, siz
  * neither has one. Warm containers are matched to jobs by it (container_shape). */
 long sandbox_cpu_limit_s(long compile_cpu_ms, long run_cpu_ms);
 
+/* Whether the job's files, stdin and tests fit on its container's command line: none over
+ * SANDBOX_MAX_CODE_BASE64 in base64, all within SANDBOX_MAX_ARGS_BASE64. A job that does not
+ * is fed on stdin instead (fed). */
+bool sandbox_fits_command(const struct sandbox_job *job);
+
 /* Builds the body of POST /containers/create. Returns NULL with the reason in err when the
- * code is too large (a file or stdin over RCE_ARG_MAX_BYTES, or all of them over
- * SANDBOX_MAX_ARGS_BASE64 in base64) or memory runs out. */
+ * job is given on the command line (neither pool_token nor fed) and does not fit it
+ * (sandbox_fits_command), or memory runs out. */
 json_t *sandbox_container_spec(const struct sandbox_job *job, char *err, size_t errlen);
 
 #endif

@@ -6,6 +6,7 @@
 #include "docker.h"
 #include "sandbox.h"
 #include "embedded.h"
+#include "rce_base64.h"
 #include "test.h"
 
 static char *const run_argv[] = { "python3", "-u", "main.py", NULL };
@@ -252,9 +253,33 @@ static void test_code_size_cap(void)
     json_t *spec = sandbox_container_spec(&job, err, sizeof err);
     assert(spec);
     json_decref(spec);
+    assert(sandbox_fits_command(&job));
     job = example(code, fits + 1);
+    assert(!sandbox_fits_command(&job));
     assert(sandbox_container_spec(&job, err, sizeof err) == NULL);
-    assert(STREQ(err, "a file or stdin of 92161 bytes: a node passes at most 92160 to a container"));
+    assert(STREQ(err, "files or stdin too large for a command line: the job must be fed on stdin"));
+    /* fed: the warm container's command, stdin open, labelled as the job's; the whole job in
+     * its payload */
+    job.fed = true;
+    spec = sandbox_container_spec(&job, err, sizeof err);
+    assert(spec);
+    json_t *cmd = json_object_get(spec, "Cmd");
+    assert(json_array_size(cmd) == 3 && strncmp(str_at(cmd, 2), embed_prelude_pl.data, embed_prelude_pl.len) == 0);
+    assert(json_is_true(json_object_get(spec, "OpenStdin")) && json_is_true(json_object_get(spec, "StdinOnce")));
+    assert(STREQ(json_string_value(json_object_get(json_object_get(spec, "Labels"), RCE_LABEL_JOB)), job.job_id));
+    assert(!json_object_get(json_object_get(spec, "Labels"), RCE_LABEL_POOL));
+    json_decref(spec);
+    size_t len;
+    char *payload = sandbox_payload(&job, &len, err, sizeof err);
+    assert(payload && len > rce_base64_encoded_len(fits + 1));
+    free(payload);
+    /* stdin counts too, and so do all of them together */
+    job = example("print(1)", 8);
+    job.stdin_data = code;
+    job.stdin_len = fits + 1;
+    assert(!sandbox_fits_command(&job));
+    job.stdin_len = fits;
+    assert(sandbox_fits_command(&job));
     free(code);
 }
 
