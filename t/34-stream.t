@@ -393,6 +393,11 @@ sub cancelled_container_gone {
     my $big = $t->json($res->{content}) // {};
     is($big->{run}{stdout}, "100000\n", 'stdin of 100000 bytes (over the 90 KiB a command line holds): read whole')
         or diag $res->{content};
+    # ... and so is an interactive one's, then what comes live
+    $o = ws([{ send => init("import sys\nd = sys.stdin.read()\nprint(len(d), d[-5:].strip())\n", stdin => 'y' x 200000) },
+             { send => { type => 'data', stream => 'stdin', data => "more\n", eof => JSON::PP::true } }], 30000, $big_url);
+    is(out_of($o, 'stdout'), "200005 more\n", "init's stdin of 200000 bytes, then live stdin: all read") or diag explain $o;
+    is(closed($o)->{close}, 4999, '... 4999');
     $o = ws([{ send => init("import sys\nprint(len(sys.stdin.read()))\n", stdin => 'z' x 1048576) },
              { send => { type => 'data', stream => 'stdin', data => '', eof => JSON::PP::true } }], 30000, $big_url);
     is(closed($o)->{close}, 4002, "init's stdin of 1 MiB exactly, then an eof: the eof is past the limit")
