@@ -51,7 +51,7 @@ struct run {
     bool fed;               /* it was sent on the container's stdin (a warm one, or a cold one
                              * too large for a command line): its end line can be trusted */
     bool compiling;         /* the compile step has not ended yet: its limits hold */
-    int64_t t_start;        /* the container (or the warm one's job) started */
+    int64_t t_start;        /* the container started (or, fed, its job was sent) */
     int64_t t_run;          /* the run started: the compile line came (t_start without one) */
     int64_t deadline, t_cpu;    /* of the current step */
     long cpu_limit_ms;      /* of the current step */
