@@ -17,7 +17,8 @@ my $t = RCETest->new;
 $t->start_redis;
 $t->start_nginx(extra => 'location = /few/run { rce_api_run; rce_max_tests 3; rce_wall_limit 5s; }
         location = /nojudge/run { rce_api_run; rce_max_tests 0; }
-        location = /big/run { rce_api_run; client_max_body_size 8m; rce_wall_limit 5s; rce_max_tests 1000; }');
+        location = /big/run { rce_api_run; client_max_body_size 8m; rce_wall_limit 5s; rce_max_tests 1000; }
+        location = /large/run { rce_api_run; client_max_body_size 8m; client_body_buffer_size 8m; rce_max_code_size 1m; }');
 # c keeps a warm container whatever the demand: its judge job below must find one
 $t->start_worker('a', '--slots', '2', '--pool', 'auto,c=1');
 ok($t->wait_nodes('a'), 'node a is live');
@@ -283,6 +284,15 @@ JAVA
                  tests => [ {} ] }, 'java compile error');
     is($j->{status}, 'CE', 'java: a compile error is CE');
     is(verdicts($j), 'SKIPPED', 'java: no test runs');
+}
+
+# --- tests whose stdin a command line could not carry (fed on the container's stdin) ------------------------
+{
+    my ($status, $j, $res) = post_json('/large/run', {
+        language => 'python', code => "import sys\nd = sys.stdin.read()\nprint(len(d), d[:1])\n",
+        tests => [ map { +{ stdin => $_ x 300_000, expected_output => "300000 $_\n" } } qw(p q r) ] });
+    is($status, 200, 'three tests of 300,000 bytes of stdin each: 200') or diag $res->{content};
+    is(verdicts($j), 'OK OK OK', '... each read its own whole') or diag explain $j->{tests};
 }
 
 # --- bounds and validation ---------------------------------------------------------------------------------
